@@ -1,0 +1,247 @@
+"""The public API: typed, keyword-only functions. The CLI is a thin shell over these."""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .errors import WorkspaceError
+from .pipeline import Evaluation, evaluate
+from .probes import run_probes
+from .results import ProbeResult, SubmissionResult, Violation
+from .scaffold import Scaffold, load_scaffold, scaffold_names
+from .scoring import METRICS, normalize
+from .store import Store
+from .workspace import create_workspace, extract_snapshot, read_marker, snapshot_workspace
+
+
+@dataclass
+class ScaffoldInfo:
+    name: str
+    title: str
+    difficulty: str
+    framework: str
+    metric: str
+    higher_is_better: bool
+    budgets: dict[str, Any]
+
+
+def list_scaffolds() -> list[ScaffoldInfo]:
+    """Every scaffold in the library, with what a user needs to choose one."""
+    out = []
+    for name in scaffold_names():
+        m = load_scaffold(name).manifest
+        b = m.budgets
+        out.append(ScaffoldInfo(name=m.name, title=m.title, difficulty=m.difficulty, framework=m.framework,
+                                metric=m.task.metric, higher_is_better=METRICS[m.task.metric].higher_is_better,
+                                budgets={"max_params": b.max_params, "train_seconds": b.train_seconds,
+                                         "memory_mb": b.memory_mb}))
+    return out
+
+
+def start_practice(*, name: str, directory: Path, candidate: str = "",
+                   store: Store | None = None) -> dict[str, Any]:
+    """Create a practice workspace and its session, or resume the one already in ``directory``.
+
+    Returns ``{"session_id", "scaffold", "workspace", "resumed"}``.
+    """
+    store = store or Store()
+    directory = directory.resolve()
+    if (directory / ".pitfalls.json").exists():
+        marker = read_marker(directory)
+        if marker["scaffold"] != name:
+            raise WorkspaceError(f"{directory} must be a workspace of {name!r} to resume it. Got a "
+                                 f"workspace of {marker['scaffold']!r} instead. Use another --dir.")
+        if store.session(marker["session_id"]) is None:
+            raise WorkspaceError(f"The session {marker['session_id']} of {directory} must exist in "
+                                 f"{store.path}. Got no such session (was PITFALLS_HOME changed?).")
+        return {"session_id": marker["session_id"], "scaffold": name, "workspace": str(directory),
+                "resumed": True}
+    scaffold = load_scaffold(name)
+    session_id = store.create_session(scaffold=scaffold.name, workspace=directory, mode="practice",
+                                      candidate=candidate)
+    create_workspace(scaffold=scaffold, directory=directory, session_id=session_id)
+    return {"session_id": session_id, "scaffold": scaffold.name, "workspace": str(directory), "resumed": False}
+
+
+def _open(directory: Path, store: Store | None) -> tuple[Store, dict[str, Any], Scaffold]:
+    store = store or Store()
+    marker = read_marker(directory.resolve())
+    session = store.session(marker["session_id"])
+    if session is None:
+        raise WorkspaceError(f"The workspace's session {marker['session_id']} must be recorded in "
+                             f"{store.path}. Got no such session instead (was PITFALLS_HOME changed?).")
+    return store, session, load_scaffold(session["scaffold"])
+
+
+def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violation | None:
+    fb = scaffold.manifest.feedback
+    since = datetime.now(timezone.utc) - timedelta(minutes=fb.window_minutes)
+    recent = [s for s in store.submissions(session_id)
+              if s["status"] == "scored" and datetime.fromisoformat(s["created_at"]) >= since]
+    if len(recent) < fb.max_scored:
+        return None
+    retry = datetime.fromisoformat(recent[0]["created_at"]) + timedelta(minutes=fb.window_minutes)
+    return Violation(constraint="submission_rate", limit=f"{fb.max_scored} per {fb.window_minutes:g} min",
+                     actual=len(recent),
+                     message=f"At most {fb.max_scored} scored submissions are allowed per "
+                             f"{fb.window_minutes:g} minutes. Got {len(recent)} already instead. Your "
+                             f"snapshot is saved; submit again after {retry:%H:%M:%S} UTC.")
+
+
+def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
+    """Rebuild a :class:`SubmissionResult` from its database row."""
+    shown = bool(row["feedback_shown"])
+    return SubmissionResult(
+        submission_id=row["id"], status=row["status"], metric=row["metric"],
+        score=row["score_public"] if shown else None, normalized=row["norm_public"] if shown else None,
+        message=row["message"], violations=[Violation(**v) for v in row["violations"]],
+        note=row["note"], created_at=row["created_at"], params=row["params"], timings=row["timings"],
+        log_tail=row["log_tail"], private_score=row["score_private"],
+        private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]])
+
+
+def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None) -> SubmissionResult:
+    """Snapshot ``directory``, record the submission, then train, predict and score it.
+
+    The snapshot is on disk and the row is committed before any candidate code runs, so an
+    acknowledged submission survives a crash; see :class:`pitfalls.store.Store`.
+
+    Args:
+        directory: a practice or session workspace.
+        note: the candidate's reason for this submission.
+        probes: also run the bug probes (recorded for the interviewer and the reveal).
+    """
+    store, session, scaffold = _open(directory, store)
+    snapshot, digest = snapshot_workspace(directory=directory.resolve(), session_id=session["id"])
+    sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
+                                     snapshot=str(snapshot), snapshot_sha256=digest)
+    try:
+        limited = _rate_violation(store, session["id"], scaffold)
+        if limited:
+            ev = Evaluation(status="rejected", message=limited.message, violations=[limited])
+            found: list[ProbeResult] = []
+        else:
+            ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
+    except BaseException as exc:
+        store.finish_submission(sub_id, status="failed", message=f"The runner failed: {type(exc).__name__}. "
+                                "Your snapshot is kept; submit again, and report this if it repeats.")
+        raise
+    cal = scaffold.manifest.calibration
+    store.finish_submission(
+        sub_id, status=ev.status, score_public=ev.score_public, score_private=ev.score_private,
+        norm_public=normalize(ev.score_public, baseline=cal.baseline_public, reference=cal.reference_public),
+        norm_private=normalize(ev.score_private, baseline=cal.baseline_private, reference=cal.reference_private),
+        params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
+        timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail)
+    return result_from_row(store.submission(sub_id), scaffold)
+
+
+def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tuple[Evaluation, list[ProbeResult]]:
+    with tempfile.TemporaryDirectory(prefix="pitfalls-snap-") as tmp:
+        source = Path(tmp)
+        extract_snapshot(snapshot=snapshot, target=source)
+        ev = evaluate(scaffold=scaffold, source=source)
+        found = run_probes(scaffold=scaffold, source=source) if probes else []
+    return ev, found
+
+
+def history(*, directory: Path, store: Store | None = None) -> list[SubmissionResult]:
+    """Every submission of the workspace's session, oldest first."""
+    store, session, scaffold = _open(directory, store)
+    return [result_from_row(r, scaffold) for r in store.submissions(session["id"])]
+
+
+@dataclass
+class Hint:
+    level: int
+    """1-based position of this hint on the ladder (0 when there is none left)."""
+    total: int
+    text: str
+
+
+def hint(*, directory: Path, store: Store | None = None) -> Hint:
+    """The next hint on the scaffold's ladder; each call climbs one rung and is recorded."""
+    store, session, scaffold = _open(directory, store)
+    ladder = scaffold.manifest.hints
+    used = len(store.events(session["id"], "hint"))
+    if used >= len(ladder):
+        return Hint(level=0, total=len(ladder), text=f"No more hints: you have seen all {len(ladder)}. "
+                    "`pitfalls reveal` shows everything that was planted.")
+    store.add_event(session["id"], "hint", {"level": used + 1})
+    return Hint(level=used + 1, total=len(ladder), text=ladder[used])
+
+
+@dataclass
+class Reveal:
+    scaffold: str
+    title: str
+    bugs: list[dict[str, Any]]
+    """Each planted bug: catalog entry plus this workspace's probe verdict."""
+    quirks: list[dict[str, Any]]
+    """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much)."""
+    diff: str
+    """Unified diff from the current workspace to the reference solution."""
+    best: dict[str, Any] = field(default_factory=dict)
+    guide: str = ""
+
+
+def solution_diff(*, scaffold: Scaffold, directory: Path) -> str:
+    """Unified diff from ``directory``'s files to the reference solution's files."""
+    chunks = []
+    for ref in sorted(p for p in scaffold.solution_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = ref.relative_to(scaffold.solution_dir).as_posix()
+        mine = directory / rel
+        a = mine.read_text().splitlines(keepends=True) if mine.exists() else []
+        chunks += difflib.unified_diff(a, ref.read_text().splitlines(keepends=True),
+                                       fromfile=f"workspace/{rel}", tofile=f"reference/{rel}")
+    return "".join(chunks)
+
+
+def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
+    """What was planted, which bugs this workspace still has (probes), and the diff to the reference."""
+    from .catalogs import bug_entry, quirk_entry
+
+    store, session, scaffold = _open(directory, store)
+    found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve())}
+    bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence}
+            for b in scaffold.manifest.bugs]
+    planted = {q["id"]: q for q in scaffold.dataset().quirks}
+    quirks = [{**quirk_entry(q), "planted": planted.get(q, {})} for q in scaffold.manifest.quirks]
+    subs = [s for s in store.submissions(session["id"]) if s["status"] == "scored"]
+    better = max if METRICS[scaffold.manifest.task.metric].higher_is_better else min
+    best = better(subs, key=lambda s: s["score_public"]) if subs else None
+    store.add_event(session["id"], "reveal", {})
+    return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
+                  diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
+                  best={} if best is None else {"submission_id": best["id"], "public": best["score_public"],
+                                                "private": best["score_private"],
+                                                "normalized_private": best["norm_private"]},
+                  guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "")
+
+
+def calibrate(*, name: str, seed: int = 0) -> dict[str, float | None]:
+    """Score the untouched starter and the reference (budgets reported, not enforced).
+
+    Returns the four ``[calibration]`` values for the manifest.
+
+    Raises:
+        PitfallsError: the starter or the reference could not be scored.
+    """
+    from .errors import PitfallsError
+    from .variants import materialize
+
+    scaffold = load_scaffold(name)
+    out: dict[str, float | None] = {}
+    for kind, reference in (("baseline", False), ("reference", True)):
+        with tempfile.TemporaryDirectory(prefix="pitfalls-cal-") as tmp:
+            src = materialize(scaffold=scaffold, target=Path(tmp), reference=reference)
+            ev = evaluate(scaffold=scaffold, source=src, seed=seed, enforce_budgets=False)
+        if ev.status != "scored":
+            raise PitfallsError(f"The {kind} of {name} must score. Got {ev.status} instead: {ev.message}")
+        out[f"{kind}_public"], out[f"{kind}_private"] = ev.score_public, ev.score_private
+    return out

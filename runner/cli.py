@@ -1,0 +1,153 @@
+"""The `pitfalls` command: a thin shell over :mod:`pitfalls.api`. Errors are logged here, once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import api, render
+from .errors import PitfallsError
+
+DIR = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+                   show_default=True, help="The workspace folder.")
+JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else text)
+
+
+@click.group()
+@click.version_option(package_name="pitfalls")
+def cli() -> None:
+    """Live data-modeling interviews: buggy ML scaffolds, sandboxed training, secret held-out scoring.
+
+    \b
+    Examples:
+      pitfalls list
+      pitfalls practice tumor_triage --dir ~/triage
+      pitfalls submit --dir ~/triage --note "impute inside the pipeline"
+    """
+
+
+@cli.command("list")
+@JSON
+def list_cmd(as_json: bool) -> None:
+    """Show the scaffolds: name, title, difficulty, framework, metric and budgets."""
+    infos = api.list_scaffolds()
+    rows = [(i.name, i.title, i.difficulty, i.framework, f"{i.metric} ({'max' if i.higher_is_better else 'min'})",
+             f"{i.budgets['max_params']:,} params, {i.budgets['train_seconds']:g} s, {i.budgets['memory_mb']} MiB")
+            for i in infos]
+    _emit([asdict(i) for i in infos], as_json,
+          render.table(rows, ["name", "title", "difficulty", "framework", "metric", "budgets"]))
+
+
+@cli.command()
+@click.argument("name")
+@DIR
+@click.option("--no-jupyter", is_flag=True, help="Only create the workspace; do not start JupyterLab.")
+@click.option("--port", type=int, default=None, help="JupyterLab port (default: 8888 or a free one).")
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Address JupyterLab listens on.")
+@JSON
+def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip: str, as_json: bool) -> None:
+    """Create (or resume) a practice workspace for scaffold NAME in --dir and open JupyterLab on it.
+
+    \b
+    Examples:
+      pitfalls practice tumor_triage --dir ~/triage
+      pitfalls practice digits_budget --dir ~/digits --no-jupyter
+    """
+    info = api.start_practice(name=name, directory=directory)
+    verb = "Resumed" if info["resumed"] else "Created"
+    text = (f"{verb} workspace {info['workspace']} (scaffold {name}, session {info['session_id']}).\n"
+            f"Read BRIEF.md, then: pitfalls submit --dir {info['workspace']} --note \"...\"")
+    if no_jupyter:
+        _emit(info, as_json, text)
+        return
+    from .jupyter import start_lab
+
+    server = start_lab(directory=Path(info["workspace"]), port=port, ip=ip,
+                       log_path=Path(info["workspace"]) / ".jupyter.log")
+    _emit({**info, "url": server.url}, as_json, f"{text}\nJupyterLab: {server.url}\n(Ctrl-C stops the server; "
+                                                 "the workspace and submissions stay.)")
+    sys.stdout.flush()
+    try:
+        server.process.wait()
+    except KeyboardInterrupt:
+        server.process.terminate()
+        server.process.wait(timeout=20)
+
+
+@cli.command()
+@DIR
+@click.option("--note", default="", help="Why you think this change helps.")
+@click.option("--no-probes", is_flag=True, help="Skip the bug probes (faster).")
+@JSON
+def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
+    """Score the workspace: retrain it in a sandbox, check the budgets, score held-out predictions.
+
+    \b
+    Examples:
+      pitfalls submit --dir . --note "balanced class weights"
+      pitfalls submit --dir . --json
+    """
+    result = api.submit(directory=directory, note=note, probes=not no_probes)
+    _emit(result.candidate_view(), as_json, render.submission(result))
+    if result.status != "scored":
+        sys.exit(2)
+
+
+@cli.command()
+@DIR
+@JSON
+def history(directory: Path, as_json: bool) -> None:
+    """Every submission of this workspace: time, status, score, normalized score, note; and a plot."""
+    results = api.history(directory=directory)
+    _emit([r.candidate_view() for r in results], as_json, render.history(results))
+
+
+@cli.command()
+@DIR
+@JSON
+def hint(directory: Path, as_json: bool) -> None:
+    """The next hint of the scaffold's ladder (each call is recorded)."""
+    h = api.hint(directory=directory)
+    _emit(asdict(h), as_json, f"Hint {h.level}/{h.total}: {h.text}" if h.level else h.text)
+
+
+@cli.command()
+@DIR
+@JSON
+def reveal(directory: Path, as_json: bool) -> None:
+    """End of practice: what was planted, which bugs this workspace still has, the reference diff."""
+    rv = api.reveal(directory=directory)
+    _emit(asdict(rv), as_json, render.reveal(rv))
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--write", is_flag=True, help="Write the values into the scaffold's [calibration] table.")
+@JSON
+def calibrate(name: str, write: bool, as_json: bool) -> None:
+    """(Authors) Score the starter and the reference of NAME; these anchor normalized scores."""
+    values = api.calibrate(name=name)
+    if write:
+        from .scaffold import load_scaffold
+        from .manifest import write_calibration
+
+        write_calibration(load_scaffold(name).root / "scaffold.toml", values)
+    _emit(values, as_json, "\n".join(f"{k} = {v!r}" for k, v in values.items()))
+
+
+def main() -> None:
+    """Console entry point: run the CLI and turn known errors into one clear message."""
+    try:
+        cli(standalone_mode=True)
+    except PitfallsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,247 @@
+"""One evaluation of a workspace: train in a sandbox, count the artifact, predict in a second
+sandbox, validate and score in this (trusted) process.
+
+The held-out labels exist only here, in memory; the prediction sandbox receives the held-out
+*features* and the candidate's model files, nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import scoring
+from .artifacts import ArtifactError, count_params
+from .results import Status, Violation
+from .sandbox import Limits, Mount, RunResult, run_sandboxed, sandbox_uid
+from .scaffold import Scaffold
+from .workspace import write_training_data
+
+HARNESS_DIR = Path(__file__).resolve().parent / "sandbox_harness"
+
+
+@dataclass
+class Evaluation:
+    """Raw outcome of one evaluation (no database, no presentation)."""
+
+    status: Status
+    message: str
+    violations: list[Violation] = field(default_factory=list)
+    score_public: float | None = None
+    score_private: float | None = None
+    params: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    log_tail: str = ""
+
+
+def _limits(scaffold: Scaffold, seconds: float) -> Limits:
+    b = scaffold.manifest.budgets
+    return Limits(wall_seconds=seconds, memory_mb=b.memory_mb, max_processes=b.max_processes,
+                  max_file_mb=b.max_file_mb)
+
+
+def _prepare_dir(path: Path, uid: int) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+                os.lchown(name, uid, uid)
+
+
+def _limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: int) -> Violation | None:
+    if run.timed_out:
+        key = "train_seconds" if phase == "training" else "predict_seconds"
+        return Violation(constraint=key, limit=seconds, actual=round(run.wall_seconds, 1),
+                         message=f"{phase.capitalize()} must finish within {seconds:g} s. Got stopped "
+                                 f"after {run.wall_seconds:.1f} s instead. Use fewer epochs or a "
+                                 "smaller model, and check for loops that never end.")
+    if run.memory_exceeded:
+        peak = f"{run.peak_memory_mb:.0f}" if run.peak_memory_mb else f"≥{memory_mb}"
+        return Violation(constraint="memory_mb", limit=memory_mb, actual=peak,
+                         message=f"{phase.capitalize()} must stay under {memory_mb} MiB of memory. "
+                                 f"Got killed at the limit (peak {peak} MiB) instead. Use smaller "
+                                 "batches or models and avoid copying the data.")
+    return None
+
+
+def _crash_message(run: RunResult, what: str) -> str:
+    lines = [l for l in run.log_tail.strip().splitlines() if l.strip()]
+    last = lines[-1] if lines else "(no output)"
+    return (f"{what} must exit cleanly. Got exit code {run.returncode} instead; its last line was: "
+            f"{last[:300]}  See log_tail for more.")
+
+
+def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> RunResult:
+    """Run ``python train.py`` in the workspace copy ``work``, inside a sandbox."""
+    b = scaffold.manifest.budgets
+    return run_sandboxed(argv=[sys.executable, "-u", "train.py"],
+                         mounts=[Mount(work, "/workspace", writable=True)],
+                         limits=_limits(scaffold, b.train_seconds), cwd="/workspace",
+                         env={"SEED": str(seed), "PYTHONPATH": "/workspace"},
+                         log_path=job / "train.log", uid=uid)
+
+
+def predict(*, scaffold: Scaffold, model_dir: Path, data_dir: Path, out: Path, job: Path,
+            uid: int) -> RunResult:
+    """Run the prediction harness on the held-out features, inside a second sandbox."""
+    m = scaffold.manifest
+    module = Path(m.predict_files[0]).stem
+    return run_sandboxed(argv=[sys.executable, "-I", "/harness/predict.py", module,
+                               Path(m.artifact_path).name],
+                         mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"),
+                                 Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
+                         limits=_limits(scaffold, m.budgets.predict_seconds), cwd="/model", env={},
+                         log_path=job / "predict.log", uid=uid)
+
+
+def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
+    """Count the artifact's parameters and the prediction code's size, against the budgets."""
+    m, b = scaffold.manifest, scaffold.manifest.budgets
+    try:
+        count = count_params(work / m.artifact_path, max_mb=b.max_artifact_mb)
+    except ArtifactError as exc:
+        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
+                                message=str(exc))]
+    found: list[Violation] = []
+    if count.total > b.max_params:
+        found.append(Violation(
+            constraint="max_params", limit=b.max_params, actual=count.total, details=count.top(),
+            message=f"The model must store at most {b.max_params:,} parameters. Got {count.total:,} "
+                    f"instead (largest: {', '.join(f'{k}={v:,}' for k, v in list(count.top(3).items()))}). "
+                    "Use a smaller model or fewer features."))
+    code_bytes = 0
+    for name in m.predict_files:
+        f = work / name
+        if not f.is_file():
+            found.append(Violation(constraint="predict_files", limit=list(m.predict_files), actual=name,
+                                   message=f"The workspace must contain {name} (the prediction code). "
+                                           "Got no such file instead. Restore it from BRIEF.md's contract."))
+        else:
+            code_bytes += f.stat().st_size
+    if code_bytes > b.max_code_kb * 1024:
+        found.append(Violation(constraint="max_code_kb", limit=b.max_code_kb, actual=round(code_bytes / 1024, 1),
+                               message=f"Prediction code must be at most {b.max_code_kb} KiB. Got "
+                                       f"{code_bytes / 1024:.1f} KiB instead. Keep learned values in "
+                                       "the artifact, not in code."))
+    if not enforce:
+        found = [v for v in found if v.constraint not in ("max_params", "max_code_kb")]
+    return count.total, found
+
+
+def _stage_prediction(*, scaffold: Scaffold, work: Path, job: Path, uid: int) -> tuple[Path, Path, Path]:
+    m = scaffold.manifest
+    model_dir, data_dir, out = job / "model", job / "data", job / "out"
+    for d in (model_dir, data_dir):
+        d.mkdir()
+    for name in m.predict_files:
+        shutil.copy2(work / name, model_dir / Path(name).name)
+    shutil.copy2(work / m.artifact_path, model_dir / Path(m.artifact_path).name)
+    heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
+    heldout.to_csv(data_dir / "heldout_features.csv", index=False)
+    for d in (model_dir, data_dir):
+        os.chmod(d, 0o755)
+        for f in d.iterdir():
+            os.chmod(f, 0o644)
+    _prepare_dir(out, uid)
+    return model_dir, data_dir, out
+
+
+def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
+    path = out / "predictions.npy"
+    limit = n_rows * max(n_cols, 1) * 16 * 8 + 4096
+    if not path.is_file() or path.stat().st_size > limit:
+        actual = "no file" if not path.is_file() else f"{path.stat().st_size} bytes"
+        return Violation(constraint="predictions", limit=f"{n_rows} rows", actual=actual,
+                         message=f"Predictions must be one row per held-out row ({n_rows}). Got "
+                                 f"{actual} instead. Return an array from predict().")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        return Violation(constraint="predictions", limit="a numeric array", actual="unreadable",
+                         message=f"Predictions must be a numeric array. Got {str(exc)[:120]} instead.")
+
+
+def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
+    """Validate predictions and fill in both slice scores (trusted code, labels in memory only)."""
+    m = scaffold.manifest
+    heldout = scaffold.dataset().heldout
+    labels = heldout[m.task.target].to_numpy()
+    pred = _load_predictions(out, len(labels), len(m.task.classes))
+    if isinstance(pred, np.ndarray):
+        bad = scoring.check_predictions(pred, n_rows=len(labels), prediction=m.task.prediction,
+                                        classes=m.task.classes)
+        pred = bad or pred
+    if isinstance(pred, Violation):
+        ev.status, ev.message = "rejected", pred.message
+        ev.violations.append(pred)
+        return
+    if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
+        pred = pred[:, 0]
+    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    kw = {"metric": m.task.metric, "classes": m.task.classes}
+    ev.score_public = scoring.score(pred[mask], labels[mask], **kw)
+    ev.score_private = scoring.score(pred[~mask], labels[~mask], **kw) if (~mask).any() else None
+    ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {ev.score_public:.4f} on the public slice."
+
+
+def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True) -> Evaluation:
+    """Train, count, predict and score the workspace files in ``source`` (not modified).
+
+    Args:
+        scaffold: the loaded scaffold.
+        source: a workspace folder or an extracted snapshot.
+        seed: exported as ``SEED`` to training (for repeated-seed checks).
+        enforce_budgets: if False, parameter and code budgets are reported but do not reject
+            (used to calibrate an over-budget starter). Time and memory are always enforced.
+    """
+    with tempfile.TemporaryDirectory(prefix="pitfalls-job-") as tmp:
+        job = Path(tmp)
+        os.chmod(job, 0o700)
+        uid = sandbox_uid()
+        work = job / "work"
+        shutil.copytree(source, work, symlinks=False, ignore=shutil.ignore_patterns(
+            "artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"))
+        (work / "artifacts").mkdir(exist_ok=True)
+        write_training_data(scaffold=scaffold, directory=work)
+        _prepare_dir(work, uid)
+        return _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
+                           enforce=enforce_budgets)
+
+
+def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
+                enforce: bool) -> Evaluation:
+    b = scaffold.manifest.budgets
+    ev = Evaluation(status="failed", message="")
+    run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
+    ev.timings["train_seconds"] = round(run.wall_seconds, 2)
+    ev.log_tail = run.log_tail
+    violation = _limit_violation(run, phase="training", seconds=b.train_seconds, memory_mb=b.memory_mb)
+    if violation:
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return ev
+    if run.returncode != 0:
+        ev.message = _crash_message(run, "python train.py")
+        return ev
+    ev.params, ev.violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
+    if ev.violations:
+        ev.status, ev.message = "rejected", " ".join(v.message for v in ev.violations)
+        return ev
+    model_dir, data_dir, out = _stage_prediction(scaffold=scaffold, work=work, job=job, uid=uid)
+    run = predict(scaffold=scaffold, model_dir=model_dir, data_dir=data_dir, out=out, job=job, uid=uid)
+    ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
+    ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]
+    violation = _limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)
+    if violation:
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return ev
+    if run.returncode != 0:
+        ev.message = _crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}")
+        return ev
+    score_predictions(scaffold=scaffold, out=out, ev=ev)
+    return ev

@@ -1,0 +1,252 @@
+"""Run untrusted code in a throwaway sandbox: bubblewrap namespaces, an unprivileged uid,
+cgroup (or rlimit) limits, and a wall-clock timeout.
+
+The sandbox sees only: the OS's /usr, the Python installation, the mounts it is given, a
+private /tmp and /proc. No network (a fresh network namespace), no other processes (a fresh
+PID namespace; everything in it dies with the run), none of the runner's files, and the data
+files that ship inside packages (scikit-learn's bundled datasets) are hidden so held-out rows
+cannot be looked up.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SandboxUnavailable
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+HIDDEN_PACKAGE_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr")
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float
+    memory_mb: int
+    max_processes: int
+    max_file_mb: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    src: Path
+    dst: str
+    writable: bool = False
+
+
+@dataclass
+class RunResult:
+    returncode: int | None
+    wall_seconds: float
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    peak_memory_mb: float | None = None
+    log_tail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _bwrap() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(
+            "The sandbox needs bubblewrap (`bwrap`) on PATH. Got none instead. Install it with "
+            "`sudo apt-get install bubblewrap` (scripts/setup.sh does this on Debian/Ubuntu).")
+    return path
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        p = Path("/") / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), f"/{name}"]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), f"/{name}"]
+    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
+        if Path(etc).exists():
+            args += ["--ro-bind", etc, etc]
+    return args
+
+
+def _python_mounts() -> list[str]:
+    args: list[str] = []
+    prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix})
+    for prefix in prefixes:
+        if not prefix.startswith("/usr"):
+            args += ["--ro-bind", prefix, prefix]
+    for site in _site_packages():
+        for rel in HIDDEN_PACKAGE_DATA:
+            if (site / rel).is_dir():
+                args += ["--tmpfs", str(site / rel)]
+    return args
+
+
+def _site_packages() -> list[Path]:
+    import sysconfig
+
+    return sorted({Path(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")})
+
+
+class _Cgroups:
+    """Per-run cgroup v1/v2 memory and pids limits, when the runner may create cgroups (root)."""
+
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.dirs: list[Path] = []
+        if os.geteuid() != 0:
+            return
+        for ctrl, files in (("memory", {"memory.limit_in_bytes": limits.memory_mb * 2**20}),
+                            ("pids", {"pids.max": limits.max_processes})):
+            base = CGROUP_ROOT / ctrl
+            if not (base / "cgroup.procs").exists():
+                continue
+            d = base / "pitfalls" / name
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                for fname, value in files.items():
+                    (d / fname).write_text(str(value))
+            except OSError:
+                continue
+            self.dirs.append(d)
+
+    @property
+    def memory(self) -> Path | None:
+        return next((d for d in self.dirs if d.parts[-3] == "memory"), None)
+
+    def join(self) -> None:
+        for d in self.dirs:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak_mb(self) -> float | None:
+        m = self.memory
+        return int((m / "memory.max_usage_in_bytes").read_text()) / 2**20 if m else None
+
+    def oom(self) -> bool:
+        m = self.memory
+        if not m:
+            return False
+        ctrl = (m / "memory.oom_control").read_text()
+        kills = [int(l.split()[1]) for l in ctrl.splitlines() if l.startswith("oom_kill ")]
+        return bool(kills and kills[0] > 0)
+
+    def kill_all(self) -> None:
+        for d in self.dirs:
+            for pid in (d / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def _preexec(cgroups: _Cgroups, limits: Limits) -> None:
+    """Runs in the child between fork and exec: join cgroups, set rlimits."""
+    os.setsid()
+    cgroups.join()
+    fsize = limits.max_file_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    cpu = int(limits.wall_seconds * 4 + 30)  # two cores, generously: the wall clock is the real limit
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    if cgroups.memory is None:  # no cgroups (not root): fall back to per-process limits
+        mem = (limits.memory_mb + 512) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    if os.geteuid() != 0 and not cgroups.dirs:
+        n = limits.max_processes + len(os.listdir("/proc"))  # NPROC counts all of this user's tasks
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def build_command(*, argv: list[str], mounts: list[Mount], env: dict[str, str], cwd: str,
+                  uid: int, tmp_mb: int) -> list[str]:
+    """The bwrap command line: namespaces, mounts, environment, then the uid drop."""
+    cmd = [_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+           "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if os.geteuid() != 0:
+        cmd += ["--unshare-user"]
+    # /tmp first, so a Python installed under /tmp can still be mounted on top of it
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
+            "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    cmd += _system_mounts() + _python_mounts()
+    for m in mounts:
+        cmd += ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
+    cmd += ["--chdir", cwd, "--clearenv"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    if os.geteuid() == 0:
+        cmd += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return cmd + argv
+
+
+def sandbox_uid() -> int:
+    """A fresh unprivileged uid per run, so runs cannot signal or read each other."""
+    return random.randint(200_000, 299_999)
+
+
+def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512) -> RunResult:
+    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds``.
+
+    Output (stdout and stderr) goes to ``log_path``; the last 4 KiB come back in the result.
+
+    Raises:
+        SandboxUnavailable: bubblewrap is missing.
+    """
+    base_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
+                "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+                "OMP_NUM_THREADS": str(min(os.cpu_count() or 1, 4))}
+    cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **env}, cwd=cwd, uid=uid,
+                        tmp_mb=tmp_mb)
+    cgroups = _Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", limits)
+    start = time.monotonic()
+    result = RunResult(returncode=None, wall_seconds=0.0)
+    try:
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    preexec_fn=lambda: _preexec(cgroups, limits), close_fds=True)
+            try:
+                result.returncode = proc.wait(timeout=limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                result.timed_out = True
+                _kill(proc, cgroups)
+        result.wall_seconds = time.monotonic() - start
+        result.peak_memory_mb = cgroups.peak_mb()
+        result.memory_exceeded = cgroups.oom()
+    finally:
+        cgroups.kill_all()
+        cgroups.remove()
+    result.log_tail = _tail(log_path)
+    if "MemoryError" in result.log_tail and cgroups.memory is None:
+        result.memory_exceeded = True
+    return result
+
+
+def _kill(proc: subprocess.Popen, cgroups: _Cgroups) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    cgroups.kill_all()
+    proc.wait()
+
+
+def _tail(path: Path, n: int = 4096) -> str:
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - n))
+        return fh.read().decode("utf-8", "replace")

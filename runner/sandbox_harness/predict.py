@@ -1,0 +1,48 @@
+"""Prediction harness, run inside the prediction sandbox (standalone: imports nothing of pitfalls).
+
+Sees /model (the candidate's model code and the trained artifact, read-only), /data (held-out
+features only, read-only) and /out (where predictions go). No labels exist anywhere it can read.
+"""
+
+import importlib
+import json
+import sys
+import time
+import traceback
+
+import numpy as np
+import pandas as pd
+
+
+def main(module: str, artifact: str) -> int:
+    t0 = time.perf_counter()
+    sys.path.insert(0, "/model")
+    mod = importlib.import_module(module)
+    for name in ("load_model", "predict"):
+        if not callable(getattr(mod, name, None)):
+            print(f"{module}.py must define a function `{name}`. Got none instead.", file=sys.stderr)
+            return 3
+    model = mod.load_model(f"/model/{artifact}")
+    t1 = time.perf_counter()
+    features = pd.read_csv("/data/heldout_features.csv")
+    pred = np.asarray(mod.predict(model, features))
+    if pred.dtype == object:
+        try:
+            pred = pred.astype(np.float64)
+        except (TypeError, ValueError):
+            pred = pred.astype(str)
+    np.save("/out/predictions.npy", pred, allow_pickle=False)
+    with open("/out/predict.json", "w") as fh:
+        json.dump({"load_seconds": t1 - t0, "predict_seconds": time.perf_counter() - t1}, fh)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1], sys.argv[2]))
+    except MemoryError:
+        print("MemoryError: prediction ran out of memory.", file=sys.stderr)
+        sys.exit(4)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)

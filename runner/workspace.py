@@ -1,0 +1,118 @@
+"""Candidate workspaces: creation from a scaffold, the session marker, and snapshots."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+
+from .brief import render_brief, render_eda_notebook
+from .errors import WorkspaceError
+from .scaffold import Scaffold
+from .store import home
+
+MARKER = ".pitfalls.json"
+SNAPSHOT_EXCLUDE_DIRS = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
+SNAPSHOT_EXCLUDE_FILES = {MARKER, "data/train.csv"}
+MAX_SNAPSHOT_MB = 50
+
+
+def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str) -> None:
+    """Fill ``directory`` with the candidate's starting files, training data, brief and notebook.
+
+    Raises:
+        WorkspaceError: ``directory`` exists and is not empty.
+    """
+    if directory.exists() and any(directory.iterdir()):
+        raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
+                             "in it instead. Pick another --dir, or resume it if it is a workspace.")
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(scaffold.workspace_dir, directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    (directory / "artifacts").mkdir(exist_ok=True)
+    write_training_data(scaffold=scaffold, directory=directory)
+    (directory / "BRIEF.md").write_text(render_brief(scaffold))
+    if not (directory / "eda.ipynb").exists():
+        (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold))
+    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold.name}))
+
+
+def write_training_data(*, scaffold: Scaffold, directory: Path) -> None:
+    """Write the pristine ``data/train.csv`` (the runner always trains on this copy)."""
+    (directory / "data").mkdir(exist_ok=True)
+    scaffold.dataset().train.to_csv(directory / "data" / "train.csv", index=False)
+
+
+def read_marker(directory: Path) -> dict[str, str]:
+    """The session id and scaffold of a workspace.
+
+    Raises:
+        WorkspaceError: not a pitfalls workspace.
+    """
+    marker = directory / MARKER
+    try:
+        data = json.loads(marker.read_text())
+        return {"session_id": str(data["session_id"]), "scaffold": str(data["scaffold"])}
+    except FileNotFoundError:
+        raise WorkspaceError(f"--dir must be a pitfalls workspace (a folder with {MARKER}). Got "
+                             f"{directory} instead. Create one with `pitfalls practice NAME --dir "
+                             f"{directory}`.") from None
+    except (ValueError, KeyError, TypeError):
+        raise WorkspaceError(f"{marker} must be the JSON written by `pitfalls practice`. Got a "
+                             "damaged file instead; restore it from your session's first snapshot.") from None
+
+
+def _included(rel: Path) -> bool:
+    return not (set(rel.parts[:-1]) & SNAPSHOT_EXCLUDE_DIRS or rel.parts[0] in SNAPSHOT_EXCLUDE_DIRS
+                or rel.as_posix() in SNAPSHOT_EXCLUDE_FILES)
+
+
+def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
+    """Archive the workspace (code, notebooks, notes; not artifacts or the pristine data).
+
+    The archive is fsynced and renamed into place before this returns, so a recorded
+    submission always has its snapshot. Returns (path, sha256).
+
+    Raises:
+        WorkspaceError: the workspace is larger than the snapshot limit.
+    """
+    files = sorted(p for p in directory.rglob("*")
+                   if p.is_file() and not p.is_symlink() and _included(p.relative_to(directory)))
+    total = sum(p.stat().st_size for p in files)
+    if total > MAX_SNAPSHOT_MB * 2**20:
+        biggest = max(files, key=lambda p: p.stat().st_size)
+        raise WorkspaceError(f"A workspace must hold at most {MAX_SNAPSHOT_MB} MiB of files to submit. "
+                             f"Got {total / 2**20:.1f} MiB instead; the largest is "
+                             f"{biggest.relative_to(directory)}. Move large outputs into artifacts/.")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for p in files:
+            tar.add(p, arcname=p.relative_to(directory).as_posix(), recursive=False)
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    folder = home() / "snapshots" / session_id
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{digest[:16]}.tar.gz"
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return final, digest
+
+
+def extract_snapshot(*, snapshot: Path, target: Path) -> None:
+    """Unpack a snapshot into ``target`` (which must exist), refusing unsafe member paths."""
+    with tarfile.open(snapshot, "r:gz") as tar:
+        tar.extractall(target, filter="data")

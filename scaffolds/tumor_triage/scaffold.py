@@ -1,0 +1,39 @@
+"""tumor_triage: flag malignant biopsies (scikit-learn, tabular, imbalanced, with a leak).
+
+Hooks for the runner; see scaffolds/_template/scaffold.py for the contract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pitfalls.quirks import add_leak_feature, breast_cancer, impose_class_imbalance, inject_missing
+from pitfalls.scaffold import Dataset
+
+HELDOUT_ROWS = 250
+MINORITY_KEPT = 30
+MISSING_COLUMNS = ["mean_texture", "mean_concavity", "worst_smoothness"]
+MISSING_RATE = 0.10
+LEAK_COLUMN = "referral_code"
+
+
+def make_dataset(seed: int) -> Dataset:
+    """Train: 30 malignant of ~200, a post-diagnosis referral code, gaps. Held-out: clean prior,
+    the referral code independent of the outcome, the same gaps."""
+    rng = np.random.default_rng(seed)
+    base = breast_cancer(seed).sample(frac=1.0, random_state=int(rng.integers(2**31)))
+    is_pos = base["malignant"].to_numpy() == 1
+    n_pos_heldout = int(round(HELDOUT_ROWS * is_pos.mean()))
+    pos, neg = base.index[is_pos], base.index[~is_pos]
+    heldout_idx = list(pos[:n_pos_heldout]) + list(neg[: HELDOUT_ROWS - n_pos_heldout])
+    heldout, train = base.loc[heldout_idx], base.drop(index=heldout_idx)
+
+    train, q_imb = impose_class_imbalance(train, target="malignant", minority=1, keep=MINORITY_KEPT, rng=rng)
+    train, q_leak = add_leak_feature(train, target="malignant", column=LEAK_COLUMN, rng=rng)
+    train, q_miss = inject_missing(train, columns=MISSING_COLUMNS, rate=MISSING_RATE, rng=rng)
+    heldout, _ = add_leak_feature(heldout, target="malignant", column=LEAK_COLUMN, rng=rng, randomize=True)
+    heldout, _ = inject_missing(heldout, columns=MISSING_COLUMNS, rate=MISSING_RATE, rng=rng)
+
+    train = train.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    heldout = heldout.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    return Dataset(train=train, heldout=heldout, quirks=[q_imb, q_leak, q_miss])
