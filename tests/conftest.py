@@ -1,0 +1,59 @@
+"""Shared fixtures. Every test gets its own PITFALLS_HOME; workspaces live under tmp_path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pitfalls import api
+from pitfalls.scaffold import load_scaffold
+from pitfalls.variants import materialize
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def pitfalls_home(tmp_path_factory, monkeypatch) -> Path:
+    home = tmp_path_factory.mktemp("pitfalls-home")
+    monkeypatch.setenv("PITFALLS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """Factory: a practice workspace of ``name``; ``reference=True`` overlays the solution,
+    ``bug`` re-introduces one planted bug, ``files`` overwrites files afterwards."""
+
+    def make(name: str, *, reference: bool = False, bug: str | None = None,
+             files: dict[str, str] | None = None, sub: str = "ws") -> Path:
+        directory = tmp_path / sub
+        api.start_practice(name=name, directory=directory)
+        if reference or bug:
+            materialize(scaffold=load_scaffold(name), target=directory, reference=True, bug=bug)
+        for rel, text in (files or {}).items():
+            (directory / rel).parent.mkdir(parents=True, exist_ok=True)
+            (directory / rel).write_text(text)
+        return directory
+
+    return make
+
+
+def run_cli(*args: str, check: bool = False, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real `pitfalls` CLI in a subprocess (same interpreter, same PITFALLS_HOME)."""
+    proc = subprocess.run([sys.executable, "-m", "pitfalls", *args], capture_output=True, text=True,
+                          timeout=timeout, env=os.environ.copy())
+    if check and proc.returncode != 0:
+        raise AssertionError(f"pitfalls {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def submit_json(directory: Path, *extra: str) -> dict:
+    """`pitfalls submit --json` on ``directory``; returns the parsed object."""
+    proc = run_cli("submit", "--dir", str(directory), "--json", *extra)
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout)
