@@ -102,6 +102,7 @@ class _Cgroups:
         self.dirs: list[Path] = []
         if os.geteuid() != 0:
             return
+        _remove_stale()
         for ctrl, files in (("memory", {"memory.limit_in_bytes": limits.memory_mb * 2**20}),
                             ("pids", {"pids.max": limits.max_processes})):
             base = CGROUP_ROOT / ctrl
@@ -152,6 +153,18 @@ class _Cgroups:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+def _remove_stale() -> None:
+    """Remove cgroups left by runners that were killed (their name starts with the runner's pid)."""
+    for ctrl in ("memory", "pids"):
+        for d in (CGROUP_ROOT / ctrl / "pitfalls").glob("*-*-*"):
+            pid = d.name.split("-")[0]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
 
 
 def _preexec(cgroups: _Cgroups, limits: Limits) -> None:

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     log_tail TEXT NOT NULL DEFAULT '',
     snapshot TEXT NOT NULL,
     snapshot_sha256 TEXT NOT NULL,
-    runner_pid INTEGER
+    runner_pid INTEGER,
+    runner_started TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,8 +102,9 @@ class Store:
 
     def recover(self) -> int:
         """Mark submissions whose runner process died mid-run as failed. Returns how many."""
-        rows = self.db.execute("SELECT id, runner_pid FROM submissions WHERE status='running'").fetchall()
-        dead = [r["id"] for r in rows if not _alive(r["runner_pid"])]
+        rows = self.db.execute("SELECT id, runner_pid, runner_started FROM submissions "
+                               "WHERE status='running'").fetchall()
+        dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])]
         with self.tx() as db:
             for sid in dead:
                 db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=?",
@@ -129,9 +131,10 @@ class Store:
         """Acknowledge a submission (status ``running``); its snapshot must already be on disk."""
         with self.tx() as db:
             cur = db.execute("INSERT INTO submissions (session_id, created_at, note, status, metric, "
-                             "snapshot, snapshot_sha256, runner_pid) VALUES (?,?,?,?,?,?,?,?)",
+                             "snapshot, snapshot_sha256, runner_pid, runner_started) "
+                             "VALUES (?,?,?,?,?,?,?,?,?)",
                              (session_id, now(), note, "running", metric, snapshot, snapshot_sha256,
-                              os.getpid()))
+                              os.getpid(), _start_time(os.getpid())))
             return int(cur.lastrowid)
 
     def finish_submission(self, submission_id: int, **values: Any) -> None:
@@ -176,13 +179,17 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     return d
 
 
-def _alive(pid: int | None) -> bool:
+def _start_time(pid: int) -> str:
+    """The kernel's start time of ``pid`` (clock ticks since boot); tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(pid: int | None, started: str | None) -> bool:
     if not pid:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    current = _start_time(pid)
+    return bool(current) and (not started or current == started)

@@ -30,6 +30,10 @@ from pitfalls.scoring import public_mask
 TARGET = "malignant"
 NO_PROBES = "--no-probes"
 
+
+class Leak(AssertionError):
+    """The specific failure an xfail below documents (anything else fails the test normally)."""
+
 # --------------------------------------------------------------------------------------------
 # The candidate's probe library. It lives in model.py (train.py imports it from there), so the
 # same code runs in the training sandbox and in the prediction sandbox. ``__CFG__`` is replaced
@@ -704,7 +708,7 @@ def test_prediction_sandbox_sees_features_only(workspace, pitfalls_home, tmp_pat
         assert run not in label_str, "a run of held-out labels reached the candidate"
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=Leak, reason=(
     "runner bug: sandbox.build_command mounts /tmp and /dev/shm as tmpfs owned by root with mode "
     "0755, then drops to an unprivileged uid, so candidate code cannot write to its own private /tmp "
     "(HOME) or /dev/shm (joblib falls back to serial mode, shared-memory DataLoader workers fail)"))
@@ -714,7 +718,9 @@ def test_private_tmp_is_writable_and_not_shared_between_runs(workspace, pitfalls
     result = submit_json(ws, NO_PROBES)
     train = _probe_report(result, "PROBE_TRAIN")
     predict = _probe_report(result, "PROBE_PREDICT")
-    assert train["markers"] == {"/tmp": "written", "/dev/shm": "written"}, train
+    assert result["status"] == "scored", result["message"]
+    if train["markers"] != {"/tmp": "written", "/dev/shm": "written"}:
+        raise Leak(f"training could not write its private /tmp and /dev/shm: {train['markers']}")
     assert predict["find_markers"] == {"/tmp": False, "/dev/shm": False}, "training's /tmp reached prediction"
 
 
@@ -867,7 +873,7 @@ def predict(model, features):  # noqa: F811  (prints whatever /model/model.skops
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=True, raises=Leak, reason=(
     "runner bug: pipeline.check_artifact/_stage_prediction follow symlinks the training sandbox "
     "created in the workspace copy (shutil.copy2 and Path.is_file run as the runner's user), so a "
     "root-only host file is copied into /model and reaches log_tail"))
@@ -898,5 +904,5 @@ def test_runner_does_not_follow_symlinks_planted_by_training(workspace, pitfalls
     ws = workspace("tumor_triage", files=files)
     result = submit_json(ws, NO_PROBES)
     assert "planted" in result["log_tail"], result  # the symlink was made inside the sandbox
-    assert token not in json.dumps(result), (
-        f"the content of a root-only host file reached the candidate: {result['message']}")
+    if token in json.dumps(result):
+        raise Leak(f"the content of a root-only host file reached the candidate: {result['message']}")
