@@ -76,12 +76,26 @@ def _system_mounts() -> list[str]:
     return args
 
 
-def _python_mounts() -> list[str]:
+def _parents(dest: str, made: set[str]) -> list[str]:
+    """Create each missing ancestor of ``dest`` as a 0755 directory: bubblewrap would otherwise
+    copy restrictive host modes (``/root`` is 0700), and the unprivileged uid could not reach
+    a Python installed under it."""
+    args: list[str] = []
+    parts = Path(dest).parts
+    for i in range(2, len(parts)):
+        d = str(Path(*parts[:i]))
+        if d not in made:
+            made.add(d)
+            args += ["--perms", "0755", "--dir", d]
+    return args
+
+
+def _python_mounts(made: set[str]) -> list[str]:
     args: list[str] = []
     prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix})
     for prefix in prefixes:
         if not prefix.startswith("/usr"):
-            args += ["--ro-bind", prefix, prefix]
+            args += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
     for site in _site_packages():
         for rel in HIDDEN_PACKAGE_DATA:
             if (site / rel).is_dir():
@@ -195,9 +209,10 @@ def build_command(*, argv: list[str], mounts: list[Mount], env: dict[str, str], 
     # /tmp first, so a Python installed under /tmp can still be mounted on top of it
     cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
             "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
-    cmd += _system_mounts() + _python_mounts()
+    made = {"/tmp", "/usr", "/proc", "/dev"}
+    cmd += _system_mounts() + _python_mounts(made)
     for m in mounts:
-        cmd += ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
+        cmd += _parents(m.dst, made) + ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
     cmd += ["--chdir", cwd, "--clearenv"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
