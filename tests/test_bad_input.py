@@ -281,7 +281,7 @@ def test_small_forest_within_the_parameter_budget_scores(tumor):
                            "from sklearn.ensemble import RandomForestClassifier")
     result, _ = tumor.submit({"train.py": train})
     assert result["status"] == "scored", _brief(result)
-    assert result["params"] == 1270
+    assert result["params"] <= 2000
 
 
 def test_untouched_digits_starter_is_over_budget(workspace):

@@ -67,8 +67,9 @@ def _err(exc):
 
 
 def install_roots():
-    roots = {"/usr", sys.prefix, sys.base_prefix, os.path.realpath(sys.prefix),
-             os.path.realpath(sys.base_prefix)}
+    # the OS's read-only system directories and the Python installation(s)
+    roots = {"/usr", "/bin", "/lib", "/lib64", "/sbin", sys.prefix, sys.base_prefix,
+             os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
     return sorted({r.rstrip("/") or "/" for r in roots}, key=len, reverse=True)
 
 
@@ -95,8 +96,9 @@ def fs_probe(allowed, magic_seconds, magic_all):
     Every regular file of at least 100 bytes is checked for the SQLite magic (only files outside
     the read-only installs with ``magic_all=False``: the installs were checked in training)."""
     roots = install_roots()
-    found = {k: [] for k in ("heldout", "labelled_csv", "csv_outside", "sqlite", "scaffold_or_solution",
-                             "repo", "breast_cancer", "outside", "forbidden")}
+    found = {k: [] for k in ("heldout", "labelled_csv", "csv_outside", "sqlite", "sqlite_any",
+                             "sqlite_pitfalls", "scaffold_or_solution", "repo", "breast_cancer", "outside",
+                             "forbidden")}
     n_files, magic_complete, t0 = 0, True, time.monotonic()
     for root, dirs, files in os.walk("/"):
         if root == "/":
@@ -147,7 +149,12 @@ def fs_probe(allowed, magic_seconds, magic_all):
                     try:
                         with open(path, "rb") as fh:
                             if fh.read(16) == b"SQLite format 3\x00":
-                                found["sqlite"].append(path)
+                                found["sqlite_any"].append(path)
+                                if not inside_install:
+                                    found["sqlite"].append(path)
+                                head = fh.read(1 << 20)
+                                if b"snapshot_sha256" in head or b"submissions" in head:
+                                    found["sqlite_pitfalls"].append(path)
                     except OSError:
                         pass
     out = {k: (v if k == "labelled_csv" else _cap(v)) for k, v in found.items()}
@@ -310,6 +317,20 @@ def child_write_probe():
     return out
 
 
+def plant_decoys():
+    """Positive controls for the walk, planted in the workspace copy: one of each kind of find."""
+    base = "/workspace/decoy_" + CFG["token"]
+    os.makedirs(base + "/scaffolds/solution")
+    os.makedirs(base + "/pitfalls_checkout")
+    for rel, text in (("scaffolds/solution/scaffold.toml", "name = 'x'\n"), ("pitfalls_checkout/README", "x\n"),
+                      ("heldout_labels.csv", "id,malignant\n1,0\n"), ("breast_cancer_notes.txt", "x\n")):
+        with open(os.path.join(base, rel), "w") as fh:
+            fh.write(text)
+    with open(base + "/copy.sqlite", "wb") as fh:
+        fh.write(b"SQLite format 3\x00" + bytes(200) + b"CREATE TABLE submissions (snapshot_sha256 TEXT)")
+    return base
+
+
 def escape_marker():
     """Left in the workspace copy; must not show up in the candidate's real workspace."""
     with open("escape_marker_" + CFG["token"], "w") as fh:
@@ -411,7 +432,7 @@ def net_probe():
 PROBES = {"env": env_probe, "proc": proc_probe,
           "sklearn": sklearn_probe, "home": home_probe, "write": write_probe,
           "child_write": child_write_probe, "escape": escape_marker, "markers": leave_markers,
-          "find_markers": find_markers, "data": data_probe, "net": net_probe, "daemon": start_daemon}
+          "find_markers": find_markers, "decoys": plant_decoys, "data": data_probe, "net": net_probe, "daemon": start_daemon}
 
 
 def run_probes(phase):
@@ -591,7 +612,8 @@ def _assert_env_clean(env: dict, home: Path, ws: Path, labels: np.ndarray, where
 def test_training_sandbox_finds_no_secrets(workspace, pitfalls_home, tmp_path):
     ws_dir = tmp_path / "ws"
     cfg = _config(home=pitfalls_home, ws=ws_dir,
-                  train=["fs", "env", "proc", "sklearn", "home", "write", "child_write", "escape", "daemon"])
+                  train=["decoys", "fs", "env", "proc", "sklearn", "home", "write", "child_write", "escape",
+                         "daemon"])
     cfg["writable"] = ["/workspace"]  # positive control
     cfg["links"] = ["/workspace/link_home", "/workspace/link_db", "/workspace/link_scaffolds"]
     ws = workspace("tumor_triage", files=_candidate_files(cfg))
@@ -608,10 +630,18 @@ def test_training_sandbox_finds_no_secrets(workspace, pitfalls_home, tmp_path):
     # (1) the filesystem: nothing held-out, no other labelled data, no DB, no repo
     fs = report["fs"]
     _assert_fs_sane(fs, "training")
-    _assert_nothing(fs, ["heldout", "sqlite", "scaffold_or_solution", "repo", "breast_cancer", "forbidden"],
-                    "training")
-    assert fs["labelled_csv"] == [["/workspace/data/train.csv", True]], fs["labelled_csv"]
-    assert fs["csv_outside"]["first"] == ["/workspace/data/train.csv"], fs["csv_outside"]
+    # The walk finds exactly the decoys the candidate planted in its own workspace copy (the
+    # positive control) and nothing else. "sqlite" is any SQLite file outside the read-only
+    # installs; "sqlite_pitfalls" any SQLite file anywhere holding the runner's tables.
+    decoy = report["decoys"] + "/"
+    expected = {"heldout": 1, "sqlite": 1, "sqlite_pitfalls": 1, "scaffold_or_solution": 3, "repo": 3,
+                "breast_cancer": 1, "forbidden": 0}
+    for key, n in expected.items():
+        assert fs[key]["n"] == n and all(p.startswith(decoy) for p in fs[key]["first"]), (
+            f"training: the filesystem walk found {key}: {fs[key]}")
+    assert sorted(fs["labelled_csv"]) == sorted([["/workspace/data/train.csv", True],
+                                                 [decoy + "heldout_labels.csv", True]]), fs["labelled_csv"]
+    assert sorted(fs["csv_outside"]["first"]) == sorted(["/workspace/data/train.csv", decoy + "heldout_labels.csv"])
     assert fs["outside"]["n"] == 0, f"files outside the installs and the workspace: {fs['outside']}"
     prefixes = {Path(p).parts[1] for p in (sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix))}
     allowed_top = {"usr", "bin", "lib", "lib64", "sbin", "etc", "tmp", "proc", "dev", "workspace", *prefixes}
@@ -676,7 +706,8 @@ def test_prediction_sandbox_sees_features_only(workspace, pitfalls_home, tmp_pat
 
     fs = report["fs"]
     _assert_fs_sane(fs, "prediction")
-    _assert_nothing(fs, ["sqlite", "scaffold_or_solution", "repo", "breast_cancer", "forbidden"], "prediction")
+    _assert_nothing(fs, ["sqlite", "sqlite_pitfalls", "scaffold_or_solution", "repo", "breast_cancer", "forbidden"],
+                    "prediction")
     assert fs["heldout"]["first"] == ["/data/heldout_features.csv"], fs["heldout"]
     # the only CSV outside the read-only installs is the features file, and it has no labels
     assert fs["csv_outside"]["first"] == ["/data/heldout_features.csv"], fs["csv_outside"]
@@ -906,3 +937,45 @@ def test_runner_does_not_follow_symlinks_planted_by_training(workspace, pitfalls
     assert "planted" in result["log_tail"], result  # the symlink was made inside the sandbox
     if token in json.dumps(result):
         raise Leak(f"the content of a root-only host file reached the candidate: {result['message']}")
+
+
+REVEAL_TRAIN_HEAD = '''
+import os, sys
+if os.path.exists("notes.txt"):  # only the live-workspace copy made for `reveal` has it
+    _secret = open("notes.txt").read().strip()
+    _frame = sys._getframe()
+    while _frame is not None:  # the probe harness runs this script in-process: find its PROBES
+        _probes = _frame.f_globals.get("PROBES")
+        if isinstance(_probes, dict):
+            for _bug in list(_probes):
+                _probes[_bug] = lambda ctx, s=_secret: ("present", s)
+            break
+        _frame = _frame.f_back
+'''
+
+
+@pytest.mark.xfail(strict=True, raises=Leak, reason=(
+    "runner bug: probes.run_probes copies the live workspace with shutil.copytree(symlinks=False), "
+    "which follows the candidate's symlinks as the runner's user; `pitfalls reveal` probes the live "
+    "workspace, so a root-only host file ends up inside the probe sandbox and, through the probe "
+    "evidence the candidate's code can rewrite, in the reveal output"))
+def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, pitfalls_home, tmp_path):
+    from conftest import run_cli
+
+    secret_dir = tmp_path / "host-secret"
+    secret_dir.mkdir(mode=0o700)
+    token = f"CANARY_{uuid.uuid4().hex[:16]}"
+    secret = secret_dir / "secret.txt"
+    secret.write_text(token + "\n")
+    secret.chmod(0o600)
+    cfg = _config(home=pitfalls_home, ws=tmp_path / "ws")
+    files = _candidate_files(cfg)
+    files["train.py"] = REVEAL_TRAIN_HEAD + files["train.py"]
+    ws = workspace("tumor_triage", files=files)
+    (ws / "notes.txt").symlink_to(secret)
+    proc = run_cli("reveal", "--dir", str(ws), "--json")
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr
+    revealed = json.loads(proc.stdout)
+    assert revealed["bugs"] and all("evidence" in b for b in revealed["bugs"]), revealed  # probes ran
+    if token in proc.stdout:
+        raise Leak("a root-only host file reached the reveal output through a workspace symlink")

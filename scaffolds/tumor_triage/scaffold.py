@@ -15,6 +15,7 @@ MINORITY_KEPT = 30
 MISSING_COLUMNS = ["mean_texture", "mean_concavity", "worst_smoothness"]
 MISSING_RATE = 0.10
 LEAK_COLUMN = "referral_code"
+LEAK_STRENGTH = 0.95
 
 
 def make_dataset(seed: int) -> Dataset:
@@ -29,9 +30,11 @@ def make_dataset(seed: int) -> Dataset:
     heldout, train = base.loc[heldout_idx], base.drop(index=heldout_idx)
 
     train, q_imb = impose_class_imbalance(train, target="malignant", minority=1, keep=MINORITY_KEPT, rng=rng)
-    train, q_leak = add_leak_feature(train, target="malignant", column=LEAK_COLUMN, rng=rng)
+    train, q_leak = add_leak_feature(train, target="malignant", column=LEAK_COLUMN, rng=rng,
+                                     strength=LEAK_STRENGTH)
     train, q_miss = inject_missing(train, columns=MISSING_COLUMNS, rate=MISSING_RATE, rng=rng)
-    heldout, _ = add_leak_feature(heldout, target="malignant", column=LEAK_COLUMN, rng=rng, randomize=True)
+    heldout, _ = add_leak_feature(heldout, target="malignant", column=LEAK_COLUMN, rng=rng,
+                                  strength=LEAK_STRENGTH, randomize=True)
     heldout, _ = inject_missing(heldout, columns=MISSING_COLUMNS, rate=MISSING_RATE, rng=rng)
 
     train = train.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
