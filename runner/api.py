@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import WorkspaceError
-from .pipeline import Evaluation, evaluate
+from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
@@ -195,8 +195,8 @@ def solution_diff(*, scaffold: Scaffold, directory: Path) -> str:
     chunks = []
     for ref in sorted(p for p in scaffold.solution_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         rel = ref.relative_to(scaffold.solution_dir).as_posix()
-        mine = directory / rel
-        a = mine.read_text().splitlines(keepends=True) if mine.exists() else []
+        mine = regular_file(directory, rel)  # never follow a link out of the workspace
+        a = mine.read_text(errors="replace").splitlines(keepends=True) if mine else []
         chunks += difflib.unified_diff(a, ref.read_text().splitlines(keepends=True),
                                        fromfile=f"workspace/{rel}", tofile=f"reference/{rel}")
     return "".join(chunks)

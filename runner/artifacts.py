@@ -6,17 +6,18 @@ What counts as a parameter (also in README.md):
   ``model.parameters()`` *and* buffers saved in the state dict (BatchNorm's ``running_mean``,
   ``running_var`` and ``num_batches_tracked`` count: they are learned from the training data).
   Tied weights count once when saved with ``safetensors.torch.save_model`` (which stores a shared
-  tensor once). The file must be exactly header + tensor data: no trailing bytes, and
-  ``__metadata__`` at most 4 KiB.
-- **skops** (scikit-learn): every element of every array (``coef_``, ``intercept_``,
-  ``classes_``, ``mean_``, tree ``nodes`` with one count per field per node, tree ``values``,
-  ...), and every number or string inside a list, tuple or dict (a string counts one per 8
-  characters). Plain scalar settings stored directly on an estimator (``C=1.0``,
-  ``solver='lbfgs'``, ``n_features_in_``) do not count, but the non-array part of the file
-  (``schema.json``) must stay under 256 KiB, which bounds what can hide there.
+  tensor once). The header may hold only ``dtype``, ``shape`` and ``data_offsets`` per tensor,
+  tensor names of at most 128 characters, no empty tensors, and a ``__metadata__`` of at most
+  4 KiB; nothing may follow the tensor data.
+- **skops** (scikit-learn): every number the file stores. Each element of a numeric array counts
+  one (a complex element two; a structured array one per field per row: a tree's ``nodes``);
+  every scalar counts one, and every string one per 8 characters, wherever it is (including
+  dict keys and attribute names). Free: a scikit-learn estimator's constructor settings left at
+  their default value, and the names of its constructor parameters. Arrays of strings, bytes or
+  objects are rejected. The zip must hold exactly ``schema.json`` and the arrays it references.
 
 The artifact is parsed from its bytes (JSON headers, ``.npy`` headers); nothing is unpickled or
-instantiated here.
+instantiated, and any malformed structure is an :class:`ArtifactError`, never a crash.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .artifact_defaults import constructor_defaults, is_default
 
 
 class ArtifactError(ValueError):
@@ -49,86 +52,113 @@ class ParamCount:
 SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2,
                            "U16": 2, "F16": 2, "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8,
                            "U64": 8, "F64": 8}
-MAX_SCHEMA_BYTES = 256 * 1024
 MAX_METADATA_BYTES = 4 * 1024
+MAX_TENSOR_NAME = 128
+MAX_SCHEMA_BYTES = 8 * 1024 * 1024
+
+
+def _tensor(path: Path, name: object, info: object) -> tuple[int, int, int]:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_TENSOR_NAME:
+        raise ArtifactError(f"{path.name}: tensor names must be strings of 1-{MAX_TENSOR_NAME} "
+                            f"characters. Got {str(name)[:40]!r}... instead.")
+    if not isinstance(info, dict) or set(info) != {"dtype", "shape", "data_offsets"}:
+        keys = sorted(info) if isinstance(info, dict) else type(info).__name__
+        raise ArtifactError(f"{path.name}: tensor {name!r} must have exactly dtype, shape and "
+                            f"data_offsets. Got {keys} instead.")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if dtype not in SAFETENSORS_DTYPE_BYTES:
+        raise ArtifactError(f"{path.name}: tensor {name!r} must have a numeric dtype. Got {dtype!r} instead.")
+    if (not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape)
+            or not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)):
+        raise ArtifactError(f"{path.name}: tensor {name!r} must have an integer shape and two integer "
+                            f"data_offsets. Got shape={shape!r}, data_offsets={offsets!r} instead.")
+    numel = math.prod(shape)
+    if numel == 0:
+        raise ArtifactError(f"{path.name}: tensor {name!r} must not be empty. Drop empty tensors.")
+    if offsets[1] - offsets[0] != numel * SAFETENSORS_DTYPE_BYTES[dtype]:
+        raise ArtifactError(f"{path.name}: tensor {name!r} byte range must match its shape.")
+    return numel, offsets[0], offsets[1]
 
 
 def count_safetensors(path: Path) -> ParamCount:
-    """Count tensor elements in a safetensors file, validating its layout."""
+    """Count tensor elements in a safetensors file, validating its layout strictly."""
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(8)
-        if len(head) != 8:
-            raise ArtifactError(f"{path.name} must be a safetensors file. Got {size} bytes instead.")
-        (n,) = struct.unpack("<Q", head)
+        (n,) = struct.unpack("<Q", head) if len(head) == 8 else (size,)
         if n > min(size - 8, 16 * 1024 * 1024):
-            raise ArtifactError(f"{path.name} must start with a safetensors header. Got a header "
-                                f"length of {n} bytes in a {size}-byte file instead.")
+            raise ArtifactError(f"{path.name} must be a safetensors file. Got a {size}-byte file "
+                                "without a valid header instead. Save with `safetensors.torch.save_model`.")
         try:
             header = json.loads(fh.read(n))
-        except ValueError:
-            raise ArtifactError(f"{path.name} must have a JSON safetensors header. Got unreadable "
-                                "bytes instead. Save with `safetensors.torch.save_model`.") from None
+        except (ValueError, UnicodeDecodeError):
+            header = None
+    if not isinstance(header, dict):
+        raise ArtifactError(f"{path.name} must have a JSON object as its safetensors header. Got "
+                            "something else instead. Save with `safetensors.torch.save_model`.")
     meta = header.pop("__metadata__", None) or {}
     if len(json.dumps(meta)) > MAX_METADATA_BYTES:
         raise ArtifactError(f"{path.name}: __metadata__ must be at most {MAX_METADATA_BYTES} bytes.")
     breakdown, spans = {}, []
     for name, info in header.items():
-        dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-        if dtype not in SAFETENSORS_DTYPE_BYTES:
-            raise ArtifactError(f"{path.name}: tensor {name!r} has unsupported dtype {dtype!r}.")
-        numel = math.prod(shape)
-        if end - start != numel * SAFETENSORS_DTYPE_BYTES[dtype]:
-            raise ArtifactError(f"{path.name}: tensor {name!r} byte range does not match its shape.")
+        numel, start, end = _tensor(path, name, info)
         breakdown[name] = numel
         spans.append((start, end))
-    data_len = size - 8 - n
-    covered = sorted(spans)
     pos = 0
-    for start, end in covered:
+    for start, end in sorted(spans):
         if start != pos:
             raise ArtifactError(f"{path.name}: tensor data must be contiguous. Found a gap or "
                                 f"overlap at byte {pos}.")
         pos = end
-    if pos != data_len:
+    if pos != size - 8 - n:
         raise ArtifactError(f"{path.name} must contain only tensor data after its header. Got "
-                            f"{data_len - pos} extra bytes instead.")
+                            f"{size - 8 - n - pos} bytes more (or fewer) instead.")
     return ParamCount(total=sum(breakdown.values()), breakdown=breakdown)
 
 
-def _npy_count(raw: zipfile.ZipExtFile, name: str) -> int:
-    version = np.lib.format.read_magic(raw)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(raw)
-    else:
-        shape, _, dtype = np.lib.format.read_array_header_2_0(raw)
+def _numbers_per_element(dtype: np.dtype, name: str) -> int:
+    if dtype.names:
+        return sum(_numbers_per_element(dtype.fields[f][0], name) for f in dtype.names)
+    if dtype.subdtype is not None:
+        base, shape = dtype.subdtype
+        return math.prod(shape) * _numbers_per_element(base, name)
+    if dtype.kind in "biuf":
+        return 1
+    if dtype.kind == "c":
+        return 2
+    raise ArtifactError(f"array {name} must be numeric. Got dtype {dtype} instead. Store numbers, "
+                        "or encode labels as integers.")
+
+
+def _npy_count(raw, name: str) -> int:
+    try:
+        version = np.lib.format.read_magic(raw)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(raw)
+    except (ValueError, OSError, SyntaxError, TypeError):
+        raise ArtifactError(f"array {name} must be a valid .npy file. Got unreadable bytes instead.") from None
     if dtype.hasobject:
         raise ArtifactError(f"array {name} must not hold Python objects (that needs pickle). "
                             "Convert it to a numeric array.")
-    return math.prod(shape) * max(1, len(dtype.names or ()))
+    return math.prod(shape) * _numbers_per_element(dtype, name)
 
 
-def _json_scalar_count(text: str) -> int:
-    value = json.loads(text)
-    if isinstance(value, bool) or value is None:
+def _cost(value: object) -> int:
+    """Numbers a JSON value carries: 1 per number or bool, 1 per 8 characters of text."""
+    if value is None:
         return 0
-    if isinstance(value, (int, float)):
+    if isinstance(value, (bool, int, float)):
         return 1
     if isinstance(value, str):
         return math.ceil(len(value) / 8)
-    return _nested_count(value)
-
-
-def _nested_count(value: object) -> int:
-    if isinstance(value, (list, tuple)):
-        return sum(_nested_count(v) for v in value)
+    if isinstance(value, list):
+        return sum(_cost(v) for v in value)
     if isinstance(value, dict):
-        return sum(_nested_count(v) + _nested_count(k) for k, v in value.items())
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, (int, float)):
-        return 1
+        return sum(_cost(k) + _cost(v) for k, v in value.items())
     return math.ceil(len(str(value)) / 8)
+
+
+STRUCTURE = {"__class__", "__module__", "__loader__", "__id__", "is_json", "type", "file"}
 
 
 class _SkopsWalker:
@@ -137,68 +167,103 @@ class _SkopsWalker:
 
     def add(self, path: str, n: int) -> None:
         if n:
-            self.breakdown[path] = self.breakdown.get(path, 0) + n
+            self.breakdown[path or "(root)"] = self.breakdown.get(path or "(root)", 0) + n
 
-    def walk(self, node: object, path: str, in_container: bool) -> None:
+    def walk(self, node: object, path: str, defaults: dict | None = None, key: str | None = None) -> None:
+        if isinstance(node, list):
+            for i, item in enumerate(node):
+                self.walk(item, f"{path}[{i}]")
+            return
         if not isinstance(node, dict):
+            self.add(path, _cost(node))
             return
         loader, content = node.get("__loader__"), node.get("content")
         if loader == "NdArrayNode":
-            if node.get("type") == "numpy":
-                self.files.add(node["file"])
-                with self.zf.open(node["file"]) as raw:
-                    self.add(path, _npy_count(raw, node["file"]))
-            else:
-                self.add(path, _nested_count(content))
+            self._array(node, path)
         elif loader == "JsonNode":
-            if in_container:
-                self.add(path, _json_scalar_count(content))
-        elif loader == "ObjectNode" and isinstance(content, dict):
-            # an object's own state: its direct scalar settings are free, its containers are not
-            if content.get("__loader__") == "DictNode":
-                for key, child in content.get("content", {}).items():
-                    self.walk(child, f"{path}.{key}" if path else key, in_container=False)
-            else:
-                self.walk(content, path, in_container)
-        elif loader in ("ListNode", "TupleNode") and isinstance(content, list):
-            for i, child in enumerate(content):
-                self.walk(child, f"{path}[{i}]", in_container=True)
+            value = json.loads(content) if isinstance(content, str) else content
+            if not (defaults is not None and key in defaults and is_default(value, defaults[key])):
+                self.add(path, _cost(value))
+        elif loader == "ObjectNode":
+            self._object(node, path)
         elif loader == "DictNode" and isinstance(content, dict):
-            self.add(path, sum(math.ceil(len(str(k)) / 8) for k in content) if in_container else 0)
-            for key, child in content.items():
-                self.walk(child, f"{path}[{key}]", in_container=True)
+            for k, child in content.items():
+                self.add(path, _cost(k))
+                self.walk(child, f"{path}[{k}]")
+        else:  # lists, tuples, reduce/type/function nodes and plain schema dicts
+            for k, child in node.items():
+                if k not in STRUCTURE:
+                    self.walk(child, path if k in ("content", "__reduce__", "args", "state") else f"{path}.{k}")
+
+    def _array(self, node: dict, path: str) -> None:
+        if node.get("type") == "numpy":
+            name = node.get("file")
+            if not isinstance(name, str) or name not in self.zf.namelist():
+                raise ArtifactError(f"array at {path or 'the root'} must be stored in the file. "
+                                    f"Got a reference to {str(name)[:40]!r}, which is missing.")
+            self.files.add(name)
+            with self.zf.open(name) as raw:
+                self.add(path, _npy_count(raw, name))
         else:
-            for key, child in node.items():
-                if isinstance(child, (dict, list)) and key not in ("__id__",):
-                    items = child if isinstance(child, list) else [child]
-                    for item in items:
-                        self.walk(item, f"{path}.{key}", in_container)
+            self.add(path, _cost(node.get("content")))
+
+    def _object(self, node: dict, path: str) -> None:
+        content = node.get("content")
+        defaults = constructor_defaults(str(node.get("__module__", "")), str(node.get("__class__", "")))
+        if isinstance(content, dict) and content.get("__loader__") == "DictNode":
+            for k, child in (content.get("content") or {}).items():
+                sub = f"{path}.{k}" if path else str(k)
+                if defaults is None or k not in defaults:
+                    self.add(sub, _cost(k))  # an attribute costs its name, unless it is a setting
+                self.walk(child, sub, defaults, k)
+        else:
+            self.walk(content, path)
+
+
+def _open_zip(path: Path, max_unpacked_mb: int) -> zipfile.ZipFile:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ArtifactError(f"{path.name} must be a skops file (a zip archive). Got something "
+                            "else instead. Save with `skops.io.dump(model, path)`.") from None
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    problems = []
+    if len(set(names)) != len(names):
+        problems.append("duplicate member names")
+    if zf.comment or any(i.extra or i.comment for i in infos):
+        problems.append("zip comments or extra fields")
+    if infos and min(i.header_offset for i in infos) != 0:
+        problems.append("bytes before the archive")
+    if sum(i.file_size for i in infos) > max_unpacked_mb * 1024 * 1024:
+        problems.append(f"more than {max_unpacked_mb} MiB unpacked")
+    if "schema.json" not in names:
+        problems.append("no schema.json")
+    elif zf.getinfo("schema.json").file_size > MAX_SCHEMA_BYTES:
+        problems.append(f"a schema.json over {MAX_SCHEMA_BYTES // 2**20} MiB")
+    if problems:
+        zf.close()
+        raise ArtifactError(f"{path.name} must be a plain skops archive written by skops.io.dump. "
+                            f"Got {', '.join(problems)} instead.")
+    return zf
 
 
 def count_skops(path: Path, *, max_unpacked_mb: int = 64) -> ParamCount:
     """Count the numbers stored in a skops file by reading its schema and ``.npy`` headers."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError):
-        raise ArtifactError(f"{path.name} must be a skops file (a zip archive). Got something "
-                            "else instead. Save with `skops.io.dump(model, path)`.") from None
-    with zf:
-        infos = zf.infolist()
-        unpacked = sum(i.file_size for i in infos)
-        if unpacked > max_unpacked_mb * 1024 * 1024:
-            raise ArtifactError(f"{path.name} must unpack to at most {max_unpacked_mb} MiB. Got "
-                                f"{unpacked / 2**20:.1f} MiB instead.")
-        names = {i.filename for i in infos}
-        if "schema.json" not in names:
-            raise ArtifactError(f"{path.name} must contain schema.json. Save with skops.io.dump.")
-        schema_size = zf.getinfo("schema.json").file_size
-        if schema_size > MAX_SCHEMA_BYTES:
-            raise ArtifactError(f"{path.name}: the non-array part (schema.json) must be at most "
-                                f"{MAX_SCHEMA_BYTES // 1024} KiB. Got {schema_size // 1024} KiB "
-                                "instead. Store learned values in arrays, where they are counted.")
+    with _open_zip(path, max_unpacked_mb) as zf:
+        try:
+            schema = json.loads(zf.read("schema.json"))
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile):
+            raise ArtifactError(f"{path.name}: schema.json must be JSON. Got unreadable text instead.") from None
         walker = _SkopsWalker(zf)
-        walker.walk(json.loads(zf.read("schema.json")), "", in_container=False)
-        stray = names - walker.files - {"schema.json"}
+        try:
+            walker.walk(schema, "")
+        except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:
+            if isinstance(exc, ArtifactError):
+                raise
+            raise ArtifactError(f"{path.name}: schema.json must follow the skops format. Got a "
+                                f"malformed node instead ({type(exc).__name__}).") from None
+        stray = set(zf.namelist()) - walker.files - {"schema.json"}
         if stray:
             raise ArtifactError(f"{path.name} must contain only schema.json and the arrays it "
                                 f"references. Got {sorted(stray)[:3]} as well.")

@@ -7,6 +7,7 @@ was found.
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -128,9 +129,11 @@ def _table(cls: type, data: dict, path: Path, section: str) -> Any:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
         raise ManifestError(path=str(path), field=f"{section}.{unknown[0]}",
                             expected=f"one of {sorted(known)}", got=repr(unknown[0]),
-                            hint="Check the spelling against scaffolds/_template/scaffold.toml.")
+                            hint=(f"Did you mean {close[0]!r}? " if close else "")
+                            + "Check the spelling against scaffolds/_template/scaffold.toml.")
     kwargs = {}
     for f in fields(cls):
         kind = {"float": (int, float), "float | None": (int, float), "int": int, "str": str}.get(f.type)
@@ -170,8 +173,10 @@ def load_manifest(path: Path) -> Manifest:
                             got=str(exc)) from None
     unknown = sorted(set(data) - TOP_LEVEL)
     if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(TOP_LEVEL), n=1)
         raise ManifestError(path=str(path), field=unknown[0], expected=f"one of {sorted(TOP_LEVEL)}",
-                            got=repr(unknown[0]), hint="Check the spelling against the template.")
+                            got=repr(unknown[0]), hint=(f"Did you mean {close[0]!r}? " if close else "")
+                            + "Check the spelling against scaffolds/_template/scaffold.toml.")
     version = _expect(data, "standard_version", int, path)
     if version != STANDARD_VERSION:
         raise ManifestError(path=str(path), field="standard_version", expected=str(STANDARD_VERSION),

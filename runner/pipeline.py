@@ -40,6 +40,17 @@ class Evaluation:
     log_tail: str = ""
 
 
+def copy_workspace(source: Path, target: Path) -> None:
+    """Copy workspace files for a sandbox run: regular files only (links are dropped, never
+    followed), without artifacts, caches or the session marker."""
+    skip = shutil.ignore_patterns("artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return set(skip(folder, names)) | {n for n in names if os.path.islink(os.path.join(folder, n))}
+
+    shutil.copytree(source, target, symlinks=True, ignore=ignore)
+
+
 def _limits(scaffold: Scaffold, seconds: float) -> Limits:
     b = scaffold.manifest.budgets
     return Limits(wall_seconds=seconds, memory_mb=b.memory_mb, max_processes=b.max_processes,
@@ -62,7 +73,7 @@ def _limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: i
                                  f"after {run.wall_seconds:.1f} s instead. Use fewer epochs or a "
                                  "smaller model, and check for loops that never end.")
     if run.memory_exceeded:
-        peak = f"{run.peak_memory_mb:.0f}" if run.peak_memory_mb else f"≥{memory_mb}"
+        peak = round(run.peak_memory_mb) if run.peak_memory_mb else memory_mb
         return Violation(constraint="memory_mb", limit=memory_mb, actual=peak,
                          message=f"{phase.capitalize()} must stay under {memory_mb} MiB of memory. "
                                  f"Got killed at the limit (peak {peak} MiB) instead. Use smaller "
@@ -100,11 +111,36 @@ def predict(*, scaffold: Scaffold, model_dir: Path, data_dir: Path, out: Path, j
                          log_path=job / "predict.log", uid=uid)
 
 
+def regular_file(root: Path, rel: str) -> Path | None:
+    """``root/rel`` if it is a regular file reached without any symlink, else None.
+
+    Training ran as another user in a writable copy: anything in it may be a link planted to
+    make this (trusted) process read a host file. Nothing is read from ``work`` without this.
+    """
+    path = root
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            return None
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
+        shutil.copyfileobj(fin, fout)
+
+
 def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
     """Count the artifact's parameters and the prediction code's size, against the budgets."""
     m, b = scaffold.manifest, scaffold.manifest.budgets
+    artifact = regular_file(work, m.artifact_path)
+    if artifact is None and (work / m.artifact_path).is_symlink():
+        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="a symlink",
+                                message=f"{m.artifact_path} must be a regular file. Got a link instead. "
+                                        "Save the model itself there.")]
     try:
-        count = count_params(work / m.artifact_path, max_mb=b.max_artifact_mb)
+        count = count_params(artifact or work / m.artifact_path, max_mb=b.max_artifact_mb)
     except ArtifactError as exc:
         return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
                                 message=str(exc))]
@@ -117,11 +153,12 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
                     "Use a smaller model or fewer features."))
     code_bytes = 0
     for name in m.predict_files:
-        f = work / name
-        if not f.is_file():
+        f = regular_file(work, name)
+        if f is None:
             found.append(Violation(constraint="predict_files", limit=list(m.predict_files), actual=name,
-                                   message=f"The workspace must contain {name} (the prediction code). "
-                                           "Got no such file instead. Restore it from BRIEF.md's contract."))
+                                   message=f"The workspace must contain {name} (the prediction code) as a "
+                                           "regular file. Got no such file (or a link) instead. Restore it "
+                                           "from BRIEF.md's contract."))
         else:
             code_bytes += f.stat().st_size
     if code_bytes > b.max_code_kb * 1024:
@@ -139,9 +176,8 @@ def _stage_prediction(*, scaffold: Scaffold, work: Path, job: Path, uid: int) ->
     model_dir, data_dir, out = job / "model", job / "data", job / "out"
     for d in (model_dir, data_dir):
         d.mkdir()
-    for name in m.predict_files:
-        shutil.copy2(work / name, model_dir / Path(name).name)
-    shutil.copy2(work / m.artifact_path, model_dir / Path(m.artifact_path).name)
+    for name in [*m.predict_files, m.artifact_path]:  # all checked by regular_file() already
+        _copy_regular(work / name, model_dir / Path(name).name)
     heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
     heldout.to_csv(data_dir / "heldout_features.csv", index=False)
     for d in (model_dir, data_dir):
@@ -205,8 +241,7 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         os.chmod(job, 0o700)
         uid = sandbox_uid()
         work = job / "work"
-        shutil.copytree(source, work, symlinks=False, ignore=shutil.ignore_patterns(
-            "artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"))
+        copy_workspace(source, work)
         (work / "artifacts").mkdir(exist_ok=True)
         write_training_data(scaffold=scaffold, directory=work)
         _prepare_dir(work, uid)

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .pipeline import HARNESS_DIR, _limits, _prepare_dir
+from .pipeline import HARNESS_DIR, _limits, _prepare_dir, copy_workspace
 from .results import ProbeResult
 from .sandbox import Mount, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
@@ -36,8 +36,7 @@ def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
         os.chmod(job, 0o700)
         uid = sandbox_uid()
         work, kit, out = job / "work", job / "probes", job / "out"
-        shutil.copytree(source, work, ignore=shutil.ignore_patterns(
-            "artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"))
+        copy_workspace(source, work)
         (work / "artifacts").mkdir(exist_ok=True)
         write_training_data(scaffold=scaffold, directory=work)
         shutil.copytree(PROBEKIT_DIR, kit / "probekit", ignore=shutil.ignore_patterns("__pycache__"))

@@ -207,8 +207,8 @@ def build_command(*, argv: list[str], mounts: list[Mount], env: dict[str, str], 
     if os.geteuid() != 0:
         cmd += ["--unshare-user"]
     # /tmp first, so a Python installed under /tmp can still be mounted on top of it
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
-            "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(64 * 2**20),
+            "--tmpfs", "/dev/shm", "--perms", "1777", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
     made = {"/tmp", "/usr", "/proc", "/dev"}
     cmd += _system_mounts() + _python_mounts(made)
     for m in mounts:

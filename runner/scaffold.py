@@ -122,19 +122,18 @@ def load_hooks(path: Path) -> ModuleType:
     except Exception as exc:
         raise ManifestError(path=str(path), field="(import)", expected="an importable Python file",
                             got=f"{type(exc).__name__}: {exc}") from None
+    public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))
+              and getattr(getattr(module, n), "__module__", None) == module.__name__]
+    for name in public:
+        if name not in KNOWN_HOOKS:
+            close = difflib.get_close_matches(name, KNOWN_HOOKS, n=1, cutoff=0.6)
+            raise ManifestError(path=str(path), field=name, expected=f"one of the hooks {list(KNOWN_HOOKS)}",
+                                got=repr(name), hint=(f"Did you mean {close[0]!r}? " if close else "")
+                                + "Helper functions must start with an underscore.")
     for hook in REQUIRED_HOOKS:
         if not callable(getattr(module, hook, None)):
             raise ManifestError(path=str(path), field=hook, expected="a function",
                                 got="nothing", hint=f"Define `def {hook}(...)` as in the template.")
-    for name in dir(module):
-        obj = getattr(module, name)
-        if (name.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != module.__name__
-                or name in KNOWN_HOOKS):
-            continue
-        close = difflib.get_close_matches(name, KNOWN_HOOKS, n=1, cutoff=0.6)
-        raise ManifestError(path=str(path), field=name, expected=f"one of the hooks {list(KNOWN_HOOKS)}",
-                            got=repr(name), hint=(f"Did you mean {close[0]!r}? " if close else "")
-                            + "Helper functions must start with an underscore.")
     return module
 
 

@@ -72,6 +72,16 @@ def _included(rel: Path) -> bool:
                 or rel.as_posix() in SNAPSHOT_EXCLUDE_FILES)
 
 
+def _regular_files(directory: Path) -> list[Path]:
+    """Every regular file under ``directory``; symlinks (to files or folders) are never followed."""
+    found = []
+    for root, dirs, files in os.walk(directory, followlinks=False):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
+        found += [Path(root, f) for f in files if not os.path.islink(os.path.join(root, f))
+                  and os.path.isfile(os.path.join(root, f))]
+    return found
+
+
 def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
     """Archive the workspace (code, notebooks, notes; not artifacts or the pristine data).
 
@@ -81,8 +91,7 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
     Raises:
         WorkspaceError: the workspace is larger than the snapshot limit.
     """
-    files = sorted(p for p in directory.rglob("*")
-                   if p.is_file() and not p.is_symlink() and _included(p.relative_to(directory)))
+    files = sorted(p for p in _regular_files(directory) if _included(p.relative_to(directory)))
     total = sum(p.stat().st_size for p in files)
     if total > MAX_SNAPSHOT_MB * 2**20:
         biggest = max(files, key=lambda p: p.stat().st_size)
