@@ -158,6 +158,7 @@ def _cost(value: object) -> int:
     return math.ceil(len(str(value)) / 8)
 
 
+NAMES = "(attribute names)"
 STRUCTURE = {"__class__", "__module__", "__loader__", "__id__", "is_json", "type", "file"}
 
 
@@ -214,7 +215,7 @@ class _SkopsWalker:
             for k, child in (content.get("content") or {}).items():
                 sub = f"{path}.{k}" if path else str(k)
                 if defaults is None or k not in defaults:
-                    self.add(sub, _cost(k))  # an attribute costs its name, unless it is a setting
+                    self.add(NAMES, _cost(k))  # an attribute costs its name, unless it is a setting
                 self.walk(child, sub, defaults, k)
         else:
             self.walk(content, path)
