@@ -205,8 +205,10 @@ class _SkopsWalker:
             self.files.add(name)
             with self.zf.open(name) as raw:
                 self.add(path, _npy_count(raw, name))
-        else:
-            self.add(path, _cost(node.get("content")))
+        else:  # an object array stored as JSON nodes, e.g. feature_names_in_
+            content = node.get("content")
+            for item in content if isinstance(content, list) else [content]:
+                self.walk(item, path)
 
     def _object(self, node: dict, path: str) -> None:
         content = node.get("content")
