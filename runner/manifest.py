@@ -32,6 +32,8 @@ class Task:
     """A metric name from :data:`pitfalls.scoring.METRICS`; its direction is fixed there."""
     classes: tuple[int, ...] = ()
     """Class labels, in the column order of ``proba`` predictions (classification only)."""
+    direction: str = ""
+    """``max`` or ``min``: must agree with the metric (stated so readers need not look it up)."""
 
 
 @dataclass(frozen=True)
@@ -195,8 +197,12 @@ def _build(data: dict, path: Path) -> Manifest:
         raise ManifestError(path=str(path), field="task.prediction",
                             expected=f"one of {list(METRICS[task.metric].predictions)} for metric "
                                      f"{task.metric!r}", got=repr(task.prediction))
+    direction = "max" if METRICS[task.metric].higher_is_better else "min"
+    if task.direction and task.direction != direction:
+        raise ManifestError(path=str(path), field="task.direction",
+                            expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
     task = Task(target=task.target, prediction=task.prediction, metric=task.metric,
-                classes=tuple(task_d.get("classes", ())))
+                classes=tuple(task_d.get("classes", ())), direction=direction)
     if task.prediction != "value" and len(task.classes) < 2:
         raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
                             got=repr(list(task.classes)))
