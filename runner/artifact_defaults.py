@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import math
 import re
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,200}$")
@@ -32,7 +33,8 @@ def is_default(value: object, default: object) -> bool:
     if isinstance(value, bool) or isinstance(default, bool):
         return type(value) is type(default) and value == default
     if isinstance(value, (int, float)) and isinstance(default, (int, float)):
-        return float(value) == float(default)
+        a, b = float(value), float(default)
+        return a == b or (math.isnan(a) and math.isnan(b))
     if value is None or isinstance(value, str):
         return type(value) is type(default) and value == default
     return False

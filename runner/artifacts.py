@@ -91,7 +91,7 @@ def count_safetensors(path: Path) -> ParamCount:
                                 "without a valid header instead. Save with `safetensors.torch.save_model`.")
         try:
             header = json.loads(fh.read(n))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             header = None
     if not isinstance(header, dict):
         raise ArtifactError(f"{path.name} must have a JSON object as its safetensors header. Got "
@@ -159,6 +159,8 @@ def _cost(value: object) -> int:
 
 
 NAMES = "(attribute names)"
+KNOWN_KEYS = {"NdArrayNode": {"content"}, "JsonNode": {"content"}, "ObjectNode": {"content"},
+              "DictNode": {"content"}}
 STRUCTURE = {"__class__", "__module__", "__loader__", "__id__", "is_json", "type", "file"}
 
 
@@ -179,6 +181,10 @@ class _SkopsWalker:
             self.add(path, _cost(node))
             return
         loader, content = node.get("__loader__"), node.get("content")
+        if loader in KNOWN_KEYS:  # anything skops does not write there still counts
+            for k, child in node.items():
+                if k not in STRUCTURE and k not in KNOWN_KEYS[loader]:
+                    self.walk(child, f"{path}.{k}" if path else k)
         if loader == "NdArrayNode":
             self._array(node, path)
         elif loader == "JsonNode":
@@ -214,6 +220,9 @@ class _SkopsWalker:
         content = node.get("content")
         defaults = constructor_defaults(str(node.get("__module__", "")), str(node.get("__class__", "")))
         if isinstance(content, dict) and content.get("__loader__") == "DictNode":
+            for k, child in content.items():  # key_types, and anything else beside the attributes
+                if k not in STRUCTURE and k != "content":
+                    self.walk(child, path)
             for k, child in (content.get("content") or {}).items():
                 sub = f"{path}.{k}" if path else str(k)
                 if defaults is None or k not in defaults:
@@ -221,6 +230,18 @@ class _SkopsWalker:
                 self.walk(child, sub, defaults, k)
         else:
             self.walk(content, path)
+
+
+def _pop_format_fields(schema: object) -> None:
+    """Drop the two root fields skops writes about its own format, once they look like it."""
+    if not isinstance(schema, dict):
+        raise ArtifactError("schema.json must hold a JSON object. Got something else instead.")
+    protocol, version = schema.pop("protocol", None), schema.pop("_skops_version", None)
+    if not (isinstance(protocol, int) and isinstance(version, str) and len(version) <= 20
+            and all(c.isdigit() or c in ".rcabdevpost" for c in version)):
+        raise ArtifactError("schema.json must carry skops's integer `protocol` and its version "
+                            f"string. Got protocol={str(protocol)[:20]!r}, _skops_version="
+                            f"{str(version)[:20]!r} instead.")
 
 
 def _open_zip(path: Path, max_unpacked_mb: int) -> zipfile.ZipFile:
@@ -256,10 +277,11 @@ def count_skops(path: Path, *, max_unpacked_mb: int = 64) -> ParamCount:
     with _open_zip(path, max_unpacked_mb) as zf:
         try:
             schema = json.loads(zf.read("schema.json"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile):
+        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, RecursionError):
             raise ArtifactError(f"{path.name}: schema.json must be JSON. Got unreadable text instead.") from None
         walker = _SkopsWalker(zf)
         try:
+            _pop_format_fields(schema)
             walker.walk(schema, "")
         except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:
             if isinstance(exc, ArtifactError):

@@ -32,7 +32,7 @@ NO_PROBES = "--no-probes"
 
 
 class Leak(AssertionError):
-    """The specific failure an xfail below documents (anything else fails the test normally)."""
+    """Secret content reached the candidate (the specific failure the symlink tests look for)."""
 
 # --------------------------------------------------------------------------------------------
 # The candidate's probe library. It lives in model.py (train.py imports it from there), so the
@@ -739,19 +739,17 @@ def test_prediction_sandbox_sees_features_only(workspace, pitfalls_home, tmp_pat
         assert run not in label_str, "a run of held-out labels reached the candidate"
 
 
-@pytest.mark.xfail(strict=True, raises=Leak, reason=(
-    "runner bug: sandbox.build_command mounts /tmp and /dev/shm as tmpfs owned by root with mode "
-    "0755, then drops to an unprivileged uid, so candidate code cannot write to its own private /tmp "
-    "(HOME) or /dev/shm (joblib falls back to serial mode, shared-memory DataLoader workers fail)"))
 def test_private_tmp_is_writable_and_not_shared_between_runs(workspace, pitfalls_home, tmp_path):
+    """The sandbox's /tmp (also HOME) and /dev/shm are writable by the unprivileged uid (joblib and
+    shared-memory DataLoader workers need them), and private to one run."""
     cfg = _config(home=pitfalls_home, ws=tmp_path / "ws", train=["markers"], predict=["find_markers"])
     ws = workspace("tumor_triage", files=_candidate_files(cfg))
     result = submit_json(ws, NO_PROBES)
     train = _probe_report(result, "PROBE_TRAIN")
     predict = _probe_report(result, "PROBE_PREDICT")
     assert result["status"] == "scored", result["message"]
-    if train["markers"] != {"/tmp": "written", "/dev/shm": "written"}:
-        raise Leak(f"training could not write its private /tmp and /dev/shm: {train['markers']}")
+    assert train["markers"] == {"/tmp": "written", "/dev/shm": "written"}, (
+        f"training could not write its private /tmp and /dev/shm: {train['markers']}")
     assert predict["find_markers"] == {"/tmp": False, "/dev/shm": False}, "training's /tmp reached prediction"
 
 
@@ -904,12 +902,10 @@ def predict(model, features):  # noqa: F811  (prints whatever /model/model.skops
 '''
 
 
-@pytest.mark.xfail(strict=True, raises=Leak, reason=(
-    "runner bug: pipeline.check_artifact/_stage_prediction follow symlinks the training sandbox "
-    "created in the workspace copy (shutil.copy2 and Path.is_file run as the runner's user), so a "
-    "root-only host file is copied into /model and reaches log_tail"))
 @pytest.mark.parametrize("victim", ["model.py", "artifacts/model.skops"])
 def test_runner_does_not_follow_symlinks_planted_by_training(workspace, pitfalls_home, tmp_path, victim):
+    """Training runs as another user in a writable copy; a link it leaves there must be refused by
+    the trusted side (which could read the root-only target), never followed into /model."""
     import skops.io as sio
     from sklearn.preprocessing import StandardScaler
 
@@ -937,6 +933,13 @@ def test_runner_does_not_follow_symlinks_planted_by_training(workspace, pitfalls
     assert "planted" in result["log_tail"], result  # the symlink was made inside the sandbox
     if token in json.dumps(result):
         raise Leak(f"the content of a root-only host file reached the candidate: {result['message']}")
+    # refused as a link, before any prediction ran
+    assert result["status"] == "rejected", result
+    constraint, actual = {"model.py": ("predict_files", "model.py"),
+                          "artifacts/model.skops": ("artifact", "a symlink")}[victim]
+    assert [(v["constraint"], v["actual"]) for v in result["violations"]] == [(constraint, actual)], result
+    assert "link" in result["message"], result["message"]
+    assert "predict_seconds" not in result["timings"]
 
 
 REVEAL_TRAIN_HEAD = '''
@@ -954,12 +957,12 @@ if os.path.exists("notes.txt"):  # only the live-workspace copy made for `reveal
 '''
 
 
-@pytest.mark.xfail(strict=True, raises=Leak, reason=(
-    "runner bug: probes.run_probes copies the live workspace with shutil.copytree(symlinks=False), "
-    "which follows the candidate's symlinks as the runner's user; `pitfalls reveal` probes the live "
-    "workspace, so a root-only host file ends up inside the probe sandbox and, through the probe "
-    "evidence the candidate's code can rewrite, in the reveal output"))
-def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, pitfalls_home, tmp_path):
+@pytest.mark.parametrize("link", ["notes.txt", "model.py"])
+def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, pitfalls_home, tmp_path, link):
+    """`pitfalls reveal` probes the live workspace and diffs it against the reference, as the
+    runner's user. A candidate's symlink must reach neither the probe sandbox (``notes.txt``: the
+    probe's train.py would print it through the evidence it rewrites) nor the diff (``model.py``,
+    a file the reference has)."""
     from conftest import run_cli
 
     secret_dir = tmp_path / "host-secret"
@@ -972,10 +975,12 @@ def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, p
     files = _candidate_files(cfg)
     files["train.py"] = REVEAL_TRAIN_HEAD + files["train.py"]
     ws = workspace("tumor_triage", files=files)
-    (ws / "notes.txt").symlink_to(secret)
+    (ws / link).unlink(missing_ok=True)
+    (ws / link).symlink_to(secret)
     proc = run_cli("reveal", "--dir", str(ws), "--json")
     assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr
     revealed = json.loads(proc.stdout)
     assert revealed["bugs"] and all("evidence" in b for b in revealed["bugs"]), revealed  # probes ran
+    assert "workspace/model.py" in revealed["diff"], revealed["diff"][:2000]  # the diff was made
     if token in proc.stdout:
         raise Leak("a root-only host file reached the reveal output through a workspace symlink")
