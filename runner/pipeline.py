@@ -51,13 +51,15 @@ def copy_workspace(source: Path, target: Path) -> None:
     shutil.copytree(source, target, symlinks=True, ignore=ignore)
 
 
-def _limits(scaffold: Scaffold, seconds: float) -> Limits:
+def limits_for(scaffold: Scaffold, seconds: float) -> Limits:
+    """The scaffold's sandbox limits, with ``seconds`` of wall time."""
     b = scaffold.manifest.budgets
     return Limits(wall_seconds=seconds, memory_mb=b.memory_mb, max_processes=b.max_processes,
                   max_file_mb=b.max_file_mb)
 
 
-def _prepare_dir(path: Path, uid: int) -> None:
+def prepare_dir(path: Path, uid: int) -> None:
+    """Create ``path`` and hand it (recursively) to the sandbox's uid, so the sandbox may write there."""
     path.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         for root, dirs, files in os.walk(path):
@@ -93,7 +95,7 @@ def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> 
     b = scaffold.manifest.budgets
     return run_sandboxed(argv=[sys.executable, "-u", "train.py"],
                          mounts=[Mount(work, "/workspace", writable=True)],
-                         limits=_limits(scaffold, b.train_seconds), cwd="/workspace",
+                         limits=limits_for(scaffold, b.train_seconds), cwd="/workspace",
                          env={"SEED": str(seed), "PYTHONPATH": "/workspace"},
                          log_path=job / "train.log", uid=uid)
 
@@ -107,7 +109,7 @@ def predict(*, scaffold: Scaffold, model_dir: Path, data_dir: Path, out: Path, j
                                Path(m.artifact_path).name],
                          mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"),
                                  Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                         limits=_limits(scaffold, m.budgets.predict_seconds), cwd="/model", env={},
+                         limits=limits_for(scaffold, m.budgets.predict_seconds), cwd="/model", env={},
                          log_path=job / "predict.log", uid=uid)
 
 
@@ -184,7 +186,7 @@ def _stage_prediction(*, scaffold: Scaffold, work: Path, job: Path, uid: int) ->
         os.chmod(d, 0o755)
         for f in d.iterdir():
             os.chmod(f, 0o644)
-    _prepare_dir(out, uid)
+    prepare_dir(out, uid)
     return model_dir, data_dir, out
 
 
@@ -244,7 +246,7 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         copy_workspace(source, work)
         (work / "artifacts").mkdir(exist_ok=True)
         write_training_data(scaffold=scaffold, directory=work)
-        _prepare_dir(work, uid)
+        prepare_dir(work, uid)
         return _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
                            enforce=enforce_budgets)
 

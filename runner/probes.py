@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .pipeline import HARNESS_DIR, _limits, _prepare_dir, copy_workspace
+from .pipeline import HARNESS_DIR, copy_workspace, limits_for, prepare_dir
 from .results import ProbeResult
 from .sandbox import Mount, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
@@ -41,14 +41,14 @@ def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
         write_training_data(scaffold=scaffold, directory=work)
         shutil.copytree(PROBEKIT_DIR, kit / "probekit", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(scaffold.probes_file, kit / "probes.py")
-        _prepare_dir(work, uid)
-        _prepare_dir(out, uid)
+        prepare_dir(work, uid)
+        prepare_dir(out, uid)
         os.chmod(kit, 0o755)
         seconds = scaffold.manifest.budgets.train_seconds
         run = run_sandboxed(argv=[sys.executable, "-I", "/harness/probe.py", str(seconds)],
                             mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/probes"),
                                     Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                            limits=_limits(scaffold, seconds * 3 + 30), env={"SEED": "0", "OMP_NUM_THREADS": "1"},
+                            limits=limits_for(scaffold, seconds * 3 + 30), env={"SEED": "0", "OMP_NUM_THREADS": "1"},
                             cwd="/workspace", log_path=job / "probe.log", uid=uid)
         raw = _read(out / "probes.json")
     why = "the probe run timed out" if run.timed_out else f"the probe run failed: {run.log_tail[-200:]}"
