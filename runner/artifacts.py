@@ -54,6 +54,7 @@ SAFETENSORS_DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3":
                            "U64": 8, "F64": 8}
 MAX_METADATA_BYTES = 4 * 1024
 MAX_TENSOR_NAME = 128
+MAX_NAME_BYTES = 1024
 MAX_SCHEMA_BYTES = 8 * 1024 * 1024
 
 
@@ -99,6 +100,10 @@ def count_safetensors(path: Path) -> ParamCount:
     meta = header.pop("__metadata__", None) or {}
     if len(json.dumps(meta)) > MAX_METADATA_BYTES:
         raise ArtifactError(f"{path.name}: __metadata__ must be at most {MAX_METADATA_BYTES} bytes.")
+    names = sum(len(str(k)) for k in header)
+    if names > MAX_NAME_BYTES + 16 * len(header):
+        raise ArtifactError(f"{path.name}: tensor names must total at most {MAX_NAME_BYTES} + 16 per "
+                            f"tensor characters. Got {names} instead. Use the module's own names.")
     breakdown, spans = {}, []
     for name, info in header.items():
         numel, start, end = _tensor(path, name, info)

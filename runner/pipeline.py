@@ -18,6 +18,7 @@ import numpy as np
 
 from . import scoring
 from .artifacts import ArtifactError, count_params
+from .canonical import canonicalize
 from .results import Status, Violation
 from .sandbox import Limits, Mount, RunResult, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
@@ -178,8 +179,11 @@ def _stage_prediction(*, scaffold: Scaffold, work: Path, job: Path, uid: int) ->
     model_dir, data_dir, out = job / "model", job / "data", job / "out"
     for d in (model_dir, data_dir):
         d.mkdir()
-    for name in [*m.predict_files, m.artifact_path]:  # all checked by regular_file() already
+    for name in m.predict_files:  # checked by regular_file() already
         _copy_regular(work / name, model_dir / Path(name).name)
+    # the predictor gets a canonical re-encoding of the counted artifact, never the original
+    canonicalize(work / m.artifact_path, model_dir / Path(m.artifact_path).name,
+                 code_files=[model_dir / Path(n).name for n in m.predict_files])
     heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
     heldout.to_csv(data_dir / "heldout_features.csv", index=False)
     for d in (model_dir, data_dir):
@@ -269,7 +273,13 @@ def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: in
     if ev.violations:
         ev.status, ev.message = "rejected", " ".join(v.message for v in ev.violations)
         return ev
-    model_dir, data_dir, out = _stage_prediction(scaffold=scaffold, work=work, job=job, uid=uid)
+    try:
+        model_dir, data_dir, out = _stage_prediction(scaffold=scaffold, work=work, job=job, uid=uid)
+    except ArtifactError as exc:
+        violation = Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
+                              actual="unusable", message=str(exc))
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return ev
     run = predict(scaffold=scaffold, model_dir=model_dir, data_dir=data_dir, out=out, job=job, uid=uid)
     ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]

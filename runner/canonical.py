@@ -1,0 +1,150 @@
+"""Canonical re-encoding of a counted artifact: the predictor gets this copy, never the original.
+
+Counting (``artifacts.py``) decides how many numbers an artifact stores; re-encoding makes sure
+the predictor cannot read anything that was not counted. Free parts of the formats are
+rewritten: safetensors headers are rebuilt (names, dtypes, shapes, offsets; metadata reduced to
+``format``); skops node ids are renumbered, array files renamed and re-saved (no padding or
+trailing bytes), and every class a node names must be a library class or one defined in the
+prediction code.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import io
+import json
+import re
+import struct
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import ArtifactError, count_safetensors
+
+LIBRARY_ROOTS = {"builtins", "numpy", "scipy", "sklearn", "collections", "functools", "operator"}
+LOADERS = {"BytearrayNode", "BytesNode", "CachedNode", "ConstructorFromReduceNode", "DTypeNode",
+           "DefaultDictNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
+           "MaskedArrayNode", "MethodNode", "NdArrayNode", "ObjectNode", "OperatorFuncNode",
+           "PartialNode", "RandomGeneratorNode", "RandomStateNode", "SetNode", "SliceNode",
+           "SparseMatrixNode", "TreeNode", "TupleNode", "TypeNode"}
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def canonical_safetensors(src: Path, dst: Path) -> None:
+    """Rewrite a (validated) safetensors file with a rebuilt header and only its tensor data."""
+    count_safetensors(src)
+    raw = src.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", None) or {}
+    data, out, pos = raw[8 + n:], {}, 0
+    chunks = []
+    for name in sorted(header):
+        info = header[name]
+        start, end = info["data_offsets"]
+        chunks.append(data[start:end])
+        out[name] = {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [pos, pos + end - start]}
+        pos += end - start
+    if meta.get("format") == "pt":
+        out["__metadata__"] = {"format": "pt"}
+    text = json.dumps(out, separators=(",", ":"), sort_keys=True).encode()
+    text += b" " * (-len(text) % 8)
+    dst.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
+def defined_names(files: list[Path]) -> dict[str, set[str]]:
+    """Module name -> top-level functions and classes defined in each prediction file."""
+    found = {}
+    for f in files:
+        try:
+            tree = ast.parse(f.read_text())
+        except (SyntaxError, ValueError):
+            tree = ast.Module(body=[], type_ignores=[])
+        found[f.stem] = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return found
+
+
+def _library_class(module: str, cls: str) -> bool:
+    if not (_DOTTED.match(module) and _DOTTED.match(cls)) or module.split(".")[0] not in LIBRARY_ROOTS:
+        return False
+    try:
+        obj = importlib.import_module(module)
+        for part in cls.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return True
+
+
+class _Rewriter:
+    def __init__(self, zf: zipfile.ZipFile, code: dict[str, set[str]]) -> None:
+        self.zf, self.code = zf, code
+        self.ids: dict[object, int] = {}
+        self.files: dict[str, str] = {}
+        self.arrays: dict[str, bytes] = {}
+
+    def node(self, value: object) -> object:
+        if isinstance(value, list):
+            return [self.node(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {k: self.node(v) for k, v in value.items()}
+        if "__id__" in value:
+            out["__id__"] = self.ids.setdefault(json.dumps(value["__id__"]), len(self.ids) + 1)
+        if "__loader__" in value and value["__loader__"] not in LOADERS:
+            raise ArtifactError(f"skops nodes must use skops's own loaders. Got {str(value['__loader__'])[:40]!r}.")
+        if "__class__" in value or "__module__" in value:
+            self._check_class(str(value.get("__module__")), str(value.get("__class__")))
+        if isinstance(value.get("file"), str) and value.get("type") == "numpy":
+            out["file"] = self._array(value["file"])
+        return out
+
+    def _check_class(self, module: str, cls: str) -> None:
+        if module in self.code and cls in self.code[module]:
+            return
+        if not _library_class(module, cls):
+            raise ArtifactError(f"Every class in the artifact must come from scikit-learn, numpy, scipy or "
+                                f"the prediction code. Got {module[:60]}.{cls[:60]} instead. Define it in "
+                                f"{', '.join(sorted(self.code)) or 'model'}.py.")
+
+    def _array(self, name: str) -> str:
+        if name not in self.files:
+            arr = np.load(io.BytesIO(self.zf.read(name)), allow_pickle=False)
+            new = f"{len(self.files)}.npy"
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            self.files[name], self.arrays[new] = new, buf.getvalue()
+        return self.files[name]
+
+
+def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
+    """Rewrite a (counted) skops file: renumbered ids, renamed and re-saved arrays, checked classes.
+
+    Args:
+        code: module name -> names defined in the prediction files (see :func:`defined_names`).
+
+    Raises:
+        ArtifactError: a node names a class that is neither a library class nor defined in code.
+    """
+    with zipfile.ZipFile(src) as zf:
+        rewriter = _Rewriter(zf, code)
+        try:
+            schema = rewriter.node(json.loads(zf.read("schema.json")))
+        except (ValueError, KeyError, RecursionError) as exc:
+            if isinstance(exc, ArtifactError):
+                raise
+            raise ArtifactError(f"{src.name} must be a readable skops file. Got {type(exc).__name__}.") from None
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr("schema.json", json.dumps(schema, sort_keys=True))
+        for name in sorted(rewriter.arrays):
+            out.writestr(name, rewriter.arrays[name])
+
+
+def canonicalize(src: Path, dst: Path, *, code_files: list[Path]) -> None:
+    """Write the predictor's copy of a counted artifact to ``dst`` (same format as ``src``)."""
+    if src.suffix == ".safetensors":
+        canonical_safetensors(src, dst)
+    else:
+        canonical_skops(src, dst, code=defined_names(code_files))
