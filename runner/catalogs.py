@@ -33,3 +33,12 @@ def bug_entry(bug_id: str) -> dict[str, Any]:
 def quirk_entry(quirk_id: str) -> dict[str, Any]:
     """The catalog entry of ``quirk_id`` with its id; a bare id if the catalog lacks it."""
     return {"id": quirk_id, **quirks().get(quirk_id, {})}
+
+
+def planted_in(kind: str) -> dict[str, dict[str, Any]]:
+    """The ``bugs`` or ``quirks`` catalog, each entry with the scaffolds that plant it."""
+    from .scaffold import load_scaffold, scaffold_names
+
+    entries = bugs() if kind == "bugs" else quirks()
+    users = {name: set(getattr(load_scaffold(name).manifest, kind)) for name in scaffold_names()}
+    return {k: {**v, "scaffolds": sorted(n for n, ids in users.items() if k in ids)} for k, v in entries.items()}

@@ -129,6 +129,29 @@ def reveal(directory: Path, as_json: bool) -> None:
     _emit(asdict(rv), as_json, render.reveal(rv))
 
 
+@cli.command("bugs")
+@JSON
+def bugs_cmd(as_json: bool) -> None:
+    """The catalog of planted bug kinds (bugs/catalog.toml) and which scaffolds plant them."""
+    from .catalogs import planted_in
+
+    entries = planted_in("bugs")
+    rows = [(k, v.get("ref", ""), v.get("framework", ""), v.get("title", ""), ", ".join(v["scaffolds"]))
+            for k, v in entries.items()]
+    _emit(entries, as_json, render.table(rows, ["id", "ref", "framework", "title", "planted in"]))
+
+
+@cli.command("quirks")
+@JSON
+def quirks_cmd(as_json: bool) -> None:
+    """The catalog of planted data-quirk kinds (datasets/catalog.toml) and which scaffolds plant them."""
+    from .catalogs import planted_in
+
+    entries = planted_in("quirks")
+    rows = [(k, v.get("ref", ""), v.get("title", ""), ", ".join(v["scaffolds"])) for k, v in entries.items()]
+    _emit(entries, as_json, render.table(rows, ["id", "ref", "title", "planted in"]))
+
+
 @cli.command()
 @click.argument("name")
 @click.option("--write", is_flag=True, help="Write the values into the scaffold's [calibration] table.")

@@ -21,6 +21,18 @@ def test_list_shows_every_scaffold_with_its_budgets():
     assert "tumor_triage" in text and "balanced_accuracy" in text
 
 
+def test_bug_and_quirk_catalogs_list_every_planted_kind():
+    """Do `pitfalls bugs` / `pitfalls quirks` list each kind a scaffold plants, with its users?"""
+    bugs = json.loads(run_cli("bugs", "--json", check=True).stdout)
+    quirks = json.loads(run_cli("quirks", "--json", check=True).stdout)
+    for name in ("tumor_triage", "digits_budget"):
+        manifest = load_scaffold(name).manifest
+        assert all(name in bugs[b]["scaffolds"] for b in manifest.bugs)
+        assert all(name in quirks[q]["scaffolds"] for q in manifest.quirks)
+    assert bugs["softmax_before_loss"]["ref"] == "P05" and bugs["softmax_before_loss"]["symptom"]
+    assert "missing_zero_grad" in run_cli("bugs", check=True).stdout
+
+
 def test_practice_creates_a_workspace_without_secrets(tmp_path):
     """Does the workspace hold starter code, training data, notebook and brief, and nothing secret?"""
     ws = tmp_path / "ws"
