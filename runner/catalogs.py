@@ -35,10 +35,12 @@ def quirk_entry(quirk_id: str) -> dict[str, Any]:
     return {"id": quirk_id, **quirks().get(quirk_id, {})}
 
 
-def planted_in(kind: str) -> dict[str, dict[str, Any]]:
-    """The ``bugs`` or ``quirks`` catalog, each entry with the scaffolds that plant it."""
+def catalog(kind: str, *, planted: bool = False) -> dict[str, dict[str, Any]]:
+    """The ``bugs`` or ``quirks`` catalog; with ``planted``, each entry lists its scaffolds."""
     from .scaffold import load_scaffold, scaffold_names
 
     entries = bugs() if kind == "bugs" else quirks()
+    if not planted:
+        return dict(entries)
     users = {name: set(getattr(load_scaffold(name).manifest, kind)) for name in scaffold_names()}
     return {k: {**v, "scaffolds": sorted(n for n, ids in users.items() if k in ids)} for k, v in entries.items()}

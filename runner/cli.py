@@ -129,26 +129,32 @@ def reveal(directory: Path, as_json: bool) -> None:
     _emit(asdict(rv), as_json, render.reveal(rv))
 
 
-@cli.command("bugs")
-@JSON
-def bugs_cmd(as_json: bool) -> None:
-    """The catalog of planted bug kinds (bugs/catalog.toml) and which scaffolds plant them."""
-    from .catalogs import planted_in
+PLANTED = click.option("--planted", is_flag=True,
+                       help="Also show which scaffolds plant each kind (spoils practice on them).")
 
-    entries = planted_in("bugs")
-    rows = [(k, v.get("ref", ""), v.get("framework", ""), v.get("title", ""), ", ".join(v["scaffolds"]))
+
+@cli.command("bugs")
+@PLANTED
+@JSON
+def bugs_cmd(planted: bool, as_json: bool) -> None:
+    """(Authors) The catalog of bug kinds, bugs/catalog.toml."""
+    from .catalogs import catalog
+
+    entries = catalog("bugs", planted=planted)
+    rows = [(k, v.get("ref", ""), v.get("framework", ""), v.get("title", ""), ", ".join(v.get("scaffolds", [])))
             for k, v in entries.items()]
     _emit(entries, as_json, render.table(rows, ["id", "ref", "framework", "title", "planted in"]))
 
 
 @cli.command("quirks")
+@PLANTED
 @JSON
-def quirks_cmd(as_json: bool) -> None:
-    """The catalog of planted data-quirk kinds (datasets/catalog.toml) and which scaffolds plant them."""
-    from .catalogs import planted_in
+def quirks_cmd(planted: bool, as_json: bool) -> None:
+    """(Authors) The catalog of data-quirk kinds, datasets/catalog.toml."""
+    from .catalogs import catalog
 
-    entries = planted_in("quirks")
-    rows = [(k, v.get("ref", ""), v.get("title", ""), ", ".join(v["scaffolds"])) for k, v in entries.items()]
+    entries = catalog("quirks", planted=planted)
+    rows = [(k, v.get("ref", ""), v.get("title", ""), ", ".join(v.get("scaffolds", []))) for k, v in entries.items()]
     _emit(entries, as_json, render.table(rows, ["id", "ref", "title", "planted in"]))
 
 

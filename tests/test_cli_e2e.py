@@ -22,15 +22,16 @@ def test_list_shows_every_scaffold_with_its_budgets():
 
 
 def test_bug_and_quirk_catalogs_list_every_planted_kind():
-    """Do `pitfalls bugs` / `pitfalls quirks` list each kind a scaffold plants, with its users?"""
-    bugs = json.loads(run_cli("bugs", "--json", check=True).stdout)
-    quirks = json.loads(run_cli("quirks", "--json", check=True).stdout)
+    """Do `pitfalls bugs` / `pitfalls quirks` list each kind, and its scaffolds only when asked?"""
+    bugs = json.loads(run_cli("bugs", "--planted", "--json", check=True).stdout)
+    quirks = json.loads(run_cli("quirks", "--planted", "--json", check=True).stdout)
     for name in ("tumor_triage", "digits_budget"):
         manifest = load_scaffold(name).manifest
         assert all(name in bugs[b]["scaffolds"] for b in manifest.bugs)
         assert all(name in quirks[q]["scaffolds"] for q in manifest.quirks)
     assert bugs["softmax_before_loss"]["ref"] == "P05" and bugs["softmax_before_loss"]["symptom"]
-    assert "missing_zero_grad" in run_cli("bugs", check=True).stdout
+    plain = run_cli("bugs", check=True).stdout
+    assert "missing_zero_grad" in plain and "tumor_triage" not in plain  # no spoilers by default
 
 
 def test_practice_creates_a_workspace_without_secrets(tmp_path):
