@@ -33,7 +33,7 @@ def render_brief(scaffold: Scaffold) -> str:
         "## How you are scored", "",
         f"- Metric: **{m.task.metric}** on held-out rows you never see "
         f"({'higher' if metric.higher_is_better else 'lower'} is better).",
-        f"- Each submission retrains your code from scratch on `data/train.csv` in a sandbox "
+        "- Each submission retrains your code from scratch on `data/train.csv` in a sandbox "
         "(no network), then `predict()` in your model file runs on the held-out features.",
         f"- You see the score on a public part of the held-out set; the rest is kept private. "
         f"Up to {fb.max_scored} scored submissions per {fb.window_minutes:g} minutes.",
