@@ -70,7 +70,3 @@ class SubmissionResult:
         for key in ("private_score", "private_normalized", "probes"):
             data.pop(key)
         return data
-
-    def full_view(self) -> dict[str, Any]:
-        """Everything, for the interviewer and for the end-of-practice reveal."""
-        return asdict(self)
