@@ -43,3 +43,5 @@ def digits(seed: int) -> pd.DataFrame:
     frame = pd.DataFrame(images.reshape(len(images), 64), columns=[f"p{i}" for i in range(64)])
     frame["label"] = raw.target.astype(int)
     return frame
+
+__all__ = ["breast_cancer", "digits"]

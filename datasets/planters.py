@@ -12,6 +12,8 @@ import pandas as pd
 
 Quirk = dict[str, Any]
 
+__all__ = ["add_leak_feature", "impose_class_imbalance", "inject_missing", "sort_by_label"]
+
 
 def impose_class_imbalance(df: pd.DataFrame, *, target: str, minority: int, keep: int,
                            rng: np.random.Generator) -> tuple[pd.DataFrame, Quirk]:

@@ -1,4 +1,8 @@
-"""Readers for the bug catalog (``bugs/catalog.toml``) and quirk catalog (``datasets/catalog.toml``)."""
+"""Readers for the bug catalog (``bugs/catalog/*.toml``) and quirk catalog (``datasets/catalog/*.toml``).
+
+Each catalog is a folder of TOML files, one table per kind, so teams add kinds in files of their
+own; an id defined in two files is an error.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @functools.lru_cache(maxsize=2)
-def _load(path: Path) -> dict[str, dict[str, Any]]:
-    return tomllib.loads(path.read_text())
+def _load(folder: Path) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {}
+    where: dict[str, str] = {}
+    for path in sorted(folder.glob("*.toml")):
+        for key, value in tomllib.loads(path.read_text()).items():
+            if key in entries:
+                raise ValueError(f"Catalog ids must be unique across {folder}. Got {key!r} in both "
+                                 f"{where[key]} and {path.name}; rename or merge one of them.")
+            entries[key], where[key] = value, path.name
+    return entries
 
 
 def bugs() -> dict[str, dict[str, Any]]:
     """All bug kinds planted by some scaffold, keyed by id."""
-    return _load(ROOT / "bugs" / "catalog.toml")
+    return _load(ROOT / "bugs" / "catalog")
 
 
 def quirks() -> dict[str, dict[str, Any]]:
     """All quirk kinds planted by some scaffold, keyed by id."""
-    return _load(ROOT / "datasets" / "catalog.toml")
+    return _load(ROOT / "datasets" / "catalog")
 
 
 def bug_entry(bug_id: str) -> dict[str, Any]:

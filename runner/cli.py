@@ -137,7 +137,7 @@ PLANTED = click.option("--planted", is_flag=True,
 @PLANTED
 @JSON
 def bugs_cmd(planted: bool, as_json: bool) -> None:
-    """(Authors) The catalog of bug kinds, bugs/catalog.toml."""
+    """(Authors) The catalog of bug kinds, bugs/catalog/."""
     from .catalogs import catalog
 
     entries = catalog("bugs", planted=planted)
@@ -150,7 +150,7 @@ def bugs_cmd(planted: bool, as_json: bool) -> None:
 @PLANTED
 @JSON
 def quirks_cmd(planted: bool, as_json: bool) -> None:
-    """(Authors) The catalog of data-quirk kinds, datasets/catalog.toml."""
+    """(Authors) The catalog of data-quirk kinds, datasets/catalog/."""
     from .catalogs import catalog
 
     entries = catalog("quirks", planted=planted)

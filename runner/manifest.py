@@ -34,6 +34,8 @@ class Task:
     """Class labels, in the column order of ``proba`` predictions (classification only)."""
     direction: str = ""
     """``max`` or ``min``: must agree with the metric (stated so readers need not look it up)."""
+    goal: float | None = None
+    """The held-out score a good solution reaches; ``pitfalls check`` requires the reference to."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class Check:
+    """Settings of ``pitfalls check`` for this scaffold."""
+
+    xfail: dict[str, str] = field(default_factory=dict)
+    """Known failures: check name -> reason. A declared failure that passes is reported (strict)."""
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     title: str
@@ -87,6 +97,7 @@ class Manifest:
     hints: tuple[str, ...]
     feedback: Feedback = field(default_factory=Feedback)
     calibration: Calibration = field(default_factory=Calibration)
+    check: Check = field(default_factory=Check)
     path: Path = Path(".")
 
     @property
@@ -153,7 +164,7 @@ def _table(cls: type, data: dict, path: Path, section: str) -> Any:
 
 TOP_LEVEL = {"standard_version", "name", "title", "difficulty", "framework", "summary", "bugs",
              "quirks", "hints", "task", "budgets", "dataset", "artifact", "workspace", "feedback",
-             "calibration"}
+             "calibration", "check"}
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -202,7 +213,7 @@ def _build(data: dict, path: Path) -> Manifest:
         raise ManifestError(path=str(path), field="task.direction",
                             expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
     task = Task(target=task.target, prediction=task.prediction, metric=task.metric,
-                classes=tuple(task_d.get("classes", ())), direction=direction)
+                classes=tuple(task_d.get("classes", ())), direction=direction, goal=task.goal)
     if task.prediction != "value" and len(task.classes) < 2:
         raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
                             got=repr(list(task.classes)))
@@ -227,8 +238,23 @@ def _build(data: dict, path: Path) -> Manifest:
         feedback=_table(Feedback, _expect(data, "feedback", dict, path, default={}), path, "feedback"),
         calibration=_table(Calibration, _expect(data, "calibration", dict, path, default={}), path,
                            "calibration"),
+        check=_check_table(_expect(data, "check", dict, path, default={}), path),
         path=path.parent,
     )
+
+
+def _check_table(data: dict, path: Path) -> Check:
+    unknown = sorted(set(data) - {"xfail"})
+    if unknown:
+        raise ManifestError(path=str(path), field=f"check.{unknown[0]}", expected="one of ['xfail']",
+                            got=repr(unknown[0]))
+    xfail = _expect(data, "xfail", dict, path, "check", default={})
+    for name, reason in xfail.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise ManifestError(path=str(path), field=f"check.xfail.{name}",
+                                expected="a non-empty reason string", got=repr(reason),
+                                hint='Write `check_name = "why it is expected to fail"`.')
+    return Check(xfail=dict(xfail))
 
 
 def write_calibration(path: Path, values: dict[str, float | None]) -> None:

@@ -32,7 +32,7 @@ from pitfalls.scaffold import Dataset
 # (cached per process). Returns the training frame (with every planted quirk; it becomes
 # data/train.csv) and the held-out frame (clean, production-like: no leak or shortcut signal,
 # no duplicates of training rows, disjoint groups/time), both with the target column, plus a
-# quirk manifest (one dict per quirk: "id" from datasets/catalog.toml, and where/how much).
+# quirk manifest (one dict per quirk: "id" from datasets/catalog/, and where/how much).
 # MUST be deterministic for a given seed (the seed is [dataset].seed in scaffold.toml).
 # Held-out rows MUST NOT be exact rows of any dataset shipped in an installed package
 # (perturb them; pitfalls.quirks.base shows how). There is no default.
