@@ -173,6 +173,60 @@ def calibrate(name: str, write: bool, as_json: bool) -> None:
     _emit(values, as_json, "\n".join(f"{k} = {v!r}" for k, v in values.items()))
 
 
+def _progress(result: Any, index: int, total: int) -> None:
+    """One line per finished check on stderr; a bar that redraws in place on a terminal."""
+    from .render import CHECK_MARKS
+
+    width = 24
+    bar = "#" * (width * index // total) + "." * (width - width * index // total)
+    line = f"[{bar}] {index}/{total} {CHECK_MARKS[result.status]:5} {result.name}"
+    if sys.stderr.isatty():
+        click.echo(f"\r\033[K{line}", nl=index == total, err=True)
+    else:
+        click.echo(line, err=True)
+
+
+@cli.command("check")
+@click.argument("target", required=False)
+@click.option("--all", "all_", is_flag=True, help="Check every scaffold of the library and the template.")
+@click.option("--quick", is_flag=True, help="Only the checks that do not train (seconds).")
+@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per variant for bug_bites.")
+@JSON
+def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: bool) -> None:
+    """(Authors) Validate scaffold TARGET (a name or a folder) with small named checks.
+
+    \b
+    Exit status 0 when every check passed or failed as declared in [check] xfail, else 1.
+    Examples:
+      pitfalls check tumor_triage
+      pitfalls check scaffolds/my_task --quick
+      pitfalls check --all --json
+    """
+    from .check import check_all, run_checks
+
+    if bool(target) == all_:
+        raise click.UsageError("Give a scaffold name or folder, or --all (not both).")
+    reports = (check_all(quick=quick, progress=_progress) if all_ else
+               [run_checks(scaffold=target, quick=quick, seeds=seeds, progress=_progress)])
+    data = [r.to_dict() for r in reports]
+    _emit(data if all_ else data[0], as_json, "\n\n".join(render.check_report(r) for r in reports))
+    sys.exit(0 if all(r.ok for r in reports) else 1)
+
+
+@cli.command("new")
+@click.argument("name")
+@click.option("--parent", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to create it (default: the scaffolds folder).")
+def new_cmd(name: str, parent: Path | None) -> None:
+    """(Authors) Start scaffold NAME from the template; it passes `pitfalls check NAME --quick` at once."""
+    from .authoring import new_scaffold
+
+    path = new_scaffold(name=name, parent=parent)
+    click.echo(f"Created {path}.\nNext: edit scaffold.toml, scaffold.py, workspace/, solution/, then\n"
+               f"  pitfalls check {path} --quick\n  pitfalls calibrate {path} --write\n"
+               f"  pitfalls check {path}\nSee README.md, \"Authoring a scaffold\".")
+
+
 def main() -> None:
     """Console entry point: run the CLI and turn known errors into one clear message."""
     try:

@@ -44,6 +44,13 @@ def cohens_d(better: list[float], worse: list[float]) -> float:
     return float(diff / pooled)
 
 
+def mann_whitney_p(better: list[float], worse: list[float]) -> float:
+    """One-sided Mann-Whitney U p-value that ``better`` is stochastically greater (1.0 if all equal)."""
+    if len(set(better) | set(worse)) == 1:
+        return 1.0
+    return float(mannwhitneyu(better, worse, alternative="greater").pvalue)
+
+
 def scores(*, scaffold: Scaffold, bug: str | None, seeds: range) -> list[float]:
     """Private-slice scores of the reference (``bug=None``) or reference + ``bug``, one per seed.
     Scores are oriented so that higher is better."""
@@ -67,8 +74,5 @@ def killability(*, scaffold: Scaffold, bug: str, seeds: int = 5,
     """
     ref = reference if reference is not None else scores(scaffold=scaffold, bug=None, seeds=range(seeds))
     buggy = scores(scaffold=scaffold, bug=bug, seeds=range(seeds))
-    if len(set(ref) | set(buggy)) == 1:
-        p = 1.0
-    else:
-        p = float(mannwhitneyu(ref, buggy, alternative="greater").pvalue)
-    return Kill(bug=bug, reference=ref, buggy=buggy, p_value=p, cohens_d=cohens_d(ref, buggy))
+    return Kill(bug=bug, reference=ref, buggy=buggy, p_value=mann_whitney_p(ref, buggy),
+                cohens_d=cohens_d(ref, buggy))

@@ -78,6 +78,8 @@ class Check:
 
     xfail: dict[str, str] = field(default_factory=dict)
     """Known failures: check name -> reason. A declared failure that passes is reported (strict)."""
+    min_gap: float | None = None
+    """How far (metric units) the starter must trail the reference; default 5% of the larger score."""
 
 
 @dataclass(frozen=True)
@@ -244,17 +246,18 @@ def _build(data: dict, path: Path) -> Manifest:
 
 
 def _check_table(data: dict, path: Path) -> Check:
-    unknown = sorted(set(data) - {"xfail"})
+    unknown = sorted(set(data) - {"xfail", "min_gap"})
     if unknown:
-        raise ManifestError(path=str(path), field=f"check.{unknown[0]}", expected="one of ['xfail']",
-                            got=repr(unknown[0]))
+        raise ManifestError(path=str(path), field=f"check.{unknown[0]}",
+                            expected="one of ['min_gap', 'xfail']", got=repr(unknown[0]))
+    min_gap = _expect(data, "min_gap", (int, float), path, "check", default=None)
     xfail = _expect(data, "xfail", dict, path, "check", default={})
     for name, reason in xfail.items():
         if not isinstance(reason, str) or not reason.strip():
             raise ManifestError(path=str(path), field=f"check.xfail.{name}",
                                 expected="a non-empty reason string", got=repr(reason),
                                 hint='Write `check_name = "why it is expected to fail"`.')
-    return Check(xfail=dict(xfail))
+    return Check(xfail=dict(xfail), min_gap=None if min_gap is None else float(min_gap))
 
 
 def write_calibration(path: Path, values: dict[str, float | None]) -> None:

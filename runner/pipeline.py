@@ -209,26 +209,32 @@ def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Viola
                          message=f"Predictions must be a numeric array. Got {str(exc)[:120]} instead.")
 
 
-def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
-    """Validate predictions and fill in both slice scores (trusted code, labels in memory only)."""
+def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | None] | Violation:
+    """Validate ``pred`` and score it on the public and private slices (trusted code only)."""
     m = scaffold.manifest
-    heldout = scaffold.dataset().heldout
-    labels = heldout[m.task.target].to_numpy()
-    pred = _load_predictions(out, len(labels), len(m.task.classes))
-    if isinstance(pred, np.ndarray):
-        bad = scoring.check_predictions(pred, n_rows=len(labels), prediction=m.task.prediction,
-                                        classes=m.task.classes)
-        pred = bad or pred
-    if isinstance(pred, Violation):
-        ev.status, ev.message = "rejected", pred.message
-        ev.violations.append(pred)
-        return
+    labels = scaffold.dataset().heldout[m.task.target].to_numpy()
+    bad = scoring.check_predictions(pred, n_rows=len(labels), prediction=m.task.prediction,
+                                    classes=m.task.classes)
+    if bad:
+        return bad
     if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
         pred = pred[:, 0]
     mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
     kw = {"metric": m.task.metric, "classes": m.task.classes}
-    ev.score_public = scoring.score(pred[mask], labels[mask], **kw)
-    ev.score_private = scoring.score(pred[~mask], labels[~mask], **kw) if (~mask).any() else None
+    private = scoring.score(pred[~mask], labels[~mask], **kw) if (~mask).any() else None
+    return scoring.score(pred[mask], labels[mask], **kw), private
+
+
+def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
+    """Load ``out/predictions.npy``, validate it and fill in both slice scores."""
+    m = scaffold.manifest
+    pred = _load_predictions(out, len(scaffold.dataset().heldout), len(m.task.classes))
+    result = score_array(scaffold, pred) if isinstance(pred, np.ndarray) else pred
+    if isinstance(result, Violation):
+        ev.status, ev.message = "rejected", result.message
+        ev.violations.append(result)
+        return
+    ev.score_public, ev.score_private = result
     ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {ev.score_public:.4f} on the public slice."
 
 

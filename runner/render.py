@@ -85,3 +85,18 @@ def reveal(rv: Any) -> str:
     if rv.guide:
         lines += ["", f"Interviewer guide: {rv.guide}"]
     return "\n".join(lines)
+
+
+CHECK_MARKS = {"passed": "PASS", "failed": "FAIL", "xfailed": "xfail", "xpassed": "XPASS", "skipped": "skip"}
+
+
+def check_report(report: Any) -> str:
+    """What `pitfalls check` prints for one scaffold (a CheckReport)."""
+    short = lambda m: m if len(m) <= 90 else m[:87] + "..."  # noqa: E731
+    rows = [(CHECK_MARKS[r.status], r.name, f"{r.seconds:.1f}s", short(r.message)) for r in report.results]
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts().items()))
+    lines = [f"{report.scaffold} ({report.path})", table(rows, ["", "check", "time", "details"])]
+    bad = [r for r in report.results if r.status in ("failed", "xpassed")]
+    if bad:
+        lines += ["", "What to fix:"] + [f"  {r.name}: {r.message}" for r in bad]
+    return "\n".join(lines + [f"{'OK' if report.ok else 'FAILED'}: {counts}"])
