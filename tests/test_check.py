@@ -1,0 +1,313 @@
+"""`pitfalls check` itself: every check is run against a copy of the template broken in exactly
+that way, and must fail, alone, with its exact message. Known failures (xfail) are strict.
+
+Breakages that change only files or data run the quick checks (nothing trains); breakages
+that reach training run the full suite on the small template (about 20 s each).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pitfalls.authoring import new_scaffold
+from pitfalls.check import CHECKS, planned, run_checks
+from pitfalls.scaffold import _dataset, _load
+
+from conftest import run_cli
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "scaffolds" / "_template"
+
+
+def _copy(tmp_path: Path) -> Path:
+    root = tmp_path / "_template"
+    shutil.copytree(TEMPLATE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    _load.cache_clear()
+    _dataset.cache_clear()
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} must occur once in {path}"
+    path.write_text(text.replace(old, new))
+
+
+def _only_failure(report, name: str) -> str:
+    """Assert ``name`` is the one failed check (others passed, or skipped because of it)."""
+    by_status = {r.name: r.status for r in report.results}
+    failed = [n for n, s in by_status.items() if s in ("failed", "xpassed")]
+    assert failed == [name], f"expected only {name} to fail, got {failed}: " + "; ".join(
+        f"{r.name}: {r.message}" for r in report.results if r.status in ("failed", "xpassed"))
+    for r in report.results:
+        assert r.status in ("passed", "failed") or r.message.startswith("needs "), (r.name, r.status, r.message)
+    return next(r.message for r in report.results if r.name == name)
+
+
+# -- breakages that need no training ----------------------------------------------------------
+def _typo_field(root: Path) -> None:
+    _edit(root / "scaffold.toml", 'metric = "balanced_accuracy"', 'metirc = "balanced_accuracy"')
+
+
+def _typo_hook(root: Path) -> None:
+    _edit(root / "scaffold.py", "def make_dataset(seed: int)", "def make_datset(seed: int)")
+
+
+def _uncatalogued_bug(root: Path) -> None:
+    for name in ("scaffold.toml", "mutants.toml", "probes.py"):
+        text = (root / name).read_text().replace("inverted_class_weights", "weights_upside_down")
+        (root / name).write_text(text)
+
+
+def _uncatalogued_quirk(root: Path) -> None:
+    _edit(root / "scaffold.toml", 'quirks = ["class_imbalance"]', 'quirks = ["class_imbalance", "gremlins"]')
+    _edit(root / "scaffold.py", "quirks=[quirk]", 'quirks=[quirk, {"id": "gremlins"}]')
+
+
+def _no_guide(root: Path) -> None:
+    (root / "GUIDE.md").unlink()
+
+
+def _stale_mutant(root: Path) -> None:
+    _edit(root / "mutants.toml", """old = '    weights = "balanced"  # weight each class by the inverse of its frequency'""",
+          """old = '    weights = "balanced"'""")
+
+
+def _no_probes(root: Path) -> None:
+    _edit(root / "probes.py", 'PROBES = {"inverted_class_weights": inverted_class_weights}', "PROBES = {}")
+
+
+def _unseeded(root: Path) -> None:
+    _edit(root / "scaffold.py", "return Dataset(train=train.reset_index(drop=True)",
+          "return Dataset(train=train.sample(frac=1.0).reset_index(drop=True)")
+
+
+def _train_rows_in_heldout(root: Path) -> None:
+    _edit(root / "scaffold.py", "    return Dataset(", "    heldout = pd.concat([heldout.iloc[3:], train.iloc[:3]])"
+          ".reset_index(drop=True)\n    return Dataset(")
+    _edit(root / "scaffold.py", "import numpy as np\n", "import numpy as np\nimport pandas as pd\n")
+
+
+def _data_in_workspace(root: Path) -> None:
+    (root / "workspace" / "labels.csv").write_text("cultivar\n0\n1\n")
+
+
+def _quirk_not_planted(root: Path) -> None:
+    _edit(root / "scaffold.py", "minority=1, keep=20, rng=rng)", "minority=1, keep=1000, rng=rng)")
+
+
+QUICK = {
+    "manifest_valid": _typo_field,
+    "hooks_valid": _typo_hook,
+    "bug_ids_known": _uncatalogued_bug,
+    "quirk_ids_known": _uncatalogued_quirk,
+    "files_present": _no_guide,
+    "mutants_apply": _stale_mutant,
+    "probes_declared": _no_probes,
+    "dataset_deterministic": _unseeded,
+    "heldout_clean": _train_rows_in_heldout,
+    "workspace_no_secrets": _data_in_workspace,
+    "quirk_detected:class_imbalance": _quirk_not_planted,
+}
+
+QUICK_MESSAGES = {
+    "manifest_valid": r"^{root}/scaffold\.toml: `task\.metirc` must be one of \[.*'metric'.*\]\. Got 'metirc' "
+                      r"instead\. Did you mean 'metric'\? Check the spelling against scaffolds/_template/"
+                      r"scaffold\.toml\.$",
+    "hooks_valid": r"^{root}/scaffold\.py: `make_datset` must be one of the hooks \['make_dataset'\]\. Got "
+                   r"'make_datset' instead\. Did you mean 'make_dataset'\? Helper functions must start "
+                   r"with an underscore\.$",
+    "bug_ids_known": r"^Bug ids must be catalogued kinds \(bugs/catalog/\*\.toml\)\. Got unknown ids "
+                     r"\['weights_upside_down'\] instead\. Add a catalog entry, or fix the spelling\.$",
+    "quirk_ids_known": r"^Quirk ids must be catalogued kinds \(datasets/catalog/\*\.toml\) with a registered "
+                       r"detector \(pitfalls\.quirks\.register\)\. Got unknown ids \['gremlins'\] instead\. "
+                       r"Add the kind, or fix the spelling\.$",
+    "files_present": r"^A scaffold must have \['workspace/train\.py', 'workspace/model\.py', 'GUIDE\.md', "
+                     r"'solution', 'mutants\.toml'\]\. Got no \['GUIDE\.md'\] instead\. Copy the missing "
+                     r"parts from scaffolds/_template/\.$",
+    "mutants_apply": r"^{root}/mutants\.toml: `inverted_class_weights\.old` must be text found exactly once in "
+                     r"solution/train\.py\. Got 2 occurrences instead\.",
+    "probes_declared": r"^probes\.py must define PROBES with an entry for every bug\. Got none for "
+                       r"\['inverted_class_weights'\] instead\. Add `PROBES = \{\"inverted_class_weights\": "
+                       r"fn, \.\.\.\}` \(see scaffolds/_template/probes\.py\)\.$",
+    "dataset_deterministic": r"^make_dataset\(seed\) must return the same train frame every time\. Got two "
+                             r"different frames for seed \d+ instead\. Draw every random number from "
+                             r"np\.random\.default_rng\(seed\)\.$",
+    "heldout_clean": r"^Held-out rows must not repeat training rows\. Got 3 held-out feature rows that also "
+                     r"occur in training instead\. Split before planting duplicates, and drop held-out "
+                     r"rows that match training rows\.$",
+    "workspace_no_secrets": r"^The candidate's workspace must hold nothing secret\. Got data file "
+                            r"workspace/labels\.csv instead\. The runner writes data/train\.csv itself; keep "
+                            r"solutions, the guide and the seed out of workspace/\.$",
+    "quirk_detected:class_imbalance": r"^The planted quirk class_imbalance must be detectable in the training "
+                                      r"data\. Got a silent detector instead \(.+\)\. Plant it more strongly, "
+                                      r"or fix the entry make_dataset returns\.$",
+}
+
+
+@pytest.mark.parametrize("check", list(QUICK))
+def test_each_quick_check_fails_alone_on_a_scaffold_broken_that_way(tmp_path, check):
+    """Does a scaffold with exactly this defect fail exactly this check, with this message?"""
+    root = _copy(tmp_path)
+    QUICK[check](root)
+    message = _only_failure(run_checks(scaffold=root, quick=True), check)
+    assert re.match(QUICK_MESSAGES[check].replace("{root}", re.escape(str(root))), message), message
+
+
+def test_template_passes_every_quick_check_and_new_scaffolds_do_too(tmp_path):
+    """The template and a fresh `pitfalls new` copy pass the checks that do not train."""
+    for root in (TEMPLATE, new_scaffold(name="fresh_task", parent=tmp_path)):
+        report = run_checks(scaffold=root, quick=True)
+        assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
+    assert "[calibration]" not in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
+    assert 'name = "fresh_task"' in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
+
+
+def test_new_refuses_bad_names_and_existing_folders(tmp_path):
+    """`pitfalls new` says what a name must look like, and never overwrites a folder."""
+    result = run_cli("new", "Bad-Name", "--parent", str(tmp_path))
+    assert result.returncode == 1
+    assert "A scaffold name must be a lowercase identifier" in result.stderr and "'Bad-Name'" in result.stderr
+    assert run_cli("new", "my_task", "--parent", str(tmp_path)).returncode == 0
+    again = run_cli("new", "my_task", "--parent", str(tmp_path))
+    assert again.returncode == 1 and "must not exist yet" in again.stderr
+
+
+def test_every_registered_check_is_tested_against_a_broken_scaffold():
+    """No check escapes the broken-scaffold tests (quick here, training ones below)."""
+    names = {f"{s.name}:class_imbalance" if s.per == "quirks" else
+             f"{s.name}:inverted_class_weights" if s.per == "bugs" else s.name for s in CHECKS}
+    assert names == set(QUICK) | set(FULL) | {"reference_fast"}
+    assert [s.name for s, _ in planned(TEMPLATE, quick=True)] == [s.name for s in CHECKS if not s.heavy]
+
+
+# -- breakages that reach training --------------------------------------------------------------
+def _starter_over_budget(root: Path) -> None:
+    _edit(root / "workspace" / "train.py", "    model.fit(X, y)\n",
+          "    model.fit(X, y)\n    model.history_ = np.zeros(1000)  # kept for plotting later\n")
+
+
+def _reference_over_budget(root: Path) -> None:
+    _edit(root / "solution" / "train.py", "    model.fit(X, y)\n",
+          "    model.fit(X, y)\n    model.history_ = [0.0] * 1000  # kept for plotting later\n")
+
+
+def _goal_too_high(root: Path) -> None:
+    _edit(root / "scaffold.toml", "goal = 0.85 ", "goal = 0.99 ")
+
+
+def _gap_too_small(root: Path) -> None:
+    _edit(root / "scaffold.toml", "min_gap = 0.1 ", "min_gap = 0.5 ")
+
+
+def _stale_calibration(root: Path) -> None:
+    text = (root / "scaffold.toml").read_text()
+    (root / "scaffold.toml").write_text(re.sub(r"reference_private = [0-9.]+", "reference_private = 0.5", text))
+
+
+def _harmless_mutant(root: Path) -> None:
+    (root / "mutants.toml").write_text('''[[inverted_class_weights]]
+file = "train.py"
+old = "    model.fit(X, y)\\n"
+new = """    model.fit(X, y)
+    shadow = make_pipeline(StandardScaler(), LogisticRegression(class_weight={0: 0.9, 1: 0.1}, C=0.05))
+    shadow.fit(X, y)
+"""
+''')
+
+
+def _blind_probe(root: Path) -> None:
+    _edit(root / "probes.py", 'PROBES = {"inverted_class_weights": inverted_class_weights}',
+          'PROBES = {"inverted_class_weights": lambda ctx: ("fixed", "looks fine")}')
+
+
+FULL = {
+    "starter_within_budgets": _starter_over_budget,
+    "reference_within_budgets": _reference_over_budget,
+    "reference_reaches_goal": _goal_too_high,
+    "starter_below_reference": _gap_too_small,
+    "calibration_matches": _stale_calibration,
+    "bug_bites:inverted_class_weights": _harmless_mutant,
+    "probes_agree": _blind_probe,
+}
+
+FULL_MESSAGES = {
+    "starter_within_budgets": r"^The starter must store at most max_params = 500 parameters\. Got 1,0\d\d "
+                              r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
+    "reference_within_budgets": r"^The reference must store at most max_params = 500 parameters\. Got 1,0\d\d "
+                                r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
+    "reference_reaches_goal": r"^The reference must reach task\.goal = 0\.99 \(balanced_accuracy\) on both "
+                              r"slices\. Got public 0\.\d{4}, private 0\.\d{4} instead\. Improve the solution "
+                              r"or lower the goal\.$",
+    "starter_below_reference": r"^The starter must trail the reference by at least 0\.5 \(balanced_accuracy, "
+                               r"private slice\)\. Got starter 0\.\d{4}, reference 0\.\d{4} \(gap 0\.\d{4}\) "
+                               r"instead\. Plant bugs that hurt more\.$",
+    "calibration_matches": r"^calibration\.reference_private must match a fresh run \(0\.\d{4}\)\. Got 0\.5 "
+                           r"instead\. Run `pitfalls calibrate _template --write`\.$",
+    "bug_bites:inverted_class_weights": r"^Reference \+ inverted_class_weights must score worse than the "
+                                        r"reference \(p < 0\.05, d >= 0\.5\)\. Got p=1, d=0\.00 over 5 seeds "
+                                        r"instead\. Make the bug bite \(harder data, a metric that exposes it\), "
+                                        r"or declare the metric in its catalog entry's silent_on\.$",
+    "probes_agree": r"^Probes must report each bug present where it is planted and fixed elsewhere\. Got "
+                    r"inverted_class_weights in starter: fixed \(looks fine\); inverted_class_weights in "
+                    r"inverted_class_weights: fixed \(looks fine\) instead\. Fix the probe or the mutant\.$",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", list(FULL))
+def test_each_training_check_fails_alone_on_a_scaffold_broken_that_way(tmp_path, check):
+    """Does a scaffold with exactly this defect fail exactly this check (all checks run)?"""
+    root = _copy(tmp_path)
+    FULL[check](root)
+    message = _only_failure(run_checks(scaffold=root), check)
+    assert re.match(FULL_MESSAGES[check], message), message
+
+
+@pytest.mark.slow
+def test_template_passes_every_check_and_a_slow_reference_fails_reference_fast_alone(tmp_path):
+    """The whole suite passes on the template; with a 0.5 s limit only reference_fast fails."""
+    report = run_checks(scaffold=TEMPLATE)
+    assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
+    message = _only_failure(run_checks(scaffold=_copy(tmp_path), reference_seconds=0.5), "reference_fast")
+    assert re.match(r"^The reference must train and predict within 0\.5 s\. Got \d+\.\d s instead\. Use less "
+                    r"data, fewer epochs or a smaller model\.$", message), message
+
+
+@pytest.mark.slow
+def test_declared_failures_are_xfailed_and_stale_declarations_fail(tmp_path):
+    """A failure declared in [check] xfail is reported as xfailed (run ok); a declared failure
+    that passes is xpassed and fails the run (strict)."""
+    root = _copy(tmp_path)
+    _goal_too_high(root)
+    _edit(root / "scaffold.toml", "xfail = {} ", 'xfail = { reference_reaches_goal = "goal is aspirational", '
+          'bug_bites = "the bug is meant to be mild" } ')
+    report = run_checks(scaffold=root)
+    status = {r.name: (r.status, r.message) for r in report.results}
+    assert status["reference_reaches_goal"][0] == "xfailed"
+    assert status["reference_reaches_goal"][1].startswith("goal is aspirational | The reference must reach")
+    assert status["bug_bites:inverted_class_weights"][0] == "xpassed"
+    assert "remove it from [check] xfail" in status["bug_bites:inverted_class_weights"][1]
+    assert not report.ok and [r.name for r in report.results if r.status in ("failed", "xpassed")] == [
+        "bug_bites:inverted_class_weights"]
+
+
+def test_check_cli_prints_a_table_json_and_exit_status(tmp_path):
+    """`pitfalls check` exits 0 on a valid scaffold, 1 with a "What to fix" section otherwise."""
+    ok = run_cli("check", str(TEMPLATE), "--quick")
+    assert ok.returncode == 0 and "PASS  manifest_valid" in ok.stdout and "OK: 11 passed" in ok.stdout
+    assert "11/11" in ok.stderr  # progress
+    root = _copy(tmp_path)
+    _no_guide(root)
+    bad = run_cli("check", str(root), "--quick", "--json")
+    assert bad.returncode == 1
+    import json
+
+    data = json.loads(bad.stdout)
+    assert data["ok"] is False and data["counts"]["failed"] == 1
+    assert {r["status"] for r in data["results"]} <= {"passed", "failed", "skipped"}
+    usage = run_cli("check")
+    assert usage.returncode == 2 and "Give a scaffold name or folder, or --all" in usage.stderr
