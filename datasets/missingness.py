@@ -46,7 +46,7 @@ def _detect_mnar(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | N
 
 def _example_mnar(seed: int) -> Example:
     target, train, heldout = base_case(seed)
-    strength = {c: association(train[c], train[target])[0] for c in feature_columns(train, target)}
+    strength = {c: association(train[c], train[target], permutations=0)[0] for c in feature_columns(train, target)}
     column = max(strength, key=lambda c: strength[c])
     rng = np.random.default_rng(seed)
     planted, quirk = hide_high_values(train, columns=[column], quantile=0.8, rng=rng)

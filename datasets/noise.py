@@ -18,10 +18,11 @@ from .registry import Detection, Example, Quirk, register
 
 __all__ = ["flip_labels", "out_of_fold_labels"]
 
-NOISE_RATE = 0.10
+NOISE_RATE, NOISE_ROWS = 0.10, 10
 """label_noise fires when, for some pair of classes (given g, predicted p), the Wilson 95% lower
-bound of the share of class-g rows that a cross-validated linear model assigns to p is >= 0.10.
-A linear model confuses any one pair on at most ~7% of a class on the clean base data."""
+bound of the share of class-g rows that a cross-validated linear model assigns to p is >= 0.10,
+and at least 10 rows disagree that way. A linear model confuses any one pair on at most ~7% of
+a class on the clean base data; ten rows keep a handful of hard cases in a tiny class quiet."""
 
 
 def out_of_fold_labels(train: pd.DataFrame, target: str) -> np.ndarray | None:
@@ -48,19 +49,20 @@ def _detect_label_noise(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFr
     if predicted is None:
         return Detection(False, f"{target!r} has too few rows per class (or is not a class label)")
     given = train[target].to_numpy()
-    best = (-1.0, 0, 1, None, None)
+    pairs = []  # (score, rows disagreeing, class size, given, predicted)
     for g in np.unique(given):
         rows = given == g
         for p in np.unique(predicted[rows]):
             if p != g:
-                k = int(np.sum(predicted[rows] == p))
-                best = max(best, (wilson_lower(k, int(rows.sum())), k, int(rows.sum()), plain(g), plain(p)))
-    low, k, n, g, p = best
-    if g is None:
+                k, n = int(np.sum(predicted[rows] == p)), int(rows.sum())
+                score = wilson_lower(k, n) if k >= NOISE_ROWS else -1.0 + k / len(given)
+                pairs.append((score, k, n, plain(g), plain(p)))
+    if not pairs:
         return Detection(False, "out-of-fold predictions agree with every label")
+    low, k, n, g, p = max(pairs, key=lambda t: (t[0], t[1]))
     return Detection(low >= NOISE_RATE,
-                     f"labelled {g!r} but predicted {p!r} out of fold: {k} of {n} ({k / n:.3f}; "
-                     f"95% lower bound {low:.3f}, threshold {NOISE_RATE})")
+                     f"labelled {g!r} but predicted {p!r} out of fold: {k} of {n} ({k / n:.3f}; 95% lower "
+                     f"bound {wilson_lower(k, n):.3f}, threshold {NOISE_RATE}; rows {k}, threshold {NOISE_ROWS})")
 
 
 def _example_label_noise(seed: int) -> Example:

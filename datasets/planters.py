@@ -19,15 +19,18 @@ Quirk = dict[str, Any]
 
 __all__ = ["add_leak_feature", "impose_class_imbalance", "inject_missing", "sort_by_label"]
 
-BALANCE_RATIO, PRIOR_DROP = 0.5, 0.8
-"""class_imbalance fires when the entry's minority class (else the rarest) has under half its
-balanced share 1/K in training data, or when it is a minority (under 1/K) whose training share is
-at most 0.8 of its held-out share: held-out data keeps the natural prior, so a class thinned out
-for training shows against it even when the data is mildly imbalanced by nature (breast cancer:
-37% malignant in both)."""
+BALANCE_RATIO, MINORITY_RATIO, PRIOR_DROP = 0.5, 0.75, 0.9
+"""class_imbalance compares the training share of the entry's minority class (else the rarest
+class) with its balanced share 1/K. It fires below half the balanced share (for two classes,
+a 1:3 split or worse), or below three quarters of it when the class is also at most 0.9 of its
+held-out share: held-out data keeps the natural prior, so a class thinned out for training
+shows against it, while data that is mildly imbalanced by nature (breast cancer: 37% malignant
+in both frames) stays quiet. The second rule is a heuristic, not a significance test: on a few
+dozen held-out rows a 10% drop is within sampling noise."""
 LEAK_AUC, LEAK_P = 0.8, 1e-3
-"""target_leakage fires when the named column alone reaches AUC 0.8 in training data; the
-held-out check fires when it still predicts the label there (chi-square p < 0.001, AUC >= 0.6)."""
+"""target_leakage fires when the named column alone reaches AUC 0.8 in training data and no
+label shuffle out of 999 does as well (p <= 0.001); the held-out check fires when it still
+predicts the label there (p <= 0.001 and AUC >= 0.6)."""
 HELDOUT_AUC = 0.6
 SORTED_KAPPA, SORTED_Z = 0.5, 5.0
 """sorted_by_label fires when consecutive rows share their label far more often than chance:
@@ -43,22 +46,23 @@ def _detect_imbalance(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFram
     minority = quirk.get("minority") if quirk.get("minority") in shares.index else shares.idxmin()
     share, ratio = float(shares[minority]), float(shares[minority] * len(shares))
     natural = float((heldout[target] == minority).mean()) if heldout is not None and len(heldout) else None
-    thinned = natural is not None and ratio < 1 and share <= PRIOR_DROP * natural
-    held = "" if natural is None else f"; held-out share {natural:.3f} (training/held-out " \
-        f"{share / max(natural, 1e-12):.2f}, threshold {PRIOR_DROP} for a minority)"
+    thinned = natural is not None and ratio < MINORITY_RATIO and share <= PRIOR_DROP * natural
+    held = "" if natural is None else (f"; held-out share {natural:.3f}, training/held-out "
+                                       f"{share / max(natural, 1e-12):.2f} (threshold {PRIOR_DROP} "
+                                       f"below {MINORITY_RATIO} x balanced)")
     return Detection(ratio < BALANCE_RATIO or thinned,
-                     f"class {plain(minority)!r}: training share {share:.3f} of {len(shares)} classes, "
-                     f"{ratio:.2f} of the balanced share (threshold {BALANCE_RATIO}){held}")
+                     f"class {plain(minority)!r}: training share {share:.3f} = {ratio:.2f} x balanced "
+                     f"(threshold {BALANCE_RATIO}){held}")
 
 
 def _detect_leak(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None, target: str) -> Detection:
-    """The entry's column alone predicts the label in training data (AUC >= 0.8, p < 0.001)."""
+    """The entry's column alone predicts the label in training data (AUC >= 0.8, p <= 0.001)."""
     return column_predicts(quirk, train, target, name="training", min_auc=LEAK_AUC, max_p=LEAK_P)
 
 
 def heldout_column_leak(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None,
                         target: str) -> Detection:
-    """The entry's column still predicts the label in held-out data (p < 0.001 and AUC >= 0.6)."""
+    """The entry's column still predicts the label in held-out data (p <= 0.001 and AUC >= 0.6)."""
     return column_predicts(quirk, heldout, target, name="held-out", min_auc=HELDOUT_AUC, max_p=LEAK_P)
 
 

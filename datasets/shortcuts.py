@@ -15,7 +15,7 @@ __all__ = ["add_shortcut_feature"]
 
 def _detect_shortcut(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None,
                      target: str) -> Detection:
-    """The entry's column alone predicts the label in training data (AUC >= 0.8, p < 0.001)."""
+    """The entry's column alone predicts the label in training data (AUC >= 0.8, p <= 0.001)."""
     return column_predicts(quirk, train, target, name="training", min_auc=LEAK_AUC, max_p=LEAK_P)
 
 
