@@ -73,7 +73,7 @@ def _no_guide(root: Path) -> None:
 
 def _stale_mutant(root: Path) -> None:
     _edit(root / "mutants.toml", """old = '    weights = "balanced"  # weight each class by the inverse of its frequency'""",
-          """old = '    weights = "balanced"'""")
+          """old = '    weights = "by_frequency"  # weight each class by the inverse of its frequency'""")
 
 
 def _no_probes(root: Path) -> None:
@@ -129,7 +129,7 @@ QUICK_MESSAGES = {
                      r"'solution', 'mutants\.toml'\]\. Got no \['GUIDE\.md'\] instead\. Copy the missing "
                      r"parts from scaffolds/_template/\.$",
     "mutants_apply": r"^{root}/mutants\.toml: `inverted_class_weights\.old` must be text found exactly once in "
-                     r"solution/train\.py\. Got 2 occurrences instead\.",
+                     r"solution/train\.py\. Got 0 occurrences instead\.",
     "probes_declared": r"^probes\.py must define PROBES with an entry for every bug\. Got none for "
                        r"\['inverted_class_weights'\] instead\. Add `PROBES = \{\"inverted_class_weights\": "
                        r"fn, \.\.\.\}` \(see scaffolds/_template/probes\.py\)\.$",
@@ -162,7 +162,7 @@ def test_template_passes_every_quick_check_and_new_scaffolds_do_too(tmp_path):
     for root in (TEMPLATE, new_scaffold(name="fresh_task", parent=tmp_path)):
         report = run_checks(scaffold=root, quick=True)
         assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
-    assert "[calibration]" not in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
+    assert "\n[calibration]" not in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
     assert 'name = "fresh_task"' in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
 
 
