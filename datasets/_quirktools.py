@@ -5,6 +5,7 @@ Private (the package ``__init__`` skips modules whose name starts with ``_``).
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
@@ -47,7 +48,11 @@ def feature_columns(frame: pd.DataFrame, target: str) -> list[str]:
 def feature_matrix(frame: pd.DataFrame, target: str) -> np.ndarray:
     """Numeric features as floats, gaps filled with the column median (0 for an all-empty column)."""
     X = frame[feature_columns(frame, target)].to_numpy(dtype=float)
-    med = np.nan_to_num(np.nanmedian(X, axis=0) if np.isnan(X).any() else np.zeros(X.shape[1]))
+    if not np.isnan(X).any():
+        return X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-empty column has no median
+        med = np.nan_to_num(np.nanmedian(X, axis=0))
     return np.where(np.isnan(X), med, X)
 
 

@@ -78,7 +78,7 @@ def _heldout_shares_rows(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataF
 def near_copy_pairs(frame: pd.DataFrame, target: str) -> tuple[int, int, float]:
     """(pairs of distinct rows closer than 1% of the median NN distance, distinct rows, that median)."""
     X = np.unique(feature_matrix(frame, target), axis=0)  # exact copies are another kind
-    if len(X) < 3:
+    if len(X) < 3 or X.shape[1] == 0:
         return 0, len(X), 0.0
     std = X.std(axis=0)
     X = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)

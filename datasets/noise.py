@@ -28,18 +28,20 @@ a class on the clean base data; ten rows keep a handful of hard cases in a tiny 
 def out_of_fold_labels(train: pd.DataFrame, target: str) -> np.ndarray | None:
     """Out-of-fold predictions of a regularized logistic regression (5-fold, stratified, fixed seed).
 
-    Numeric features only, gaps filled with medians. ``None`` when some class has under 2 rows
-    or the target does not look like class labels (more than 20 distinct values).
+    Numeric features only, gaps filled with medians. ``None`` when some class has under 2 rows,
+    the target does not look like class labels (more than 20 distinct values) or no feature is
+    numeric.
     """
     y = train[target].to_numpy()
     counts = pd.Series(y).value_counts()
-    if len(counts) < 2 or len(counts) > 20 or counts.min() < 2:
+    X = feature_matrix(train, target)
+    if len(counts) < 2 or len(counts) > 20 or counts.min() < 2 or X.shape[1] == 0:
         return None
     model = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=300))
     folds = StratifiedKFold(n_splits=int(min(5, counts.min())), shuffle=True, random_state=0)
     with warnings.catch_warnings(), threadpool_limits(limits=1):  # small fits: threads only contend
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return cross_val_predict(model, feature_matrix(train, target), y, cv=folds)
+        return cross_val_predict(model, X, y, cv=folds)
 
 
 def _detect_label_noise(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None,
@@ -47,7 +49,8 @@ def _detect_label_noise(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFr
     """Per-class disagreement with out-of-fold predictions, worst (given, predicted) pair."""
     predicted = out_of_fold_labels(train, target)
     if predicted is None:
-        return Detection(False, f"{target!r} has too few rows per class (or is not a class label)")
+        return Detection(False, f"no out-of-fold model: {target!r} is not a class label with 2+ rows "
+                                "per class, or no feature is numeric")
     given = train[target].to_numpy()
     pairs = []  # (score, rows disagreeing, class size, given, predicted)
     for g in np.unique(given):
