@@ -60,7 +60,8 @@ def render_eda_notebook(scaffold: Scaffold) -> str:
                       "df = pd.read_csv('data/train.csv')\ndf.shape"),
         new_code_cell("df.head()"),
         new_code_cell("df.describe(include='all').T"),
-        new_code_cell(f"df[{target!r}].value_counts()"),
+        new_code_cell(f"df[{target!r}].describe()" if scaffold.manifest.task.prediction == "value"
+                      else f"df[{target!r}].value_counts()"),
         new_code_cell("df.isna().sum().sort_values(ascending=False).head(10)"),
         new_markdown_cell("Run the training script from here or from a terminal:"),
         new_code_cell("!python train.py"),
