@@ -19,17 +19,11 @@ Quirk = dict[str, Any]
 
 __all__ = ["add_leak_feature", "impose_class_imbalance", "inject_missing", "sort_by_label"]
 
-BALANCE_RATIO, MINORITY_RATIO, PRIOR_DROP = 0.5, 0.75, 0.9
+BALANCE_RATIO = 0.5
 """class_imbalance compares the training share of the entry's minority class (else the rarest
-class) with its balanced share 1/K. It fires below half the balanced share (for two classes,
-a 1:3 split or worse), or below three quarters of it when the class is also at most 0.9 of its
-held-out share: held-out data keeps the natural prior, so a class thinned out for training
-shows against it, while data that is mildly imbalanced by nature (breast cancer: 37% malignant
-in both frames) stays quiet. The second rule is a heuristic, not a significance test: on a few
-dozen held-out rows a 10% drop is within sampling noise, and on unstratified 70/30 splits of
-breast cancer it fires about one time in five. It exists for mild planted skews (the template
-keeps 20 of ~50: 34% against 47% held-out); plant below half the balanced share to rely on the
-first rule alone."""
+class) with its balanced share 1/K and fires below half of it (for two classes, a 1:3 split or
+worse). Data mildly imbalanced by nature (breast cancer: 37% malignant) stays quiet; plant below
+half the balanced share. The held-out share is reported as evidence only."""
 LEAK_AUC, LEAK_P = 0.8, 1e-3
 """target_leakage fires when the named column alone reaches AUC 0.8 in training data and no
 label shuffle out of 999 does as well (p <= 0.001); the held-out check fires when it still
@@ -42,18 +36,15 @@ kappa = (same - expected) / (1 - expected) >= 0.5 and z >= 5."""
 
 def _detect_imbalance(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None,
                       target: str) -> Detection:
-    """The minority class's training share against its balanced share and its held-out share."""
+    """The minority class's training share against its balanced share."""
     shares = train[target].value_counts(normalize=True)
     if len(shares) < 2:
         return Detection(False, f"one class only in {target!r}")
     minority = quirk.get("minority") if quirk.get("minority") in shares.index else shares.idxmin()
     share, ratio = float(shares[minority]), float(shares[minority] * len(shares))
     natural = float((heldout[target] == minority).mean()) if heldout is not None and len(heldout) else None
-    thinned = natural is not None and ratio < MINORITY_RATIO and share <= PRIOR_DROP * natural
-    held = "" if natural is None else (f"; held-out share {natural:.3f}, training/held-out "
-                                       f"{share / max(natural, 1e-12):.2f} (threshold {PRIOR_DROP} "
-                                       f"below {MINORITY_RATIO} x balanced)")
-    return Detection(ratio < BALANCE_RATIO or thinned,
+    held = "" if natural is None else f"; held-out share {natural:.3f}"
+    return Detection(ratio < BALANCE_RATIO,
                      f"class {plain(minority)!r}: training share {share:.3f} = {ratio:.2f} x balanced "
                      f"(threshold {BALANCE_RATIO}){held}")
 

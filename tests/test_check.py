@@ -96,7 +96,7 @@ def _data_in_workspace(root: Path) -> None:
 
 
 def _quirk_not_planted(root: Path) -> None:
-    _edit(root / "scaffold.py", "minority=1, keep=20, rng=rng)", "minority=1, keep=1000, rng=rng)")
+    _edit(root / "scaffold.py", "minority=1, keep=10, rng=rng)", "minority=1, keep=1000, rng=rng)")
 
 
 QUICK = {
@@ -196,7 +196,7 @@ def _reference_over_budget(root: Path) -> None:
 
 
 def _goal_too_high(root: Path) -> None:
-    _edit(root / "scaffold.toml", "goal = 0.85 ", "goal = 0.99 ")
+    _edit(root / "scaffold.toml", "goal = 0.8 ", "goal = 0.99 ")
 
 
 def _gap_too_small(root: Path) -> None:
@@ -235,9 +235,9 @@ FULL = {
 }
 
 FULL_MESSAGES = {
-    "starter_within_budgets": r"^The starter must store at most max_params = 500 parameters\. Got 1,0\d\d "
+    "starter_within_budgets": r"^The starter must store at most max_params = 500 parameters\. Got 1,121 "
                               r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
-    "reference_within_budgets": r"^The reference must store at most max_params = 500 parameters\. Got 1,0\d\d "
+    "reference_within_budgets": r"^The reference must store at most max_params = 500 parameters\. Got 1,118 "
                                 r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
     "reference_reaches_goal": r"^The reference must reach task\.goal = 0\.99 \(balanced_accuracy\) on both "
                               r"slices\. Got public 0\.\d{4}, private 0\.\d{4} instead\. Improve the solution "

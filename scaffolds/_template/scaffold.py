@@ -44,5 +44,5 @@ def make_dataset(seed: int) -> Dataset:
     raw[features] = raw[features] * rng.lognormal(0.0, 0.02, size=(len(raw), len(features)))
     raw = raw.sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
     heldout, train = raw.iloc[:40].reset_index(drop=True), raw.iloc[40:]
-    train, quirk = impose_class_imbalance(train, target="cultivar", minority=1, keep=20, rng=rng)
+    train, quirk = impose_class_imbalance(train, target="cultivar", minority=1, keep=10, rng=rng)
     return Dataset(train=train.reset_index(drop=True), heldout=heldout, quirks=[quirk])
