@@ -38,8 +38,10 @@ def random_split_selection(ctx):
             return "unknown", f"no cross-validation split seen ({ctx['error'][-200:]})"
         return "fixed", "no cross-validation split seen: nothing was selected on a row-level split"
     leaky = [f for f in mapped if f["share"] > LEAKY_SHARE]
-    described = "; ".join(f"{f['cls']} ({f['how']}): up to {f['share']:.0%} of validation rows from "
-                          f"patients in the training folds" for f in mapped[:3])
+    described = "; ".join(f"{f['cls']} ({f['how']}): " + (
+        f"up to {f['share']:.0%} of a validation fold's rows belong to patients in its training folds"
+        if f["share"] > 0 else "validation folds hold only patients absent from their training folds")
+        for f in mapped[:3])
     if leaky:
         return "present", described
     if mapped:
