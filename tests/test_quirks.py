@@ -25,6 +25,8 @@ from pitfalls.quirks import (REGISTRY, Example, add_leak_feature, add_near_dupli
                              hide_high_values, impose_class_imbalance, inject_missing, shift_covariates,
                              shift_label_prior, sort_by_label, tabular, wine)
 from pitfalls.quirks.duplication import near_copy_pairs
+from pitfalls.quirks.groups import repeat_entities
+from pitfalls.quirks.messy import code_missing_as_sentinel
 
 KINDS = sorted(REGISTRY)
 SEEDS = [0, 1, 2, 3]  # the examples rotate through breast cancer, wine, digits and generated data
@@ -200,6 +202,8 @@ PLANTERS: dict[str, tuple[Callable[..., tuple[pd.DataFrame, Any]], str, dict[str
     "shortcut_feature": (add_shortcut_feature, "train", {"target": "outcome", "column": "batch"}),
     "covariate_shift": (shift_covariates, "heldout", {"columns": ["f00", "f04"]}),
     "label_shift": (shift_label_prior, "heldout", {"target": "outcome", "label": 0, "keep_share": 0.3}),
+    "group_leakage": (repeat_entities, "train", {"target": "outcome"}),
+    "sentinel_values": (code_missing_as_sentinel, "train", {"columns": ["f01"], "code": -999.0, "rate": 0.1}),
 }
 
 
