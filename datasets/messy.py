@@ -89,8 +89,11 @@ def _rows(df: pd.DataFrame, col: str, rate: float, rng: np.random.Generator) -> 
 # -- Q15: inconsistent category spellings ---------------------------------------------------
 
 def _respell(value: str, how: int) -> str:
-    return [value.lower(), value.upper(), f" {value}", f"{value} ", value.replace("-", " "),
-            value.replace("-", "_").lower()][how]
+    """The ``how``-th of the spellings of ``value`` that differ from it."""
+    variants = [value.lower(), value.upper(), f" {value}", f"{value} ", value.replace("-", " "),
+                value.replace("-", "_").lower()]
+    variants = [v for v in dict.fromkeys(variants) if v != value]
+    return variants[how % len(variants)]
 
 
 def _spelling_key(s: pd.Series) -> pd.Series:
