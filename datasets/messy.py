@@ -295,7 +295,7 @@ def format_numbers_as_text(df: pd.DataFrame, *, columns: list[str], rng: np.rand
         values = out[col].to_numpy(dtype=float)
         missing = np.isnan(values)
         big = np.zeros(len(values), dtype=bool) if threshold is None else np.abs(values) >= threshold
-        affixed = rng.random(len(values)) < rate
+        affixed = (rng.random(len(values)) < rate) & bool(prefix or suffix)
         text = np.empty(len(values), dtype=object)
         for i, v in enumerate(values):
             if not missing[i]:
