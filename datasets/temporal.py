@@ -86,12 +86,14 @@ def detect_temporal_leakage(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.Da
     if time not in train.columns or target not in train.columns:
         return Detection(False, f"no time column {time!r} or target {target!r} in the training data")
     t, order = _ordered(train, time)
-    backwards = float(np.mean(np.diff(t.to_numpy().astype("datetime64[ns]").astype(np.int64)) < 0)) if len(t) > 1 else 0.0
+    steps = np.diff(t.to_numpy().astype("datetime64[ns]").astype(np.int64))
+    backwards = float(np.mean(steps < 0)) if len(steps) else 0.0
     if column in train.columns:
         y = train[target].to_numpy(dtype=float)[order]
         c = train[column].to_numpy(dtype=float)[order]
         share, used = lookahead_share(y, c, window=window)
-        look = f"{column!r}: {share:.2f} of what the past leaves unexplained comes from the present and future target ({used} rows)"
+        look = (f"{column!r}: {share:.2f} of what the past leaves unexplained comes from the present and "
+                f"future target ({used} rows)")
     else:
         share, look = 0.0, f"no column {column!r}"
     fired = share >= MIN_LOOKAHEAD or backwards > MAX_BACKWARDS

@@ -25,7 +25,8 @@ def match_rows(frame, train: pd.DataFrame, keys: list[str]) -> np.ndarray | None
     """For each row of ``frame``, the position of the training row with the same values in
     ``keys`` (-1 if none or ambiguous). None when ``frame`` is not a DataFrame holding those
     columns."""
-    if not isinstance(frame, pd.DataFrame) or not set(keys) <= set(frame.columns) or not set(keys) <= set(train.columns):
+    if not isinstance(frame, pd.DataFrame) or not set(keys) <= set(frame.columns) \
+            or not set(keys) <= set(train.columns):
         return None
     where: dict[tuple, int] = {}
     for i, k in enumerate(_keys(train, keys)):
@@ -96,7 +97,8 @@ def trailing_mean(train: pd.DataFrame, *, time: str, target: str, window: int) -
     return y.shift(1).rolling(window).mean().reindex(train.index)
 
 
-def closest_source(frame: pd.DataFrame, rows: np.ndarray, sources: dict[str, pd.Series]) -> dict[str, tuple[str, float]]:
+def closest_source(frame: pd.DataFrame, rows: np.ndarray,
+                   sources: dict[str, pd.Series]) -> dict[str, tuple[str, float]]:
     """For each source (a column aligned with training rows), the fitted column of ``frame`` that
     ranks rows most like it, with that Spearman correlation (absolute). Rows matched to no
     training row (-1) are left out."""

@@ -35,8 +35,8 @@ def lookahead_feature_used(ctx):
     if rho >= 0.99 and rho > rho_h + 0.005:
         return "present", (f"fitted column {col!r} ranks days like the exported {RECENT} (Spearman {rho:.3f}), "
                            f"which averages the day and the next; best match to the previous 3 days: {rho_h:.3f}")
-    return "fixed", (f"no fitted column follows the exported {RECENT} (best {col or '-'} {rho:.3f}); "
-                     f"closest to the previous 3 days' mean: {col_h or '-'} {rho_h:.3f}")
+    return "fixed", (f"no fitted column ranks days like the exported {RECENT} (closest: {col or '-'}, "
+                     f"Spearman {rho:.3f}); {col_h or '-'} follows the previous 3 days' mean at {rho_h:.3f}")
 
 
 def shuffled_time_split(ctx):
@@ -48,8 +48,10 @@ def shuffled_time_split(ctx):
     worst = max(found)
     share, n, last = worst
     if share > 0.05:
-        return "present", f"{share:.0%} of {n} validation days fall on or before {last}, the last day the model was fitted on"
-    return "fixed", f"every validation day comes after the fitted days (the last fitted day is {last}); {len(found)} validation step(s)"
+        return "present", (f"{share:.0%} of {n} validation days fall on or before {last}, the last day "
+                           "the model was fitted on")
+    return "fixed", (f"every validation day comes after the fitted days (the last fitted day is {last}); "
+                     f"{len(found)} validation step(s)")
 
 
 def stale_final_fit(ctx):

@@ -1,4 +1,4 @@
-"""bike_demand: forecast tomorrow's bike-share rentals (scikit-learn, daily time series, temporal leakage).
+"""bike_demand: forecast each day's bike-share rentals (scikit-learn, daily time series, temporal leakage).
 
 Hooks for the runner; see scaffolds/_template/scaffold.py for the contract.
 
