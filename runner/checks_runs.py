@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from .catalogs import bug_entry
 from .check_context import CheckContext
 from .checks import CheckFailed, _oriented, check
@@ -88,16 +86,23 @@ def starter_below_reference(ctx: CheckContext) -> str:
     return f"starter {start:.4f}, reference {ref:.4f}, gap {gap:.4f} >= {need:.4g}"
 
 
+CALIBRATION_TOLERANCE = 0.03
+"""calibration_matches allows 3% of the starter-to-reference gap (at least 0.005): normalized
+scores stay within 0.03 when a run is not bit-for-bit repeatable (multi-threaded torch on a
+diverging starter)."""
+
+
 @check("calibration_matches", needs=RUNS + ("mutants_apply",), heavy=True)
 def calibration_matches(ctx: CheckContext) -> str:
     """[calibration] equals the scores of a fresh starter and reference run."""
     cal, name = ctx.manifest().calibration, ctx.manifest().name
-    fresh = {"baseline": ctx.starter(), "reference": ctx.reference()}
+    fresh = {"baseline": _scored(ctx, ctx.starter(), "starter"),
+             "reference": _scored(ctx, ctx.reference(), "reference")}
     for kind, ev in fresh.items():
-        _scored(ctx, ev, "starter" if kind == "baseline" else "reference")
         for part in ("public", "private"):
             stored, now = getattr(cal, f"{kind}_{part}"), getattr(ev, f"score_{part}")
-            if stored is None or not math.isclose(stored, now, rel_tol=0.01, abs_tol=0.005):
+            gap = abs(getattr(fresh["reference"], f"score_{part}") - getattr(fresh["baseline"], f"score_{part}"))
+            if stored is None or abs(stored - now) > max(0.005, CALIBRATION_TOLERANCE * gap):
                 raise CheckFailed(f"calibration.{kind}_{part} must match a fresh run ({now:.4f}). Got "
                                   f"{stored!r} instead. Run `pitfalls calibrate {name} --write`.")
     return (f"baseline {cal.baseline_public:.4f}/{cal.baseline_private:.4f}, reference "
