@@ -12,8 +12,7 @@ PATIENT = "patient_id"
 
 
 def featurize(df, history):
-    # everything recorded at the visit is a feature, plus the escalations on the patient's
-    # record (none for a patient the clinic has not seen before)
+    # everything recorded at the visit is a feature, plus the escalations on the patient's record
     X = df.drop(columns=[TARGET], errors="ignore")
     X["past_escalations"] = df[PATIENT].map(history).fillna(0)
     return X

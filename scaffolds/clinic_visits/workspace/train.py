@@ -39,7 +39,7 @@ def patient_history(df):
 
 def build_model():
     # a visit is judged by the most similar visits on record; the measurements mix years, mmHg
-    # and mmol/l, so standardise them before any distance is taken
+    # and mg/dl, so standardise them before any distance is taken
     scale = make_column_transformer((StandardScaler(), MEASUREMENTS), remainder="passthrough")
     return make_pipeline(scale, KNeighborsClassifier())
 
