@@ -36,6 +36,7 @@ class CheckContext:
     _cache: dict[str, Future] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(2))
+    _taking: threading.Lock = field(default_factory=threading.Lock)
     _tmp: tempfile.TemporaryDirectory = field(
         default_factory=lambda: tempfile.TemporaryDirectory(prefix="pitfalls-check-"))
 
@@ -60,8 +61,9 @@ class CheckContext:
         return future.result()
 
     def _heavy(self, compute: Callable[[], Any], slots: int = 1) -> Any:
-        for _ in range(slots):
-            self._slots.acquire()
+        with self._taking:  # one taker at a time, so two 2-slot jobs never hold one slot each
+            for _ in range(slots):
+                self._slots.acquire()
         try:
             return compute()
         finally:
@@ -114,8 +116,9 @@ class CheckContext:
 
     def reference(self) -> Evaluation:
         source = self.variant("reference")
+        # both slots: reference_fast times this run, so nothing else may share the cores
         return self._get("eval:reference", lambda: self._heavy(lambda: evaluate(
-            scaffold=self.scaffold(), source=source, enforce_budgets=False)))
+            scaffold=self.scaffold(), source=source, enforce_budgets=False), slots=2))
 
     def runs(self) -> list[BatchRun]:
         """Reference and every reference+bug variant, trained with ``seeds`` seeds in one batch."""
