@@ -151,8 +151,8 @@ def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
     ctx.prefetch(keys + ["runs"])
 
 
-def check_all(*, quick: bool = False, progress: Callable[[CheckResult, int, int], None] | None = None,
-              ) -> list[CheckReport]:
+def check_all(*, quick: bool = False, seeds: int = SEEDS,
+              progress: Callable[[CheckResult, int, int], None] | None = None) -> list[CheckReport]:
     """Run the checks on every scaffold of the library (and the template)."""
     names: list[str | Path] = [*scaffold_names(), scaffolds_root() / "_template"]
-    return [run_checks(scaffold=n, quick=quick, progress=progress) for n in names]
+    return [run_checks(scaffold=n, quick=quick, seeds=seeds, progress=progress) for n in names]

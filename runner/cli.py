@@ -206,7 +206,7 @@ def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: 
 
     if bool(target) == all_:
         raise click.UsageError("Give a scaffold name or folder, or --all (not both).")
-    reports = (check_all(quick=quick, progress=_progress) if all_ else
+    reports = (check_all(quick=quick, seeds=seeds, progress=_progress) if all_ else
                [run_checks(scaffold=target, quick=quick, seeds=seeds, progress=_progress)])
     data = [r.to_dict() for r in reports]
     _emit(data if all_ else data[0], as_json, "\n\n".join(render.check_report(r) for r in reports))
@@ -224,7 +224,7 @@ def new_cmd(name: str, parent: Path | None) -> None:
     path = new_scaffold(name=name, parent=parent)
     click.echo(f"Created {path}.\nNext: edit scaffold.toml, scaffold.py, workspace/, solution/, then\n"
                f"  pitfalls check {path} --quick\n  pitfalls calibrate {path} --write\n"
-               f"  pitfalls check {path}\nSee README.md, \"Authoring a scaffold\".")
+               f"  pitfalls check {path}\nThe walk-through: docs/authoring.md.")
 
 
 def main() -> None:
