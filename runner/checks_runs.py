@@ -5,14 +5,12 @@ from __future__ import annotations
 from .catalogs import bug_entry
 from .check_context import CheckContext
 from .checks import CheckFailed, _oriented, check
-from .killability import cohens_d, mann_whitney_p
+from .killability import EFFECT, P_VALUE, Kill
 from .pipeline import Evaluation
 
 RUNS = ("manifest_valid", "hooks_valid", "files_present", "dataset_deterministic")
 MIN_GAP = 0.05
 """Default margin: the starter must trail the reference by 5% of the larger score's magnitude."""
-P_VALUE, EFFECT = 0.05, 0.5
-"""DeepCrime's killing criterion: one-sided Mann-Whitney p < 0.05 and Cohen's d >= 0.5."""
 
 
 def _scored(ctx: CheckContext, ev: Evaluation, what: str) -> Evaluation:
@@ -122,10 +120,9 @@ def _scores(ctx: CheckContext, variant: str) -> list[float]:
 def bug_bites(ctx: CheckContext, bug: str) -> str:
     """Reference + this bug scores worse over several seeds (p < 0.05, d >= 0.5), or, for a bug
     silent on the metric by nature, its probe detects it."""
-    ref, buggy = _scores(ctx, "reference"), _scores(ctx, bug)
-    p, d = mann_whitney_p(ref, buggy), cohens_d(ref, buggy)
-    stats = f"p={p:.3g}, d={d:.2f} over {len(ref)} seeds"
-    if p < P_VALUE and d >= EFFECT:
+    kill = Kill.judge(bug=bug, reference=_scores(ctx, "reference"), buggy=_scores(ctx, bug))
+    stats = f"p={kill.p_value:.3g}, d={kill.cohens_d:.2f} over {len(kill.reference)} seeds"
+    if kill.killed:
         return stats
     metric = ctx.manifest().task.metric
     if metric in bug_entry(bug).get("silent_on", []):

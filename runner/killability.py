@@ -1,28 +1,25 @@
 """Does a planted bug really hurt? DeepCrime's killing criterion on the scored metric.
 
-The reference and "reference + one bug" are each trained with several seeds; the bug is
-*killed* (it bites) when the reference is better with Mann-Whitney p < 0.05 (one-sided) and
-Cohen's d >= 0.5, on the private held-out slice.
+The reference and "reference + one bug" are each trained with several seeds (``pitfalls.batch``);
+the bug is *killed* (it bites) when the reference is better with Mann-Whitney p < 0.05 (one-sided)
+and Cohen's d >= 0.5, on the private held-out slice. ``pitfalls check``'s bug_bites applies it.
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from .pipeline import evaluate
-from .scaffold import Scaffold
-from .scoring import METRICS
-from .variants import materialize
+P_VALUE, EFFECT = 0.05, 0.5
 
 
 @dataclass
 class Kill:
+    """The comparison of one bug's runs with the reference's (scores oriented: higher is better)."""
+
     bug: str
     reference: list[float]
     buggy: list[float]
@@ -31,7 +28,13 @@ class Kill:
 
     @property
     def killed(self) -> bool:
-        return self.p_value < 0.05 and self.cohens_d >= 0.5
+        return self.p_value < P_VALUE and self.cohens_d >= EFFECT
+
+    @classmethod
+    def judge(cls, *, bug: str, reference: list[float], buggy: list[float]) -> "Kill":
+        """Compare oriented scores of the reference and of reference + ``bug``."""
+        return cls(bug=bug, reference=reference, buggy=buggy, p_value=mann_whitney_p(reference, buggy),
+                   cohens_d=cohens_d(reference, buggy))
 
 
 def cohens_d(better: list[float], worse: list[float]) -> float:
@@ -49,30 +52,3 @@ def mann_whitney_p(better: list[float], worse: list[float]) -> float:
     if len(set(better) | set(worse)) == 1:
         return 1.0
     return float(mannwhitneyu(better, worse, alternative="greater").pvalue)
-
-
-def scores(*, scaffold: Scaffold, bug: str | None, seeds: range) -> list[float]:
-    """Private-slice scores of the reference (``bug=None``) or reference + ``bug``, one per seed.
-    Scores are oriented so that higher is better."""
-    sign = 1.0 if METRICS[scaffold.manifest.task.metric].higher_is_better else -1.0
-    with tempfile.TemporaryDirectory(prefix="pitfalls-kill-") as tmp:
-        src = materialize(scaffold=scaffold, target=Path(tmp), reference=True, bug=bug)
-        out = []
-        for seed in seeds:
-            ev = evaluate(scaffold=scaffold, source=src, seed=seed, enforce_budgets=False)
-            if ev.status != "scored":
-                raise RuntimeError(f"{scaffold.name} {bug or 'reference'} seed {seed}: {ev.status}: {ev.message}")
-            out.append(sign * ev.score_private)
-    return out
-
-
-def killability(*, scaffold: Scaffold, bug: str, seeds: int = 5,
-                reference: list[float] | None = None) -> Kill:
-    """Train reference and reference+``bug`` with ``seeds`` seeds each and compare.
-
-    Pass ``reference`` (oriented scores) to reuse the reference runs across bugs.
-    """
-    ref = reference if reference is not None else scores(scaffold=scaffold, bug=None, seeds=range(seeds))
-    buggy = scores(scaffold=scaffold, bug=bug, seeds=range(seeds))
-    return Kill(bug=bug, reference=ref, buggy=buggy, p_value=mann_whitney_p(ref, buggy),
-                cohens_d=cohens_d(ref, buggy))

@@ -23,3 +23,10 @@ def test_mann_whitney_is_one_sided_and_needs_enough_seeds():
     assert mann_whitney_p([0.9], [0.5]) >= 0.5
     assert mann_whitney_p([0.5] * 5, [0.9] * 5) > 0.9
     assert mann_whitney_p([0.7] * 5, [0.7] * 5) == 1.0
+
+
+def test_judge_applies_the_criterion_to_oriented_scores():
+    """Kill.judge computes p and d from the runs; a clear loss is killed, a tie is not."""
+    clear = Kill.judge(bug="x", reference=[0.90, 0.91, 0.92, 0.93, 0.94], buggy=[0.5, 0.51, 0.52, 0.53, 0.54])
+    assert clear.killed and clear.p_value == pytest.approx(1 / 252) and clear.cohens_d > 10
+    assert not Kill.judge(bug="x", reference=[0.7] * 5, buggy=[0.7] * 5).killed
