@@ -68,14 +68,41 @@ def start_practice(*, name: str, directory: Path, candidate: str = "",
     return {"session_id": session_id, "scaffold": scaffold.name, "workspace": str(directory), "resumed": False}
 
 
-def _open(directory: Path, store: Store | None) -> tuple[Store, dict[str, Any], Scaffold]:
+def _open(directory: Path, store: Store | None,
+          session_id: str | None = None) -> tuple[Store, dict[str, Any], Scaffold]:
+    """The store, session row and scaffold of a workspace.
+
+    A live session passes its own ``session_id``: the workspace's marker file is the candidate's
+    to edit, so it must not decide which session a submission is recorded in.
+    """
     store = store or Store()
-    marker = read_marker(directory.resolve())
-    session = store.session(marker["session_id"])
+    session_id = session_id or read_marker(directory.resolve())["session_id"]
+    session = store.session(session_id)
     if session is None:
-        raise WorkspaceError(f"The workspace's session {marker['session_id']} must be recorded in "
+        raise WorkspaceError(f"The workspace's session {session_id} must be recorded in "
                              f"{store.path}. Got no such session instead (was PITFALLS_HOME changed?).")
+    if Path(session["workspace"]).resolve() != directory.resolve():
+        raise WorkspaceError(f"Session {session_id} must belong to {directory}. Got a session of "
+                             f"{session['workspace']} instead.")
     return store, session, load_scaffold(session["scaffold"])
+
+
+def closes_at(session: dict[str, Any]) -> datetime | None:
+    """When a timed session's time is up (None for an untimed one)."""
+    if not session.get("duration_minutes"):
+        return None
+    return datetime.fromisoformat(session["created_at"]) + timedelta(minutes=session["duration_minutes"])
+
+
+def _time_violation(session: dict[str, Any]) -> Violation | None:
+    end = closes_at(session)
+    if end is None or datetime.now(timezone.utc) <= end:
+        return None
+    return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min",
+                     actual=f"{(datetime.now(timezone.utc) - end).total_seconds() / 60:.1f} min late",
+                     message=f"Submissions must arrive before the session's time is up ({end:%H:%M:%S} "
+                             "UTC). Got this one after it instead. Your snapshot is saved for the "
+                             "interviewer; ask them for more time if you need it.")
 
 
 def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violation | None:
@@ -105,7 +132,8 @@ def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult
         private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]])
 
 
-def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None) -> SubmissionResult:
+def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
+           session_id: str | None = None) -> SubmissionResult:
     """Snapshot ``directory``, record the submission, then train, predict and score it.
 
     The snapshot is on disk and the row is committed before any candidate code runs, so an
@@ -115,13 +143,14 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         directory: a practice or session workspace.
         note: the candidate's reason for this submission.
         probes: also run the bug probes (recorded for the interviewer and the reveal).
+        session_id: the live session that owns ``directory`` (default: the workspace's marker).
     """
-    store, session, scaffold = _open(directory, store)
+    store, session, scaffold = _open(directory, store, session_id)
     snapshot, digest = snapshot_workspace(directory=directory.resolve(), session_id=session["id"])
     sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
                                      snapshot=str(snapshot), snapshot_sha256=digest)
     try:
-        limited = _rate_violation(store, session["id"], scaffold)
+        limited = _time_violation(session) or _rate_violation(store, session["id"], scaffold)
         if limited:
             ev = Evaluation(status="rejected", message=limited.message, violations=[limited])
             found: list[ProbeResult] = []

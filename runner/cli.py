@@ -227,6 +227,15 @@ def new_cmd(name: str, parent: Path | None) -> None:
                f"  pitfalls check {path}\nThe walk-through: docs/authoring.md.")
 
 
+def _register() -> None:
+    from .cli_session import session
+
+    cli.add_command(session)
+
+
+_register()
+
+
 def main() -> None:
     """Console entry point: run the CLI and turn known errors into one clear message."""
     try:

@@ -176,12 +176,14 @@ def _prepare_dirs(*, workspace: Path, socket_dir: Path) -> None:
 
 
 def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, token: str,
-                            memory_mb: int = 4096, cpus: float = 2.0, pids: int = 512) -> str:
+                            memory_mb: int = 4096, cpus: float = 2.0, pids: int = 512,
+                            base_url: str = "/", labels: dict[str, str] | None = None) -> str:
     """Start JupyterLab on ``workspace`` in a new container named ``name``; return its id.
 
     The workspace is bind-mounted at /home/candidate/work and ``socket_dir`` at /run/pitfalls, where
-    jupyter-server listens on ``jupyter.sock`` (token ``token``). As root, the workspace is handed
-    to uid 1000. The call returns at once; ``wait_for_jupyter`` waits until the API answers.
+    jupyter-server listens on ``jupyter.sock`` (token ``token``, URLs under ``base_url``). As root,
+    the workspace is handed to uid 1000. The call returns at once; ``wait_for_jupyter`` waits
+    until the API answers.
 
     Raises:
         ContainerError: bad arguments, no image, or ``docker run`` failed.
@@ -198,6 +200,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     cmd = [
         "run", "--detach", "--name", name, "--hostname", "candidate", "--init",
         "--label", "pitfalls.role=candidate", "--label", f"pitfalls.session={name}",
+        *[arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")],
         "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--user", f"{CANDIDATE_UID}:{CANDIDATE_UID}",
         "--memory", f"{memory_mb}m", "--memory-swap", f"{memory_mb}m", "--cpus", f"{cpus:g}",
@@ -206,6 +209,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
         "--mount", f"type=bind,source={socket_dir},target={CONTAINER_RUN}",
         tag,
         "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={CONTAINER_WORK}",
+        f"--ServerApp.base_url={base_url}", "--ServerApp.allow_remote_access=True",
         f"--ServerApp.sock={CONTAINER_RUN}/{JUPYTER_SOCKET}", f"--ServerApp.sock_mode={sock_mode}",
         # jupyter-server >= 2 reads the token from IdentityProvider (ServerApp.token is deprecated).
         f"--IdentityProvider.token={token}",
@@ -247,7 +251,8 @@ def unix_http(*, socket_path: Path, method: str, path: str, token: str | None = 
         conn.close()
 
 
-def wait_for_jupyter(*, container: str, socket_dir: Path, token: str, timeout: float = 90.0) -> float:
+def wait_for_jupyter(*, container: str, socket_dir: Path, token: str, timeout: float = 90.0,
+                     base_url: str = "/") -> float:
     """Wait until Jupyter's ``/api/status`` answers 200 through the socket; return the seconds waited.
 
     Then seal ``socket_dir``: as root it goes back to root, mode 0755, so the candidate cannot plant
@@ -262,7 +267,8 @@ def wait_for_jupyter(*, container: str, socket_dir: Path, token: str, timeout: f
     while time.monotonic() - start < timeout:
         if sock.exists():
             try:
-                status, body = unix_http(socket_path=sock, method="GET", path="/api/status", token=token)
+                status, body = unix_http(socket_path=sock, method="GET", path=f"{base_url}api/status",
+                                         token=token)
                 if status == 200 and isinstance(json.loads(body), dict):
                     if os.geteuid() == 0:
                         os.chown(socket_dir, 0, 0)

@@ -122,6 +122,15 @@ class Store:
                        (sid, scaffold, str(workspace), mode, candidate, now(), duration_minutes))
         return sid
 
+    def update_session(self, session_id: str, **values: Any) -> None:
+        """Set columns of a session (``ended_at``, ``duration_minutes``, ``candidate``) in one transaction."""
+        unknown = set(values) - {"ended_at", "duration_minutes", "candidate"}
+        if unknown:
+            raise ValueError(f"Only ended_at, duration_minutes and candidate can change. Got {sorted(unknown)}.")
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self.tx() as db:
+            db.execute(f"UPDATE sessions SET {cols} WHERE id=?", (*values.values(), session_id))
+
     def session(self, session_id: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
         return dict(row) if row else None

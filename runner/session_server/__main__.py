@@ -1,0 +1,43 @@
+"""``python -m pitfalls.session_server --session-id ID``: run one live session's server (foreground).
+
+``pitfalls session start`` launches this detached; the tokens are read from the session's
+``session.json``, never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+
+from ..sessions import load_session
+from .application import SessionApp
+
+
+def server_argv(session_id: str) -> list[str]:
+    """The jupyter-server options of a session: its port, an empty root, no built-in services."""
+    live = load_session(session_id)
+    root = live.dir / "server-root"
+    root.mkdir(mode=0o700, exist_ok=True)
+    loopback = live.host in ("127.0.0.1", "localhost", "::1")
+    return [
+        f"--ServerApp.ip={live.host}", f"--ServerApp.port={live.port}", "--ServerApp.port_retries=0",
+        "--ServerApp.open_browser=False", f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
+        "--ServerApp.terminals_enabled=False", f"--ServerApp.allow_remote_access={not loopback}",
+        "--ServerApp.identity_provider_class=pitfalls.session_server.auth.SessionIdentityProvider",
+        "--ServerApp.authorizer_class=pitfalls.session_server.auth.SessionAuthorizer",
+        # jupyter-server's own token guards nothing here (the authorizer denies its services).
+        f"--SessionIdentityProvider.token={secrets.token_urlsafe(24)}",
+        f"--SessionApp.session_id={session_id}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pitfalls.session_server")
+    parser.add_argument("--session-id", required=True)
+    args = parser.parse_args(argv)
+    SessionApp.launch_instance(argv=server_argv(args.session_id))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

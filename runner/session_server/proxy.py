@@ -1,0 +1,135 @@
+"""The candidate's JupyterLab, proxied from the session's TCP port to the container's UNIX socket.
+
+Plain HTTP requests are forwarded with tornado's HTTP client; WebSocket upgrades (kernels,
+terminals, events) with tornado's WebSocket client. Both reach the socket through a resolver
+that maps every host name to it, so nothing here can be pointed elsewhere. The container's own
+Jupyter checks the candidate's token; this proxy adds none and removes none.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from tornado import httpclient, web, websocket
+from tornado.netutil import Resolver
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+              "transfer-encoding", "upgrade", "content-length"}
+WS_FORWARDED = ("Cookie", "Origin", "Authorization", "User-Agent", "Host")
+MAX_BODY = 512 * 1024 * 1024
+
+
+class UnixResolver(Resolver):
+    """Resolve every host to one UNIX socket path."""
+
+    def initialize(self, socket_path: str) -> None:  # type: ignore[override]
+        self.socket_path = socket_path
+
+    async def resolve(self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
+                      ) -> list[tuple[int, Any]]:
+        return [(socket.AF_UNIX, self.socket_path)]
+
+
+class CandidateProxyHandler(websocket.WebSocketHandler):
+    """``/candidate/...``: every method, and WebSocket upgrades on GET."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def initialize(self, socket_path: str) -> None:  # type: ignore[override]
+        self.socket_path = socket_path
+        self.upstream: websocket.WebSocketClientConnection | None = None
+
+    def check_xsrf_cookie(self) -> None:
+        """The container's Jupyter checks XSRF itself."""
+
+    def _client(self) -> httpclient.AsyncHTTPClient:
+        client = self.application.settings.get("pitfalls_proxy_client")
+        if client is None:
+            client = httpclient.AsyncHTTPClient(force_instance=True, max_body_size=MAX_BODY,
+                                                resolver=UnixResolver(socket_path=self.socket_path))
+            self.application.settings["pitfalls_proxy_client"] = client
+        return client
+
+    async def get(self, *args: Any) -> None:
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            await websocket.WebSocketHandler.get(self, *args)
+        else:
+            await self._forward()
+
+    async def head(self, *args: Any) -> None:
+        await self._forward()
+
+    async def post(self, *args: Any) -> None:
+        await self._forward()
+
+    async def put(self, *args: Any) -> None:
+        await self._forward()
+
+    async def patch(self, *args: Any) -> None:
+        await self._forward()
+
+    async def delete(self, *args: Any) -> None:
+        await self._forward()
+
+    async def options(self, *args: Any) -> None:
+        await self._forward()
+
+    async def _forward(self) -> None:
+        headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in HOP_BY_HOP}
+        body = self.request.body if self.request.method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS") else None
+        req = httpclient.HTTPRequest(f"http://candidate{self.request.uri}", method=self.request.method,
+                                     headers=headers, body=body, follow_redirects=False,
+                                     decompress_response=False, allow_nonstandard_methods=True,
+                                     request_timeout=3600, connect_timeout=10)
+        try:
+            resp = await self._client().fetch(req, raise_error=False)
+        except OSError:
+            raise web.HTTPError(502, "The candidate's JupyterLab is not answering; the interviewer can "
+                                     "restart it with `pitfalls session start`.") from None
+        if resp.code == 599:
+            raise web.HTTPError(502, "The candidate's JupyterLab did not answer in time.")
+        self.set_status(resp.code, resp.reason)
+        for name in {n for n, _ in resp.headers.get_all()}:
+            self.clear_header(name)  # tornado's defaults (Content-Type, Server, ...) give way to upstream's
+        for name, value in resp.headers.get_all():
+            if name.lower() not in HOP_BY_HOP:
+                self.add_header(name, value)
+        if resp.code not in (204, 304) and self.request.method != "HEAD" and resp.body:
+            self.write(resp.body)
+        await self.finish()
+
+    # ---- WebSocket ----
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        return subprotocols[0] if subprotocols else None
+
+    async def open(self, *args: Any) -> None:  # type: ignore[override]
+        headers = {k: v for k, v in self.request.headers.get_all() if k in WS_FORWARDED}
+        req = httpclient.HTTPRequest(f"ws://candidate{self.request.uri}", headers=headers, connect_timeout=10)
+        protocols = [p.strip() for p in self.request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        try:
+            self.upstream = await websocket.websocket_connect(
+                req, on_message_callback=self._from_upstream, subprotocols=protocols or None,
+                resolver=UnixResolver(socket_path=self.socket_path), max_message_size=MAX_BODY)
+        except (OSError, httpclient.HTTPClientError, websocket.WebSocketError):
+            self.close(1011, "the candidate's Jupyter refused the connection")
+
+    def _from_upstream(self, message: str | bytes | None) -> None:
+        if message is None:
+            self.close()
+            return
+        try:
+            self.write_message(message, binary=isinstance(message, bytes))
+        except websocket.WebSocketClosedError:
+            if self.upstream:
+                self.upstream.close()
+
+    async def on_message(self, message: str | bytes) -> None:
+        if self.upstream is not None:
+            await self.upstream.write_message(message, binary=isinstance(message, bytes))
+
+    def on_close(self) -> None:
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+

@@ -1,0 +1,204 @@
+"""What the session server does, without HTTP: scoring, the dashboard's state, notes, files.
+
+Scoring runs on a single worker thread (one submission at a time per session, in arrival order)
+through :func:`pitfalls.api.submit`, whose sandboxes are network-less and limited. Every call opens
+its own :class:`~pitfalls.store.Store`, so threads never share a SQLite connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from .. import api, containers
+from ..catalogs import bug_entry, quirk_entry
+from ..errors import PitfallsError
+from ..pipeline import regular_file
+from ..scaffold import load_scaffold
+from ..scoring import METRICS
+from ..sessions import LiveSession, load_session
+from ..store import Store
+
+MAX_NOTE_CHARS = 2000
+MAX_QUEUED = 10
+MAX_FILE_BYTES = 512 * 1024
+HIDDEN_PARTS = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
+                ".local", ".cache", ".ipython", ".jupyter"}
+
+
+class RequestError(PitfallsError):
+    """A request the server refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SessionService:
+    """One live session's behaviour; the handlers only translate HTTP to these calls."""
+
+    def __init__(self, *, session_id: str) -> None:
+        self.live: LiveSession = load_session(session_id)
+        self.scaffold = load_scaffold(self.live.scaffold)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pitfalls-score")
+        self.queued = 0
+
+    def close(self) -> None:
+        """Finish the submission being scored; drop none (queued ones are already recorded as they run)."""
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def _row(self, store: Store) -> dict[str, Any]:
+        return store.session(self.live.session_id) or {}
+
+    def remaining_seconds(self, row: dict[str, Any]) -> float | None:
+        """Seconds left on the session's timer (None when untimed)."""
+        end = api.closes_at(row)
+        return None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+
+    def candidate_status(self) -> dict[str, Any]:
+        """What ``pitfalls-submit --status`` shows."""
+        store = Store()
+        row = self._row(store)
+        return {"remaining_seconds": self.remaining_seconds(row), "submissions": len(store.submissions(row["id"])),
+                "metric": self.scaffold.manifest.task.metric, "scoring": self.queued}
+
+    async def submit(self, note: Any) -> dict[str, Any]:
+        """Score the workspace as it is now; return the candidate's view of the result.
+
+        Raises:
+            RequestError: a bad note (400) or too many submissions waiting (429).
+        """
+        if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
+            raise RequestError(f"The note must be text of at most {MAX_NOTE_CHARS} characters. Got "
+                               f"{type(note).__name__} of length {len(note) if isinstance(note, str) else '-'}.")
+        if self.queued >= MAX_QUEUED:
+            raise RequestError(f"At most {MAX_QUEUED} submissions may wait for scoring. Got {self.queued} waiting "
+                               "instead. Wait for the earlier ones to finish, then submit again.", status=429)
+        self.queued += 1
+        try:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, self._submit_now, note)
+        finally:
+            self.queued -= 1
+        return result
+
+    def _submit_now(self, note: str) -> dict[str, Any]:
+        store = Store()
+        try:
+            res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store)
+            view = res.candidate_view()
+            return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
+        finally:
+            store.close()
+
+    def add_note(self, text: Any) -> dict[str, Any]:
+        """Record an interviewer's note; return it with its time."""
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
+            raise RequestError(f"A note must be non-empty text of at most {MAX_NOTE_CHARS} characters. Got "
+                               f"{type(text).__name__} of length {len(text) if isinstance(text, str) else '-'}.")
+        store = Store()
+        store.add_event(self.live.session_id, "note", {"text": text.strip()})
+        return store.events(self.live.session_id, "note")[-1]
+
+    def state(self) -> dict[str, Any]:
+        """Everything the dashboard shows, as one JSON-ready object."""
+        store = Store()
+        row = self._row(store)
+        subs = [_submission(s) for s in store.submissions(row["id"])]
+        events = store.events(row["id"])
+        return {"session": self._session_view(row), "submissions": subs, "bugs": self._bugs(subs),
+                "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
+                "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
+                          for e in events if e["kind"] == "note"],
+                "events": [{"id": e["id"], "at": e["at"], "kind": e["kind"], "data": e["data"]}
+                           for e in events if e["kind"] != "note"]}
+
+    def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        m = self.scaffold.manifest
+        state = containers.container_status(name_or_id=self.live.container)
+        end = api.closes_at(row)
+        return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
+                "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
+                "closes_at": end.isoformat(timespec="seconds") if end else None,
+                "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
+                "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
+                "goal": m.task.goal, "budgets": asdict(m.budgets), "calibration": asdict(m.calibration),
+                "container_state": state.state if state else "absent", "scoring": self.queued}
+
+    def _bugs(self, subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each planted bug with the verdict of the newest submission that ran probes."""
+        latest = next((s for s in reversed(subs) if s["probes"]), None)
+        verdicts = {p["bug_id"]: p for p in (latest or {}).get("probes", [])}
+        out = []
+        for bug in self.scaffold.manifest.bugs:
+            v = verdicts.get(bug, {})
+            out.append({**_short(bug_entry(bug)), "status": v.get("status", "not probed yet"),
+                        "evidence": v.get("evidence", ""), "submission_id": latest["id"] if latest else None})
+        return out
+
+    def files(self) -> list[dict[str, Any]]:
+        """The candidate's files (not data, artifacts or caches), read-only."""
+        root = self.live.workspace
+        out = []
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if HIDDEN_PARTS & set(rel.parts) or path.is_symlink() or not path.is_file():
+                continue
+            st = path.stat()
+            out.append({"path": rel.as_posix(), "size": st.st_size,
+                        "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="seconds")})
+        return out
+
+    def file(self, rel: str) -> dict[str, Any]:
+        """One file's text; a notebook as its cells (source and text outputs).
+
+        Raises:
+            RequestError: not one of :meth:`files` (404) or too large (413).
+        """
+        if rel not in {f["path"] for f in self.files()} or (path := regular_file(self.live.workspace, rel)) is None:
+            raise RequestError(f"The file must be one of the workspace's files (GET /pitfalls/api/files). "
+                               f"Got {rel!r} instead.", status=404)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise RequestError(f"Files shown must be at most {MAX_FILE_BYTES // 1024} KiB. Got "
+                               f"{path.stat().st_size // 1024} KiB in {rel}.", status=413)
+        text = path.read_text(errors="replace")
+        if rel.endswith(".ipynb"):
+            return {"path": rel, "kind": "notebook", "cells": _cells(text)}
+        return {"path": rel, "kind": "text", "content": text}
+
+
+def _short(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k, "") for k in ("id", "title", "category", "description")}
+
+
+def _submission(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "created_at", "finished_at", "status", "note", "metric", "score_public", "score_private",
+            "norm_public", "norm_private", "params", "message", "violations", "timings", "probes")
+    return {k: row[k] for k in keys}
+
+
+def _cells(text: str) -> list[dict[str, Any]]:
+    """A notebook's cells as ``{"type", "source", "outputs"}`` (text outputs only)."""
+    try:
+        nb = json.loads(text)
+        cells = nb["cells"]
+    except (ValueError, KeyError, TypeError):
+        return [{"type": "raw", "source": text, "outputs": []}]
+    out = []
+    for cell in cells if isinstance(cells, list) else []:
+        if not isinstance(cell, dict):
+            continue
+        outputs = []
+        for o in cell.get("outputs", []) or []:
+            data = o.get("text") or (o.get("data") or {}).get("text/plain") or o.get("evalue") or ""
+            outputs.append("".join(data) if isinstance(data, list) else str(data))
+        src = cell.get("source", "")
+        out.append({"type": cell.get("cell_type", "raw"), "source": "".join(src) if isinstance(src, list) else str(src),
+                    "outputs": outputs})
+    return out
+

@@ -1,0 +1,308 @@
+"""Live interview sessions: the candidate's container plus a host-side session server.
+
+A session lives in ``$PITFALLS_HOME/sessions/<id>/``:
+
+- ``session.json`` (mode 0600): scaffold, port, the two tokens, container name, server pid;
+- ``workspace/``: the candidate's files, bind-mounted into the container, kept by ``stop``;
+- ``run/``: mounted at /run/pitfalls: ``jupyter.sock`` (the candidate's JupyterLab) and
+  ``session.sock`` (``pitfalls-submit``, served by the session server);
+- ``server.log``: the session server's log.
+
+Submissions, notes and events are rows of the SQLite store, so nothing is lost when the kernel,
+the container or the session server dies; ``start_session`` on the same session resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import containers
+from .errors import PitfallsError
+from .jupyter import free_port
+from .scaffold import load_scaffold
+from .store import Store, home, now
+from .workspace import create_workspace
+
+CANDIDATE_PREFIX = "/candidate/"
+DASHBOARD_PATH = "/pitfalls/dashboard"
+
+
+class SessionError(PitfallsError):
+    """A live session is missing, damaged or cannot start."""
+
+
+@dataclass
+class LiveSession:
+    """What ``session.json`` holds; the tokens never leave the host."""
+
+    session_id: str
+    scaffold: str
+    candidate: str
+    host: str
+    port: int
+    candidate_token: str
+    interviewer_token: str
+    container: str
+    memory_mb: int = 4096
+    cpus: float = 2.0
+    server_pid: int = 0
+    url_host: str = ""
+
+    @property
+    def dir(self) -> Path:
+        return sessions_dir() / self.session_id
+
+    @property
+    def workspace(self) -> Path:
+        return self.dir / "workspace"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir / "run"
+
+    @property
+    def base(self) -> str:
+        host = self.url_host or (socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host)
+        return f"http://{host}:{self.port}"
+
+    @property
+    def candidate_url(self) -> str:
+        return f"{self.base}{CANDIDATE_PREFIX}lab?token={self.candidate_token}"
+
+    @property
+    def interviewer_url(self) -> str:
+        return f"{self.base}{DASHBOARD_PATH}?token={self.interviewer_token}"
+
+    def save(self) -> None:
+        """Write ``session.json`` atomically, readable by the owner only."""
+        tmp = self.dir / "session.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(asdict(self), f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.dir / "session.json")
+
+
+@dataclass
+class SessionInfo:
+    """What ``session start`` and ``session status`` report (the CLI's ``--json``)."""
+
+    session_id: str
+    scaffold: str
+    candidate: str
+    candidate_url: str
+    interviewer_url: str
+    container: str
+    container_state: str
+    server_running: bool
+    workspace: str
+    created_at: str
+    duration_minutes: float | None
+    remaining_seconds: float | None
+    submissions: int
+    ended_at: str | None
+    resumed: bool = False
+
+
+def sessions_dir() -> Path:
+    """``$PITFALLS_HOME/sessions``."""
+    path = home() / "sessions"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def load_session(session_id: str) -> LiveSession:
+    """Read a session's ``session.json``.
+
+    Raises:
+        SessionError: no such session, or a damaged file.
+    """
+    path = sessions_dir() / session_id / "session.json"
+    if not session_id or "/" in session_id or not path.is_file():
+        known = ", ".join(sorted(p.name for p in sessions_dir().iterdir() if (p / "session.json").is_file()))
+        raise SessionError(f"The session must be one of this host's live sessions ({known or 'none yet'}). "
+                           f"Got {session_id!r} instead. `pitfalls session status` lists them.")
+    try:
+        return LiveSession(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise SessionError(f"{path} must be the JSON written by `pitfalls session start`. Got a damaged "
+                           f"file instead ({exc}).") from None
+
+
+def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
+    rows = store.db.execute("SELECT id FROM sessions WHERE mode='live' AND scaffold=? AND candidate=? "
+                            "AND ended_at IS NULL ORDER BY created_at DESC", (scaffold, candidate)).fetchall()
+    return next((r["id"] for r in rows if (sessions_dir() / r["id"] / "session.json").is_file()), None)
+
+
+def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
+            port: int | None, url_host: str, memory_mb: int, cpus: float) -> LiveSession:
+    sc = load_scaffold(scaffold)
+    session_id = store.create_session(scaffold=sc.name, workspace=Path("/pending"), mode="live",
+                                      candidate=candidate, duration_minutes=duration_minutes)
+    live = LiveSession(session_id=session_id, scaffold=sc.name, candidate=candidate, host=host,
+                       port=port or free_port(8890), candidate_token=secrets.token_urlsafe(24),
+                       interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
+                       memory_mb=memory_mb, cpus=cpus, url_host=url_host)
+    live.dir.mkdir(mode=0o700)
+    create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id)
+    with store.tx() as db:
+        db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
+    live.save()
+    return live
+
+
+def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
+                  port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
+                  session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0) -> SessionInfo:
+    """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
+    the same scaffold and candidate): the container, then the session server.
+
+    Raises:
+        SessionError: the session cannot start; ContainerError: Docker failed.
+    """
+    store = Store()
+    session_id = session_id or _find_open(store, scaffold, candidate)
+    if session_id:
+        live = load_session(session_id)
+        if live.scaffold != scaffold:
+            raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
+                               f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
+                               f"--session {session_id}`.")
+        changes = {"ended_at": None} | ({"duration_minutes": duration_minutes} if duration_minutes else {})
+        store.update_session(session_id, **changes)
+    else:
+        live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
+                       host=host, port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus)
+    ensure_container(live)
+    ensure_server(live)
+    return session_info(live, store=store, resumed=bool(session_id))
+
+
+def _jupyter_answers(live: LiveSession) -> bool:
+    sock = live.run_dir / containers.JUPYTER_SOCKET
+    try:
+        status, _ = containers.unix_http(socket_path=sock, method="GET", path=f"{CANDIDATE_PREFIX}api/status",
+                                         token=live.candidate_token, timeout=5)
+    except (OSError, containers.ContainerError, Exception):  # noqa: BLE001 - any failure means "start it again"
+        return False
+    return status == 200
+
+
+def ensure_container(live: LiveSession) -> None:
+    """Keep the candidate's container if its Jupyter answers; else (re)create it on the same workspace."""
+    state = containers.container_status(name_or_id=live.container)
+    if state and state.state == "running" and _jupyter_answers(live):
+        return
+    containers.stop_container(name_or_id=live.container)
+    containers.run_candidate_container(
+        name=live.container, workspace=live.workspace, socket_dir=live.run_dir, token=live.candidate_token,
+        memory_mb=live.memory_mb, cpus=live.cpus, base_url=CANDIDATE_PREFIX,
+        labels={"pitfalls.session_id": live.session_id})
+    containers.wait_for_jupyter(container=live.container, socket_dir=live.run_dir, token=live.candidate_token,
+                                base_url=CANDIDATE_PREFIX)
+
+
+def server_running(live: LiveSession) -> bool:
+    """True when the session's server process is alive (its pid runs our module for this session)."""
+    try:
+        cmdline = Path(f"/proc/{live.server_pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return live.server_pid > 0 and b"pitfalls.session_server" in cmdline and live.session_id.encode() in cmdline
+
+
+def _server_answers(live: LiveSession, timeout: float = 3.0) -> bool:
+    req = urllib.request.Request(f"http://127.0.0.1:{live.port}/pitfalls/api/status",
+                                 headers={"Authorization": f"token {live.interviewer_token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def ensure_server(live: LiveSession, timeout: float = 60.0) -> None:
+    """Start the session server (a detached jupyter-server with the pitfalls extension) unless it runs."""
+    if server_running(live) and _server_answers(live):
+        return
+    stop_server(live)
+    log = open(live.dir / "server.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "pitfalls.session_server", "--session-id", live.session_id],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home())})
+    live.server_pid = proc.pid
+    live.save()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (live.dir / "server.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise SessionError(f"The session server must keep running. Got exit code {proc.returncode}: "
+                               f"{' | '.join(tail)[-600:]} (full log: {live.dir / 'server.log'})")
+        if _server_answers(live, timeout=1.0):
+            return
+        time.sleep(0.2)
+    raise SessionError(f"The session server must answer on port {live.port} within {timeout:g} s. Got no answer "
+                       f"(log: {live.dir / 'server.log'}).")
+
+
+def stop_server(live: LiveSession, grace: float = 10.0) -> None:
+    """SIGTERM the session server (SIGKILL after ``grace`` seconds); no-op if it is not running."""
+    if not server_running(live):
+        return
+    os.kill(live.server_pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while server_running(live) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if server_running(live):
+        os.kill(live.server_pid, signal.SIGKILL)
+
+
+def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
+    """The session's URLs, container and server state, timer and submission count."""
+    from .api import closes_at
+    from datetime import datetime, timezone
+
+    store = store or Store()
+    row = store.session(live.session_id) or {}
+    state = containers.container_status(name_or_id=live.container) if containers.engine_ready() else None
+    end = closes_at(row) if row else None
+    remaining = None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+    return SessionInfo(
+        session_id=live.session_id, scaffold=live.scaffold, candidate=live.candidate,
+        candidate_url=live.candidate_url, interviewer_url=live.interviewer_url, container=live.container,
+        container_state=state.state if state else "absent", server_running=server_running(live),
+        workspace=str(live.workspace), created_at=row.get("created_at", ""),
+        duration_minutes=row.get("duration_minutes"), remaining_seconds=remaining,
+        submissions=len(store.submissions(live.session_id)), ended_at=row.get("ended_at"), resumed=resumed)
+
+
+def list_sessions() -> list[SessionInfo]:
+    """Every live session of this host, newest first."""
+    store = Store()
+    found = [load_session(p.name) for p in sessions_dir().iterdir() if (p / "session.json").is_file()]
+    infos = [session_info(s, store=store) for s in found]
+    return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+
+def stop_session(*, session_id: str) -> SessionInfo:
+    """Stop the container and the server; keep the workspace, submissions and notes."""
+    live = load_session(session_id)
+    containers.stop_container(name_or_id=live.container)
+    stop_server(live)
+    store = Store()
+    if not (store.session(session_id) or {}).get("ended_at"):
+        store.update_session(session_id, ended_at=now())
+    return session_info(live, store=store)
