@@ -22,8 +22,19 @@ def budget_lines(scaffold: Scaffold) -> list[str]:
             f"(at most {b.max_code_kb} KiB in all)."]
 
 
-def render_brief(scaffold: Scaffold) -> str:
-    """BRIEF.md: the scaffold's story, then the metric, budgets and how to submit."""
+PRACTICE_SUBMIT = ['pitfalls submit --dir . --note "what you changed and why you think it helps"',
+                   "pitfalls history --dir .   # your submissions so far",
+                   "pitfalls hint --dir .      # stuck? the next hint"]
+LIVE_SUBMIT = ['pitfalls-submit "what you changed and why you think it helps"',
+               "pitfalls-submit --status   # time left and submissions so far",
+               "# from a notebook cell: !pitfalls-submit \"my note\""]
+
+
+def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
+    """BRIEF.md: the scaffold's story, then the metric, budgets and how to submit.
+
+    ``live``: the workspace of an interview session (the container's ``pitfalls-submit``).
+    """
     m = scaffold.manifest
     metric = METRICS[m.task.metric]
     story = (scaffold.root / "brief.md").read_text() if (scaffold.root / "brief.md").exists() else m.summary
@@ -40,11 +51,8 @@ def render_brief(scaffold: Scaffold) -> str:
         "- Edits to `data/train.csv` are ignored: the runner trains on a fresh copy. Clean data in code.",
         "", "## Budgets", "", *budget_lines(scaffold), "",
         "## How to submit", "",
-        "```bash",
-        'pitfalls submit --dir . --note "what you changed and why you think it helps"',
-        "pitfalls history --dir .   # your submissions so far",
-        "pitfalls hint --dir .      # stuck? the next hint",
-        "```", "",
+        "In a terminal of JupyterLab:" if live else "From this folder:", "",
+        "```bash", *(LIVE_SUBMIT if live else PRACTICE_SUBMIT), "```", "",
         f"`train.py` must save the model to `{m.artifact_path}`. "
         f"`{m.predict_files[0]}` must define `load_model(path)` and `predict(model, features)`, "
         "where `features` is a DataFrame with the training columns minus the target.", ""])

@@ -107,7 +107,7 @@ def _files(root: Path) -> dict[str, str]:
 def starter_diff(*, scaffold: Scaffold, workspace: Path) -> str:
     """Unified diff from the starter workspace to ``workspace`` (notebooks as their cell sources)."""
     with tempfile.TemporaryDirectory(prefix="pitfalls-starter-") as tmp:
-        create_workspace(scaffold=scaffold, directory=Path(tmp) / "w", session_id="starter")
+        create_workspace(scaffold=scaffold, directory=Path(tmp) / "w", session_id="starter", live=True)
         before = _files(Path(tmp) / "w")
     after = _files(workspace)
     chunks: list[str] = []

@@ -157,7 +157,7 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
                        interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
                        memory_mb=memory_mb, cpus=cpus, url_host=url_host)
     live.dir.mkdir(mode=0o700)
-    create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id)
+    create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id, live=True)
     with store.tx() as db:
         db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
     live.save()

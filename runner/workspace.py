@@ -22,7 +22,7 @@ SNAPSHOT_EXCLUDE_FILES = {MARKER, "data/train.csv"}
 MAX_SNAPSHOT_MB = 50
 
 
-def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str) -> None:
+def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str, live: bool = False) -> None:
     """Fill ``directory`` with the candidate's starting files, training data, brief and notebook.
 
     Raises:
@@ -36,7 +36,7 @@ def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str) ->
                     ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     (directory / "artifacts").mkdir(exist_ok=True)
     write_training_data(scaffold=scaffold, directory=directory)
-    (directory / "BRIEF.md").write_text(render_brief(scaffold))
+    (directory / "BRIEF.md").write_text(render_brief(scaffold, live=live))
     if not (directory / "eda.ipynb").exists():
         (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold))
     (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold.name}))

@@ -43,6 +43,9 @@ def _json_body(handler: web.RequestHandler) -> dict[str, Any]:
 class _Api(ExtensionHandlerMixin, APIHandler):
     """JSON in, JSON out; 403 (never a login redirect) without a valid token."""
 
+    def check_xsrf_cookie(self) -> None:
+        """No cookie ever authenticates these endpoints (tokens travel in a header), so no XSRF check."""
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "log_message", None) or self._reason

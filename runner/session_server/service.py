@@ -119,7 +119,10 @@ class SessionService:
 
     def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
         m = self.scaffold.manifest
-        state = containers.container_status(name_or_id=self.live.container)
+        try:
+            state = containers.container_status(name_or_id=self.live.container)
+        except containers.ContainerError:  # no docker command: report the container as unknown
+            state = None
         end = api.closes_at(row)
         return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
                 "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],

@@ -1,0 +1,205 @@
+"""The session server's HTTP API, through jupyter-server's own test fixtures (``jp_fetch``).
+
+A real live session (workspace, SQLite rows) without a container: the handlers, the token
+roles, the denied built-in services, the read-only file view, notes, real scoring through
+the candidate's submit endpoint, the ``session.sock`` protocol of ``pitfalls-submit`` and the
+report. The proxy to the candidate's JupyterLab is tested with a real container elsewhere
+(tests/test_sessions.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F401,F403 - the jp_* fixtures, for this module only
+
+from pitfalls import sessions
+from pitfalls.report import render_report
+from pitfalls.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+SUBMIT = REPO / "docker" / "pitfalls-submit"
+
+INTERVIEWER_ONLY = [("GET", "pitfalls/api/state"), ("GET", "pitfalls/api/files"),
+                    ("GET", "pitfalls/api/files/train.py"), ("POST", "pitfalls/api/notes"),
+                    ("GET", "pitfalls/dashboard"), ("GET", "pitfalls/report")]
+CANDIDATE_ONLY = [("POST", "pitfalls/api/submit")]
+BUILTIN = [("GET", "api/kernels"), ("POST", "api/kernels"), ("GET", "api/contents"),
+           ("PUT", "api/contents/x.py"), ("GET", "api/sessions"), ("GET", "api/kernelspecs"),
+           ("GET", "api/terminals"), ("GET", "api/config/notebook")]
+
+
+@pytest.fixture
+def live(pitfalls_home: Path) -> sessions.LiveSession:
+    return sessions._create(Store(), scaffold="tumor_triage", candidate="Ada", duration_minutes=30,
+                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0)
+
+
+@pytest.fixture
+def submit_socket(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("sock") / "session.sock"
+
+
+@pytest.fixture
+def jp_server_config(live, submit_socket):  # noqa: F811 - overrides pytest-jupyter's empty config
+    return {"ServerApp": {"jpserver_extensions": {"pitfalls.session_server": True},
+                          "identity_provider_class": "pitfalls.session_server.auth.SessionIdentityProvider",
+                          "authorizer_class": "pitfalls.session_server.auth.SessionAuthorizer",
+                          "terminals_enabled": False},
+            "SessionApp": {"session_id": live.session_id, "submit_socket": str(submit_socket)}}
+
+
+@pytest.fixture
+def fetch(jp_fetch, jp_asyncio_loop):
+    """Synchronous ``jp_fetch`` that never raises on an HTTP error and sends ``token`` (or none)."""
+
+    def call(method: str, path: str, *, token: str | None = None, body: dict | None = None, **kw):
+        headers = {"Authorization": f"token {token}" if token else ""}
+        data = None if method in ("GET", "HEAD") else json.dumps(body or {})
+        return jp_asyncio_loop.run_until_complete(
+            jp_fetch(*path.split("/"), method=method, headers=headers, body=data, raise_error=False,
+                     allow_nonstandard_methods=True, **kw))
+
+    return call
+
+
+def _message(resp) -> str:
+    return json.loads(resp.body)["message"]
+
+
+@pytest.mark.parametrize(("method", "path"), INTERVIEWER_ONLY + CANDIDATE_ONLY + [("GET", "pitfalls/api/status")])
+@pytest.mark.parametrize("token", ["", "not-a-token", "jupyters-own"])
+def test_every_endpoint_refuses_a_missing_or_wrong_token(fetch, jp_serverapp, method, path, token):
+    token = jp_serverapp.identity_provider.token if token == "jupyters-own" else token
+    resp = fetch(method, path, token=token)
+    assert resp.code == 403
+    if path.startswith("pitfalls/api"):
+        assert "Got no valid token instead" in _message(resp)
+
+
+@pytest.mark.parametrize(("method", "path"), INTERVIEWER_ONLY)
+def test_candidate_token_cannot_reach_interviewer_data(fetch, live, method, path):
+    resp = fetch(method, path, token=live.candidate_token)
+    assert resp.code == 403
+    assert b"Got the candidate's token instead" in resp.body or not path.startswith("pitfalls/api")
+    assert live.interviewer_token.encode() not in resp.body
+
+
+def test_interviewer_token_cannot_submit_for_the_candidate(fetch, live):
+    resp = fetch("POST", "pitfalls/api/submit", token=live.interviewer_token, body={"note": "x"})
+    assert resp.code == 403
+    assert _message(resp) == "This endpoint needs the candidate's token. Got the interviewer's token instead."
+    assert Store().submissions(live.session_id) == []
+
+
+@pytest.mark.parametrize(("method", "path"), BUILTIN)
+def test_no_token_reaches_jupyter_servers_built_in_services_on_the_host(fetch, live, jp_serverapp, method, path):
+    for token in (live.interviewer_token, live.candidate_token, jp_serverapp.identity_provider.token):
+        assert fetch(method, path, token=token).code in (403, 404), (method, path)
+
+
+def test_state_has_timer_budgets_and_the_planted_bugs(fetch, live):
+    resp = fetch("GET", "pitfalls/api/state", token=live.interviewer_token)
+    assert resp.code == 200 and resp.headers["Cache-Control"] == "no-store"
+    state = json.loads(resp.body)
+    s = state["session"]
+    assert (s["id"], s["scaffold"], s["candidate"], s["metric"]) == (live.session_id, "tumor_triage", "Ada",
+                                                                      "balanced_accuracy")
+    assert 29 * 60 < s["remaining_seconds"] <= 30 * 60
+    assert s["budgets"]["max_params"] == 2000 and s["calibration"]["reference_public"] is not None
+    assert [b["id"] for b in state["bugs"]] == ["label_misalignment", "scaler_not_saved", "inverted_class_weights",
+                                                "leak_feature_used"]
+    assert [q["id"] for q in state["quirks"]] == ["class_imbalance", "target_leakage", "missing_values"]
+    assert all(b["status"] == "not probed yet" for b in state["bugs"])
+    assert state["submissions"] == [] and state["notes"] == []
+
+
+def test_notes_are_kept_and_bad_notes_are_refused(fetch, live):
+    ok = fetch("POST", "pitfalls/api/notes", token=live.interviewer_token, body={"text": "  asked about leakage "})
+    assert ok.code == 200 and json.loads(ok.body)["data"]["text"] == "asked about leakage"
+    for bad in ({"text": ""}, {"text": 3}, {"text": "x" * 2001}, {}):
+        resp = fetch("POST", "pitfalls/api/notes", token=live.interviewer_token, body=bad)
+        assert resp.code == 400 and _message(resp).startswith("A note must be non-empty text")
+    raw = fetch("POST", "pitfalls/api/notes", token=live.interviewer_token, body=None)
+    state = json.loads(fetch("GET", "pitfalls/api/state", token=live.interviewer_token).body)
+    assert [n["text"] for n in state["notes"]] == ["asked about leakage"], raw.code
+
+
+def test_file_view_lists_the_candidates_files_and_nothing_else(fetch, live):
+    (live.workspace / "escape").symlink_to(live.dir / "session.json")
+    listing = json.loads(fetch("GET", "pitfalls/api/files", token=live.interviewer_token).body)["files"]
+    paths = {f["path"] for f in listing}
+    assert {"train.py", "BRIEF.md", "eda.ipynb"} <= paths
+    assert not {p for p in paths if p.startswith(("data/", "artifacts/")) or p in (".pitfalls.json", "escape")}
+    text = json.loads(fetch("GET", "pitfalls/api/files/train.py", token=live.interviewer_token).body)
+    assert text["kind"] == "text" and text["content"] == (live.workspace / "train.py").read_text()
+    nb = json.loads(fetch("GET", "pitfalls/api/files/eda.ipynb", token=live.interviewer_token).body)
+    assert nb["kind"] == "notebook" and "read_csv" in "".join(c["source"] for c in nb["cells"])
+    for bad in ("escape", "data/train.csv", ".pitfalls.json", "..%2Fsession.json", "nope.py"):
+        resp = fetch("GET", f"pitfalls/api/files/{bad}", token=live.interviewer_token)
+        assert resp.code == 404, bad
+        assert live.interviewer_token.encode() not in resp.body
+
+
+def test_candidate_submits_and_the_interviewer_sees_score_note_and_probes(fetch, live):
+    resp = fetch("POST", "pitfalls/api/submit", token=live.candidate_token, body={"note": "starter as is"},
+                 request_timeout=300)
+    assert resp.code == 200, resp.body
+    view = json.loads(resp.body)
+    assert view["status"] == "scored" and view["note"] == "starter as is"
+    assert 0 <= view["score"] <= 1 and 0 < view["remaining_seconds"] <= 1800
+    assert not {"private_score", "private_normalized", "probes"} & set(view)
+    state = json.loads(fetch("GET", "pitfalls/api/state", token=live.interviewer_token).body)
+    [sub] = state["submissions"]
+    assert sub["score_public"] == view["score"] and sub["score_private"] is not None
+    assert sub["note"] == "starter as is" and sub["params"] is not None
+    assert {b["status"] for b in state["bugs"]} <= {"present", "unknown"} and state["bugs"][0]["submission_id"] == sub["id"]
+    status = json.loads(fetch("GET", "pitfalls/api/status", token=live.candidate_token).body)
+    assert status["submissions"] == 1 and status["scoring"] == 0
+
+    fetch("POST", "pitfalls/api/notes", token=live.interviewer_token, body={"text": "found the leak <quickly>"})
+    (live.workspace / "train.py").write_text((live.workspace / "train.py").read_text() + "\n# tidy\n")
+    html = render_report(session_id=live.session_id)
+    assert "starter as is" in html and "found the leak &lt;quickly&gt;" in html and "<svg" in html
+    assert "+# tidy" in html and "final/train.py" in html
+    assert live.candidate_token not in html and live.interviewer_token not in html
+    page = fetch("GET", "pitfalls/report", token=live.interviewer_token)
+    assert page.code == 200 and b"starter as is" in page.body
+
+
+def test_submit_refuses_bad_notes_without_recording(fetch, live):
+    for bad in ({"note": 5}, {"note": "x" * 2001}):
+        resp = fetch("POST", "pitfalls/api/submit", token=live.candidate_token, body=bad)
+        assert resp.code == 400 and _message(resp).startswith("The note must be text")
+    assert Store().submissions(live.session_id) == []
+
+
+def _submit_cli(sock: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SUBMIT), *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PITFALLS_SESSION_SOCK": str(sock)})
+
+
+def test_session_socket_speaks_the_pitfalls_submit_protocol(fetch, live, submit_socket, jp_asyncio_loop):
+    assert oct(submit_socket.stat().st_mode & 0o777) == "0o666"
+
+    async def run(*args: str) -> subprocess.CompletedProcess:
+        return await jp_asyncio_loop.run_in_executor(None, lambda: _submit_cli(submit_socket, *args))
+
+    status = jp_asyncio_loop.run_until_complete(run("--status", "--json"))
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["submissions"] == 0
+    bad = jp_asyncio_loop.run_until_complete(run("--json", "x" * 2001))
+    assert bad.returncode == 2 and "The note must be text of at most 2000 characters" in bad.stdout + bad.stderr
+    assert Store().submissions(live.session_id) == []
+
+
+def test_dashboard_page_is_served_to_the_interviewer_without_the_token_in_it(fetch, live):
+    resp = fetch("GET", "pitfalls/dashboard", token=live.interviewer_token)
+    assert resp.code == 200 and resp.headers["Content-Type"].startswith("text/html")
+    assert live.session_id.encode() in resp.body and b"Ada" in resp.body
+    assert live.interviewer_token.encode() not in resp.body and live.candidate_token.encode() not in resp.body
