@@ -157,6 +157,7 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
                        interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
                        memory_mb=memory_mb, cpus=cpus, url_host=url_host)
     live.dir.mkdir(mode=0o700)
+    live.run_dir.mkdir(mode=0o755)
     create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id, live=True)
     with store.tx() as db:
         db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
@@ -224,19 +225,27 @@ def server_running(live: LiveSession) -> bool:
     return live.server_pid > 0 and b"pitfalls.session_server" in cmdline and live.session_id.encode() in cmdline
 
 
-def _server_answers(live: LiveSession, timeout: float = 3.0) -> bool:
+def _server_code(live: LiveSession, timeout: float = 3.0) -> int:
+    """The HTTP status of the server's ``/pitfalls/api/status`` (0: nothing answers)."""
     req = urllib.request.Request(f"http://127.0.0.1:{live.port}/pitfalls/api/status",
                                  headers={"Authorization": f"token {live.interviewer_token}"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status == 200
+            return resp.status
+    except urllib.error.HTTPError as err:
+        return err.code
     except (OSError, urllib.error.URLError):
-        return False
+        return 0
+
+
+def _log_tail(live: LiveSession) -> str:
+    lines = (live.dir / "server.log").read_text(errors="replace").strip().splitlines()
+    return " | ".join(line for line in lines[-40:] if "Error" in line or "error" in line)[-600:] or " | ".join(lines[-3:])
 
 
 def ensure_server(live: LiveSession, timeout: float = 60.0) -> None:
     """Start the session server (a detached jupyter-server with the pitfalls extension) unless it runs."""
-    if server_running(live) and _server_answers(live):
+    if server_running(live) and _server_code(live) == 200:
         return
     stop_server(live)
     log = open(live.dir / "server.log", "ab")
@@ -248,11 +257,15 @@ def ensure_server(live: LiveSession, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = (live.dir / "server.log").read_text(errors="replace").strip().splitlines()[-5:]
             raise SessionError(f"The session server must keep running. Got exit code {proc.returncode}: "
-                               f"{' | '.join(tail)[-600:]} (full log: {live.dir / 'server.log'})")
-        if _server_answers(live, timeout=1.0):
+                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
+        code = _server_code(live, timeout=1.0)
+        if code == 200:
             return
+        if code == 404:  # jupyter-server runs, but the pitfalls extension failed to load
+            stop_server(live)
+            raise SessionError(f"The session server's pitfalls extension must load. Got a server without it: "
+                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
         time.sleep(0.2)
     raise SessionError(f"The session server must answer on port {live.port} within {timeout:g} s. Got no answer "
                        f"(log: {live.dir / 'server.log'}).")

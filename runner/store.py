@@ -105,6 +105,8 @@ class Store:
         rows = self.db.execute("SELECT id, runner_pid, runner_started FROM submissions "
                                "WHERE status='running'").fetchall()
         dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])]
+        if not dead:
+            return 0  # no write lock when there is nothing to mend (every open runs this)
         with self.tx() as db:
             for sid in dead:
                 db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=?",

@@ -348,7 +348,14 @@ def _library_text() -> bytes:
 
 def test_container_holds_no_label_solution_guide_or_seed(candidate, tmp_path):
     """Search all the container holds for the held-out labels and rows, the solution, the guide, the seed."""
-    scaffold = load_scaffold(SCAFFOLD)
+    assert_no_secrets(cid=candidate.cid, workspace=candidate.workspace, socket_dir=candidate.socket_dir,
+                      tmp_path=tmp_path)
+
+
+def assert_no_secrets(*, cid: str, workspace: Path, socket_dir: Path, tmp_path: Path,
+                      scaffold_name: str = SCAFFOLD) -> None:
+    """The secrecy search of a tumor_triage candidate container (also run on a live session's)."""
+    scaffold = load_scaffold(scaffold_name)
     target = scaffold.manifest.task.target
     heldout = scaffold.dataset().heldout
     # What the candidate may see: a pristine workspace of its own (not the mounted one, which is searched).
@@ -384,19 +391,17 @@ def test_container_holds_no_label_solution_guide_or_seed(candidate, tmp_path):
 
     controls = {  # must be found, or the search itself is broken
         "rootfs": b"POST /submit",
-        "mount": (candidate.workspace / "data" / "train.csv").read_text().splitlines()[3].encode(),
+        "mount": (workspace / "data" / "train.csv").read_text().splitlines()[3].encode(),
         "env": b"PATH=/opt/venv/bin",
     }
-    mounts = json.loads(_docker("inspect", candidate.cid).stdout)[0]["Mounts"]
+    mounts = json.loads(_docker("inspect", cid).stdout)[0]["Mounts"]
     assert sorted(m["Destination"] for m in mounts) == ["/home/candidate/work", "/run/pitfalls"]
-    assert sorted(m["Source"] for m in mounts) == sorted([str(candidate.workspace.resolve()),
-                                                          str(candidate.socket_dir.resolve())])
+    assert sorted(m["Source"] for m in mounts) == sorted([str(workspace.resolve()), str(socket_dir.resolve())])
 
     found: list[str] = []
     seen_controls: set[str] = set()
     files = 0
-    sources = [_exported(candidate.cid), _mounted(candidate.cid, [m["Destination"] for m in mounts]),
-               _environment(candidate.cid)]
+    sources = [_exported(cid), _mounted(cid, [m["Destination"] for m in mounts]), _environment(cid)]
     for source in sources:
         for where, data in source:
             files += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from tornado import web
@@ -114,15 +115,20 @@ class _Page(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
 
 
 class DashboardHandler(_Page):
-    """GET /pitfalls/dashboard?token=...: the interviewer's live page."""
+    """GET /pitfalls/dashboard?token=...: the interviewer's live page.
 
+    The page is a shell without data (every datum comes from the token-checked API), so it is
+    served to anyone: its script moves the token from the address bar into the tab's session
+    storage, and a reload, which no longer carries the token, must still get the page.
+    """
+
+    @allow_unauthenticated
     def get(self) -> None:
-        _require(self, "interviewer")
         live = _service(self).live
         self.set_header("Cache-Control", "no-store")
         self.set_header("Referrer-Policy", "no-referrer")
-        self.finish(self.render_template("dashboard.html", session_id=live.session_id,
-                                         scaffold=live.scaffold, candidate=live.candidate))
+        self.finish(self.render_template("dashboard.html", session_id=live.session_id, scaffold=live.scaffold,
+                                         candidate=""))
 
 
 class ReportHandler(_Page):
@@ -133,6 +139,8 @@ class ReportHandler(_Page):
 
         _require(self, "interviewer")
         self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Referrer-Policy", "no-referrer")
         self.finish(render_report(session_id=_service(self).live.session_id))
 
 

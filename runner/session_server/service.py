@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
@@ -46,6 +48,7 @@ class SessionService:
         self.scaffold = load_scaffold(self.live.scaffold)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pitfalls-score")
         self.queued = 0
+        self._container_checked: tuple[float, str] = (-1e9, "unknown")
 
     def close(self) -> None:
         """Finish the submission being scored; drop none (queued ones are already recorded as they run)."""
@@ -61,9 +64,10 @@ class SessionService:
 
     def candidate_status(self) -> dict[str, Any]:
         """What ``pitfalls-submit --status`` shows."""
-        store = Store()
-        row = self._row(store)
-        return {"remaining_seconds": self.remaining_seconds(row), "submissions": len(store.submissions(row["id"])),
+        with closing(Store()) as store:
+            row = self._row(store)
+            count = len(store.submissions(row["id"]))
+        return {"remaining_seconds": self.remaining_seconds(row), "submissions": count,
                 "metric": self.scaffold.manifest.task.metric, "scoring": self.queued}
 
     async def submit(self, note: Any) -> dict[str, Any]:
@@ -100,16 +104,17 @@ class SessionService:
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
             raise RequestError(f"A note must be non-empty text of at most {MAX_NOTE_CHARS} characters. Got "
                                f"{type(text).__name__} of length {len(text) if isinstance(text, str) else '-'}.")
-        store = Store()
-        store.add_event(self.live.session_id, "note", {"text": text.strip()})
-        return store.events(self.live.session_id, "note")[-1]
+        with closing(Store()) as store:
+            store.add_event(self.live.session_id, "note", {"text": text.strip()})
+            event = store.events(self.live.session_id, "note")[-1]
+        return {"id": event["id"], "at": event["at"], "text": event["data"]["text"]}
 
     def state(self) -> dict[str, Any]:
         """Everything the dashboard shows, as one JSON-ready object."""
-        store = Store()
-        row = self._row(store)
-        subs = [_submission(s) for s in store.submissions(row["id"])]
-        events = store.events(row["id"])
+        with closing(Store()) as store:
+            row = self._row(store)
+            subs = [_submission(s) for s in store.submissions(row["id"])]
+            events = store.events(row["id"])
         return {"session": self._session_view(row), "submissions": subs, "bugs": self._bugs(subs),
                 "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
                 "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
@@ -119,10 +124,6 @@ class SessionService:
 
     def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
         m = self.scaffold.manifest
-        try:
-            state = containers.container_status(name_or_id=self.live.container)
-        except containers.ContainerError:  # no docker command: report the container as unknown
-            state = None
         end = api.closes_at(row)
         return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
                 "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
@@ -131,7 +132,17 @@ class SessionService:
                 "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
                 "goal": m.task.goal, "budgets": asdict(m.budgets), "calibration": asdict(m.calibration),
-                "container_state": state.state if state else "absent", "scoring": self.queued}
+                "container_state": self.container_state(), "scoring": self.queued}
+
+    def container_state(self, max_age: float = 5.0) -> str:
+        """The container's state from ``docker inspect``, at most ``max_age`` seconds old (polls are cheap)."""
+        if time.monotonic() - self._container_checked[0] > max_age:
+            try:
+                found = containers.container_status(name_or_id=self.live.container)
+            except containers.ContainerError:  # no docker command here
+                found = None
+            self._container_checked = (time.monotonic(), found.state if found else "absent")
+        return self._container_checked[1]
 
     def _bugs(self, subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Each planted bug with the verdict of the newest submission that ran probes."""

@@ -1,0 +1,193 @@
+"""Live sessions end to end, on a real Docker engine: `pitfalls session start|status|stop|report`.
+
+One session of tumor_triage for the module, driven through the CLI, the proxied JupyterLab (HTTP
+and a kernel's WebSocket), `pitfalls-submit` inside the container and the interviewer's API. Then
+the failures an interview must survive: the session server killed with SIGKILL and the container
+killed, both resumed by `session start` with nothing lost; `stop` keeps everything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from test_containers import assert_no_secrets
+from tornado import httpclient, ioloop, websocket
+
+from pitfalls import containers
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    try:
+        containers.ensure_engine()
+    except containers.ContainerError as exc:
+        pytest.skip(f"no Docker engine can be made ready here: {exc}")
+    containers.ensure_image()
+    return tmp_path_factory.mktemp("session-home")
+
+
+def cli(home: Path, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "pitfalls", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PITFALLS_HOME": str(home)})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"pitfalls {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def started(home: Path) -> Iterator[dict[str, Any]]:
+    info = json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", "Ada", "--duration", "30",
+                          "--json").stdout)
+    try:
+        yield info
+    finally:
+        cli(home, "session", "stop", info["session_id"], check=False)
+
+
+def http(url: str, *, token: str | None = None, method: str = "GET", body: dict | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"token {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def _base(info: dict[str, Any]) -> str:
+    return info["candidate_url"].split("/candidate/")[0]
+
+
+def _tokens(info: dict[str, Any]) -> tuple[str, str]:
+    return info["candidate_url"].rsplit("token=", 1)[1], info["interviewer_url"].rsplit("token=", 1)[1]
+
+
+def test_start_prints_both_urls_and_a_locked_down_container(started):
+    assert {"candidate_url", "interviewer_url", "session_id", "container"} <= set(started)
+    cand, interviewer = _tokens(started)
+    assert cand != interviewer and len(cand) >= 24 and started["container_state"] == "running"
+    cfg = json.loads(subprocess.run(["docker", "inspect", started["container"]], capture_output=True).stdout)[0]
+    host = cfg["HostConfig"]
+    assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and cfg["Config"]["User"] == "1000:1000"
+    assert host["Memory"] == 4096 * 2**20 and host["PidsLimit"] == 512 and "no-new-privileges" in host["SecurityOpt"]
+    assert cfg["Config"]["Labels"]["pitfalls.session_id"] == started["session_id"]
+    assert interviewer not in json.dumps(cfg)
+
+
+def test_candidate_url_is_jupyterlab_behind_its_own_token(started):
+    cand, interviewer = _tokens(started)
+    code, page = http(started["candidate_url"])
+    assert code == 200 and b"JupyterLab" in page
+    code, listing = http(f"{_base(started)}/candidate/api/contents", token=cand)
+    assert code == 200 and "train.py" in {e["name"] for e in json.loads(listing)["content"]}
+    for wrong in ("nope-" * 5, interviewer):
+        assert http(f"{_base(started)}/candidate/api/contents", token=wrong)[0] == 403
+
+
+def test_a_kernel_runs_code_through_the_proxied_websocket(started):
+    cand, _ = _tokens(started)
+    base = _base(started)
+    code, body = http(f"{base}/candidate/api/kernels", token=cand, method="POST", body={"name": "python3"})
+    assert code == 201, body
+    kernel = json.loads(body)["id"]
+
+    async def run() -> str:
+        url = f"{base.replace('http', 'ws', 1)}/candidate/api/kernels/{kernel}/channels?token={cand}"
+        conn = await websocket.websocket_connect(httpclient.HTTPRequest(url, headers={"Origin": base}))
+        msg_id = uuid.uuid4().hex
+        await conn.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "t", "session": "t",
+                       "version": "5.3", "date": ""}, "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": "import os; print(6 * 7, os.getuid())", "silent": False}}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            msg = json.loads(await conn.read_message())
+            if msg.get("parent_header", {}).get("msg_id") == msg_id and msg["msg_type"] == "stream":
+                conn.close()
+                return msg["content"]["text"]
+        raise AssertionError("no output from the kernel within 60 s")
+
+    try:
+        assert ioloop.IOLoop.current().run_sync(run, timeout=90).strip() == "42 1000"
+    finally:
+        http(f"{base}/candidate/api/kernels/{kernel}", token=cand, method="DELETE")
+
+
+def test_pitfalls_submit_in_the_container_reaches_the_interviewer(started):
+    cand, interviewer = _tokens(started)
+    proc = subprocess.run(["docker", "exec", started["container"], "pitfalls-submit", "--json", "from a terminal"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["status"] == "scored" and 0 < answer["remaining_seconds"] <= 1800
+    assert "private_score" not in answer and "probes" not in answer
+    code, body = http(f"{_base(started)}/pitfalls/api/state", token=interviewer)
+    [sub] = json.loads(body)["submissions"]
+    assert code == 200 and sub["note"] == "from a terminal" and sub["score_public"] == answer["score"]
+    assert http(f"{_base(started)}/pitfalls/api/state", token=cand)[0] == 403
+
+
+def test_the_session_container_holds_no_label_solution_guide_or_seed(started, tmp_path):
+    workspace = Path(started["workspace"])
+    assert_no_secrets(cid=started["container"], workspace=workspace, socket_dir=workspace.parent / "run",
+                      tmp_path=tmp_path)
+
+
+def test_status_and_report(started, home, tmp_path):
+    listed = json.loads(cli(home, "session", "status", "--json").stdout)
+    [mine] = [s for s in listed if s["session_id"] == started["session_id"]]
+    assert mine["server_running"] and mine["container_state"] == "running" and mine["submissions"] == 1
+    text = cli(home, "session", "status", started["session_id"]).stdout
+    assert started["interviewer_url"] in text and "1 submissions" in text
+    out = tmp_path / "report.html"
+    cli(home, "session", "report", started["session_id"], "-o", str(out))
+    html = out.read_text()
+    assert "from a terminal" in html and "<svg" in html and "label_misalignment" in html
+    assert _tokens(started)[0] not in html and _tokens(started)[1] not in html
+
+
+def test_killed_server_and_container_are_resumed_with_nothing_lost(started, home):
+    workspace = Path(started["workspace"])
+    subprocess.run(["docker", "exec", started["container"], "sh", "-c", "echo kept > /home/candidate/work/mine.py"],
+                   check=True, timeout=60)
+    pid = json.loads((workspace.parent / "session.json").read_text())["server_pid"]
+    os.kill(pid, signal.SIGKILL)
+    subprocess.run(["docker", "kill", started["container"]], capture_output=True, timeout=60)
+    time.sleep(0.5)
+    for url in (started["candidate_url"], started["interviewer_url"]):
+        with pytest.raises(OSError):  # the server is gone: nothing answers
+            urllib.request.urlopen(url, timeout=5)
+
+    again = json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", "Ada", "--json").stdout)
+    assert again["resumed"] and again["session_id"] == started["session_id"]
+    assert again["candidate_url"] == started["candidate_url"] and again["submissions"] == 1
+    assert (workspace / "mine.py").read_text() == "kept\n"
+    assert http(started["candidate_url"])[0] == 200
+    proc = subprocess.run(["docker", "exec", started["container"], "pitfalls-submit", "--status", "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["submissions"] == 1
+
+
+def test_stop_keeps_the_workspace_and_submissions(started, home):
+    sid = started["session_id"]
+    stopped = json.loads(cli(home, "session", "stop", sid, "--json").stdout)
+    assert stopped["container_state"] == "absent" and not stopped["server_running"] and stopped["ended_at"]
+    assert stopped["submissions"] == 1 and (Path(stopped["workspace"]) / "train.py").is_file()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(started["interviewer_url"], timeout=5)
+    again = json.loads(cli(home, "session", "start", "tumor_triage", "--session", sid, "--json").stdout)
+    assert again["resumed"] and again["ended_at"] is None and again["container_state"] == "running"
+    assert http(started["interviewer_url"])[0] == 200
