@@ -53,6 +53,8 @@ RUN apt-get update \
  && install -d -m 0755 /run/pitfalls
 COPY --from=build /opt/venv /opt/venv
 COPY docker/pitfalls-submit /usr/local/bin/pitfalls-submit
+# No network: JupyterLab must not ask the candidate about fetching Jupyter news or updates.
+COPY docker/jupyterlab-overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
 USER candidate
 WORKDIR /home/candidate/work
 # Matplotlib's font cache, so the first plot in the interview is not slow.

@@ -7,7 +7,7 @@ SCAFFOLD ?= tumor_triage
 WORKSPACE ?= workspace
 PYTEST_ARGS ?=
 
-.PHONY: setup docker practice test check clean
+.PHONY: setup docker browser practice test check clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,11 @@ docker:
 	@if [ "$$(id -u)" = 0 ]; then bash scripts/docker.sh; \
 	else bash scripts/docker.sh || echo "make: no Docker engine; the docker tests will be skipped (sudo bash scripts/docker.sh once)"; fi
 
-test: setup docker
+# Debian's chromium for the end-to-end browser test (Playwright drives it; it never downloads one).
+browser:
+	bash scripts/browser.sh
+
+test: setup docker browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 check: setup

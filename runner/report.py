@@ -17,7 +17,7 @@ from typing import Any
 from .catalogs import bug_entry, quirk_entry
 from .scaffold import Scaffold, load_scaffold
 from .scoring import METRICS
-from .sessions import load_session
+from .sessions import SessionError, sessions_dir
 from .store import Store
 from .workspace import create_workspace
 
@@ -171,13 +171,19 @@ def _constraints(subs: list[dict[str, Any]], budgets: dict[str, Any]) -> str:
 
 
 def render_report(*, session_id: str) -> str:
-    """The report of a live session as of now, as one HTML document."""
+    """The report of a session (live, hub or practice) as of now, as one HTML document.
+
+    Raises:
+        SessionError: no such session in the store.
+    """
     from .api import closes_at
 
-    live = load_session(session_id)
     store = Store()
-    row = store.session(session_id) or {}
-    scaffold = load_scaffold(live.scaffold)
+    row = store.session(session_id)
+    if row is None:
+        raise SessionError(f"The session must be one recorded in {store.path}. Got {session_id!r} instead. "
+                           "`pitfalls session status` lists live sessions.")
+    scaffold = load_scaffold(row["scaffold"])
     m = scaffold.manifest
     subs, events = store.submissions(session_id), store.events(session_id)
     scored = [s for s in subs if s["status"] == "scored"]
@@ -186,7 +192,8 @@ def render_report(*, session_id: str) -> str:
     session = {"calibration": m.calibration.__dict__, "goal": m.task.goal}
     end = closes_at(row)
     limit = f"{row['duration_minutes']:g} min (until {end:%H:%M} UTC)" if end else "none"
-    summary = (f'<div class="kv"><span>candidate <b>{escape(live.candidate or "—")}</b></span>'
+    who = escape(row["candidate"] or "—")
+    summary = (f'<div class="kv"><span>candidate <b>{who}</b></span>'
                f'<span>started {escape(row.get("created_at", ""))}</span>'
                f'<span>ended {escape(row.get("ended_at") or "still open")}</span>'
                f'<span>time limit {limit}</span>'
@@ -201,14 +208,16 @@ def render_report(*, session_id: str) -> str:
             f"<h2>Planted bugs and quirks</h2>{_bugs_html(scaffold, subs)}"
             f"<h2>Constraint reports</h2>{_constraints(subs, m.budgets.__dict__)}"
             f"<h2>Interviewer notes</h2><ul>{notes}</ul>"
-            f"<h2>Final diff against the starter</h2>{_diff_html(starter_diff(scaffold=scaffold, workspace=live.workspace))}")
+            f"<h2>Final diff against the starter</h2>{_diff_html(starter_diff(scaffold=scaffold, workspace=Path(row['workspace'])))}")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pitfalls report {escape(session_id)}'
             f"</title><style>{STYLE}</style></head><body>{body}</body></html>")
 
 
 def write_report(*, session_id: str, output: Path | None = None) -> Path:
-    """Write :func:`render_report` to ``output`` (default: the session folder's ``report.html``)."""
-    path = output or load_session(session_id).dir / "report.html"
+    """Write :func:`render_report` to ``output`` (default: the live session folder's ``report.html``;
+    for a practice or hub session, ``report-<id>.html`` here)."""
+    folder = sessions_dir() / session_id
+    path = output or (folder / "report.html" if folder.is_dir() else Path(f"report-{session_id}.html"))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(render_report(session_id=session_id))

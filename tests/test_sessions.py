@@ -191,3 +191,35 @@ def test_stop_keeps_the_workspace_and_submissions(started, home):
     again = json.loads(cli(home, "session", "start", "tumor_triage", "--session", sid, "--json").stdout)
     assert again["resumed"] and again["ended_at"] is None and again["container_state"] == "running"
     assert http(started["interviewer_url"])[0] == 200
+
+
+def test_three_sessions_at_once_score_concurrently_and_keep_to_themselves(started, home):
+    """Two more sessions beside the first: distinct ports and containers, three simultaneous
+    submissions all recorded in their own session, and no token works on another session."""
+    import concurrent.futures as cf
+
+    others = [json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", f"C{i}", "--json").stdout)
+              for i in range(2)]
+    try:
+        sessions = [started, *others]
+        assert len({_base(s) for s in sessions}) == 3 and len({s["container"] for s in sessions}) == 3
+        before = [len(json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"])
+                  for s in sessions]
+
+        def submit(s: dict[str, Any]) -> dict[str, Any]:
+            proc = subprocess.run(["docker", "exec", s["container"], "pitfalls-submit", "--json", f"from {s['candidate']}"],
+                                  capture_output=True, text=True, timeout=600)
+            return json.loads(proc.stdout)
+
+        with cf.ThreadPoolExecutor(3) as pool:
+            answers = list(pool.map(submit, sessions))
+        assert [a["status"] for a in answers] == ["scored"] * 3
+        for s, n in zip(sessions, before):
+            subs = json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"]
+            assert len(subs) == n + 1 and subs[-1]["note"] == f"from {s['candidate']}"
+        a, b = sessions[0], sessions[1]
+        assert http(f"{_base(b)}/candidate/api/contents", token=_tokens(a)[0])[0] == 403
+        assert http(f"{_base(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
+    finally:
+        for s in others:
+            cli(home, "session", "stop", s["session_id"], check=False)
