@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 from .scaffold import Scaffold
 from .scoring import METRICS
 
@@ -58,8 +55,11 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         "where `features` is a DataFrame with the training columns minus the target.", ""])
 
 
-def render_eda_notebook(scaffold: Scaffold) -> str:
+def render_eda_notebook(scaffold: Scaffold, *, live: bool = False) -> str:
     """A neutral starter notebook: load the data and look at it."""
+    import nbformat  # about a second to import (jsonschema): only workspace creation needs it
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
     target = scaffold.manifest.task.target
     cells = [
         new_markdown_cell(f"# Exploring the data\n\n{scaffold.manifest.summary}\n\n"
@@ -73,7 +73,10 @@ def render_eda_notebook(scaffold: Scaffold) -> str:
         new_code_cell("df.isna().sum().sort_values(ascending=False).head(10)"),
         new_markdown_cell("Run the training script from here or from a terminal:"),
         new_code_cell("!python train.py"),
+        *([new_markdown_cell("Submit for scoring (your code is retrained outside this container): run "
+                             "`!pitfalls-submit \"what you changed and why\"` in a cell, or "
+                             "`pitfalls-submit ...` in a terminal.")] if live else []),
     ]
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                                             "language": "python"}})
     return nbformat.writes(nb)

@@ -187,8 +187,14 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
     else:
         live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
                        host=host, port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus)
-    ensure_container(live)
-    ensure_server(live)
+    server = spawn_server(live)  # it starts while the container boots; the proxy answers 502 until then
+    try:
+        ensure_container(live)
+    except BaseException:
+        stop_server(live)
+        raise
+    if server is not None:
+        wait_for_server(live, server)
     return session_info(live, store=store, resumed=bool(session_id))
 
 
@@ -243,17 +249,27 @@ def _log_tail(live: LiveSession) -> str:
     return " | ".join(line for line in lines[-40:] if "Error" in line or "error" in line)[-600:] or " | ".join(lines[-3:])
 
 
-def ensure_server(live: LiveSession, timeout: float = 60.0) -> None:
-    """Start the session server (a detached jupyter-server with the pitfalls extension) unless it runs."""
+def spawn_server(live: LiveSession) -> subprocess.Popen | None:
+    """Start the session server (a detached jupyter-server with the pitfalls extension) unless it
+    already runs and answers; return the new process (None when the running one is kept)."""
     if server_running(live) and _server_code(live) == 200:
-        return
+        return None
     stop_server(live)
-    log = open(live.dir / "server.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "pitfalls.session_server", "--session-id", live.session_id],
-                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home())})
+    with open(live.dir / "server.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "pitfalls.session_server", "--session-id", live.session_id],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home())})
     live.server_pid = proc.pid
     live.save()
+    return proc
+
+
+def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until a server started by :func:`spawn_server` answers with the pitfalls API.
+
+    Raises:
+        SessionError: it exited, runs without the pitfalls extension, or did not answer in time.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -266,7 +282,7 @@ def ensure_server(live: LiveSession, timeout: float = 60.0) -> None:
             stop_server(live)
             raise SessionError(f"The session server's pitfalls extension must load. Got a server without it: "
                                f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise SessionError(f"The session server must answer on port {live.port} within {timeout:g} s. Got no answer "
                        f"(log: {live.dir / 'server.log'}).")
 

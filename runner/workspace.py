@@ -38,7 +38,7 @@ def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str, li
     write_training_data(scaffold=scaffold, directory=directory)
     (directory / "BRIEF.md").write_text(render_brief(scaffold, live=live))
     if not (directory / "eda.ipynb").exists():
-        (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold))
+        (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold, live=live))
     (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold.name}))
 
 

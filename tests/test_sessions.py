@@ -8,6 +8,7 @@ killed, both resumed by `session start` with nothing lost; `stop` keeps everythi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from typing import Any, Iterator
 
 import pytest
 from test_containers import assert_no_secrets
-from tornado import httpclient, ioloop, websocket
+from tornado import httpclient, websocket
 
 from pitfalls import containers
 
@@ -121,7 +122,7 @@ def test_a_kernel_runs_code_through_the_proxied_websocket(started):
         raise AssertionError("no output from the kernel within 60 s")
 
     try:
-        assert ioloop.IOLoop.current().run_sync(run, timeout=90).strip() == "42 1000"
+        assert asyncio.run(asyncio.wait_for(run(), timeout=90)).strip() == "42 1000"
     finally:
         http(f"{base}/candidate/api/kernels/{kernel}", token=cand, method="DELETE")
 

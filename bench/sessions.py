@@ -1,0 +1,164 @@
+"""How many live sessions one host holds: start time, idle memory, and a burst of submissions.
+
+    $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage]
+
+In one run, on this machine, side by side:
+
+1. a bare `jupyter server` (the host's, on a TCP port) from start to its API answering, and a
+   `pitfalls session start` (container + session server) to both URLs answering; ratio;
+2. for N concurrent sessions: each one's start time, then the idle memory of each (the
+   container's cgroup as `docker stats` reports it, plus the session server's RSS), and the
+   host's available memory before and after;
+3. one kernel started in every session (what a candidate with an open notebook costs);
+4. every session submitting at the same moment (`pitfalls-submit` in each container): wall time
+   of each, and that every submission is recorded.
+
+It uses its own PITFALLS_HOME and stops every session it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as cf
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _cli(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "pitfalls", *args], capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(f"pitfalls {' '.join(args)} failed: {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout) if "--json" in args else {}
+
+
+def _answers(url: str, token: str) -> bool:
+    try:
+        req = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+        with urllib.request.urlopen(req, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def bare_jupyter_start() -> float:
+    """Seconds from `jupyter server` to its /api/status answering (host venv, empty folder)."""
+    with tempfile.TemporaryDirectory() as root, socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        token = secrets.token_hex(16)
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "jupyter", "server", f"--ServerApp.port={port}",
+                                 f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+                                 "--ServerApp.allow_root=True", "--ServerApp.open_browser=False"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while not _answers(f"http://127.0.0.1:{port}/api/status", token):
+                time.sleep(0.05)
+            return time.perf_counter() - start
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _container_mb(names: list[str]) -> dict[str, float]:
+    out = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", *names],
+                         capture_output=True, text=True, timeout=120).stdout
+    units = {"KiB": 1 / 1024, "MiB": 1.0, "GiB": 1024.0, "B": 1 / 2**20}
+    mem = {}
+    for line in out.splitlines():
+        name, usage = line.split(" ", 1)
+        value = usage.split("/")[0].strip()
+        unit = next(u for u in units if value.endswith(u))
+        mem[name] = float(value[: -len(unit)]) * units[unit]
+    return mem
+
+
+def _available_mb() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _start_kernel(info: dict) -> None:
+    base, token = info["candidate_url"].split("/candidate/")[0], info["candidate_url"].rsplit("token=", 1)[1]
+    req = urllib.request.Request(f"{base}/candidate/api/kernels", data=b'{"name": "python3"}', method="POST",
+                                 headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=60).read()
+
+
+def _submit(info: dict) -> tuple[float, str]:
+    start = time.perf_counter()
+    proc = subprocess.run(["docker", "exec", info["container"], "pitfalls-submit", "--json", "burst"],
+                          capture_output=True, text=True, timeout=900)
+    status = json.loads(proc.stdout)["status"] if proc.stdout.strip() else f"exit {proc.returncode}"
+    return time.perf_counter() - start, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=4)
+    parser.add_argument("--scaffold", default="tumor_triage")
+    args = parser.parse_args()
+    os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-sessions-")
+    from pitfalls import containers
+
+    containers.ensure_image()
+    infos: list[dict] = []
+    try:
+        bare = bare_jupyter_start()
+        free_before = _available_mb()
+        starts = []
+        for i in range(args.sessions):
+            t = time.perf_counter()
+            infos.append(_cli("session", "start", args.scaffold, "--candidate", f"bench-{i}", "--json"))
+            starts.append(time.perf_counter() - t)
+        print(f"bare `jupyter server` start to API ready: {bare:5.2f} s")
+        print(f"`pitfalls session start` to both URLs ready: first {starts[0]:5.2f} s, median "
+              f"{statistics.median(starts):5.2f} s ({statistics.median(starts) / bare:4.2f}x bare)")
+        time.sleep(5)
+        report_memory("idle", infos, free_before)
+        with cf.ThreadPoolExecutor(len(infos)) as pool:
+            list(pool.map(_start_kernel, infos))
+        time.sleep(5)
+        report_memory("one kernel each", infos, free_before)
+        t = time.perf_counter()
+        with cf.ThreadPoolExecutor(len(infos)) as pool:
+            results = list(pool.map(_submit, infos))
+        wall = time.perf_counter() - t
+        print(f"{len(infos)} simultaneous submissions: all done in {wall:5.1f} s; each "
+              + ", ".join(f"{s:4.1f} s {st}" for s, st in results))
+    finally:
+        for info in infos:
+            _cli("session", "stop", info["session_id"])
+
+
+def report_memory(label: str, infos: list[dict], free_before: float) -> None:
+    """Print per-session memory: container (cgroup) + session server RSS."""
+    from pitfalls.sessions import load_session
+
+    mem = _container_mb([i["container"] for i in infos])
+    per = [mem.get(i["container"], 0.0) + _rss_mb(load_session(i["session_id"]).server_pid) for i in infos]
+    print(f"memory per session, {label}: median {statistics.median(per):6.0f} MiB (container + server); "
+          f"host available {free_before:7.0f} -> {_available_mb():7.0f} MiB for {len(infos)} sessions")
+
+
+if __name__ == "__main__":
+    main()
