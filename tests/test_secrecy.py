@@ -117,7 +117,7 @@ def fs_probe(allowed, magic_seconds, magic_all):
             if name in REPO_NAMES or (not console_script and any(
                     "pitfalls" in c and not c.startswith(META_OK) for c in check)):
                 found["repo"].append(path)
-            if "breast" in low or "wdbc" in low:
+            if "wdbc" in low or any(k in low for k in ("breast_cancer", "breast-cancer", "breastcancer")):
                 found["breast_cancer"].append(path)
             if any(f in path for f in CFG["forbidden_paths"]):
                 found["forbidden"].append(path)
