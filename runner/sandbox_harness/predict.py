@@ -37,9 +37,29 @@ def main(module: str, artifact: str) -> int:
     return 0
 
 
+def warm_up(modules: list[str]) -> bool:
+    """Import the libraries the predictor will need, then wait for the runner's ``go`` on stdin.
+
+    The runner starts this sandbox while training runs, so these imports cost no wall time;
+    the model and its code appear in /model only once training is over and counted. Returns
+    False when the runner cancels (stdin closes without ``go``).
+    """
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing library shows up at predict time, with its message
+            pass
+    return sys.stdin.readline().strip() == "go"
+
+
 if __name__ == "__main__":
     try:
-        sys.exit(main(sys.argv[1], sys.argv[2]))
+        args = sys.argv[1:]
+        if args and args[0] == "--warm":
+            if not warm_up([m for m in args[1].split(",") if m]):
+                sys.exit(0)
+            args = args[2:]
+        sys.exit(main(args[0], args[1]))
     except MemoryError:
         print("MemoryError: prediction ran out of memory.", file=sys.stderr)
         sys.exit(4)

@@ -1,0 +1,76 @@
+"""The prediction sandbox, started warm: it imports the libraries while training runs.
+
+Measured on tumor_triage (bench/runner_overhead.py): a cold prediction sandbox spent most of its
+wall time importing scikit-learn and skops, which the bare fit+predict pays once. Started next to
+the training sandbox, the predictor imports them then and blocks on its stdin; the model code,
+the counted and rewritten artifact and the held-out features appear in its (read-only) folders
+only after training is over, and ``go`` starts its clock. Until ``go`` it has nothing of the
+candidate's: no code, no artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from .canonical import canonicalize
+from .sandbox import Limits, Mount, Sandboxed, start_sandboxed
+from .scaffold import Scaffold
+
+HARNESS_DIR = Path(__file__).resolve().parent / "sandbox_harness"
+WARM_MODULES = {
+    "sklearn": ("sklearn.base", "sklearn.pipeline", "sklearn.linear_model", "skops.io"),
+    "torch": ("torch", "torch.nn", "safetensors.torch"),
+}
+"""What the predictor imports before ``go``, per framework (numpy and pandas always)."""
+
+
+def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) -> tuple[Sandboxed, Path]:
+    """Start the gated prediction sandbox on empty ``job/{model,data,out}``; return it and ``out``.
+
+    ``uid`` must differ from the training sandbox's (they run at the same time).
+    """
+    from .pipeline import prepare_dir
+
+    m = scaffold.manifest
+    model_dir, data_dir, out = job / "model", job / "data", job / "out"
+    for d in (model_dir, data_dir):
+        d.mkdir()
+        os.chmod(d, 0o755)
+    prepare_dir(out, uid)
+    warm = ",".join(WARM_MODULES.get(m.framework, ()))
+    handle = start_sandboxed(
+        argv=[sys.executable, "-I", "/harness/predict.py", "--warm", warm, Path(m.predict_files[0]).stem,
+              Path(m.artifact_path).name],
+        mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"), Mount(HARNESS_DIR, "/harness"),
+                Mount(out, "/out", writable=True)],
+        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True)
+    return handle, out
+
+
+def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
+    """Put the prediction code, the canonical artifact and the held-out features in place.
+
+    Raises:
+        ArtifactError: the artifact cannot be re-encoded.
+    """
+    m = scaffold.manifest
+    model_dir, data_dir = job / "model", job / "data"
+    for name in m.predict_files:  # checked by regular_file() already
+        _copy_regular(work / name, model_dir / Path(name).name)
+    # the predictor gets a canonical re-encoding of the counted artifact, never the original
+    canonicalize(work / m.artifact_path, model_dir / Path(m.artifact_path).name,
+                 code_files=[model_dir / Path(n).name for n in m.predict_files])
+    heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
+    heldout.to_csv(data_dir / "heldout_features.csv", index=False)
+    for d in (model_dir, data_dir):
+        for f in d.iterdir():
+            os.chmod(f, 0o644)
+
+
+def _copy_regular(src: Path, dst: Path) -> None:
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
+        shutil.copyfileobj(fin, fout)
