@@ -20,6 +20,22 @@ HERE = Path(__file__).parent
 SESSION_SOCKET = "session.sock"
 
 
+class CappedHTTPServer(httpserver.HTTPServer):
+    """An HTTP server that holds at most ``MAX_CONNECTIONS`` connections: more are closed at once.
+
+    The candidate can open connections to ``session.sock`` at will; without a cap, holding
+    thousands exhausts the server's file handles and starves the interviewer's dashboard.
+    """
+
+    MAX_CONNECTIONS = 64
+
+    def handle_stream(self, stream, address) -> None:  # type: ignore[no-untyped-def]
+        if len(self._connections) >= self.MAX_CONNECTIONS:
+            stream.close()
+            return
+        super().handle_stream(stream, address)
+
+
 class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
     """One live session: dashboard, API, candidate proxy and submit socket."""
 
@@ -48,7 +64,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
         """Listen on ``path`` (mode 0666: the candidate's uid 1000 connects from inside the container)."""
         app = web.Application([(r"/submit", SocketSubmitHandler), (r"/status", SocketStatusHandler)],
                               pitfalls_service=self.service)
-        server = httpserver.HTTPServer(app, max_body_size=1024 * 1024)
+        server = CappedHTTPServer(app, max_body_size=16 * 2**20, idle_connection_timeout=120, body_timeout=30)
         if path.is_symlink() or (path.exists() and not path.is_socket()):
             raise containers.ContainerError(f"{path} must be absent or a socket. Got another kind of file instead.")
         sock = bind_unix_socket(str(path), mode=0o666)

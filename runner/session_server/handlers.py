@@ -147,18 +147,30 @@ class ReportHandler(_Page):
 class SocketSubmitHandler(web.RequestHandler):
     """POST /submit on ``session.sock`` inside the container: reaching the socket is the credential."""
 
+    MAX_BODY = 64 * 1024
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.finish({"message": message})
+
     async def post(self) -> None:
         service: SessionService = self.settings["pitfalls_service"]
+        if len(self.request.body) > self.MAX_BODY:
+            return self._refuse(413, f"The request must be at most {self.MAX_BODY // 1024} KiB (a note of at most "
+                                     f"2000 characters). Got {len(self.request.body) // 1024} KiB instead.")
         try:
             body = json.loads(self.request.body or b"{}")
-            note = body.get("note", "") if isinstance(body, dict) else None
-            self.finish(await service.submit(note))
         except ValueError:
-            self.set_status(400)
-            self.finish({"message": "The body must be a JSON object like {\"note\": \"...\"}. Got invalid JSON."})
+            return self._refuse(400, 'The body must be a JSON object like {"note": "..."}. Got invalid JSON.')
+        if not isinstance(body, dict):
+            return self._refuse(400, 'The body must be a JSON object like {"note": "..."}. '
+                                     f"Got a JSON {type(body).__name__} instead.")
+        try:
+            self.finish(await service.submit(body.get("note", "")))
         except RequestError as exc:
-            self.set_status(exc.status)
-            self.finish({"message": str(exc)})
+            self._refuse(exc.status, str(exc))
+        except PitfallsError as exc:  # e.g. a workspace over the snapshot limit: its message says how to fix it
+            self._refuse(400, str(exc))
 
 
 class SocketStatusHandler(web.RequestHandler):
