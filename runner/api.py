@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import WorkspaceError
+from .errors import WorkspaceError, storage_error
 from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
@@ -157,8 +157,13 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         else:
             ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
     except BaseException as exc:
-        store.finish_submission(sub_id, status="failed", message=f"The runner failed: {type(exc).__name__}. "
-                                "Your snapshot is kept; submit again, and report this if it repeats.")
+        full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
+                             how="or set TMPDIR to a folder on another disk")
+        store.finish_submission(sub_id, status="failed", message=(
+            f"{full} Your snapshot is kept." if full else f"The runner failed: {type(exc).__name__}. "
+            "Your snapshot is kept; submit again, and report this if it repeats."))
+        if full:
+            raise full from exc
         raise
     cal = scaffold.manifest.calibration
     store.finish_submission(

@@ -82,6 +82,15 @@ def _limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: i
     return None
 
 
+def _host_disk_full(folder: Path) -> str | None:
+    """Why a run failed when the runner's temporary folder (the sandboxes' job folder) is full."""
+    if shutil.disk_usage(folder).free >= 2**20:
+        return None
+    return ("The scoring host's temporary folder (TMPDIR) must have free space. Got a full disk (ENOSPC) "
+            "while your code ran instead; your code is not at fault. Ask the interviewer to free space there "
+            "(or to set TMPDIR to another disk), then submit again.")
+
+
 def _crash_message(run: RunResult, what: str) -> str:
     lines = [l for l in run.log_tail.strip().splitlines() if l.strip()]
     last = lines[-1] if lines else "(no output)"
@@ -249,7 +258,7 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        ev.message = _crash_message(run, "python train.py")
+        ev.message = _host_disk_full(job) or _crash_message(run, "python train.py")
         return ev
     ev.params, ev.violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
     if ev.violations:
@@ -275,7 +284,8 @@ def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, e
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        ev.message = _crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}")
+        ev.message = (_host_disk_full(out)
+                      or _crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}"))
         return ev
     score_predictions(scaffold=scaffold, out=out, ev=ev)
     return ev

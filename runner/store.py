@@ -15,7 +15,9 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
+
+from .errors import storage_error
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -61,6 +63,19 @@ CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
 """
 
 JSON_COLUMNS = ("violations", "timings", "probes")
+_SCORING: set[int] = set()
+"""Submissions this process is scoring now. A ``running`` row of this process outside this set was
+abandoned: its outcome could not be written (a full or read-only disk), so it is recovered too."""
+STATE_FOLDER = "The state folder (PITFALLS_HOME)"
+ELSEWHERE = "or set PITFALLS_HOME to a folder on another disk"
+
+
+def _raise_storage(exc: BaseException, folder: Path) -> NoReturn:
+    """Raise a clear StorageError for a full or read-only state folder; re-raise anything else."""
+    err = storage_error(exc, folder=folder, what=STATE_FOLDER, how=ELSEWHERE)
+    if err is None:
+        raise exc
+    raise err from exc
 
 
 def now() -> str:
@@ -72,7 +87,10 @@ def home() -> Path:
     """Where pitfalls keeps state: ``$PITFALLS_HOME`` or ``~/.local/share/pitfalls``."""
     default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "pitfalls"
     path = Path(os.environ.get("PITFALLS_HOME", default))
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        _raise_storage(exc, path)
     return path
 
 
@@ -81,37 +99,52 @@ class Store:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or home() / "pitfalls.sqlite"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        self.recover()
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            self.recover()
+        except (OSError, sqlite3.Error) as exc:
+            _raise_storage(exc, self.path.parent)
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """One atomic write transaction.
+
+        Raises:
+            StorageError: the state folder is full or read-only (nothing of this transaction is kept).
+        """
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:  # a COMMIT that failed (SQLite may already have rolled back)
+                self.db.execute("ROLLBACK")
+            _raise_storage(exc, self.path.parent)
 
     def recover(self) -> int:
         """Mark submissions whose runner process died mid-run as failed. Returns how many."""
         rows = self.db.execute("SELECT id, runner_pid, runner_started FROM submissions "
                                "WHERE status='running'").fetchall()
-        dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])]
+        dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])
+                or (r["runner_pid"] == os.getpid() and r["id"] not in _SCORING)]
         if not dead:
             return 0  # no write lock when there is nothing to mend (every open runs this)
         with self.tx() as db:
             for sid in dead:
                 db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=?",
                            (now(), "Scoring was interrupted before it finished (the runner process "
-                            "ended). Your snapshot is kept; submit again to score it.", sid))
+                            "ended, or could not record the outcome). Your snapshot is kept; submit "
+                            "again to score it.", sid))
         return len(dead)
 
     def create_session(self, *, scaffold: str, workspace: Path, mode: str, candidate: str = "",
@@ -146,17 +179,22 @@ class Store:
                              "VALUES (?,?,?,?,?,?,?,?,?)",
                              (session_id, now(), note, "running", metric, snapshot, snapshot_sha256,
                               os.getpid(), _start_time(os.getpid())))
+            _SCORING.add(int(cur.lastrowid))  # before COMMIT: no other connection sees it earlier
             return int(cur.lastrowid)
 
     def finish_submission(self, submission_id: int, **values: Any) -> None:
-        """Write a submission's outcome in one transaction."""
+        """Write a submission's outcome in one transaction. If that fails, the row is left to
+        :meth:`recover` (the next Store opened, in this process or another, marks it failed)."""
         values["finished_at"] = now()
         for key in JSON_COLUMNS:
             if key in values:
                 values[key] = json.dumps(values[key])
         cols = ", ".join(f"{k}=?" for k in values)
-        with self.tx() as db:
-            db.execute(f"UPDATE submissions SET {cols} WHERE id=?", (*values.values(), submission_id))
+        try:
+            with self.tx() as db:
+                db.execute(f"UPDATE submissions SET {cols} WHERE id=?", (*values.values(), submission_id))
+        finally:
+            _SCORING.discard(submission_id)
 
     def submissions(self, session_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM submissions WHERE session_id=? ORDER BY id",

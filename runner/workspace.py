@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 from .brief import render_brief, render_eda_notebook
-from .errors import WorkspaceError
+from .errors import WorkspaceError, storage_error
 from .scaffold import Scaffold
-from .store import home
+from .store import ELSEWHERE, STATE_FOLDER, home
 
 MARKER = ".pitfalls.json"
 SNAPSHOT_EXCLUDE_DIRS = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
@@ -90,6 +90,7 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
 
     Raises:
         WorkspaceError: the workspace is larger than the snapshot limit.
+        StorageError: the state folder is full or read-only (no partial file is left behind).
     """
     files = sorted(p for p in _regular_files(directory) if _included(p.relative_to(directory)))
     total = sum(p.stat().st_size for p in files)
@@ -105,20 +106,35 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
     data = buf.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     folder = home() / "snapshots" / session_id
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{digest[:16]}.tar.gz"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_durably(folder, final, data)
+    except OSError as exc:
+        err = storage_error(exc, folder=folder.parent.parent, what=STATE_FOLDER, how=ELSEWHERE)
+        if err is None:
+            raise
+        raise err from exc
+    return final, digest
+
+
+def _write_durably(folder: Path, final: Path, data: bytes) -> None:
+    """Write ``data`` to ``final`` through a fsynced temporary file; remove it if anything fails."""
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return final, digest
 
 
 def extract_snapshot(*, snapshot: Path, target: Path) -> None:

@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from tornado import web
 
-from ..errors import PitfallsError
+from ..errors import PitfallsError, StorageError
 from .auth import user_role
 from .service import RequestError, SessionService
 
@@ -77,6 +77,8 @@ class SubmitHandler(_Api):
             self._answer(await _service(self).submit(_json_body(self).get("note", "")))
         except RequestError as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
+        except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
+            raise web.HTTPError(503, log_message=str(exc)) from None
 
 
 class StateHandler(_Api):
@@ -169,6 +171,8 @@ class SocketSubmitHandler(web.RequestHandler):
             self.finish(await service.submit(body.get("note", "")))
         except RequestError as exc:
             self._refuse(exc.status, str(exc))
+        except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
+            self._refuse(503, str(exc))
         except PitfallsError as exc:  # e.g. a workspace over the snapshot limit: its message says how to fix it
             self._refuse(400, str(exc))
 
