@@ -27,7 +27,7 @@ class CappedHTTPServer(httpserver.HTTPServer):
     thousands exhausts the server's file handles and starves the interviewer's dashboard.
     """
 
-    MAX_CONNECTIONS = 64
+    MAX_CONNECTIONS = 512  # far below the process's file limit; a candidate's own tools never need more
 
     def handle_stream(self, stream, address) -> None:  # type: ignore[no-untyped-def]
         if len(self._connections) >= self.MAX_CONNECTIONS:

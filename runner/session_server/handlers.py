@@ -149,7 +149,7 @@ class ReportHandler(_Page):
 class SocketSubmitHandler(web.RequestHandler):
     """POST /submit on ``session.sock`` inside the container: reaching the socket is the credential."""
 
-    MAX_BODY = 64 * 1024
+    MAX_BODY = 2**20
 
     def _refuse(self, status: int, message: str) -> None:
         self.set_status(status)
