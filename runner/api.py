@@ -76,12 +76,13 @@ def _open(directory: Path, store: Store | None,
     to edit, so it must not decide which session a submission is recorded in.
     """
     store = store or Store()
+    explicit = session_id is not None  # a practice workspace may have moved since it was made
     session_id = session_id or read_marker(directory.resolve())["session_id"]
     session = store.session(session_id)
     if session is None:
         raise WorkspaceError(f"The workspace's session {session_id} must be recorded in "
                              f"{store.path}. Got no such session instead (was PITFALLS_HOME changed?).")
-    if Path(session["workspace"]).resolve() != directory.resolve():
+    if explicit and Path(session["workspace"]).resolve() != directory.resolve():
         raise WorkspaceError(f"Session {session_id} must belong to {directory}. Got a session of "
                              f"{session['workspace']} instead.")
     return store, session, load_scaffold(session["scaffold"])
