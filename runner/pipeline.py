@@ -126,10 +126,13 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
     """Count the artifact's parameters and the prediction code's size, against the budgets."""
     m, b = scaffold.manifest, scaffold.manifest.budgets
     artifact = regular_file(work, m.artifact_path)
-    if artifact is None and (work / m.artifact_path).is_symlink():
+    parts = Path(m.artifact_path).parts
+    if artifact is None and any((work / Path(*parts[:i + 1])).is_symlink() for i in range(len(parts))):
+        # a link anywhere on the path (the file, or a folder such as artifacts/) would make this
+        # trusted process read, count and hand the predictor a host file
         return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="a symlink",
-                                message=f"{m.artifact_path} must be a regular file. Got a link instead. "
-                                        "Save the model itself there.")]
+                                message=f"{m.artifact_path} must be a regular file in a regular folder. Got "
+                                        "a link on its path instead. Save the model itself there.")]
     try:
         count = count_params(artifact or work / m.artifact_path, max_mb=b.max_artifact_mb)
     except ArtifactError as exc:
@@ -163,10 +166,10 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
 
 
 def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
-    path = out / "predictions.npy"
+    path = regular_file(out, "predictions.npy")  # never a link the predictor left to a host file
     limit = n_rows * max(n_cols, 1) * 16 * 8 + 4096
-    if not path.is_file() or path.stat().st_size > limit:
-        actual = "no file" if not path.is_file() else f"{path.stat().st_size} bytes"
+    if path is None or path.stat().st_size > limit:
+        actual = "no file (or a link)" if path is None else f"{path.stat().st_size} bytes"
         return Violation(constraint="predictions", limit=f"{n_rows} rows", actual=actual,
                          message=f"Predictions must be one row per held-out row ({n_rows}). Got "
                                  f"{actual} instead. Return an array from predict().")

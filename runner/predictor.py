@@ -61,7 +61,13 @@ def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
     for name in m.predict_files:  # checked by regular_file() already
         _copy_regular(work / name, model_dir / Path(name).name)
     # the predictor gets a canonical re-encoding of the counted artifact, never the original
-    canonicalize(work / m.artifact_path, model_dir / Path(m.artifact_path).name,
+    from .artifacts import ArtifactError
+    from .pipeline import regular_file
+
+    artifact = regular_file(work, m.artifact_path)  # checked by check_artifact; training has ended
+    if artifact is None:
+        raise ArtifactError(f"{m.artifact_path} must be a regular file. Got a link or nothing instead.")
+    canonicalize(artifact, model_dir / Path(m.artifact_path).name,
                  code_files=[model_dir / Path(n).name for n in m.predict_files])
     heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
     heldout.to_csv(data_dir / "heldout_features.csv", index=False)
