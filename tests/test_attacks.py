@@ -38,7 +38,6 @@ import base64
 import glob
 import io
 import json
-import os
 import random
 import re
 import shutil
@@ -55,6 +54,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pytest
+from test_bad_input import _host_processes as host_processes
 
 from conftest import REPO
 from pitfalls import api
@@ -320,22 +320,6 @@ def host_side(tmp_path: Path, home: Path) -> Iterator[Host]:
     finally:
         for s in socks:
             s.close()
-
-
-def host_processes(token: str) -> list[str]:
-    """Host processes whose command line or name contains ``token``."""
-    found = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit() or d.name == str(os.getpid()):
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            comm = (d / "comm").read_text().strip()
-        except OSError:
-            continue
-        if token in cmd or token in comm:
-            found.append(f"pid {d.name} ({comm}): {cmd}")
-    return found
 
 
 def assert_no_leftovers(token: str, grace: float = 5.0) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from test_sessions import _base, _tokens, cli, http
+from test_sessions import _base, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
 from tornado import httpclient, websocket
 
 from pitfalls import containers
@@ -55,16 +55,6 @@ SCORE_SECONDS: list[float] = []
 
 
 # ---- sessions ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory) -> Path:
-    try:
-        containers.ensure_engine()
-    except containers.ContainerError as exc:
-        pytest.skip(f"no Docker engine can be made ready here: {exc}")
-    containers.ensure_image()
-    return tmp_path_factory.mktemp("attack-home")
-
 
 def _start(home: Path, candidate: str) -> dict[str, Any]:
     info = json.loads(cli(home, "session", "start", SCAFFOLD, "--candidate", candidate, "--duration", "30",
