@@ -52,15 +52,17 @@ def session() -> None:
               "of the same scaffold and candidate, if any).")
 @click.option("--memory-mb", type=int, default=4096, show_default=True, help="Container memory limit.")
 @click.option("--cpus", type=float, default=2.0, show_default=True, help="Container CPU limit.")
+@click.option("--disk-mb", type=int, default=2048, show_default=True,
+              help="Size of the candidate's workspace file system (0: a plain host folder, unbounded).")
 @JSON
 def start(name: str, candidate: str, duration: float, port: int | None, host: str, url_host: str,
-          session_id: str | None, memory_mb: int, cpus: float, as_json: bool) -> None:
+          session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, as_json: bool) -> None:
     """Start (or resume) a live session of scaffold NAME and print both URLs."""
     if not as_json:
         click.echo("Starting the candidate's container (the first run builds the image: a few minutes)...", err=True)
     info = sessions.start_session(scaffold=name, candidate=candidate, duration_minutes=duration or None, port=port,
                                   host=host, url_host=url_host, session_id=session_id, memory_mb=memory_mb,
-                                  cpus=cpus)
+                                  cpus=cpus, disk_mb=disk_mb)
     click.echo(json.dumps(asdict(info), indent=2) if as_json else _describe(info))
 
 

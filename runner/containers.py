@@ -34,7 +34,8 @@ from .store import home
 REPO = Path(__file__).resolve().parent.parent
 IMAGE_NAME = "pitfalls-candidate"
 CANDIDATE_UID = 1000
-CONTAINER_WORK = "/home/candidate/work"
+CONTAINER_HOME = "/home/candidate"
+CONTAINER_WORK = f"{CONTAINER_HOME}/work"
 CONTAINER_RUN = "/run/pitfalls"
 JUPYTER_SOCKET = "jupyter.sock"
 _engine_checked = False
@@ -182,7 +183,8 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
 
     The workspace is bind-mounted at /home/candidate/work and ``socket_dir`` at /run/pitfalls, where
     jupyter-server listens on ``jupyter.sock`` (token ``token``, URLs under ``base_url``). As root,
-    the workspace is handed to uid 1000. The call returns at once; ``wait_for_jupyter`` waits
+    the workspace is handed to uid 1000. The image is read-only; /tmp and the home folder are
+    tmpfs of ``memory_mb // 8`` each. The call returns at once; ``wait_for_jupyter`` waits
     until the API answers.
 
     Raises:
@@ -193,6 +195,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     if memory_mb < 256 or cpus <= 0 or pids < 32:
         raise ContainerError(f"Limits must be memory_mb >= 256, cpus > 0, pids >= 32. Got {memory_mb}, {cpus}, {pids}.")
     workspace, socket_dir = workspace.resolve(), socket_dir.resolve()
+    scratch_mb = max(64, memory_mb // 8)
     _prepare_dirs(workspace=workspace, socket_dir=socket_dir)
     (socket_dir / JUPYTER_SOCKET).unlink(missing_ok=True)
     tag = ensure_image()
@@ -205,6 +208,10 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
         "--user", f"{CANDIDATE_UID}:{CANDIDATE_UID}",
         "--memory", f"{memory_mb}m", "--memory-swap", f"{memory_mb}m", "--cpus", f"{cpus:g}",
         "--pids-limit", str(pids), "--shm-size", f"{max(64, memory_mb // 8)}m",
+        # Nothing else writable: the image's layer would grow without bound on the host's disk.
+        # tmpfs pages count against --memory.
+        "--read-only", "--tmpfs", f"/tmp:rw,nosuid,nodev,size={scratch_mb}m",
+        "--tmpfs", f"{CONTAINER_HOME}:rw,nosuid,nodev,size={scratch_mb}m,uid={CANDIDATE_UID},gid={CANDIDATE_UID},mode=0755",
         "--mount", f"type=bind,source={workspace},target={CONTAINER_WORK}",
         "--mount", f"type=bind,source={socket_dir},target={CONTAINER_RUN}",
         tag,

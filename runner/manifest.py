@@ -48,6 +48,8 @@ class Budgets:
     memory_mb: int = 2048
     max_processes: int = 64
     max_file_mb: int = 64
+    max_disk_mb: int = 1024
+    """Everything training and prediction may write in their working folder together."""
     max_code_kb: int = 64
     """Total size of the Python files the predictor may load (``workspace.predict_files``)."""
     max_artifact_mb: int = 16

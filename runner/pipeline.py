@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import scoring
+from . import quota, scoring, verdicts
 from .artifacts import ArtifactError, count_params
 from .results import Status, Violation
 from .predictor import start_predictor, stage_model
@@ -37,6 +36,15 @@ class Evaluation:
     params: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     log_tail: str = ""
+
+
+JOB_HEADROOM_MB = 64
+"""Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
+
+
+def _folder_mb(folder: Path) -> int:
+    total = sum(os.lstat(os.path.join(root, f)).st_size for root, _, files in os.walk(folder) for f in files)
+    return total // 2**20 + 1
 
 
 def copy_workspace(source: Path, target: Path) -> None:
@@ -64,38 +72,6 @@ def prepare_dir(path: Path, uid: int) -> None:
         for root, dirs, files in os.walk(path):
             for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
                 os.lchown(name, uid, uid)
-
-
-def _limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: int) -> Violation | None:
-    if run.timed_out:
-        key = "train_seconds" if phase == "training" else "predict_seconds"
-        return Violation(constraint=key, limit=seconds, actual=round(run.wall_seconds, 1),
-                         message=f"{phase.capitalize()} must finish within {seconds:g} s. Got stopped "
-                                 f"after {run.wall_seconds:.1f} s instead. Use fewer epochs or a "
-                                 "smaller model, and check for loops that never end.")
-    if run.memory_exceeded:
-        peak = round(run.peak_memory_mb) if run.peak_memory_mb else memory_mb
-        return Violation(constraint="memory_mb", limit=memory_mb, actual=peak,
-                         message=f"{phase.capitalize()} must stay under {memory_mb} MiB of memory. "
-                                 f"Got killed at the limit (peak {peak} MiB) instead. Use smaller "
-                                 "batches or models and avoid copying the data.")
-    return None
-
-
-def _host_disk_full(folder: Path) -> str | None:
-    """Why a run failed when the runner's temporary folder (the sandboxes' job folder) is full."""
-    if shutil.disk_usage(folder).free >= 2**20:
-        return None
-    return ("The scoring host's temporary folder (TMPDIR) must have free space. Got a full disk (ENOSPC) "
-            "while your code ran instead; your code is not at fault. Ask the interviewer to free space there "
-            "(or to set TMPDIR to another disk), then submit again.")
-
-
-def _crash_message(run: RunResult, what: str) -> str:
-    lines = [l for l in run.log_tail.strip().splitlines() if l.strip()]
-    last = lines[-1] if lines else "(no output)"
-    return (f"{what} must exit cleanly. Got exit code {run.returncode} instead; its last line was: "
-            f"{last[:300]}  See log_tail for more.")
 
 
 def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> RunResult:
@@ -219,9 +195,9 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         enforce_budgets: if False, parameter and code budgets are reported but do not reject
             (used to calibrate an over-budget starter). Time and memory are always enforced.
     """
-    with tempfile.TemporaryDirectory(prefix="pitfalls-job-") as tmp:
-        job = Path(tmp)
-        os.chmod(job, 0o700)
+    quota.sweep_stale()
+    size_mb = scaffold.manifest.budgets.max_disk_mb + _folder_mb(source) + JOB_HEADROOM_MB
+    with quota.bounded_folder(size_mb=size_mb) as job:
         uid = sandbox_uid()
         work = job / "work"
         copy_workspace(source, work)
@@ -256,12 +232,16 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
     run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
     ev.timings["train_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = run.log_tail
-    violation = _limit_violation(run, phase="training", seconds=b.train_seconds, memory_mb=b.memory_mb)
+    violation = verdicts.limit_violation(run, phase="training", seconds=b.train_seconds, memory_mb=b.memory_mb)
     if violation:
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        ev.message = _host_disk_full(job) or _crash_message(run, "python train.py")
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb)
+        if violation:
+            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+            return ev
+        ev.message = verdicts.host_disk_full(job.parent) or verdicts.crash_message(run, "python train.py")
         return ev
     ev.params, ev.violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
     if ev.violations:
@@ -282,13 +262,17 @@ def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, e
     run = predictor.wait()
     ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]
-    violation = _limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)
+    violation = verdicts.limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)
     if violation:
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        ev.message = (_host_disk_full(out)
-                      or _crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}"))
+        violation = verdicts.disk_violation(out.parent, phase="prediction", max_disk_mb=b.max_disk_mb)
+        if violation:
+            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+            return ev
+        ev.message = (verdicts.host_disk_full(out.parent.parent)
+                      or verdicts.crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}"))
         return ev
     score_predictions(scaffold=scaffold, out=out, ev=ev)
     return ev

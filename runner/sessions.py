@@ -4,6 +4,7 @@ A session lives in ``$PITFALLS_HOME/sessions/<id>/``:
 
 - ``session.json`` (mode 0600): scaffold, port, the two tokens, container name, server pid;
 - ``workspace/``: the candidate's files, bind-mounted into the container, kept by ``stop``;
+  while the session runs, a size-limited file system (``workspace.img``, see runner/quota.py);
 - ``run/``: mounted at /run/pitfalls: ``jupyter.sock`` (the candidate's JupyterLab) and
   ``session.sock`` (``pitfalls-submit``, served by the session server);
 - ``server.log``: the session server's log.
@@ -27,7 +28,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import containers
+from . import containers, quota
 from .errors import PitfallsError
 from .jupyter import free_port
 from .scaffold import load_scaffold
@@ -58,6 +59,7 @@ class LiveSession:
     cpus: float = 2.0
     server_pid: int = 0
     url_host: str = ""
+    disk_mb: int = 2048
 
     @property
     def dir(self) -> Path:
@@ -148,14 +150,14 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
 
 
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
-            port: int | None, url_host: str, memory_mb: int, cpus: float) -> LiveSession:
+            port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int) -> LiveSession:
     sc = load_scaffold(scaffold)
     session_id = store.create_session(scaffold=sc.name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
     live = LiveSession(session_id=session_id, scaffold=sc.name, candidate=candidate, host=host,
                        port=port or free_port(8890), candidate_token=secrets.token_urlsafe(24),
                        interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
-                       memory_mb=memory_mb, cpus=cpus, url_host=url_host)
+                       memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
     live.dir.mkdir(mode=0o700)
     live.run_dir.mkdir(mode=0o755)
     create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id, live=True)
@@ -167,7 +169,8 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
 
 def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
                   port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
-                  session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0) -> SessionInfo:
+                  session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0,
+                  disk_mb: int = 2048) -> SessionInfo:
     """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
     the same scaffold and candidate): the container, then the session server.
 
@@ -186,7 +189,9 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
         store.update_session(session_id, **changes)
     else:
         live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
-                       host=host, port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus)
+                       host=host, port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb)
+    if live.disk_mb and quota.available():
+        quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
     server = spawn_server(live)  # it starts while the container boots; the proxy answers 502 until then
     try:
         ensure_container(live)
@@ -331,6 +336,7 @@ def stop_session(*, session_id: str) -> SessionInfo:
     live = load_session(session_id)
     containers.stop_container(name_or_id=live.container)
     stop_server(live)
+    quota.release(live.workspace, live.dir / "workspace.img")  # a plain folder again, files kept
     store = Store()
     if not (store.session(session_id) or {}).get("ended_at"):
         store.update_session(session_id, ended_at=now())

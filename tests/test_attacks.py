@@ -35,14 +35,17 @@ counter on hand-built artifacts); the attacks here are the ones those do not alr
 from __future__ import annotations
 
 import base64
+import errno
 import glob
 import io
 import json
+import os
 import random
 import re
 import shutil
 import socket
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -58,6 +61,7 @@ from test_bad_input import _host_processes as host_processes
 
 from conftest import REPO
 from pitfalls import api
+from pitfalls.pipeline import JOB_HEADROOM_MB
 from pitfalls.results import SubmissionResult, Violation
 from pitfalls.scaffold import load_scaffold
 from pitfalls.scoring import public_mask
@@ -67,8 +71,8 @@ TUMOR = REPO / "scaffolds" / "tumor_triage"
 HARNESS = REPO / "runner" / "sandbox_harness" / "predict.py"
 SHORT_BUDGETS = {"train_seconds = 60\n": "train_seconds = 15\n",
                  "predict_seconds = 30\n": "predict_seconds = 12\n",
-                 "max_file_mb = 64\n": "max_file_mb = 16\n"}
-SHORT_TRAIN_SECONDS, SHORT_PREDICT_SECONDS, SHORT_FILE_MB = 15, 12, 16
+                 "max_file_mb = 64\n": "max_file_mb = 16\nmax_disk_mb = 128\n"}
+SHORT_TRAIN_SECONDS, SHORT_PREDICT_SECONDS, SHORT_FILE_MB, SHORT_DISK_MB = 15, 12, 16, 128
 LABEL_WINDOW = 32  # a run of this many held-out labels in order is a leak (chance: ~1e-7 per run)
 
 
@@ -1338,11 +1342,16 @@ def _big_file(o: Outcome) -> None:
 
 
 def _disk_quota(o: Outcome) -> None:
+    """The job folder is a size-limited file system: the writes stop with ENOSPC near max_disk_mb
+    (plus the folder's headroom for the workspace and data), far below the 480 MiB attempted."""
     found = o.report("train")
     if found["errno"] is None:
         raise Escaped(f"training wrote {found['total_mib']} MiB to the host's disk in {found['files']} files, "
                       f"{found['total_mib'] // SHORT_FILE_MB}x the {SHORT_FILE_MB} MiB file budget, and nothing "
                       "stopped it")
+    assert found["errno"] == errno.ENOSPC, found
+    assert found["total_mib"] <= SHORT_DISK_MB + JOB_HEADROOM_MB, found
+    assert not glob.glob(f"{tempfile.gettempdir()}/pitfalls-job-{os.getpid()}-*"), "the job folder outlived the run"
 
 
 def _writes(phase: str, targets: list[str]) -> Callable[[Outcome], None]:
@@ -1405,10 +1414,7 @@ LIMITS = [
                for name in os.listdir("."):
                    if name.startswith("fill-"):
                        os.remove(name)
-           '''), _disk_quota, short=True, raises=Escaped,
-           hole="runner/sandbox.py: RLIMIT_FSIZE caps each file, but /workspace is a bind mount of the job folder "
-                "on the host's disk with no quota: 30x max_file_mb here; in its 60 s a submission can fill the "
-                "disk that holds the SQLite store and the snapshots"),
+           '''), _disk_quota, short=True),
     Attack("training_loops_forever_ignoring_signals", in_training('''
                import signal
                from model import report

@@ -50,6 +50,7 @@ pytestmark = pytest.mark.docker
 SCAFFOLD = "tumor_triage"
 RUN = "/run/pitfalls"
 WORK = "/home/candidate/work"
+ATTACKER_DISK_MB = 512  # the attacker's workspace file system (session start --disk-mb)
 SCORE_SECONDS: list[float] = []
 """Wall time of each scored honest submission of this module (the burst's time bound uses them)."""
 
@@ -58,7 +59,7 @@ SCORE_SECONDS: list[float] = []
 
 def _start(home: Path, candidate: str) -> dict[str, Any]:
     info = json.loads(cli(home, "session", "start", SCAFFOLD, "--candidate", candidate, "--duration", "30",
-                          "--json").stdout)
+                          "--disk-mb", str(ATTACKER_DISK_MB), "--json").stdout)
     info["home"] = home
     return info
 
@@ -358,8 +359,11 @@ def test_host_store_snapshots_and_tokens_are_not_in_the_container(attacker, cont
         print(json.dumps({"exists": {p: os.path.exists(p) for p in paths}, "mounts": mounts}))
     """, json.dumps([str(p) for p in secret_paths] + [str(home)]))
     assert not any(seen["exists"].values()), seen["exists"]
-    # Of the session's folder only the workspace and the sealed socket folder are mounted; nothing else of home.
-    assert sorted(mp for root, mp in seen["mounts"] if sid in root) == sorted([RUN, WORK]), seen["mounts"]
+    # Of the session's folder only the workspace and the sealed socket folder are mounted; nothing else of
+    # home. The workspace is its own file system (root "/") when the host bounds it, else a host folder.
+    from_session = sorted(mp for root, mp in seen["mounts"] if sid in root)
+    assert from_session in ([RUN], sorted([RUN, WORK])), seen["mounts"]
+    assert [root for root, mp in seen["mounts"] if mp == WORK] in (["/"], [f"{folder}/workspace"]), seen["mounts"]
     assert not [m for m in seen["mounts"] if re.search(r"snapshots|pitfalls\.sqlite|session\.json|/sessions/?$", m[0])]
 
     links = {"store.sqlite": home / "pitfalls.sqlite", "session.json": secret_paths[2],
@@ -867,7 +871,7 @@ def test_many_held_connections_do_not_starve_the_interviewer(attacker):
 # ---- 11: disk and processes ---------------------------------------------------------------------
 
 def _write_mb(info: dict[str, Any], name: str, mb: int) -> None:
-    free = shutil.disk_usage(info["workspace"]).free
+    free = shutil.disk_usage(info["home"]).free
     if free < 5 * 2**30:
         pytest.skip(f"only {free / 2**30:.1f} GiB free on the host's disk; not writing {mb} MB into a host folder")
     dd = _dexec(info, "dd", "if=/dev/urandom", f"of={WORK}/{name}", "bs=1M", f"count={mb}", timeout=300)
@@ -902,28 +906,30 @@ def test_a_huge_workspace_is_refused_with_a_clear_message(attacker):
     assert code == 2 and f"at most {MAX_SNAPSHOT_MB} MiB" in message and "big.bin" in message, answer
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "HOLE (denial of service on the host): nothing bounds what the candidate may write. The "
-    "workspace is a bind mount of a host folder under PITFALLS_HOME and the container's writable "
-    "layer (/tmp, /home/candidate) lives in the engine's storage, neither with a quota "
-    "(no --storage-opt size, no size-limited volume or tmpfs): `dd if=/dev/zero of=~/work/x` "
-    "runs until the host's filesystem is full, which stops every session on the host. The snapshot "
-    "limit (MAX_SNAPSHOT_MB) only refuses the submission."))
 def test_the_candidates_writable_space_is_bounded(attacker):
-    """The candidate asks how much it may write (statvfs of the workspace, /tmp and home): less than
-    half of the host's free space, or filling the disk would stop the host."""
-    seen = _py(attacker, """
-        import json, os
-        out = {}
-        for p in ("/home/candidate/work", "/tmp", "/home/candidate"):
-            st = os.statvfs(p)
-            out[p] = st.f_bavail * st.f_frsize
-        print(json.dumps(out))
-    """)
-    host_free = min(shutil.disk_usage(attacker["workspace"]).free, shutil.disk_usage("/var/lib/docker").free
-                    if os.path.isdir("/var/lib/docker") else 1 << 62)
-    print({p: f"{v / 2**30:.1f} GiB" for p, v in seen.items()}, f"host free {host_free / 2**30:.1f} GiB")
-    assert all(v < host_free / 2 for v in seen.values()), seen
+    """The candidate fills every place it may write (the workspace, /tmp, its home folder, the image's
+    own folders) with `dd`: each stops at its own size (the workspace's file system, --disk-mb; the
+    tmpfs), far below the host's free space; the image is read-only; once the files are removed, an
+    honest submission scores."""
+    host_free = shutil.disk_usage(attacker["home"]).free
+    written = {}
+    try:
+        for target in (f"{WORK}/fill.bin", "/tmp/fill.bin", "/home/candidate/fill.bin", "/dev/shm/fill.bin",
+                       "/var/tmp/fill.bin"):
+            dd = _dexec(attacker, "dd", "if=/dev/zero", f"of={target}", "bs=1M", "count=4096", timeout=300)
+            size = _dexec(attacker, "stat", "-c", "%s", target).stdout.strip()
+            written[target] = (dd.returncode, int(size or 0) // 2**20, dd.stderr.strip().splitlines()[:1])
+    finally:
+        _dexec(attacker, "rm", "-f", f"{WORK}/fill.bin", "/tmp/fill.bin", "/home/candidate/fill.bin",
+               "/dev/shm/fill.bin")
+    print(written, f"host free {host_free / 2**30:.1f} GiB")
+    assert written[f"{WORK}/fill.bin"][0] != 0 and written[f"{WORK}/fill.bin"][1] <= ATTACKER_DISK_MB, written
+    assert "No space left" in written[f"{WORK}/fill.bin"][2][0], written
+    for tmpfs in ("/tmp/fill.bin", "/home/candidate/fill.bin", "/dev/shm/fill.bin"):
+        assert written[tmpfs][0] != 0 and written[tmpfs][1] <= 4096 // 8, written
+    assert written["/var/tmp/fill.bin"][1] == 0 and "Read-only file system" in written["/var/tmp/fill.bin"][2][0]
+    assert max(mib for _, mib, _ in written.values()) * 2**20 < host_free / 4
+    _scores(attacker, "after filling the disk")
 
 
 def test_a_fork_bomb_in_the_terminal_does_not_stop_the_session(attacker):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import pitfalls.scaffold
+from pitfalls import quota
 from pitfalls.errors import ManifestError
 from pitfalls.scaffold import load_scaffold
 
@@ -28,6 +30,7 @@ from conftest import REPO, run_cli
 
 TUMOR = REPO / "scaffolds" / "tumor_triage"
 SHORT_TRAIN_SECONDS = 8
+SHORT_DISK_MB = 64
 TUMOR_MEMORY_MB = 2048
 
 
@@ -169,13 +172,14 @@ def _tumor_session(tmp_path_factory) -> Session:
 
 @pytest.fixture(scope="module")
 def _short_session(tmp_path_factory) -> Session:
-    """tumor_triage with train_seconds lowered to 8 (a modified copy of the scaffolds folder)."""
+    """tumor_triage with train_seconds lowered to 8 and max_disk_mb to 64 (a modified copy of the
+    scaffolds folder)."""
     root = tmp_path_factory.mktemp("short-session")
     scaffolds = root / "scaffolds"
     shutil.copytree(REPO / "scaffolds", scaffolds, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     toml = scaffolds / "tumor_triage" / "scaffold.toml"
-    toml.write_text(_patched(toml.read_text(), "train_seconds = 60\n",
-                             f"train_seconds = {SHORT_TRAIN_SECONDS}\n"))
+    text = _patched(toml.read_text(), "train_seconds = 60\n", f"train_seconds = {SHORT_TRAIN_SECONDS}\n")
+    toml.write_text(_patched(text, "max_file_mb = 64\n", f"max_file_mb = 64\nmax_disk_mb = {SHORT_DISK_MB}\n"))
     return _new_session(root, scaffolds=scaffolds)
 
 
@@ -307,6 +311,21 @@ def test_endless_training_is_stopped_at_the_time_budget(short, body):
                  "Got stopped after", "instead")
     assert "training forever" in result["log_tail"]
     assert elapsed < SHORT_TRAIN_SECONDS + 25, f"the submission took {elapsed:.0f} s"
+
+
+@pytest.mark.skipif(not quota.available(), reason="the disk budget needs root and loop devices")
+def test_filling_the_disk_is_stopped_at_the_disk_budget(short):
+    """Training writes 1 MiB files (each far under max_file_mb) until it fails: the job folder is a
+    file system of max_disk_mb plus headroom, so it ends with ENOSPC and a max_disk_mb violation."""
+    body = ("import itertools\n\nfor n in itertools.count():\n"
+            "    with open(f'scratch-{n}.bin', 'wb') as fh:\n        fh.write(b'1' * 2**20)\n")
+    result, elapsed = short.submit({"train.py": body})
+    v = _only_violation(result, "max_disk_mb")
+    assert v["limit"] == SHORT_DISK_MB and result["status"] == "rejected"
+    _assert_says(result["message"], f"must write at most {SHORT_DISK_MB} MiB", "No space left on device",
+                 "instead", "Save only the model")
+    assert "No space left on device" in result["log_tail"]
+    assert not list(Path(tempfile.gettempdir()).glob("pitfalls-job-*-*/fs/work/scratch-0.bin"))
 
 
 # ---------------------------------------------------------------------------------------------

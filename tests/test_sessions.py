@@ -25,7 +25,7 @@ import pytest
 from test_containers import assert_no_secrets
 from tornado import httpclient, websocket
 
-from pitfalls import containers
+from pitfalls import containers, quota
 
 pytestmark = pytest.mark.docker
 
@@ -86,6 +86,9 @@ def test_start_prints_both_urls_and_a_locked_down_container(started):
     assert host["Memory"] == 4096 * 2**20 and host["PidsLimit"] == 512 and "no-new-privileges" in host["SecurityOpt"]
     assert cfg["Config"]["Labels"]["pitfalls.session_id"] == started["session_id"]
     assert interviewer not in json.dumps(cfg)
+    # Nothing writable grows without bound: a read-only image, tmpfs scratch, a bounded workspace.
+    assert host["ReadonlyRootfs"] and set(host["Tmpfs"]) == {"/tmp", "/home/candidate"}
+    assert quota.is_mounted(Path(started["workspace"])) == quota.available()
 
 
 def test_candidate_url_is_jupyterlab_behind_its_own_token(started):
@@ -187,11 +190,16 @@ def test_stop_keeps_the_workspace_and_submissions(started, home):
     stopped = json.loads(cli(home, "session", "stop", sid, "--json").stdout)
     assert stopped["container_state"] == "absent" and not stopped["server_running"] and stopped["ended_at"]
     assert stopped["submissions"] == 1 and (Path(stopped["workspace"]) / "train.py").is_file()
+    # Stopped, the workspace is a plain folder again (no mount or image left behind), files and owners kept.
+    workspace = Path(stopped["workspace"])
+    assert not quota.is_mounted(workspace) and not (workspace.parent / "workspace.img").exists()
+    assert (workspace / "mine.py").read_text() == "kept\n" and (workspace / "mine.py").stat().st_uid == 1000
     with pytest.raises(OSError):
         urllib.request.urlopen(started["interviewer_url"], timeout=5)
     again = json.loads(cli(home, "session", "start", "tumor_triage", "--session", sid, "--json").stdout)
     assert again["resumed"] and again["ended_at"] is None and again["container_state"] == "running"
     assert http(started["interviewer_url"])[0] == 200
+    assert quota.is_mounted(workspace) == quota.available() and (workspace / "mine.py").read_text() == "kept\n"
 
 
 def test_three_sessions_at_once_score_concurrently_and_keep_to_themselves(started, home):

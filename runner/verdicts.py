@@ -1,0 +1,59 @@
+"""What a failed or stopped sandbox run means for the candidate: violations and messages.
+
+Each message says what was expected, what was found and how to fix it. None of them contains
+anything from the held-out data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from . import quota
+from .results import Violation
+from .sandbox import RunResult
+
+
+
+def disk_violation(job: Path, *, phase: str, max_disk_mb: int) -> Violation | None:
+    """The disk budget, when a failed run left its (size-limited) job folder full."""
+    if not quota.is_mounted(job) or shutil.disk_usage(job).free >= 2**20:
+        return None
+    return Violation(constraint="max_disk_mb", limit=max_disk_mb, actual="full",
+                     message=f"{phase.capitalize()} must write at most {max_disk_mb} MiB (max_disk_mb). Got a full "
+                             "folder (No space left on device) instead. Save only the model to artifacts/, and "
+                             "delete scratch files (checkpoints, caches) as you go.")
+
+
+def host_disk_full(folder: Path) -> str | None:
+    """Why a run failed when the runner's temporary folder (the sandboxes' job folder) is full."""
+    if shutil.disk_usage(folder).free >= 2**20:
+        return None
+    return ("The scoring host's temporary folder (TMPDIR) must have free space. Got a full disk (ENOSPC) "
+            "while your code ran instead; your code is not at fault. Ask the interviewer to free space there "
+            "(or to set TMPDIR to another disk), then submit again.")
+
+
+def crash_message(run: RunResult, what: str) -> str:
+    """``what`` exited non-zero: its exit code and the last line it printed."""
+    lines = [l for l in run.log_tail.strip().splitlines() if l.strip()]
+    last = lines[-1] if lines else "(no output)"
+    return (f"{what} must exit cleanly. Got exit code {run.returncode} instead; its last line was: "
+            f"{last[:300]}  See log_tail for more.")
+
+
+def limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: int) -> Violation | None:
+    """The time or memory budget, when the sandbox stopped the run at that limit."""
+    if run.timed_out:
+        key = "train_seconds" if phase == "training" else "predict_seconds"
+        return Violation(constraint=key, limit=seconds, actual=round(run.wall_seconds, 1),
+                         message=f"{phase.capitalize()} must finish within {seconds:g} s. Got stopped "
+                                 f"after {run.wall_seconds:.1f} s instead. Use fewer epochs or a "
+                                 "smaller model, and check for loops that never end.")
+    if run.memory_exceeded:
+        peak = round(run.peak_memory_mb) if run.peak_memory_mb else memory_mb
+        return Violation(constraint="memory_mb", limit=memory_mb, actual=peak,
+                         message=f"{phase.capitalize()} must stay under {memory_mb} MiB of memory. "
+                                 f"Got killed at the limit (peak {peak} MiB) instead. Use smaller "
+                                 "batches or models and avoid copying the data.")
+    return None
