@@ -12,6 +12,7 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ContextManager
 
 import numpy as np
 
@@ -45,6 +46,14 @@ JOB_HEADROOM_MB = 64
 def _folder_mb(folder: Path) -> int:
     total = sum(os.lstat(os.path.join(root, f)).st_size for root, _, files in os.walk(folder) for f in files)
     return total // 2**20 + 1
+
+
+def job_folder(*, scaffold: Scaffold, source: Path, prefix: str = quota.JOB_PREFIX) -> ContextManager[Path]:
+    """A private folder for one sandboxed run of ``source``, bounded to the scaffold's ``max_disk_mb``
+    plus the workspace and some headroom (see runner/quota.py); folders of killed runners are swept."""
+    quota.sweep_stale()
+    size_mb = scaffold.manifest.budgets.max_disk_mb + _folder_mb(source) + JOB_HEADROOM_MB
+    return quota.bounded_folder(size_mb=size_mb, prefix=prefix)
 
 
 def copy_workspace(source: Path, target: Path) -> None:
@@ -195,9 +204,7 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         enforce_budgets: if False, parameter and code budgets are reported but do not reject
             (used to calibrate an over-budget starter). Time and memory are always enforced.
     """
-    quota.sweep_stale()
-    size_mb = scaffold.manifest.budgets.max_disk_mb + _folder_mb(source) + JOB_HEADROOM_MB
-    with quota.bounded_folder(size_mb=size_mb) as job:
+    with job_folder(scaffold=scaffold, source=source) as job:
         uid = sandbox_uid()
         work = job / "work"
         copy_workspace(source, work)

@@ -10,10 +10,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from .pipeline import copy_workspace, limits_for, prepare_dir
+from . import quota
+from .pipeline import copy_workspace, job_folder, limits_for, prepare_dir
 from .predictor import HARNESS_DIR
 from .results import ProbeResult
 from .sandbox import Mount, run_sandboxed, sandbox_uid
@@ -32,9 +32,7 @@ def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
     bugs = scaffold.manifest.bugs
     if not scaffold.probes_file.exists():
         return [ProbeResult(b, "unknown", "this scaffold has no probes.py") for b in bugs]
-    with tempfile.TemporaryDirectory(prefix="pitfalls-probe-") as tmp:
-        job = Path(tmp)
-        os.chmod(job, 0o700)
+    with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
         work, kit, out = job / "work", job / "probes", job / "out"
         copy_workspace(source, work)

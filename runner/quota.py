@@ -27,7 +27,7 @@ from typing import Iterator
 
 from .errors import PitfallsError
 
-JOB_PREFIX = "pitfalls-job-"
+JOB_PREFIX, PROBE_PREFIX = "pitfalls-job-", "pitfalls-probe-"
 _TOOLS = ("mkfs.ext4", "mount", "umount", "cp")
 
 
@@ -119,10 +119,11 @@ def _remove(top: Path) -> None:
     shutil.rmtree(top, ignore_errors=True)
 
 
-def sweep_stale(prefix: str = JOB_PREFIX) -> int:
+def sweep_stale(prefixes: tuple[str, ...] = (JOB_PREFIX, PROBE_PREFIX)) -> int:
     """Unmount and remove the bounded folders of runners that were killed; return how many."""
     swept = 0
-    for top in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+    tops = [(p, t) for p in prefixes for t in Path(tempfile.gettempdir()).glob(f"{p}*-*")]
+    for prefix, top in tops:
         pid = top.name[len(prefix):].split("-")[0]
         if pid.isdigit() and not Path(f"/proc/{pid}").exists() and top.is_dir():
             try:
