@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from . import quota
 from .errors import WorkspaceError, storage_error
 from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
@@ -177,7 +179,7 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
 
 
 def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tuple[Evaluation, list[ProbeResult]]:
-    with tempfile.TemporaryDirectory(prefix="pitfalls-snap-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{quota.SNAP_PREFIX}{os.getpid()}-") as tmp:  # swept if killed
         source = Path(tmp)
         extract_snapshot(snapshot=snapshot, target=source)
         ev = evaluate(scaffold=scaffold, source=source)

@@ -27,7 +27,7 @@ from typing import Iterator
 
 from .errors import PitfallsError
 
-JOB_PREFIX, PROBE_PREFIX = "pitfalls-job-", "pitfalls-probe-"
+JOB_PREFIX, PROBE_PREFIX, SNAP_PREFIX = "pitfalls-job-", "pitfalls-probe-", "pitfalls-snap-"
 _TOOLS = ("mkfs.ext4", "mount", "umount", "cp")
 
 
@@ -119,8 +119,8 @@ def _remove(top: Path) -> None:
     shutil.rmtree(top, ignore_errors=True)
 
 
-def sweep_stale(prefixes: tuple[str, ...] = (JOB_PREFIX, PROBE_PREFIX)) -> int:
-    """Unmount and remove the bounded folders of runners that were killed; return how many."""
+def sweep_stale(prefixes: tuple[str, ...] = (JOB_PREFIX, PROBE_PREFIX, SNAP_PREFIX)) -> int:
+    """Unmount and remove the temporary folders (bounded or not) of runners that were killed; return how many."""
     swept = 0
     tops = [(p, t) for p in prefixes for t in Path(tempfile.gettempdir()).glob(f"{p}*-*")]
     for prefix, top in tops:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -337,7 +338,8 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
     (tmp_path / "server-tmp").mkdir()
     store = Store()
     live = sessions._create(store, scaffold="tumor_triage", candidate="Ada", duration_minutes=30,
-                            host="127.0.0.1", port=free_port(0), url_host="", memory_mb=2048, cpus=1.0)
+                            host="127.0.0.1", port=free_port(0), url_host="", memory_mb=2048,
+                            cpus=1.0, disk_mb=0)
     store.close()
     srv = Server(live)
     try:
@@ -437,6 +439,9 @@ def test_sigkilled_session_server_loses_no_acknowledged_submission(server):
     notes = [r["note"] for r in rows]
     assert len(notes) == len(set(notes)) and set(notes) <= {c.note for c in clients + [final]}
     leftovers = sorted(p.name for p in Path(os.environ["TMPDIR"]).iterdir())
+    # the killed servers' job, probe and snapshot folders (and their mounts) went with the next job
+    assert not [n for n in leftovers if re.match(r"pitfalls-(job|probe|snap)-", n)], leftovers
+    assert os.environ["TMPDIR"] not in Path("/proc/self/mountinfo").read_text()
     print(f"\nseed {SEED}; (target, landed in, delay s, acknowledged): {seen}\n"
           f"rows: {[(r['id'], r['status']) for r in rows]}\n"
           f"left by the kills: {len(partial_snapshots(home))} .part snapshot(s), temporary folders {leftovers}")

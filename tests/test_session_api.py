@@ -37,7 +37,7 @@ BUILTIN = [("GET", "api/kernels"), ("POST", "api/kernels"), ("GET", "api/content
 @pytest.fixture
 def live(pitfalls_home: Path) -> sessions.LiveSession:
     return sessions._create(Store(), scaffold="tumor_triage", candidate="Ada", duration_minutes=30,
-                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0)
+                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=0)
 
 
 @pytest.fixture
