@@ -10,8 +10,14 @@ from typing import Any
 
 import click
 
-from . import api, render
+from . import render
 from .errors import PitfallsError
+
+
+def _api():  # noqa: ANN202 - the module; imported on use, so `pitfalls session` skips sklearn and torch
+    from . import api
+
+    return api
 
 DIR = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
                    show_default=True, help="The workspace folder.")
@@ -39,7 +45,7 @@ def cli() -> None:
 @JSON
 def list_cmd(as_json: bool) -> None:
     """Show the scaffolds: name, title, difficulty, framework, metric and budgets."""
-    infos = api.list_scaffolds()
+    infos = _api().list_scaffolds()
     rows = [(i.name, i.title, i.difficulty, i.framework, f"{i.metric} ({'max' if i.higher_is_better else 'min'})",
              f"{i.budgets['max_params']:,} params, {i.budgets['train_seconds']:g} s, {i.budgets['memory_mb']} MiB")
             for i in infos]
@@ -62,7 +68,7 @@ def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip:
       pitfalls practice tumor_triage --dir ~/triage
       pitfalls practice digits_budget --dir ~/digits --no-jupyter
     """
-    info = api.start_practice(name=name, directory=directory)
+    info = _api().start_practice(name=name, directory=directory)
     verb = "Resumed" if info["resumed"] else "Created"
     text = (f"{verb} workspace {info['workspace']} (scaffold {name}, session {info['session_id']}).\n"
             f"Read BRIEF.md, then: pitfalls submit --dir {info['workspace']} --note \"...\"")
@@ -96,7 +102,7 @@ def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
       pitfalls submit --dir . --note "balanced class weights"
       pitfalls submit --dir . --json
     """
-    result = api.submit(directory=directory, note=note, probes=not no_probes)
+    result = _api().submit(directory=directory, note=note, probes=not no_probes)
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
         sys.exit(2)
@@ -107,7 +113,7 @@ def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
 @JSON
 def history(directory: Path, as_json: bool) -> None:
     """Every submission of this workspace: time, status, score, normalized score, note; and a plot."""
-    results = api.history(directory=directory)
+    results = _api().history(directory=directory)
     _emit([r.candidate_view() for r in results], as_json, render.history(results))
 
 
@@ -116,7 +122,7 @@ def history(directory: Path, as_json: bool) -> None:
 @JSON
 def hint(directory: Path, as_json: bool) -> None:
     """The next hint of the scaffold's ladder (each call is recorded)."""
-    h = api.hint(directory=directory)
+    h = _api().hint(directory=directory)
     _emit(asdict(h), as_json, f"Hint {h.level}/{h.total}: {h.text}" if h.level else h.text)
 
 
@@ -125,7 +131,7 @@ def hint(directory: Path, as_json: bool) -> None:
 @JSON
 def reveal(directory: Path, as_json: bool) -> None:
     """End of practice: what was planted, which bugs this workspace still has, the reference diff."""
-    rv = api.reveal(directory=directory)
+    rv = _api().reveal(directory=directory)
     _emit(asdict(rv), as_json, render.reveal(rv))
 
 
@@ -164,7 +170,7 @@ def quirks_cmd(planted: bool, as_json: bool) -> None:
 @JSON
 def calibrate(name: str, write: bool, as_json: bool) -> None:
     """(Authors) Score the starter and the reference of NAME; these anchor normalized scores."""
-    values = api.calibrate(name=name)
+    values = _api().calibrate(name=name)
     if write:
         from .scaffold import load_scaffold
         from .manifest import write_calibration

@@ -138,8 +138,10 @@ def ensure_image(*, rebuild: bool = False) -> str:
     Raises:
         ContainerError: no engine, or the build failed (the end of the log is in the message).
     """
+    if not rebuild and engine_ready() and image_exists(tag=image_tag()):
+        return image_tag()  # the fast path: no need to run scripts/docker.sh (0.7 s) again
     ensure_engine()
-    tag = image_tag()
+    tag = image_tag()  # after ensure_engine, which may stage the torch wheel the tag counts
     with _build_lock() as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one build at a time; a waiting caller then finds the image
         if not rebuild and image_exists(tag=tag):
@@ -158,15 +160,25 @@ def ensure_image(*, rebuild: bool = False) -> str:
     return tag
 
 
+def hand_to_candidate(workspace: Path) -> None:
+    """As root, make everything in ``workspace`` belong to the container's candidate (uid 1000)."""
+    if os.geteuid() != 0:
+        return
+    for root, dirs, files in os.walk(workspace):
+        for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            try:
+                os.lchown(entry, CANDIDATE_UID, CANDIDATE_UID)
+            except FileNotFoundError:  # removed meanwhile (the candidate's own files, or a temp file)
+                pass
+
+
 def _prepare_dirs(*, workspace: Path, socket_dir: Path) -> None:
     """Let uid 1000 write the workspace and create its socket in ``socket_dir``."""
     if not workspace.is_dir():
         raise ContainerError(f"The workspace must be a folder. Got {workspace} (missing) instead.")
     socket_dir.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
-        for root, dirs, files in os.walk(workspace):
-            for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-                os.lchown(entry, CANDIDATE_UID, CANDIDATE_UID)
+        hand_to_candidate(workspace)
         os.chown(socket_dir, CANDIDATE_UID, CANDIDATE_UID)
         socket_dir.chmod(0o755)
     elif os.geteuid() != CANDIDATE_UID:

@@ -12,9 +12,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .errors import ManifestError, ScaffoldNotFound
 from .manifest import Manifest, load_manifest
@@ -139,6 +140,8 @@ def load_hooks(path: Path) -> ModuleType:
 
 @functools.lru_cache(maxsize=8)
 def _dataset(root: Path, seed: int) -> Dataset:
+    import pandas as pd  # on use: `pitfalls session` and the CLI's start-up do not need it
+
     scaffold = _load(root)
     ds = scaffold.hooks.make_dataset(seed)
     target = scaffold.manifest.task.target

@@ -25,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,7 +34,6 @@ from .errors import PitfallsError
 from .jupyter import free_port
 from .scaffold import load_scaffold
 from .store import Store, home, now
-from .workspace import create_workspace
 
 CANDIDATE_PREFIX = "/candidate/"
 DASHBOARD_PATH = "/pitfalls/dashboard"
@@ -150,7 +150,9 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
 
 
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
-            port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int) -> LiveSession:
+            port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
+            fill: bool = True) -> LiveSession:
+    """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
     sc = load_scaffold(scaffold)
     session_id = store.create_session(scaffold=sc.name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
@@ -160,11 +162,22 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
                        memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
     live.dir.mkdir(mode=0o700)
     live.run_dir.mkdir(mode=0o755)
-    create_workspace(scaffold=sc, directory=live.workspace, session_id=session_id, live=True)
+    live.workspace.mkdir()
+    if fill:
+        fill_workspace(live)
     with store.tx() as db:
         db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
     live.save()
     return live
+
+
+def fill_workspace(live: LiveSession) -> None:
+    """Write a new session's starting files into its (empty) workspace, owned by the candidate."""
+    from .workspace import create_workspace  # pandas, scikit-learn: imported while the container boots
+
+    create_workspace(scaffold=load_scaffold(live.scaffold), directory=live.workspace,
+                     session_id=live.session_id, live=True)
+    containers.hand_to_candidate(live.workspace)
 
 
 def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
@@ -188,16 +201,21 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
         changes = {"ended_at": None} | ({"duration_minutes": duration_minutes} if duration_minutes else {})
         store.update_session(session_id, **changes)
     else:
-        live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
-                       host=host, port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb)
+        live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes, host=host,
+                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False)
     if live.disk_mb and quota.available():
         quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
-    server = spawn_server(live)  # it starts while the container boots; the proxy answers 502 until then
-    try:
-        ensure_container(live)
-    except BaseException:
-        stop_server(live)
-        raise
+    # The server, the container and (for a new session) the starting files are made at once.
+    with ThreadPoolExecutor(1) as pool:
+        filler = None if session_id else pool.submit(fill_workspace, live)
+        server = spawn_server(live)  # the proxy answers 502 until the container is up
+        try:
+            ensure_container(live)
+            if filler is not None:
+                filler.result()
+        except BaseException:
+            stop_server(live)
+            raise
     if server is not None:
         wait_for_server(live, server)
     return session_info(live, store=store, resumed=bool(session_id))
