@@ -15,6 +15,7 @@ the container or the session server dies; ``start_session`` on the same session 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -26,8 +27,10 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 from . import containers, quota
 from .errors import PitfallsError
@@ -149,6 +152,29 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
     return next((r["id"] for r in rows if (sessions_dir() / r["id"] / "session.json").is_file()), None)
 
 
+@contextmanager
+def _port_lock() -> Iterator[None]:
+    with open(sessions_dir() / ".ports.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _unclaimed_port() -> int:
+    """8890, or a port the OS finds free, that no session of this host has claimed (call under the lock)."""
+    claimed = set()
+    for path in sessions_dir().glob("*/session.json"):
+        try:
+            claimed.add(json.loads(path.read_text()).get("port"))
+        except (OSError, ValueError):
+            continue
+    for _ in range(100):
+        port = free_port(8890 if 8890 not in claimed else 0)
+        if port not in claimed:
+            return port
+    raise SessionError(f"A free TCP port must exist for the session server. Got {len(claimed)} claimed and no "
+                       "other free. Fix: stop sessions (`pitfalls session stop ID`) or pass --port.")
+
+
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
             fill: bool = True) -> LiveSession:
@@ -156,11 +182,13 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
     sc = load_scaffold(scaffold)
     session_id = store.create_session(scaffold=sc.name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
-    live = LiveSession(session_id=session_id, scaffold=sc.name, candidate=candidate, host=host,
-                       port=port or free_port(8890), candidate_token=secrets.token_urlsafe(24),
-                       interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
-                       memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
-    live.dir.mkdir(mode=0o700)
+    with _port_lock():  # the port is claimed by session.json: concurrent starts never share one
+        live = LiveSession(session_id=session_id, scaffold=sc.name, candidate=candidate, host=host,
+                           port=port or _unclaimed_port(), candidate_token=secrets.token_urlsafe(24),
+                           interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
+                           memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
+        live.dir.mkdir(mode=0o700)
+        live.save()
     live.run_dir.mkdir(mode=0o755)
     live.workspace.mkdir()
     if fill:

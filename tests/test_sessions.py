@@ -202,33 +202,54 @@ def test_stop_keeps_the_workspace_and_submissions(started, home):
     assert quota.is_mounted(workspace) == quota.available() and (workspace / "mine.py").read_text() == "kept\n"
 
 
-def test_three_sessions_at_once_score_concurrently_and_keep_to_themselves(started, home):
-    """Two more sessions beside the first: distinct ports and containers, three simultaneous
-    submissions all recorded in their own session, and no token works on another session."""
+def _memory_mb(s: dict[str, Any]) -> tuple[float, float]:
+    """(the session server's RSS, the container's memory as its cgroup counts it), MiB."""
+    pid = json.loads((Path(s["workspace"]).parent / "session.json").read_text())["server_pid"]
+    rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                  if line.startswith("VmRSS:"))
+    used = subprocess.run(["docker", "stats", "--no-stream", "--format", "{{.MemUsage}}", s["container"]],
+                          capture_output=True, text=True, timeout=60).stdout.split("/")[0].strip()
+    number, unit = float(used[:-3]), used[-3:]
+    return rss_kb / 1024, number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+
+
+def test_eight_sessions_start_and_score_at_once_and_keep_to_themselves(started, home):
+    """Seven more sessions started at the same moment beside the first: distinct ports, containers and
+    workspaces; eight simultaneous submissions, each scored and recorded in its own session (no
+    deadlock: all within the timeout); memory per session bounded; no token works on another session."""
     import concurrent.futures as cf
 
-    others = [json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", f"C{i}", "--json").stdout)
-              for i in range(2)]
+    def start(i: int) -> dict[str, Any]:
+        return json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", f"C{i}", "--json").stdout)
+
+    with cf.ThreadPoolExecutor(7) as pool:
+        others = list(pool.map(start, range(7)))
     try:
         sessions = [started, *others]
-        assert len({_base(s) for s in sessions}) == 3 and len({s["container"] for s in sessions}) == 3
+        assert len({_base(s) for s in sessions}) == 8 and len({s["container"] for s in sessions}) == 8
+        assert len({s["workspace"] for s in sessions}) == 8
         before = [len(json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"])
                   for s in sessions]
 
-        def submit(s: dict[str, Any]) -> dict[str, Any]:
+        def submit(s: dict[str, Any]) -> tuple[dict[str, Any], float]:
+            t0 = time.monotonic()
             proc = subprocess.run(["docker", "exec", s["container"], "pitfalls-submit", "--json", f"from {s['candidate']}"],
                                   capture_output=True, text=True, timeout=600)
-            return json.loads(proc.stdout)
+            return json.loads(proc.stdout), time.monotonic() - t0
 
-        with cf.ThreadPoolExecutor(3) as pool:
+        with cf.ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(submit, sessions))
-        assert [a["status"] for a in answers] == ["scored"] * 3
+        print("seconds per submission:", [round(t) for _, t in answers])
+        assert [a["status"] for a, _ in answers] == ["scored"] * 8, answers
         for s, n in zip(sessions, before):
             subs = json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"]
             assert len(subs) == n + 1 and subs[-1]["note"] == f"from {s['candidate']}"
-        a, b = sessions[0], sessions[1]
-        assert http(f"{_base(b)}/candidate/api/contents", token=_tokens(a)[0])[0] == 403
-        assert http(f"{_base(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
+        memory = [_memory_mb(s) for s in sessions]
+        print("MiB (server RSS, container) per session:", [(round(a), round(b)) for a, b in memory])
+        assert all(server < 768 and container < 1024 for server, container in memory), memory
+        for a, b in zip(sessions, sessions[1:] + sessions[:1]):
+            assert http(f"{_base(b)}/candidate/api/contents", token=_tokens(a)[0])[0] == 403
+            assert http(f"{_base(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
     finally:
         for s in others:
             cli(home, "session", "stop", s["session_id"], check=False)
