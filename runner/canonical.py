@@ -3,33 +3,33 @@
 Counting (``artifacts.py``) decides how many numbers an artifact stores; re-encoding makes sure
 the predictor cannot read anything that was not counted. Free parts of the formats are
 rewritten: safetensors headers are rebuilt (names, dtypes, shapes, offsets; metadata reduced to
-``format``); skops node ids are renumbered, array files renamed and re-saved (no padding or
-trailing bytes), and every class a node names must be a library class or one defined in the
-prediction code.
+``format``); in skops files every node gets a fresh id (so no node refers to another by id),
+array files are renamed and re-saved (no padding or trailing bytes), a JsonNode's text is
+re-encoded from the value it was counted as, schema.json is re-dumped with sorted keys (a
+dict's ``key_types`` follow its keys), and every class a node names must be a library class
+(:func:`pitfalls.artifact_defaults.library_attribute`) or one defined in the prediction code.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
 import io
 import json
-import re
 import struct
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .artifact_defaults import library_attribute
 from .artifacts import ArtifactError, count_safetensors
 
-LIBRARY_ROOTS = {"builtins", "numpy", "scipy", "sklearn", "collections", "functools", "operator"}
-LOADERS = {"BytearrayNode", "BytesNode", "CachedNode", "ConstructorFromReduceNode", "DTypeNode",
+LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode",
            "DefaultDictNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
            "MaskedArrayNode", "MethodNode", "NdArrayNode", "ObjectNode", "OperatorFuncNode",
            "PartialNode", "RandomGeneratorNode", "RandomStateNode", "SetNode", "SliceNode",
            "SparseMatrixNode", "TreeNode", "TupleNode", "TypeNode"}
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+"""skops's loaders, less CachedNode (a reference by id, which skops does not write)."""
 
 
 def canonical_safetensors(src: Path, dst: Path) -> None:
@@ -66,22 +66,10 @@ def defined_names(files: list[Path]) -> dict[str, set[str]]:
     return found
 
 
-def _library_class(module: str, cls: str) -> bool:
-    if not (_DOTTED.match(module) and _DOTTED.match(cls)) or module.split(".")[0] not in LIBRARY_ROOTS:
-        return False
-    try:
-        obj = importlib.import_module(module)
-        for part in cls.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError, ValueError):
-        return False
-    return True
-
-
 class _Rewriter:
     def __init__(self, zf: zipfile.ZipFile, code: dict[str, set[str]]) -> None:
         self.zf, self.code = zf, code
-        self.ids: dict[object, int] = {}
+        self.ids = 0
         self.files: dict[str, str] = {}
         self.arrays: dict[str, bytes] = {}
 
@@ -90,21 +78,32 @@ class _Rewriter:
             return [self.node(v) for v in value]
         if not isinstance(value, dict):
             return value
+        node_id = self._fresh_id() if "__id__" in value else None  # a parent's before its children's
         out = {k: self.node(v) for k, v in value.items()}
-        if "__id__" in value:
-            out["__id__"] = self.ids.setdefault(json.dumps(value["__id__"]), len(self.ids) + 1)
-        if "__loader__" in value and value["__loader__"] not in LOADERS:
-            raise ArtifactError(f"skops nodes must use skops's own loaders. Got {str(value['__loader__'])[:40]!r}.")
+        loader = value.get("__loader__")
+        if node_id is not None:
+            out["__id__"] = node_id
+        if loader is not None and (not isinstance(loader, str) or loader not in LOADERS):
+            raise ArtifactError(f"skops nodes must use skops's own loaders. Got {str(loader)[:40]!r}.")
         if "__class__" in value or "__module__" in value:
             self._check_class(str(value.get("__module__")), str(value.get("__class__")))
         if isinstance(value.get("file"), str) and value.get("type") == "numpy":
             out["file"] = self._array(value["file"])
+        if loader == "JsonNode" and isinstance(value.get("content"), str):
+            out["content"] = json.dumps(json.loads(value["content"]))  # only the counted value
+        if loader == "DictNode":
+            _sort_dict_node(out)
         return out
+
+    def _fresh_id(self) -> int:
+        """A new id for every node: none may point at another (skops would load the earlier one)."""
+        self.ids += 1
+        return self.ids
 
     def _check_class(self, module: str, cls: str) -> None:
         if module in self.code and cls in self.code[module]:
             return
-        if not _library_class(module, cls):
+        if library_attribute(module, cls) is None:
             raise ArtifactError(f"Every class in the artifact must come from scikit-learn, numpy, scipy or "
                                 f"the prediction code. Got {module[:60]}.{cls[:60]} instead. Define it in "
                                 f"{', '.join(sorted(self.code)) or 'model'}.py.")
@@ -119,14 +118,28 @@ class _Rewriter:
         return self.files[name]
 
 
+def _sort_dict_node(node: dict) -> None:
+    """Order a DictNode's keys as ``json.dumps(sort_keys=True)`` will, its key_types alike."""
+    content, key_types = node.get("content"), node.get("key_types")
+    types = key_types.get("content") if isinstance(key_types, dict) else None
+    if not (isinstance(content, dict) and isinstance(types, list) and len(types) == len(content)):
+        return  # the counter refuses such a node; nothing to keep in step
+    order = sorted(range(len(content)), key=list(content).__getitem__)
+    items = list(content.items())
+    node["content"] = dict(items[i] for i in order)
+    key_types["content"] = [types[i] for i in order]
+
+
 def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
-    """Rewrite a (counted) skops file: renumbered ids, renamed and re-saved arrays, checked classes.
+    """Rewrite a (counted) skops file: fresh ids, renamed and re-saved arrays, re-encoded JsonNodes,
+    checked classes.
 
     Args:
         code: module name -> names defined in the prediction files (see :func:`defined_names`).
 
     Raises:
-        ArtifactError: a node names a class that is neither a library class nor defined in code.
+        ArtifactError: a node names a class that is neither a library class nor defined in code,
+            or a module the runner must not import.
     """
     with zipfile.ZipFile(src) as zf:
         rewriter = _Rewriter(zf, code)

@@ -1,6 +1,11 @@
 """Counting a skops artifact (scikit-learn) from its schema and ``.npy`` headers.
 
-The rule is in :mod:`pitfalls.artifacts`; nothing here unpickles or instantiates anything.
+The rule is in :mod:`pitfalls.artifacts`; nothing here unpickles or instantiates anything. In
+detail: an integer counts one per 64 bits; every element of a list, tuple, set or object array
+but None counts at least one (past the first ``FREE_ELEMENTS``), so values free alone (empty
+containers, class references) are not free in bulk; a JsonNode's text must be ``json.dumps`` of
+its value; the keys skops writes about a node (``STRUCTURE``, a dict's ``key_types``) must hold
+what skops writes there; field names of structured arrays count, but scikit-learn's own.
 """
 
 from __future__ import annotations
@@ -15,7 +20,12 @@ import numpy as np
 from .artifact_defaults import constructor_defaults, is_default
 from .artifacts import ArtifactError, ParamCount
 
-MAX_SCHEMA_BYTES = 8 * 1024 * 1024
+MAX_SCHEMA_BYTES, MAX_PROTOCOL, BITS_PER_NUMBER = 8 * 1024 * 1024, 99, 64  # an int: one per 64 bits
+FREE_ELEMENTS = 64  # zero-cost elements free per file: sklearn writes a few (an empty remainder)
+RECORD_FIELDS = frozenset(
+    "left_child right_child feature threshold impurity n_node_samples weighted_n_node_samples missing_go_to_left "
+    "value count feature_idx num_threshold left right gain depth is_leaf bin_threshold is_categorical bitset_idx "
+    "idx_start idx_end radius".split())  # scikit-learn's records: tree, HGB predictor and KD/ball-tree nodes
 
 
 def _numbers_per_element(dtype: np.dtype, name: str) -> int:
@@ -42,15 +52,29 @@ def _npy_count(raw, name: str) -> int:
     if dtype.hasobject:
         raise ArtifactError(f"array {name} must not hold Python objects (that needs pickle). "
                             "Convert it to a numeric array.")
-    return math.prod(shape) * _numbers_per_element(dtype, name)
+    return math.prod(shape) * _numbers_per_element(dtype, name) + _field_names(dtype)
+
+
+def _field_names(dtype: np.dtype) -> int:
+    """Field names and titles of a structured dtype (in the .npy header), scikit-learn's own aside."""
+    if dtype.subdtype is not None:
+        return _field_names(dtype.subdtype[0])
+    total = 0
+    for name in dtype.names or ():
+        sub, *rest = dtype.fields[name]  # (dtype, offset) or (dtype, offset, title)
+        title = str(rest[1]) if len(rest) > 1 else ""
+        total += (name not in RECORD_FIELDS) * _cost(name) + _cost(title) + _field_names(sub)
+    return total
 
 
 def _cost(value: object) -> int:
-    """Numbers a JSON value carries: 1 per number or bool, 1 per 8 characters of text."""
+    """Numbers a JSON value carries: 1 per float or bool, per 64 bits of an integer, per 8 characters."""
     if value is None:
         return 0
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, (bool, float)):
         return 1
+    if isinstance(value, int):
+        return max(1, math.ceil(abs(value).bit_length() / BITS_PER_NUMBER))
     if isinstance(value, str):
         return math.ceil(len(value) / 8)
     if isinstance(value, list):
@@ -62,27 +86,79 @@ def _cost(value: object) -> int:
 
 NAMES = "(attribute names)"
 KNOWN_KEYS = {"NdArrayNode": {"content"}, "JsonNode": {"content"}, "ObjectNode": {"content"},
-              "DictNode": {"content"}}
-STRUCTURE = {"__class__", "__module__", "__loader__", "__id__", "is_json", "type", "file"}
+              "DictNode": {"content", "key_types"}}
+NODE_KEYS = ("__class__", "__module__", "__loader__", "__id__")
+STRUCTURE = (*NODE_KEYS, "is_json", "type", "file")  # about a node, not its value: checked, not counted
+
+
+def _where(path: str) -> str:
+    return path[:80] or "the root"
+
+
+def _check_structure(node: dict, path: str) -> None:
+    """Each structural key must hold what skops writes there (free keys would carry data)."""
+    loader = node.get("__loader__")
+    for key in filter(node.__contains__, STRUCTURE):
+        value = node[key]
+        if key == "__id__":
+            ok = type(value) is int
+        elif key in NODE_KEYS:  # canonical.py checks the class they name
+            ok = isinstance(value, str)
+        elif key == "is_json":
+            ok = loader == "JsonNode" and value is True
+        elif key == "type":
+            ok = loader == "NdArrayNode" and value in ("numpy", "json")
+        else:
+            ok = loader == "NdArrayNode" and node.get("type") == "numpy" and isinstance(value, str)
+        if not ok:  # e.g. a `file` on anything but a numeric array: bytes, a sparse matrix
+            raise ArtifactError(f"The skops node at {_where(path)} must hold in `{key}` what skops.io.dump "
+                                f"writes there. Got {json.dumps(value)[:40]} on a {str(loader)[:30]} instead. "
+                                "Store numbers in numpy arrays and leave schema.json as skops wrote it.")
+
+
+def _check_key_types(key_types: object, n_keys: int, path: str) -> None:
+    """A dict's ``key_types`` must be one TypeNode per key, as skops writes it (then it is free)."""
+    types = key_types.get("content") if isinstance(key_types, dict) else None
+    if not (isinstance(types, list) and len(types) == n_keys and key_types.get("__loader__") == "ListNode"
+            and set(key_types) <= {*NODE_KEYS, "content"}
+            and all(isinstance(t, dict) and t.get("__loader__") == "TypeNode" and set(t) <= set(NODE_KEYS)
+                    for t in types)):
+        raise ArtifactError(f"The dict at {_where(path)} must list one key type per key (skops's "
+                            f"key_types). Got {json.dumps(key_types)[:60]} for {n_keys} keys instead. "
+                            "Save with skops.io.dump and leave schema.json as written.")
+    for node in (key_types, *types):
+        _check_structure(node, path)
 
 
 class _SkopsWalker:
     def __init__(self, zf: zipfile.ZipFile) -> None:
-        self.zf, self.breakdown, self.files = zf, {}, set()
+        self.zf, self.breakdown, self.files, self.total = zf, {}, set(), 0
+        self.free_elements = FREE_ELEMENTS
 
     def add(self, path: str, n: int) -> None:
         if n:
             self.breakdown[path or "(root)"] = self.breakdown.get(path or "(root)", 0) + n
+            self.total += n
+
+    def items(self, items: list, path: str, *, indexed: bool = True) -> None:
+        """Elements of a list, tuple, set or object array: at least one each (None, FREE_ELEMENTS aside)."""
+        for i, item in enumerate(items):
+            sub = f"{path}[{i}]" if indexed else path
+            before = self.total
+            self.walk(item, sub)
+            if self.total == before and not self._null(item):
+                self.free_elements -= 1
+                self.add(sub, 1 if self.free_elements < 0 else 0)
 
     def walk(self, node: object, path: str, defaults: dict | None = None, key: str | None = None) -> None:
         if isinstance(node, list):
-            for i, item in enumerate(node):
-                self.walk(item, f"{path}[{i}]")
+            self.items(node, path)
             return
         if not isinstance(node, dict):
             self.add(path, _cost(node))
             return
-        loader, content = node.get("__loader__"), node.get("content")
+        _check_structure(node, path)
+        loader = node.get("__loader__")
         if loader in KNOWN_KEYS:  # anything skops does not write there still counts
             for k, child in node.items():
                 if k not in STRUCTURE and k not in KNOWN_KEYS[loader]:
@@ -90,21 +166,35 @@ class _SkopsWalker:
         if loader == "NdArrayNode":
             self._array(node, path)
         elif loader == "JsonNode":
-            value = json.loads(content) if isinstance(content, str) else content
+            value = self._json(node, path)
             if not (defaults is not None and key in defaults and is_default(value, defaults[key])):
                 self.add(path, _cost(value))
         elif loader == "ObjectNode":
             self._object(node, path)
-        elif loader == "DictNode" and isinstance(content, dict):
-            for k, child in content.items():
-                self.add(path, _cost(k))
-                self.walk(child, f"{path}[{k}]")
+        elif loader == "DictNode":
+            self._dict(node, path)
         else:  # lists, tuples, reduce/type/function nodes and plain schema dicts
             for k, child in node.items():
                 if k not in STRUCTURE:
                     self.walk(child, path if k in ("content", "__reduce__", "args", "state") else f"{path}.{k}")
 
+    @staticmethod
+    def _null(item: object) -> bool:  # None, or a JsonNode of it (checked to read exactly "null")
+        return item is None or isinstance(item, dict) and (item.get("__loader__"), item.get("content")) == (
+            "JsonNode", "null")
+
+    @staticmethod
+    def _json(node: dict, path: str) -> object:
+        """A JsonNode's value; its text must be ``json.dumps`` of it (other digits would go uncounted)."""
+        content = node.get("content")
+        value = json.loads(content) if isinstance(content, str) else content
+        if not isinstance(content, str) or json.dumps(value) != content:
+            raise ArtifactError(f"The JsonNode at {_where(path)} must hold its value as json.dumps writes "
+                                f"it. Got {str(content)[:40]!r} instead. Save with skops.io.dump.")
+        return value
+
     def _array(self, node: dict, path: str) -> None:
+        content = node.get("content")
         if node.get("type") == "numpy":
             name = node.get("file")
             if not isinstance(name, str) or name not in self.zf.namelist():
@@ -113,23 +203,36 @@ class _SkopsWalker:
             self.files.add(name)
             with self.zf.open(name) as raw:
                 self.add(path, _npy_count(raw, name))
+            if "content" in node:  # skops writes none beside a file: it still counts
+                self.walk(content, path)
         else:  # an object array stored as JSON nodes, e.g. feature_names_in_
-            content = node.get("content")
-            for item in content if isinstance(content, list) else [content]:
-                self.walk(item, path)
+            self.items(content if isinstance(content, list) else [content], path, indexed=False)
+
+    def _dict(self, node: dict, path: str, defaults: dict | None = None, *, attributes: bool = False) -> None:
+        """A DictNode's keys and values; an object's attributes cost their names, settings aside."""
+        _check_structure(node, path)
+        content = node.get("content")
+        if not isinstance(content, dict):
+            raise ArtifactError(f"The dict at {_where(path)} must hold a JSON object. Got "
+                                f"{type(content).__name__} instead. Save with skops.io.dump.")
+        _check_key_types(node.get("key_types"), len(content), path)
+        for k, child in content.items():
+            if not attributes:
+                self.add(path, _cost(k))
+                self.walk(child, f"{path}[{k}]")
+                continue
+            if defaults is None or k not in defaults:
+                self.add(NAMES, _cost(k))  # an attribute costs its name, unless it is a setting
+            self.walk(child, f"{path}.{k}" if path else str(k), defaults, k)
 
     def _object(self, node: dict, path: str) -> None:
         content = node.get("content")
         defaults = constructor_defaults(str(node.get("__module__", "")), str(node.get("__class__", "")))
         if isinstance(content, dict) and content.get("__loader__") == "DictNode":
-            for k, child in content.items():  # key_types, and anything else beside the attributes
-                if k not in STRUCTURE and k != "content":
+            for k, child in content.items():  # anything beside the attributes and their key types
+                if k not in STRUCTURE and k not in KNOWN_KEYS["DictNode"]:
                     self.walk(child, path)
-            for k, child in (content.get("content") or {}).items():
-                sub = f"{path}.{k}" if path else str(k)
-                if defaults is None or k not in defaults:
-                    self.add(NAMES, _cost(k))  # an attribute costs its name, unless it is a setting
-                self.walk(child, sub, defaults, k)
+            self._dict(content, path, defaults, attributes=True)
         else:
             self.walk(content, path)
 
@@ -139,8 +242,8 @@ def _pop_format_fields(schema: object) -> None:
     if not isinstance(schema, dict):
         raise ArtifactError("schema.json must hold a JSON object. Got something else instead.")
     protocol, version = schema.pop("protocol", None), schema.pop("_skops_version", None)
-    if not (isinstance(protocol, int) and isinstance(version, str) and len(version) <= 20
-            and all(c.isdigit() or c in ".rcabdevpost" for c in version)):
+    if not (type(protocol) is int and 0 <= protocol <= MAX_PROTOCOL and isinstance(version, str)
+            and len(version) <= 20 and all(c.isdigit() or c in ".rcabdevpost" for c in version)):
         raise ArtifactError("schema.json must carry skops's integer `protocol` and its version "
                             f"string. Got protocol={str(protocol)[:20]!r}, _skops_version="
                             f"{str(version)[:20]!r} instead.")

@@ -1293,21 +1293,10 @@ SMUGGLING = [
                             "prediction code", "model.W_")),
     Attack("retraining_at_prediction_from_train_csv", RETRAIN_AT_PREDICT, _expect_retrain),
     Attack("extra_npy_saved_by_training_loaded_at_prediction", EXTRA_NPY, _expect_extra_npy),
-    Attack("weights_as_huge_python_ints", BIG_INTS, not_smuggled(20_000), raises=Smuggled,
-           hole="runner/skops_count.py _cost: a JSON number counts one whatever its size; a Python int of 1,600 "
-                "bytes (~3,850 digits, under the int-from-text limit) written by plain skops.io.dump is one "
-                "parameter: 50 of them carry 20,000 float32 (counted: 327)"),
-    Attack("weights_in_a_structural_schema_key", STRUCTURE_KEY, not_smuggled(20_000), raises=Smuggled,
-           hole="runner/skops_count.py skips the STRUCTURE keys of every node (type, is_json, file, ...) whatever "
-                "they hold, and canonical.py copies them unchanged: 240 KB of text under the root's `type` key "
-                "cost nothing (counted: 276, the honest model)"),
-    Attack("weights_as_digits_of_one_float_literal", LONG_LITERAL, not_smuggled(5_000), raises=Smuggled,
-           hole="runner/skops_count.py charges a JsonNode by its parsed value (one float) while canonical.py "
-                "keeps the node's text as written: a 48,000-digit literal reaches the predictor for one parameter"),
-    Attack("weights_as_a_palette_of_class_references", CLASS_PALETTE, not_smuggled(2_500), raises=Smuggled,
-           hole="class references (TypeNodes) are free (README: `the choice among existing class names`) but "
-                "their number is not bounded: 20,000 references to 16 built-in types carry 2,500 float32 for "
-                "the cost of one attribute name (skops_count.py, canonical.py)"),
+    Attack("weights_as_huge_python_ints", BIG_INTS, not_smuggled(20_000)),
+    Attack("weights_in_a_structural_schema_key", STRUCTURE_KEY, not_smuggled(20_000)),
+    Attack("weights_as_digits_of_one_float_literal", LONG_LITERAL, not_smuggled(5_000)),
+    Attack("weights_as_a_palette_of_class_references", CLASS_PALETTE, not_smuggled(2_500)),
 ]
 
 
@@ -1667,6 +1656,8 @@ import json
 schema = json.loads(members["schema.json"])
 schema["content"]["content"]["helper_"] = {"__class__": "main", "__module__": "numpy.f2py.__main__",
                                             "__loader__": "TypeNode", "__id__": 999999}
+# a well-formed attribute (its key's type listed), so the check that resolves the class is reached
+schema["content"]["key_types"]["content"].append(dict(schema["content"]["key_types"]["content"][0]))
 members["schema.json"] = json.dumps(schema).encode()
 with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
     for n, data in members.items():
@@ -1675,11 +1666,6 @@ with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, raises=Escaped, reason=(
-    "canonical._library_class imports any module under numpy/scipy/sklearn/builtins/collections/"
-    "functools/operator that an artifact names (to check the class exists): numpy.f2py.__main__ "
-    "runs f2py's main() in the runner's process and raises SystemExit out of api.submit (a live "
-    "session's scoring thread, or the CLI, dies with it)"))
 def test_artifact_cannot_make_the_runner_import_a_module(workspace, pitfalls_home, tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["pitfalls", "--no-such-f2py-option"])  # f2py's main() parses it
     monkeypatch.chdir(tmp_path)
@@ -1699,3 +1685,4 @@ def test_artifact_cannot_make_the_runner_import_a_module(workspace, pitfalls_hom
         if crash is not None:
             raise Escaped(f"the artifact made the runner's own process raise {type(crash).__name__}({crash})")
         assert result.status == "rejected" and [v.constraint for v in result.violations] == ["artifact"], brief(result)
+        assert "numpy.f2py.__main__" in result.message and "must come from" in result.message, result.message
