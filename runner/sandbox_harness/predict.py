@@ -6,6 +6,7 @@ features only, read-only) and /out (where predictions go). No labels exist anywh
 
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -59,7 +60,12 @@ if __name__ == "__main__":
             if not warm_up([m for m in args[1].split(",") if m]):
                 sys.exit(0)
             args = args[2:]
-        sys.exit(main(args[0], args[1]))
+        code = main(args[0], args[1])
+        # Skip the interpreter's teardown (0.5-0.6 s with scikit-learn loaded): everything the
+        # runner reads is written and closed, so there is nothing left to flush but these.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     except MemoryError:
         print("MemoryError: prediction ran out of memory.", file=sys.stderr)
         sys.exit(4)
