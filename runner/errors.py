@@ -36,6 +36,10 @@ class SandboxUnavailable(PitfallsError):
     """The sandbox cannot start on this machine (bubblewrap missing, no namespaces)."""
 
 
+class SessionError(PitfallsError):
+    """A live session is missing, damaged or cannot start."""
+
+
 class StorageError(PitfallsError):
     """A folder pitfalls writes (the state folder, a temporary folder) is full or read-only."""
 

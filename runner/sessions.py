@@ -19,13 +19,7 @@ import fcntl
 import json
 import os
 import secrets
-import signal
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -33,17 +27,14 @@ from pathlib import Path
 from typing import Iterator
 
 from . import containers, quota
-from .errors import PitfallsError
+from .errors import SessionError
 from .jupyter import free_port
 from .scaffold import load_scaffold
+from .session_process import server_running, spawn_server, stop_server, wait_for_server
 from .store import Store, home, now
 
 CANDIDATE_PREFIX = "/candidate/"
 DASHBOARD_PATH = "/pitfalls/dashboard"
-
-
-class SessionError(PitfallsError):
-    """A live session is missing, damaged or cannot start."""
 
 
 @dataclass
@@ -271,83 +262,6 @@ def ensure_container(live: LiveSession) -> None:
         labels={"pitfalls.session_id": live.session_id})
     containers.wait_for_jupyter(container=live.container, socket_dir=live.run_dir, token=live.candidate_token,
                                 base_url=CANDIDATE_PREFIX)
-
-
-def server_running(live: LiveSession) -> bool:
-    """True when the session's server process is alive (its pid runs our module for this session)."""
-    try:
-        cmdline = Path(f"/proc/{live.server_pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return live.server_pid > 0 and b"pitfalls.session_server" in cmdline and live.session_id.encode() in cmdline
-
-
-def _server_code(live: LiveSession, timeout: float = 3.0) -> int:
-    """The HTTP status of the server's ``/pitfalls/api/status`` (0: nothing answers)."""
-    req = urllib.request.Request(f"http://127.0.0.1:{live.port}/pitfalls/api/status",
-                                 headers={"Authorization": f"token {live.interviewer_token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as err:
-        return err.code
-    except (OSError, urllib.error.URLError):
-        return 0
-
-
-def _log_tail(live: LiveSession) -> str:
-    lines = (live.dir / "server.log").read_text(errors="replace").strip().splitlines()
-    return " | ".join(line for line in lines[-40:] if "Error" in line or "error" in line)[-600:] or " | ".join(lines[-3:])
-
-
-def spawn_server(live: LiveSession) -> subprocess.Popen | None:
-    """Start the session server (a detached jupyter-server with the pitfalls extension) unless it
-    already runs and answers; return the new process (None when the running one is kept)."""
-    if server_running(live) and _server_code(live) == 200:
-        return None
-    stop_server(live)
-    with open(live.dir / "server.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "pitfalls.session_server", "--session-id", live.session_id],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home())})
-    live.server_pid = proc.pid
-    live.save()
-    return proc
-
-
-def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Wait until a server started by :func:`spawn_server` answers with the pitfalls API.
-
-    Raises:
-        SessionError: it exited, runs without the pitfalls extension, or did not answer in time.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SessionError(f"The session server must keep running. Got exit code {proc.returncode}: "
-                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
-        code = _server_code(live, timeout=1.0)
-        if code == 200:
-            return
-        if code == 404:  # jupyter-server runs, but the pitfalls extension failed to load
-            stop_server(live)
-            raise SessionError(f"The session server's pitfalls extension must load. Got a server without it: "
-                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
-        time.sleep(0.1)
-    raise SessionError(f"The session server must answer on port {live.port} within {timeout:g} s. Got no answer "
-                       f"(log: {live.dir / 'server.log'}).")
-
-
-def stop_server(live: LiveSession, grace: float = 10.0) -> None:
-    """SIGTERM the session server (SIGKILL after ``grace`` seconds); no-op if it is not running."""
-    if not server_running(live):
-        return
-    os.kill(live.server_pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while server_running(live) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if server_running(live):
-        os.kill(live.server_pid, signal.SIGKILL)
 
 
 def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
