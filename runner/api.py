@@ -17,7 +17,7 @@ from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
 from .scoring import METRICS, normalize
-from .store import Store
+from .store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from .workspace import create_workspace, extract_snapshot, read_marker, snapshot_workspace
 
 
@@ -88,13 +88,6 @@ def _open(directory: Path, store: Store | None,
         raise WorkspaceError(f"Session {session_id} must belong to {directory}. Got a session of "
                              f"{session['workspace']} instead.")
     return store, session, load_scaffold(session["scaffold"])
-
-
-def closes_at(session: dict[str, Any]) -> datetime | None:
-    """When a timed session's time is up (None for an untimed one)."""
-    if not session.get("duration_minutes"):
-        return None
-    return datetime.fromisoformat(session["created_at"]) + timedelta(minutes=session["duration_minutes"])
 
 
 def _time_violation(session: dict[str, Any]) -> Violation | None:

@@ -18,7 +18,7 @@ from .catalogs import bug_entry, quirk_entry
 from .scaffold import Scaffold, load_scaffold
 from .scoring import METRICS
 from .sessions import SessionError, sessions_dir
-from .store import Store
+from .store import Store, closes_at
 from .workspace import create_workspace
 
 DIFF_SKIP = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
@@ -176,8 +176,6 @@ def render_report(*, session_id: str) -> str:
     Raises:
         SessionError: no such session in the store.
     """
-    from .api import closes_at
-
     store = Store()
     row = store.session(session_id)
     if row is None:

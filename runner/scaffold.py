@@ -89,6 +89,15 @@ def load_scaffold(name_or_path: str | Path) -> Scaffold:
         ScaffoldNotFound: with a "did you mean" suggestion.
         ManifestError: the manifest or hooks break the contract.
     """
+    return _load(scaffold_path(name_or_path))
+
+
+def scaffold_path(name_or_path: str | Path) -> Path:
+    """The folder of the scaffold named ``name_or_path`` (or that folder), found without loading it.
+
+    Raises:
+        ScaffoldNotFound: with a "did you mean" suggestion.
+    """
     path = Path(name_or_path)
     if not (path / "scaffold.toml").exists():
         path = scaffolds_root() / str(name_or_path)
@@ -98,7 +107,7 @@ def load_scaffold(name_or_path: str | Path) -> Scaffold:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ScaffoldNotFound(f"Scaffold must be one of {names} or a folder with a scaffold.toml. "
                                f"Got {str(name_or_path)!r} instead.{hint}")
-    return _load(path.resolve())
+    return path.resolve()
 
 
 @functools.lru_cache(maxsize=32)

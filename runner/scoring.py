@@ -10,9 +10,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from sklearn import metrics as skm
 
 from .results import Violation
+
+
+def _skm():  # noqa: ANN202 - sklearn.metrics, imported on first score (loading a manifest needs none)
+    from sklearn import metrics
+
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -25,18 +30,18 @@ class Metric:
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray, classes: tuple[int, ...] = ()) -> float:
-    return float(skm.log_loss(y, p, labels=list(classes) or None))
+    return float(_skm().log_loss(y, p, labels=list(classes) or None))
 
 
 METRICS: dict[str, Metric] = {
     m.name: m for m in [
-        Metric("balanced_accuracy", lambda y, p: float(skm.balanced_accuracy_score(y, p)), True, ("label",)),
-        Metric("accuracy", lambda y, p: float(skm.accuracy_score(y, p)), True, ("label",)),
-        Metric("f1", lambda y, p: float(skm.f1_score(y, p)), True, ("label",)),
+        Metric("balanced_accuracy", lambda y, p: float(_skm().balanced_accuracy_score(y, p)), True, ("label",)),
+        Metric("accuracy", lambda y, p: float(_skm().accuracy_score(y, p)), True, ("label",)),
+        Metric("f1", lambda y, p: float(_skm().f1_score(y, p)), True, ("label",)),
         Metric("log_loss", _log_loss, False, ("proba",)),
-        Metric("roc_auc", lambda y, p: float(skm.roc_auc_score(y, p[:, 1] if p.ndim == 2 else p)), True, ("proba",)),
-        Metric("r2", lambda y, p: float(skm.r2_score(y, p)), True, ("value",)),
-        Metric("rmse", lambda y, p: float(np.sqrt(skm.mean_squared_error(y, p))), False, ("value",)),
+        Metric("roc_auc", lambda y, p: float(_skm().roc_auc_score(y, p[:, 1] if p.ndim == 2 else p)), True, ("proba",)),
+        Metric("r2", lambda y, p: float(_skm().r2_score(y, p)), True, ("value",)),
+        Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",)),
     ]
 }
 

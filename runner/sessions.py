@@ -29,9 +29,11 @@ from typing import Iterator
 from . import containers, quota
 from .errors import SessionError
 from .jupyter import free_port
-from .scaffold import load_scaffold
+from .manifest import load_manifest
+from .scaffold import scaffold_path
 from .session_process import server_running, spawn_server, stop_server, wait_for_server
-from .store import Store, home, now
+from .store import Store, closes_at, home, now
+from .workspace import create_workspace_cached
 
 CANDIDATE_PREFIX = "/candidate/"
 DASHBOARD_PATH = "/pitfalls/dashboard"
@@ -170,11 +172,11 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
             fill: bool = True) -> LiveSession:
     """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
-    sc = load_scaffold(scaffold)
-    session_id = store.create_session(scaffold=sc.name, workspace=Path("/pending"), mode="live",
+    name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
+    session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
     with _port_lock():  # the port is claimed by session.json: concurrent starts never share one
-        live = LiveSession(session_id=session_id, scaffold=sc.name, candidate=candidate, host=host,
+        live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host,
                            port=port or _unclaimed_port(), candidate_token=secrets.token_urlsafe(24),
                            interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
                            memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
@@ -192,10 +194,7 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
 
 def fill_workspace(live: LiveSession) -> None:
     """Write a new session's starting files into its (empty) workspace, owned by the candidate."""
-    from .workspace import create_workspace  # pandas, scikit-learn: imported while the container boots
-
-    create_workspace(scaffold=load_scaffold(live.scaffold), directory=live.workspace,
-                     session_id=live.session_id, live=True)
+    create_workspace_cached(scaffold=live.scaffold, directory=live.workspace, session_id=live.session_id, live=True)
     containers.hand_to_candidate(live.workspace)
 
 
@@ -234,6 +233,9 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                 filler.result()
         except BaseException:
             stop_server(live)
+            if filler is not None:  # a new session that cannot start is no session to resume
+                containers.stop_container(name_or_id=live.container)
+                store.update_session(live.session_id, ended_at=now())
             raise
     if server is not None:
         wait_for_server(live, server)
@@ -266,7 +268,6 @@ def ensure_container(live: LiveSession) -> None:
 
 def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
     """The session's URLs, container and server state, timer and submission count."""
-    from .api import closes_at
     from datetime import datetime, timezone
 
     store = store or Store()

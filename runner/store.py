@@ -13,7 +13,7 @@ import os
 import secrets
 import sqlite3
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
@@ -76,6 +76,13 @@ def _raise_storage(exc: BaseException, folder: Path) -> NoReturn:
     if err is None:
         raise exc
     raise err from exc
+
+
+def closes_at(session: dict[str, Any]) -> datetime | None:
+    """When a timed session's time is up (None for an untimed one)."""
+    if not session.get("duration_minutes"):
+        return None
+    return datetime.fromisoformat(session["created_at"]) + timedelta(minutes=session["duration_minutes"])
 
 
 def now() -> str:

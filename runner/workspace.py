@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .brief import render_brief, render_eda_notebook
 from .errors import WorkspaceError, storage_error
-from .scaffold import Scaffold
+from .scaffold import Scaffold, load_scaffold, scaffold_path
 from .store import ELSEWHERE, STATE_FOLDER, home
 
 MARKER = ".pitfalls.json"
@@ -40,6 +41,51 @@ def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str, li
     if not (directory / "eda.ipynb").exists():
         (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold, live=live))
     (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold.name}))
+
+
+def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, live: bool = False) -> None:
+    """:func:`create_workspace` of the scaffold named ``scaffold``, from a cache of its starting files.
+
+    Building a dataset and rendering the notebook take seconds (and the hooks import pandas and
+    scikit-learn); a live session starts faster from a copy. The cache (``$PITFALLS_HOME/cache``)
+    is keyed by the content of the scaffold's folder and of the code that makes the files, so
+    any change rebuilds it. It holds only what the candidate gets: no held-out data.
+    """
+    root = scaffold_path(scaffold)
+    cached = home() / "cache" / f"{root.name}-{'live' if live else 'practice'}-{_starter_key(root)}"
+    if not cached.is_dir():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        build = Path(tempfile.mkdtemp(prefix=f".{cached.name}-", dir=cached.parent))
+        create_workspace(scaffold=load_scaffold(root), directory=build, session_id="", live=live)
+        (build / MARKER).unlink()
+        try:
+            build.rename(cached)
+        except OSError:  # another start built it meanwhile
+            shutil.rmtree(build, ignore_errors=True)
+    if directory.exists() and any(directory.iterdir()):
+        raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
+                             "in it instead. Pick another --dir, or resume it if it is a workspace.")
+    shutil.copytree(cached, directory, dirs_exist_ok=True)
+    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": root.name}))
+
+
+def _starter_key(root: Path) -> str:
+    """A hash of everything the starting files are made from: the scaffold, the dataset library
+    (``pitfalls.quirks``) and the rendering code."""
+    quirks = importlib.util.find_spec("pitfalls.quirks")
+    sources = [root, *(Path(p) for p in (quirks.submodule_search_locations or []))] if quirks else [root]
+    digest = hashlib.sha256()
+    for base in sources:
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
+    for module in (__file__, _brief_file()):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _brief_file() -> str:
+    spec = importlib.util.find_spec("pitfalls.brief")
+    return spec.origin if spec and spec.origin else __file__
 
 
 def write_training_data(*, scaffold: Scaffold, directory: Path) -> None:

@@ -8,6 +8,7 @@ its own :class:`~pitfalls.store.Store`, so threads never share a SQLite connecti
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,14 +17,12 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import api, containers
+from .. import containers
 from ..catalogs import bug_entry, quirk_entry
 from ..errors import PitfallsError
-from ..pipeline import regular_file
-from ..scaffold import load_scaffold
-from ..scoring import METRICS
+from ..scaffold import Scaffold, load_scaffold
 from ..sessions import LiveSession, load_session
-from ..store import Store
+from ..store import Store, closes_at
 
 MAX_NOTE_CHARS = 2000
 MAX_QUEUED = 10
@@ -40,15 +39,33 @@ class RequestError(PitfallsError):
         self.status = status
 
 
+def _metrics() -> dict[str, Any]:
+    from ..scoring import METRICS  # scikit-learn: imported on use
+
+    return METRICS
+
+
 class SessionService:
     """One live session's behaviour; the handlers only translate HTTP to these calls."""
 
     def __init__(self, *, session_id: str) -> None:
         self.live: LiveSession = load_session(session_id)
-        self.scaffold = load_scaffold(self.live.scaffold)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pitfalls-score")
         self.queued = 0
         self._container_checked: tuple[float, str] = (-1e9, "unknown")
+        # The server answers before the scoring libraries load; the scoring thread loads them
+        # first, so the first submission does not wait for them either.
+        self._executor.submit(self._warm_up)
+
+    @functools.cached_property
+    def scaffold(self) -> Scaffold:
+        """The session's scaffold (its hooks import pandas and friends: loaded on first use)."""
+        return load_scaffold(self.live.scaffold)
+
+    def _warm_up(self) -> None:
+        from .. import api  # noqa: F401 - scikit-learn, pandas, the pipeline
+
+        self.scaffold.dataset()
 
     def close(self) -> None:
         """Finish the submission being scored; drop none (queued ones are already recorded as they run)."""
@@ -59,7 +76,7 @@ class SessionService:
 
     def remaining_seconds(self, row: dict[str, Any]) -> float | None:
         """Seconds left on the session's timer (None when untimed)."""
-        end = api.closes_at(row)
+        end = closes_at(row)
         return None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
 
     def candidate_status(self) -> dict[str, Any]:
@@ -93,6 +110,8 @@ class SessionService:
     def _submit_now(self, note: str) -> dict[str, Any]:
         store = Store()
         try:
+            from .. import api
+
             res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store)
             view = res.candidate_view()
             return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
@@ -124,13 +143,13 @@ class SessionService:
 
     def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
         m = self.scaffold.manifest
-        end = api.closes_at(row)
+        end = closes_at(row)
         return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
                 "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
                 "closes_at": end.isoformat(timespec="seconds") if end else None,
                 "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
                 "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
+                "metric": m.task.metric, "higher_is_better": _metrics()[m.task.metric].higher_is_better,
                 "goal": m.task.goal, "budgets": asdict(m.budgets), "calibration": asdict(m.calibration),
                 "container_state": self.container_state(), "scoring": self.queued}
 
@@ -174,6 +193,8 @@ class SessionService:
         Raises:
             RequestError: not one of :meth:`files` (404) or too large (413).
         """
+        from ..pipeline import regular_file
+
         if rel not in {f["path"] for f in self.files()} or (path := regular_file(self.live.workspace, rel)) is None:
             raise RequestError(f"The file must be one of the workspace's files (GET /pitfalls/api/files). "
                                f"Got {rel!r} instead.", status=404)
