@@ -10,8 +10,8 @@ Mounting needs root, as do the sandbox's cgroups and the Docker engine. Without 
 
 Transient folders (a scoring job) come from :func:`bounded_folder`, named after the runner's
 pid; :func:`sweep_stale` unmounts and removes those of runners that were killed. A live
-session's workspace is :func:`mount_image` at start and :func:`release` at stop, which copies
-the files back into a plain folder so nothing depends on the mount afterwards.
+session's workspace is :func:`bound` at start and :func:`release` at stop, which copies the
+files back into a plain folder so nothing depends on the mount afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from contextlib import contextmanager
@@ -51,9 +52,12 @@ def _run(*argv: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         said = " ".join((proc.stderr or proc.stdout).split())[-300:].rstrip(".")
+        fix = {"mkfs.ext4": "install e2fsprogs and check that the folder's disk has room",
+               "mount": "run as root on a host with loop devices (/dev/loop-control)",
+               "umount": "stop what still uses the folder (`fuser -vm FOLDER`)",
+               "cp": "check that the destination has room for the workspace"}.get(argv[0], "see the message")
         raise QuotaError(f"`{' '.join(argv)}` must succeed to bound the candidate's disk use. Got exit "
-                         f"{proc.returncode}: {said}. Fix: run as root "
-                         f"with loop devices (/dev/loop-control) and e2fsprogs installed.")
+                         f"{proc.returncode}: {said}. Fix: {fix}.")
 
 
 def is_mounted(path: Path) -> bool:
@@ -119,13 +123,24 @@ def _remove(top: Path) -> None:
     shutil.rmtree(top, ignore_errors=True)
 
 
+def _ours(top: Path) -> bool:
+    """Whether ``top`` is a folder this runner's user made (mkdtemp: a real folder, 0700, ours) whose
+    ``fs`` is no link: anyone may create a look-alike in /tmp to have root unmount something else."""
+    try:
+        st, fs = os.lstat(top), top / "fs"
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and stat.S_IMODE(st.st_mode) == 0o700
+            and not fs.is_symlink())
+
+
 def sweep_stale(prefixes: tuple[str, ...] = (JOB_PREFIX, PROBE_PREFIX, SNAP_PREFIX)) -> int:
     """Unmount and remove the temporary folders (bounded or not) of runners that were killed; return how many."""
     swept = 0
     tops = [(p, t) for p in prefixes for t in Path(tempfile.gettempdir()).glob(f"{p}*-*")]
     for prefix, top in tops:
         pid = top.name[len(prefix):].split("-")[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and top.is_dir():
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists() and _ours(top):
             try:
                 _remove(top)
             except (OSError, QuotaError):
@@ -144,6 +159,8 @@ def bound(path: Path, image: Path, *, size_mb: int, owner: int) -> None:
     """
     if not image.exists():
         scratch, staging = image.with_name(image.name + ".new"), image.with_name(f".{image.stem}.staging")
+        unmount(staging)  # what an interrupted earlier call left: its staging mount and scratch image
+        scratch.unlink(missing_ok=True)
         make_image(scratch, size_mb=size_mb, owner=owner)
         mount_image(scratch, staging)
         try:
@@ -167,14 +184,20 @@ def bound(path: Path, image: Path, *, size_mb: int, owner: int) -> None:
 def release(path: Path, image: Path) -> None:
     """Turn the bounded folder ``path`` back into a plain folder with the same files; drop ``image``.
 
-    Safe to repeat after an interruption: the image is removed only once the copy is complete.
+    The image is removed only once ``path`` holds the copy, so an interruption at any step (or a
+    reboot, which unmounts it) loses nothing and repeating the call finishes the job.
     """
-    if is_mounted(path):
-        staged = path.with_name(f".{path.name}.released")
-        shutil.rmtree(staged, ignore_errors=True)
-        _run("cp", "-a", "--no-dereference", str(path), str(staged))  # owners, modes, times and links kept
-        shutil.rmtree(staged / "lost+found", ignore_errors=True)
-        unmount(path)
-        path.rmdir()
-        staged.rename(path)
-    image.unlink(missing_ok=True)
+    if not image.exists():
+        return
+    if not is_mounted(path):
+        if path.is_dir() and any(path.iterdir()):
+            image.unlink()  # an earlier call got as far as putting the copy in place
+            return
+        mount_image(image, path)  # unmounted (a reboot, or an interrupted call): the image holds the files
+    staged = path.with_name(f".{path.name}.released")
+    shutil.rmtree(staged, ignore_errors=True)
+    _run("cp", "-a", "--no-dereference", str(path), str(staged))  # owners, modes, times and links kept
+    unmount(path)
+    path.rmdir()
+    staged.rename(path)
+    image.unlink()

@@ -62,9 +62,9 @@ def test_a_live_folder_is_not_swept():
 
 def test_release_keeps_files_owners_and_links(tmp_path):
     path, image = tmp_path / "work space", tmp_path / "work.img"
-    quota.make_image(image, size_mb=16, owner=1000)
-    quota.mount_image(image, path)
+    quota.bound(path, image, size_mb=16, owner=1000)
     quota.mount_image(image, path)  # a second mount is a no-op
+    assert quota.is_mounted(path) and list(path.iterdir()) == []
     (path / "sub").mkdir()
     (path / "sub" / "a.txt").write_text("kept")
     os.chown(path / "sub" / "a.txt", 1000, 1000)
@@ -91,3 +91,62 @@ def test_the_stale_sweep_ignores_other_folders():
         assert other.exists()
     finally:
         other.rmdir()
+
+
+def _bounded_workspace(tmp_path: Path) -> tuple[Path, Path]:
+    path, image = tmp_path / "workspace", tmp_path / "workspace.img"
+    path.mkdir()
+    (path / "notes.md").write_text("mine")
+    quota.bound(path, image, size_mb=16, owner=1000)
+    assert quota.is_mounted(path) and (path / "notes.md").read_text() == "mine"
+    return path, image
+
+
+def test_release_after_a_reboot_keeps_the_files(tmp_path):
+    """A reboot unmounts the workspace and leaves the empty mount point: the image still has it all."""
+    path, image = _bounded_workspace(tmp_path)
+    quota.unmount(path)
+    assert list(path.iterdir()) == []
+    quota.release(path, image)
+    assert (path / "notes.md").read_text() == "mine" and not image.exists() and not quota.is_mounted(path)
+
+
+def test_release_interrupted_after_the_copy_is_finished_by_repeating_it(tmp_path):
+    path, image = _bounded_workspace(tmp_path)
+    staged = tmp_path / ".workspace.released"
+    subprocess.run(["cp", "-a", str(path), str(staged)], check=True)
+    quota.unmount(path)
+    path.rmdir()
+    staged.rename(path)  # killed here: the copy is in place, the image not yet removed
+    quota.release(path, image)
+    assert (path / "notes.md").read_text() == "mine" and not image.exists()
+
+
+def test_bound_interrupted_during_its_copy_is_finished_by_repeating_it(tmp_path):
+    path, image = tmp_path / "workspace", tmp_path / "workspace.img"
+    path.mkdir()
+    (path / "notes.md").write_text("mine")
+    scratch, staging = tmp_path / "workspace.img.new", tmp_path / ".workspace.staging"
+    quota.make_image(scratch, size_mb=16)
+    quota.mount_image(scratch, staging)  # killed here: the staging mount outlives the process
+    quota.bound(path, image, size_mb=16, owner=1000)
+    assert quota.is_mounted(path) and (path / "notes.md").read_text() == "mine"
+    assert not quota.is_mounted(staging) and not scratch.exists()
+    quota.release(path, image)
+
+
+def test_the_stale_sweep_does_not_follow_a_look_alike(tmp_path):
+    """Anyone may create /tmp/pitfalls-job-<dead pid>-x with fs -> a mount point: root must not unmount it."""
+    target = tmp_path / "victim"
+    quota.make_image(tmp_path / "victim.img", size_mb=8)
+    quota.mount_image(tmp_path / "victim.img", target)
+    fake = Path(tempfile.gettempdir()) / "pitfalls-job-999999999-fake"
+    fake.mkdir(mode=0o700)
+    (fake / "fs").symlink_to(target)
+    try:
+        quota.sweep_stale()
+        assert quota.is_mounted(target) and fake.exists()
+    finally:
+        (fake / "fs").unlink()
+        fake.rmdir()
+        quota.unmount(target)
