@@ -1,4 +1,4 @@
-"""The session server's process: start it detached, wait for it, check it, stop it.
+"""The session server's process: its port, and starting it detached, waiting for it, checking it, stopping it.
 
 The server (``python -m pitfalls.session_server``) outlives the ``pitfalls session start`` that
 spawned it; its pid is kept in ``session.json`` and checked against its command line, so a
@@ -7,6 +7,8 @@ recycled pid is never signalled.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -14,10 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .errors import SessionError
+from .jupyter import free_port
 from .store import home
 
 if TYPE_CHECKING:
@@ -100,3 +104,27 @@ def stop_server(live: LiveSession, grace: float = 10.0) -> None:
         time.sleep(0.1)
     if server_running(live):
         os.kill(live.server_pid, signal.SIGKILL)
+
+
+@contextmanager
+def port_lock(folder: Path) -> Iterator[None]:
+    """Hold the host-wide lock under which a new session claims its port (``folder``: the sessions folder)."""
+    with open(folder / ".ports.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def unclaimed_port(folder: Path) -> int:
+    """8890, or a port the OS finds free, that no session in ``folder`` has claimed (call under the lock)."""
+    claimed = set()
+    for path in folder.glob("*/session.json"):
+        try:
+            claimed.add(json.loads(path.read_text()).get("port"))
+        except (OSError, ValueError):
+            continue
+    for _ in range(100):
+        port = free_port(8890 if 8890 not in claimed else 0)
+        if port not in claimed:
+            return port
+    raise SessionError(f"A free TCP port must exist for the session server. Got {len(claimed)} claimed and no "
+                       "other free. Fix: stop sessions (`pitfalls session stop ID`) or pass --port.")

@@ -15,23 +15,22 @@ the container or the session server dies; ``start_session`` on the same session 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from . import containers, quota
 from .errors import SessionError
-from .jupyter import free_port
 from .manifest import load_manifest
 from .scaffold import scaffold_path
-from .session_process import server_running, spawn_server, stop_server, wait_for_server
+from .session_process import (port_lock, server_running, spawn_server, stop_server, unclaimed_port,
+                              wait_for_server)
 from .store import Store, closes_at, home, now
 from .workspace import create_workspace_cached
 
@@ -56,6 +55,8 @@ class LiveSession:
     server_pid: int = 0
     url_host: str = ""
     disk_mb: int = 2048
+    ready: bool = True
+    """False until the starting files are in the workspace (a start killed before that is redone)."""
 
     @property
     def dir(self) -> Path:
@@ -145,29 +146,6 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
     return next((r["id"] for r in rows if (sessions_dir() / r["id"] / "session.json").is_file()), None)
 
 
-@contextmanager
-def _port_lock() -> Iterator[None]:
-    with open(sessions_dir() / ".ports.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-def _unclaimed_port() -> int:
-    """8890, or a port the OS finds free, that no session of this host has claimed (call under the lock)."""
-    claimed = set()
-    for path in sessions_dir().glob("*/session.json"):
-        try:
-            claimed.add(json.loads(path.read_text()).get("port"))
-        except (OSError, ValueError):
-            continue
-    for _ in range(100):
-        port = free_port(8890 if 8890 not in claimed else 0)
-        if port not in claimed:
-            return port
-    raise SessionError(f"A free TCP port must exist for the session server. Got {len(claimed)} claimed and no "
-                       "other free. Fix: stop sessions (`pitfalls session stop ID`) or pass --port.")
-
-
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
             fill: bool = True) -> LiveSession:
@@ -175,11 +153,11 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
     name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
     session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
-    with _port_lock():  # the port is claimed by session.json: concurrent starts never share one
+    with port_lock(sessions_dir()):  # the port is claimed by session.json: concurrent starts never share one
         live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host,
-                           port=port or _unclaimed_port(), candidate_token=secrets.token_urlsafe(24),
+                           port=port or unclaimed_port(sessions_dir()), candidate_token=secrets.token_urlsafe(24),
                            interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
-                           memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb)
+                           memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb, ready=False)
         live.dir.mkdir(mode=0o700)
         live.save()
     live.run_dir.mkdir(mode=0o755)
@@ -193,9 +171,29 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
 
 
 def fill_workspace(live: LiveSession) -> None:
-    """Write a new session's starting files into its (empty) workspace, owned by the candidate."""
+    """Write a new session's starting files into its workspace, owned by the candidate; then mark it
+    ready. A workspace not marked ready was never shown to anyone: what a killed start left in it
+    is cleared first."""
+    for entry in [] if live.ready else list(live.workspace.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
     create_workspace_cached(scaffold=live.scaffold, directory=live.workspace, session_id=live.session_id, live=True)
     containers.hand_to_candidate(live.workspace)
+    live.ready = True
+    live.save()
+
+
+def _bound_workspace(live: LiveSession) -> None:
+    """Put the workspace on its size-limited file system (runner/quota.py), unless a running
+    container still holds it as a plain folder (a session from before quotas): that waits for
+    the container's next start."""
+    if not (live.disk_mb and quota.available()) or quota.is_mounted(live.workspace):
+        return
+    state = containers.container_status(name_or_id=live.container)
+    if state is None or state.state != "running":
+        quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
 
 
 def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
@@ -221,25 +219,31 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
     else:
         live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes, host=host,
                        port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False)
-    if live.disk_mb and quota.available():
-        quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
-    # The server, the container and (for a new session) the starting files are made at once.
+    server = _start_parts(live, store, new=not session_id)
+    if server is not None:
+        wait_for_server(live, server)
+    return session_info(live, store=store, resumed=bool(session_id))
+
+
+def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Popen | None:
+    """The workspace's file system, then the server, the container and (unless ready) the starting
+    files at once. A new session that cannot start is ended, not left to be resumed."""
     with ThreadPoolExecutor(1) as pool:
-        filler = None if session_id else pool.submit(fill_workspace, live)
-        server = spawn_server(live)  # the proxy answers 502 until the container is up
+        server = None
         try:
+            _bound_workspace(live)
+            filler = None if live.ready else pool.submit(fill_workspace, live)
+            server = spawn_server(live)  # the proxy answers 502 until the container is up
             ensure_container(live)
             if filler is not None:
                 filler.result()
         except BaseException:
             stop_server(live)
-            if filler is not None:  # a new session that cannot start is no session to resume
+            if new:
                 containers.stop_container(name_or_id=live.container)
                 store.update_session(live.session_id, ended_at=now())
             raise
-    if server is not None:
-        wait_for_server(live, server)
-    return session_info(live, store=store, resumed=bool(session_id))
+    return server
 
 
 def _jupyter_answers(live: LiveSession) -> bool:
@@ -297,6 +301,9 @@ def stop_session(*, session_id: str) -> SessionInfo:
     live = load_session(session_id)
     containers.stop_container(name_or_id=live.container)
     stop_server(live)
+    if containers.container_status(name_or_id=live.container) is not None:
+        raise SessionError(f"Container {live.container} must be gone before its workspace is released. Got it "
+                           f"still there. Fix: docker rm -f {live.container}, then stop the session again.")
     quota.release(live.workspace, live.dir / "workspace.img")  # a plain folder again, files kept
     store = Store()
     if not (store.session(session_id) or {}).get("ended_at"):
