@@ -7,6 +7,7 @@ The held-out labels exist only here, in memory; the prediction sandbox receives 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -256,6 +257,11 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
         return ev
     try:
         stage_model(scaffold=scaffold, work=work, job=job)
+    except OSError as exc:  # training filled the job folder: no room left to stage the model
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb)
+        if exc.errno != errno.ENOSPC or violation is None:
+            raise
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
     except ArtifactError as exc:
         violation = Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
                               actual="unusable", message=str(exc))

@@ -328,6 +328,20 @@ def test_filling_the_disk_is_stopped_at_the_disk_budget(short):
     assert not list(Path(tempfile.gettempdir()).glob("pitfalls-job-*-*/fs/work/scratch-0.bin"))
 
 
+@pytest.mark.skipif(not quota.available(), reason="the disk budget needs root and loop devices")
+def test_training_that_leaves_the_disk_full_is_stopped_at_the_disk_budget(short):
+    """Training saves its model, then fills the folder and swallows the error: staging the model for
+    prediction finds no room, which is the candidate's disk budget, not the host's disk."""
+    filler = ("\nimport itertools\n\nfor size in (2**20, 4096, 1):  # to the last byte\n    try:\n"
+              "        for n in itertools.count():\n"
+              "            with open(f'scratch-{size}-{n}.bin', 'wb') as fh:\n                fh.write(b'1' * size)\n"
+              "    except OSError as exc:\n        print('stopped by', exc, flush=True)\n")
+    result, _ = short.submit({"train.py": short.train + filler})
+    v = _only_violation(result, "max_disk_mb")
+    assert v["limit"] == SHORT_DISK_MB and result["status"] == "rejected", _brief(result)
+    assert "No space left on device" in result["log_tail"]
+
+
 # ---------------------------------------------------------------------------------------------
 # 7. memory bombs (cgroup limit 2048 MiB; no swap, so the OOM killer ends them quickly)
 
