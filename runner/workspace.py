@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import io
 import json
@@ -62,6 +63,7 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
             build.rename(cached)
         except OSError:  # another start built it meanwhile
             shutil.rmtree(build, ignore_errors=True)
+        _prune_cache(cached)
     if directory.exists() and any(directory.iterdir()):
         raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
                              "in it instead. Pick another --dir, or resume it if it is a workspace.")
@@ -78,14 +80,23 @@ def _starter_key(root: Path) -> str:
     for base in sources:
         for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
-    for module in (__file__, _brief_file()):
-        digest.update(Path(module).read_bytes())
+    for module in ("pitfalls.workspace", "pitfalls.brief", "pitfalls.scaffold"):
+        spec = importlib.util.find_spec(module)
+        digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else module.encode())
+    for dist in ("numpy", "pandas", "scikit-learn", "scipy", "nbformat"):  # the data can change with them
+        try:
+            digest.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(dist.encode())
     return digest.hexdigest()[:16]
 
 
-def _brief_file() -> str:
-    spec = importlib.util.find_spec("pitfalls.brief")
-    return spec.origin if spec and spec.origin else __file__
+def _prune_cache(keep: Path) -> None:
+    """Remove the other versions of ``keep``'s scaffold and mode, and builds that were interrupted."""
+    stem = keep.name.rsplit("-", 1)[0]
+    for old in keep.parent.iterdir():
+        if old != keep and (old.name.rsplit("-", 1)[0] == stem or old.name.startswith(f".{stem}-")):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def write_training_data(*, scaffold: Scaffold, directory: Path) -> None:

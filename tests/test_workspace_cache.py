@@ -52,4 +52,4 @@ def test_the_cache_is_rebuilt_when_the_scaffold_changes(pitfalls_home, tmp_path,
     create_workspace_cached(scaffold="tumor_triage", directory=tmp_path / "b", session_id="b")
     assert (tmp_path / "b" / "train.py").read_text().endswith("# changed by the author\n")
     assert not (tmp_path / "a" / "train.py").read_text().endswith("# changed by the author\n")
-    assert len(list((pitfalls_home / "cache").iterdir())) == 2
+    assert len(list((pitfalls_home / "cache").iterdir())) == 1  # the old version went
