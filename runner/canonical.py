@@ -18,6 +18,7 @@ import json
 import struct
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,7 @@ class _Rewriter:
         return self.files[name]
 
 
-def _sort_dict_node(node: dict) -> None:
+def _sort_dict_node(node: dict[str, Any]) -> None:
     """Order a DictNode's keys as ``json.dumps(sort_keys=True)`` will, its key_types alike."""
     content, key_types = node.get("content"), node.get("key_types")
     types = key_types.get("content") if isinstance(key_types, dict) else None

@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import click
@@ -14,7 +15,8 @@ from . import render
 from .errors import PitfallsError
 
 
-def _api():  # noqa: ANN202 - the module; imported on use, so `pitfalls session` skips sklearn and torch
+def _api() -> ModuleType:
+    """:mod:`pitfalls.api`, imported on use: `pitfalls session` does without it."""
     from . import api
 
     return api

@@ -7,6 +7,7 @@ describe shapes, dtypes and counts of the *predictions*; they never include a la
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -14,7 +15,8 @@ import numpy as np
 from .results import Violation
 
 
-def _skm():  # noqa: ANN202 - sklearn.metrics, imported on first score (loading a manifest needs none)
+def _skm() -> ModuleType:
+    """sklearn.metrics, imported on the first score: loading a manifest needs none of it."""
     from sklearn import metrics
 
     return metrics

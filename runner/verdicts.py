@@ -14,7 +14,6 @@ from .results import Violation
 from .sandbox import RunResult
 
 
-
 def disk_violation(job: Path, *, phase: str, max_disk_mb: int) -> Violation | None:
     """The disk budget, when a failed run left its (size-limited) job folder full."""
     if not quota.is_mounted(job) or shutil.disk_usage(job).free >= 2**20:

@@ -17,10 +17,12 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import containers
+from .. import api, containers
 from ..catalogs import bug_entry, quirk_entry
 from ..errors import PitfallsError
+from ..pipeline import regular_file
 from ..scaffold import Scaffold, load_scaffold
+from ..scoring import METRICS
 from ..sessions import LiveSession, load_session
 from ..store import Store, closes_at
 
@@ -37,12 +39,6 @@ class RequestError(PitfallsError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _metrics() -> dict[str, Any]:
-    from ..scoring import METRICS  # scikit-learn: imported on use
-
-    return METRICS
 
 
 class SessionService:
@@ -63,7 +59,7 @@ class SessionService:
         return load_scaffold(self.live.scaffold)
 
     def _warm_up(self) -> None:
-        from .. import api  # noqa: F401 - scikit-learn, pandas, the pipeline
+        import sklearn.metrics  # noqa: F401 - scoring's; the scaffold's hooks import the rest
 
         self.scaffold.dataset()
 
@@ -110,8 +106,6 @@ class SessionService:
     def _submit_now(self, note: str) -> dict[str, Any]:
         store = Store()
         try:
-            from .. import api
-
             res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store)
             view = res.candidate_view()
             return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
@@ -149,7 +143,7 @@ class SessionService:
                 "closes_at": end.isoformat(timespec="seconds") if end else None,
                 "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
                 "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "metric": m.task.metric, "higher_is_better": _metrics()[m.task.metric].higher_is_better,
+                "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
                 "goal": m.task.goal, "budgets": asdict(m.budgets), "calibration": asdict(m.calibration),
                 "container_state": self.container_state(), "scoring": self.queued}
 
@@ -193,8 +187,6 @@ class SessionService:
         Raises:
             RequestError: not one of :meth:`files` (404) or too large (413).
         """
-        from ..pipeline import regular_file
-
         if rel not in {f["path"] for f in self.files()} or (path := regular_file(self.live.workspace, rel)) is None:
             raise RequestError(f"The file must be one of the workspace's files (GET /pitfalls/api/files). "
                                f"Got {rel!r} instead.", status=404)
