@@ -341,6 +341,13 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
                             host="127.0.0.1", port=free_port(0), url_host="", memory_mb=2048,
                             cpus=1.0, disk_mb=0)
     store.close()
+    # A prediction that takes half a second, so a kill can land inside it (the warm predictor
+    # otherwise loads and predicts in under 0.1 s).
+    model = live.workspace / "model.py"
+    slow = model.read_text().replace("def predict(model, features):\n",
+                                     "def predict(model, features):\n    __import__('time').sleep(0.5)\n")
+    assert "sleep(0.5)" in slow, "the starter's predict() changed"
+    model.write_text(slow)
     srv = Server(live)
     try:
         srv.start()
