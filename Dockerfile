@@ -57,7 +57,11 @@ COPY docker/pitfalls-submit /usr/local/bin/pitfalls-submit
 COPY docker/jupyterlab-overrides.json /opt/venv/share/jupyter/lab/settings/overrides.json
 USER candidate
 WORKDIR /home/candidate/work
-# Matplotlib's font cache, so the first plot in the interview is not slow.
+# Matplotlib's font cache, so the first plot in the interview is not slow. The home folder is a
+# fresh tmpfs in a session (runner/containers.py), which copies this skeleton in at start.
 RUN python -c "import matplotlib.pyplot" && pitfalls-submit --help >/dev/null
+USER root
+RUN cp -a /home/candidate /opt/home-skeleton && rm -rf /opt/home-skeleton/work
+USER candidate
 # runner/containers.py passes the full command (socket, token, limits); this is a plain default.
 CMD ["jupyter", "lab", "--no-browser", "--ServerApp.sock=/run/pitfalls/jupyter.sock", "--ServerApp.root_dir=/home/candidate/work"]

@@ -196,7 +196,8 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     The workspace is bind-mounted at /home/candidate/work and ``socket_dir`` at /run/pitfalls, where
     jupyter-server listens on ``jupyter.sock`` (token ``token``, URLs under ``base_url``). As root,
     the workspace is handed to uid 1000. The image is read-only; /tmp and the home folder are
-    tmpfs of ``memory_mb // 8`` each. The call returns at once; ``wait_for_jupyter`` waits
+    tmpfs of ``memory_mb // 8`` (at least 64 MiB) each; the home folder starts as a copy of the
+    image's /opt/home-skeleton. The call returns at once; ``wait_for_jupyter`` waits
     until the API answers.
 
     Raises:
@@ -227,6 +228,8 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
         "--mount", f"type=bind,source={workspace},target={CONTAINER_WORK}",
         "--mount", f"type=bind,source={socket_dir},target={CONTAINER_RUN}",
         tag,
+        # The home folder is an empty tmpfs: first the image's skeleton (shell files, font cache).
+        "sh", "-c", 'cp -a /opt/home-skeleton/. "$HOME"/ 2>/dev/null; exec "$@"', "start",
         "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={CONTAINER_WORK}",
         f"--ServerApp.base_url={base_url}", "--ServerApp.allow_remote_access=True",
         f"--ServerApp.sock={CONTAINER_RUN}/{JUPYTER_SOCKET}", f"--ServerApp.sock_mode={sock_mode}",

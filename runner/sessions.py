@@ -21,6 +21,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from .store import Store, closes_at, home, now
 from .workspace import create_workspace_cached
 
 CANDIDATE_PREFIX = "/candidate/"
+_SAVING = threading.Lock()
 DASHBOARD_PATH = "/pitfalls/dashboard"
 
 
@@ -84,14 +86,16 @@ class LiveSession:
         return f"{self.base}{DASHBOARD_PATH}?token={self.interviewer_token}"
 
     def save(self) -> None:
-        """Write ``session.json`` atomically, readable by the owner only."""
-        tmp = self.dir / "session.json.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(self), f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.dir / "session.json")
+        """Write ``session.json`` atomically, readable by the owner only (one writer at a time: a
+        start saves from two threads)."""
+        with _SAVING:
+            tmp = self.dir / "session.json.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(self), f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.dir / "session.json")
 
 
 @dataclass

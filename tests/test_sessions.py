@@ -25,6 +25,7 @@ import pytest
 from test_containers import assert_no_secrets
 from tornado import httpclient, websocket
 
+from conftest import REPO
 from pitfalls import containers, quota
 
 pytestmark = pytest.mark.docker
@@ -183,6 +184,30 @@ def test_killed_server_and_container_are_resumed_with_nothing_lost(started, home
     proc = subprocess.run(["docker", "exec", started["container"], "pitfalls-submit", "--status", "--json"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and json.loads(proc.stdout)["submissions"] == 1
+
+
+def test_a_start_killed_before_the_files_were_written_is_redone(home, monkeypatch):
+    """A start killed after the session's record was made but before its starting files were all
+    written (the workspace was never shown to anyone): starting it again writes them afresh."""
+    from pitfalls import sessions
+    from pitfalls.store import Store
+
+    monkeypatch.setenv("PITFALLS_HOME", str(home))
+    store = Store()
+    live = sessions._create(store, scaffold="tumor_triage", candidate="Killed", duration_minutes=30,
+                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=256,
+                            fill=False)
+    store.close()
+    (live.workspace / "train.py").write_text("half-writ")  # what the killed start left
+    info = json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", "Killed", "--json").stdout)
+    try:
+        workspace = Path(info["workspace"])
+        assert info["resumed"] and info["session_id"] == live.session_id
+        assert (workspace / "train.py").read_text() == (REPO / "scaffolds/tumor_triage/workspace/train.py").read_text()
+        assert (workspace / "data" / "train.csv").is_file() and (workspace / "BRIEF.md").is_file()
+        assert json.loads((workspace.parent / "session.json").read_text())["ready"]
+    finally:
+        cli(home, "session", "stop", live.session_id, check=False)
 
 
 def test_stop_keeps_the_workspace_and_submissions(started, home):
