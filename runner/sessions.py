@@ -246,6 +246,10 @@ def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Po
             if new:
                 containers.stop_container(name_or_id=live.container)
                 store.update_session(live.session_id, ended_at=now())
+                try:
+                    quota.release(live.workspace, live.dir / "workspace.img")
+                except (OSError, quota.QuotaError):
+                    pass  # the start's own error is the one to report
             raise
     return server
 

@@ -247,9 +247,10 @@ def test_eight_sessions_start_and_score_at_once_and_keep_to_themselves(started, 
     def start(i: int) -> dict[str, Any]:
         return json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", f"C{i}", "--json").stdout)
 
-    with cf.ThreadPoolExecutor(7) as pool:
-        others = list(pool.map(start, range(7)))
+    others: list[dict[str, Any]] = []
     try:
+        with cf.ThreadPoolExecutor(7) as pool:
+            others = list(pool.map(start, range(7)))
         sessions = [started, *others]
         assert len({_base(s) for s in sessions}) == 8 and len({s["container"] for s in sessions}) == 8
         assert len({s["workspace"] for s in sessions}) == 8
@@ -275,6 +276,8 @@ def test_eight_sessions_start_and_score_at_once_and_keep_to_themselves(started, 
         for a, b in zip(sessions, sessions[1:] + sessions[:1]):
             assert http(f"{_base(b)}/candidate/api/contents", token=_tokens(a)[0])[0] == 403
             assert http(f"{_base(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
-    finally:
-        for s in others:
-            cli(home, "session", "stop", s["session_id"], check=False)
+    finally:  # every session but the module's own, even those of a start that failed half-way
+        listed = json.loads(cli(home, "session", "status", "--json").stdout)
+        for s in listed:
+            if s["session_id"] != started["session_id"] and not s.get("ended_at"):
+                cli(home, "session", "stop", s["session_id"], check=False)
