@@ -58,6 +58,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pytest
 from test_bad_input import _host_processes as host_processes
+from test_secrecy import _host_ips as host_ips
 
 from conftest import REPO
 from pitfalls import api
@@ -223,18 +224,6 @@ def secret_lines() -> frozenset[str]:
     return frozenset(line for line in lines if line not in public)
 
 
-def _host_ips() -> list[str]:
-    ips = set()
-    try:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.connect(("10.255.255.255", 1))  # no packet is sent; picks the primary interface
-        ips.add(s.getsockname()[0])
-        s.close()
-    except OSError:
-        pass
-    return sorted(ip for ip in ips if not ip.startswith("127."))
-
-
 @dataclass
 class Host:
     token: str  # digits only: it also names processes (`sleep 600.<token>`)
@@ -252,7 +241,7 @@ class Host:
             "__TOKEN__": self.token, "__HOME__": str(self.home), "__WS__": str(self.ws), "__REPO__": str(REPO),
             "__MARK__": self.mark, "__SECRET__": str(self.secret_dir),
             "__PORT_LO__": str(self.tcp_lo.getsockname()[1]), "__PORT_ANY__": str(self.tcp_any.getsockname()[1]),
-            "__PORT_UDP__": str(self.udp.getsockname()[1]), "__HOST_IPS__": json.dumps(_host_ips())}
+            "__PORT_UDP__": str(self.udp.getsockname()[1]), "__HOST_IPS__": json.dumps(host_ips())}
 
     @property
     def mark(self) -> str:
@@ -971,6 +960,12 @@ import numpy as np
 
 with zipfile.ZipFile("artifacts/model.skops") as zf:
     members = {n: zf.read(n) for n in zf.namelist()}
+
+
+def save_members():
+    with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
 '''
 
 # an array member replaced by a pickled object array: whoever unpickles it runs the payload
@@ -986,9 +981,7 @@ victim = next(n for n in members if n.endswith(".npy"))
 buf = io.BytesIO()
 np.save(buf, np.array([Payload()] * 3, dtype=object), allow_pickle=True)
 members[victim] = buf.getvalue()
-with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
-    for n, data in members.items():
-        zf.writestr(n, data)
+save_members()
 '''
 
 # model.py (imported by training too) patches what a counter would use: numpy's .npy header
@@ -1053,9 +1046,7 @@ def retag(node):  # the classifier's class name now carries its own coefficients
 schema = json.loads(members["schema.json"])
 retag(schema)
 members["schema.json"] = json.dumps(schema).encode()
-with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
-    for n, data in members.items():
-        zf.writestr(n, data)
+save_members()
 '''
 
 # prediction looks for the training data (and copies training left around) to retrain on the spot
@@ -1148,9 +1139,7 @@ STRUCTURE_KEY = {
         schema = json.loads(members["schema.json"])
         schema["type"] = ",".join(f"{v:.9g}" for v in np.random.default_rng(0).normal(size=20_000).astype(np.float32))
         members["schema.json"] = json.dumps(schema).encode()
-        with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
-            for n, data in members.items():
-                zf.writestr(n, data)
+        save_members()
     ''')),
     "model.py": model_py('''
         _honest_load = load_model
@@ -1181,9 +1170,7 @@ LONG_LITERAL = {
         node = schema["content"]["content"]["note_"]
         node["content"] = "0.5" + str(int.from_bytes(b"\\x01" + hidden, "big"))
         members["schema.json"] = json.dumps(schema).encode()
-        with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
-            for n, data in members.items():
-                zf.writestr(n, data)
+        save_members()
     ''')),
     "model.py": model_py('''
         _honest_load = load_model
@@ -1659,9 +1646,7 @@ schema["content"]["content"]["helper_"] = {"__class__": "main", "__module__": "n
 # a well-formed attribute (its key's type listed), so the check that resolves the class is reached
 schema["content"]["key_types"]["content"].append(dict(schema["content"]["key_types"]["content"][0]))
 members["schema.json"] = json.dumps(schema).encode()
-with zipfile.ZipFile("artifacts/model.skops", "w") as zf:
-    for n, data in members.items():
-        zf.writestr(n, data)
+save_members()
 '''
 
 
