@@ -138,8 +138,8 @@ def ensure_image(*, rebuild: bool = False) -> str:
     Raises:
         ContainerError: no engine, or the build failed (the end of the log is in the message).
     """
-    if not rebuild and engine_ready() and image_exists(tag=image_tag()):
-        return image_tag()  # the fast path: no need to run scripts/docker.sh (0.7 s) again
+    if not rebuild and engine_ready() and image_exists(tag=(tag := image_tag())):
+        return tag  # the fast path: no need to run scripts/docker.sh (0.7 s) again
     ensure_engine()
     tag = image_tag()  # after ensure_engine, which may stage the torch wheel the tag counts
     with _build_lock() as lock:
