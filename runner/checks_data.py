@@ -20,7 +20,8 @@ def _digest(frame: pd.DataFrame) -> str:
 def dataset_deterministic(ctx: CheckContext) -> str:
     """make_dataset(seed) returns a Dataset, the same bytes twice, with the manifest's quirks."""
     m, hooks = ctx.manifest(), ctx.hooks()
-    first, again = hooks.make_dataset(m.dataset_seed), hooks.make_dataset(m.dataset_seed)
+    seed = ctx.scaffold().data_seed()
+    first, again = hooks.make_dataset(seed), hooks.make_dataset(seed)
     if not isinstance(first, Dataset):
         raise CheckFailed(f"make_dataset must return a pitfalls.scaffold.Dataset. Got "
                           f"{type(first).__name__} instead.")

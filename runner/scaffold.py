@@ -5,6 +5,7 @@ Hooks are listed in ``scaffolds/_template/scaffold.py``; this module is the only
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import importlib.util
@@ -44,6 +45,8 @@ class Scaffold:
     manifest: Manifest
     hooks: ModuleType
     root: Path
+    secret: bytes | None = None
+    """The data secret to derive seeds with; None means the installation's (:mod:`pitfalls.secret`)."""
 
     @property
     def name(self) -> str:
@@ -65,9 +68,21 @@ class Scaffold:
     def guide_file(self) -> Path:
         return self.root / "GUIDE.md"
 
+    def data_seed(self, seed: int | None = None) -> int:
+        """The seed ``make_dataset`` gets for the public ``seed`` (default: the manifest's): a
+        128-bit hash of it and the data secret, so the repository alone does not determine data."""
+        from .secret import derive_seed
+
+        return derive_seed(self.manifest.dataset_seed if seed is None else seed, self.secret)
+
+    def with_secret(self, secret: bytes) -> Scaffold:
+        """This scaffold with another data secret (calibration measures several)."""
+        return dataclasses.replace(self, secret=secret)
+
     def dataset(self, seed: int | None = None) -> Dataset:
-        """Build (or reuse) the dataset for ``seed`` (default: the manifest's seed)."""
-        return _dataset(self.root, self.manifest.dataset_seed if seed is None else seed)
+        """Build (or reuse) the dataset for the public ``seed`` (default: the manifest's seed),
+        generated from :meth:`data_seed`."""
+        return _dataset(self.root, self.data_seed(seed))
 
 
 def scaffolds_root() -> Path:

@@ -73,13 +73,18 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
 
 def _starter_key(root: Path) -> str:
     """A hash of everything the starting files are made from: the scaffold, the dataset library
-    (``pitfalls.quirks``) and the rendering code."""
+    (``pitfalls.quirks``), the derived data seed (as a hash: the secret stays out of file names)
+    and the rendering code."""
     quirks = importlib.util.find_spec("pitfalls.quirks")
     sources = [root, *(Path(p) for p in (quirks.submodule_search_locations or []))] if quirks else [root]
     digest = hashlib.sha256()
     for base in sources:
         for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
+    from .manifest import load_manifest
+    from .secret import derive_seed, seed_tag
+
+    digest.update(seed_tag(derive_seed(load_manifest(root / "scaffold.toml").dataset_seed)).encode())
     for module in ("pitfalls.workspace", "pitfalls.brief", "pitfalls.scaffold"):
         spec = importlib.util.find_spec(module)
         digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else module.encode())

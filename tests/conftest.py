@@ -15,12 +15,16 @@ from pitfalls.scaffold import load_scaffold
 from pitfalls.variants import materialize
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
 
 
 @pytest.fixture(autouse=True)
 def pitfalls_home(tmp_path_factory, monkeypatch) -> Path:
     home = tmp_path_factory.mktemp("pitfalls-home")
     monkeypatch.setenv("PITFALLS_HOME", str(home))
+    # One pinned data secret, so every test sees the same data (runner/secret.py: tests and CI only;
+    # tests of the per-installation secret file unset it).
+    monkeypatch.setenv("PITFALLS_DATA_SECRET", TEST_DATA_SECRET)
     return home
 
 
