@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from .artifact_defaults import library_attribute
+from .bits import CANONICAL_NAN
+from .skops_arrays import load_npy
 from .artifacts import ArtifactError, count_safetensors
 
 LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode",
@@ -78,7 +80,7 @@ class _Rewriter:
         if isinstance(value, list):
             return [self.node(v) for v in value]
         if not isinstance(value, dict):
-            return value
+            return _float32_values(value)
         node_id = self._fresh_id() if "__id__" in value else None  # a parent's before its children's
         out = {k: self.node(v) for k, v in value.items()}
         loader = value.get("__loader__")
@@ -91,7 +93,7 @@ class _Rewriter:
         if isinstance(value.get("file"), str) and value.get("type") == "numpy":
             out["file"] = self._array(value["file"])
         if loader == "JsonNode" and isinstance(value.get("content"), str):
-            out["content"] = json.dumps(json.loads(value["content"]))  # only the counted value
+            out["content"] = json.dumps(_float32_values(json.loads(value["content"])))  # the counted value
         if loader == "DictNode":
             _sort_dict_node(out)
         return out
@@ -111,12 +113,25 @@ class _Rewriter:
 
     def _array(self, name: str) -> str:
         if name not in self.files:
-            arr = np.load(io.BytesIO(self.zf.read(name)), allow_pickle=False)
+            arr = load_npy(self.zf, name)  # rebuilt from zeroed memory: no runner byte can follow
             new = f"{len(self.files)}.npy"
             buf = io.BytesIO()
             np.save(buf, arr, allow_pickle=False)
             self.files[name], self.arrays[new] = new, buf.getvalue()
         return self.files[name]
+
+
+def _float32_values(value: object) -> object:
+    """``value`` with every float rounded to the nearest float32 value and NaN made canonical:
+    a JSON float counts one, so it may carry no more than 32 bits."""
+    if isinstance(value, float):
+        with np.errstate(over="ignore"):
+            return CANONICAL_NAN if value != value else float(np.float32(value))
+    if isinstance(value, list):
+        return [_float32_values(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _float32_values(v) for k, v in value.items()}
+    return value
 
 
 def _sort_dict_node(node: dict[str, Any]) -> None:
@@ -132,8 +147,9 @@ def _sort_dict_node(node: dict[str, Any]) -> None:
 
 
 def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
-    """Rewrite a (counted) skops file: fresh ids, renamed and re-saved arrays, re-encoded JsonNodes,
-    checked classes.
+    """Rewrite a skops file (counted again first): fresh ids, arrays renamed and rebuilt from their
+    values (:func:`pitfalls.skops_arrays.load_npy`: zeroed padding, floats rounded to float32
+    values, one NaN), JsonNodes re-encoded from their values (floats alike), checked classes.
 
     Args:
         code: module name -> names defined in the prediction files (see :func:`defined_names`).
@@ -142,13 +158,16 @@ def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
         ArtifactError: a node names a class that is neither a library class nor defined in code,
             or a module the runner must not import.
     """
+    from .skops_count import count_skops
+
+    count_skops(src)  # every check of the counter first: what is rewritten below is well formed
     with zipfile.ZipFile(src) as zf:
         rewriter = _Rewriter(zf, code)
         try:
             schema = rewriter.node(json.loads(zf.read("schema.json")))
-        except (ValueError, KeyError, RecursionError) as exc:
-            if isinstance(exc, ArtifactError):
-                raise
+        except ArtifactError:
+            raise
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise ArtifactError(f"{src.name} must be a readable skops file. Got {type(exc).__name__}.") from None
     with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as out:
         out.writestr("schema.json", json.dumps(schema, sort_keys=True))

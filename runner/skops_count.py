@@ -1,93 +1,53 @@
-"""Counting a skops artifact (scikit-learn) from its schema and ``.npy`` headers.
+"""Counting a skops artifact (scikit-learn) from its schema and its ``.npy`` members.
 
-The rule is in :mod:`pitfalls.artifacts`; nothing here unpickles or instantiates anything. In
-detail: an integer counts one per 64 bits; every element of a list, tuple, set or object array
-but None counts at least one (past the first ``FREE_ELEMENTS``), so values free alone (empty
-containers, class references) are not free in bulk; a JsonNode's text must be ``json.dumps`` of
-its value; the keys skops writes about a node (``STRUCTURE``, a dict's ``key_types``) must hold
-what skops writes there; field names of structured arrays count, but scikit-learn's own.
+The rule is in README ("What counts as a parameter") and :mod:`pitfalls.bits`: a counted
+parameter is worth at most 32 bits. Nothing here unpickles or instantiates anything. In detail:
+an array costs what its values carry (:mod:`pitfalls.skops_arrays`); a JSON float one, an integer
+one per 32 bits, a string one per 4 bytes of UTF-8; an attribute name (an identifier) one per 5
+characters; every element of a list, tuple, set or object array but None counts at least one
+(past the first ``FREE_ELEMENTS``), so values free alone (empty containers, class references)
+are not free in bulk; a JsonNode's text must be ``json.dumps`` of its value; the keys skops
+writes about a node (``STRUCTURE``, a dict's ``key_types``) must hold what skops writes there.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 from .artifact_defaults import constructor_defaults, is_default
 from .artifacts import ArtifactError, ParamCount
+from .bits import check_name, int_cost, name_cost, string_cost
+from .skops_arrays import load_npy, npy_cost
 
-MAX_SCHEMA_BYTES, MAX_PROTOCOL, BITS_PER_NUMBER = 8 * 1024 * 1024, 99, 64  # an int: one per 64 bits
+MAX_SCHEMA_BYTES, MAX_PROTOCOL = 8 * 1024 * 1024, 99
 FREE_ELEMENTS = 64  # zero-cost elements free per file: sklearn writes a few (an empty remainder)
-RECORD_FIELDS = frozenset(
-    "left_child right_child feature threshold impurity n_node_samples weighted_n_node_samples missing_go_to_left "
-    "value count feature_idx num_threshold left right gain depth is_leaf bin_threshold is_categorical bitset_idx "
-    "idx_start idx_end radius".split())  # scikit-learn's records: tree, HGB predictor and KD/ball-tree nodes
-
-
-def _numbers_per_element(dtype: np.dtype, name: str) -> int:
-    if dtype.names:
-        return sum(_numbers_per_element(dtype.fields[f][0], name) for f in dtype.names)
-    if dtype.subdtype is not None:
-        base, shape = dtype.subdtype
-        return math.prod(shape) * _numbers_per_element(base, name)
-    if dtype.kind in "biuf":
-        return 1
-    if dtype.kind == "c":
-        return 2
-    raise ArtifactError(f"array {name} must be numeric. Got dtype {dtype} instead. Store numbers, "
-                        "or encode labels as integers.")
-
-
-def _npy_count(raw, name: str) -> int:
-    try:
-        version = np.lib.format.read_magic(raw)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(raw)
-    except (ValueError, OSError, SyntaxError, TypeError):
-        raise ArtifactError(f"array {name} must be a valid .npy file. Got unreadable bytes instead.") from None
-    if dtype.hasobject:
-        raise ArtifactError(f"array {name} must not hold Python objects (that needs pickle). "
-                            "Convert it to a numeric array.")
-    return math.prod(shape) * _numbers_per_element(dtype, name) + _field_names(dtype)
-
-
-def _field_names(dtype: np.dtype) -> int:
-    """Field names and titles of a structured dtype (in the .npy header), scikit-learn's own aside."""
-    if dtype.subdtype is not None:
-        return _field_names(dtype.subdtype[0])
-    total = 0
-    for name in dtype.names or ():
-        sub, *rest = dtype.fields[name]  # (dtype, offset) or (dtype, offset, title)
-        title = str(rest[1]) if len(rest) > 1 else ""
-        total += (name not in RECORD_FIELDS) * _cost(name) + _cost(title) + _field_names(sub)
-    return total
 
 
 def _cost(value: object) -> int:
-    """Numbers a JSON value carries: 1 per float or bool, per 64 bits of an integer, per 8 characters."""
+    """Counted parameters a JSON value carries: 1 per float or bool, an integer per 32 bits, a
+    string per 4 bytes of UTF-8."""
     if value is None:
         return 0
     if isinstance(value, (bool, float)):
         return 1
     if isinstance(value, int):
-        return max(1, math.ceil(abs(value).bit_length() / BITS_PER_NUMBER))
+        return int_cost(value)
     if isinstance(value, str):
-        return math.ceil(len(value) / 8)
+        return string_cost(value)
     if isinstance(value, list):
         return sum(_cost(v) for v in value)
     if isinstance(value, dict):
         return sum(_cost(k) + _cost(v) for k, v in value.items())
-    return math.ceil(len(str(value)) / 8)
+    return string_cost(str(value))
 
 
 NAMES = "(attribute names)"
 KNOWN_KEYS = {"NdArrayNode": {"content"}, "JsonNode": {"content"}, "ObjectNode": {"content"},
               "DictNode": {"content", "key_types"}}
 NODE_KEYS = ("__class__", "__module__", "__loader__", "__id__")
+REDUCED = frozenset({"TreeNode", "ReduceNode"})  # __reduce__ args, then the state for __setstate__
 STRUCTURE = (*NODE_KEYS, "is_json", "type", "file")  # about a node, not its value: checked, not counted
 
 
@@ -173,6 +133,12 @@ class _SkopsWalker:
             self._object(node, path)
         elif loader == "DictNode":
             self._dict(node, path)
+        elif loader in REDUCED and isinstance(node.get("content"), dict):  # a Tree: content is its state
+            for k, child in node.items():
+                if k == "content" and child.get("__loader__") == "DictNode":
+                    self._dict(child, path, None, attributes=True)  # keys are attribute names
+                elif k not in STRUCTURE:
+                    self.walk(child, path if k in ("content", "__reduce__", "args") else f"{path}.{k}")
         else:  # lists, tuples, reduce/type/function nodes and plain schema dicts
             for k, child in node.items():
                 if k not in STRUCTURE:
@@ -201,8 +167,7 @@ class _SkopsWalker:
                 raise ArtifactError(f"array at {path or 'the root'} must be stored in the file. "
                                     f"Got a reference to {str(name)[:40]!r}, which is missing.")
             self.files.add(name)
-            with self.zf.open(name) as raw:
-                self.add(path, _npy_count(raw, name))
+            self.add(path, npy_cost(load_npy(self.zf, name)))
             if "content" in node:  # skops writes none beside a file: it still counts
                 self.walk(content, path)
         else:  # an object array stored as JSON nodes, e.g. feature_names_in_
@@ -221,8 +186,9 @@ class _SkopsWalker:
                 self.add(path, _cost(k))
                 self.walk(child, f"{path}[{k}]")
                 continue
+            check_name(k, f"an attribute at {_where(path)}")
             if defaults is None or k not in defaults:
-                self.add(NAMES, _cost(k))  # an attribute costs its name, unless it is a setting
+                self.add(NAMES, name_cost(k))  # an attribute costs its name, unless it is a setting
             self.walk(child, f"{path}.{k}" if path else str(k), defaults, k)
 
     def _object(self, node: dict, path: str) -> None:
@@ -252,7 +218,7 @@ def _pop_format_fields(schema: object) -> None:
 def _open_zip(path: Path, max_unpacked_mb: int) -> zipfile.ZipFile:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - a damaged central directory raises many types
         raise ArtifactError(f"{path.name} must be a skops file (a zip archive). Got something "
                             "else instead. Save with `skops.io.dump(model, path)`.") from None
     infos = zf.infolist()
@@ -282,15 +248,15 @@ def count_skops(path: Path, *, max_unpacked_mb: int = 64) -> ParamCount:
     with _open_zip(path, max_unpacked_mb) as zf:
         try:
             schema = json.loads(zf.read("schema.json"))
-        except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, RecursionError):
+        except Exception:  # noqa: BLE001 - zip, zlib and json raise many types on bad bytes
             raise ArtifactError(f"{path.name}: schema.json must be JSON. Got unreadable text instead.") from None
         walker = _SkopsWalker(zf)
         try:
             _pop_format_fields(schema)
             walker.walk(schema, "")
+        except ArtifactError:
+            raise
         except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:
-            if isinstance(exc, ArtifactError):
-                raise
             raise ArtifactError(f"{path.name}: schema.json must follow the skops format. Got a "
                                 f"malformed node instead ({type(exc).__name__}).") from None
         stray = set(zf.namelist()) - walker.files - {"schema.json"}
