@@ -115,3 +115,78 @@ def quirk_detected(ctx: CheckContext, quirk_id: str) -> str:
                           f"a silent detector instead ({found.evidence}). Plant it more strongly, or "
                           "fix the entry make_dataset returns.")
     return found.evidence
+
+
+NEIGHBOURS = 7
+"""heldout_labels_hidden regresses each held-out column on the labels of the rows up to this many
+places before and after it (the row itself excluded), in row order and in time order."""
+MAX_LABEL_R2 = 0.9
+
+
+def _time_order(frame: pd.DataFrame) -> tuple[str, list[int]] | None:
+    """The first text column that parses as dates (90% or more), and the row order that sorts it."""
+    for col in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        parsed = pd.to_datetime(frame[col], errors="coerce", format="mixed")
+        if parsed.notna().mean() >= 0.9:
+            return col, list(parsed.argsort(kind="stable"))
+    return None
+
+
+def neighbour_label_r2(column: pd.Series, labels: pd.Series, order: list[int] | None = None) -> float:
+    """Adjusted R^2 of a least-squares fit of ``column`` on the labels of the NEIGHBOURS rows
+    before and after each row in ``order`` (default: row order), the row's own label excluded; 0
+    when too few rows or a constant column."""
+    import numpy as np
+
+    idx = np.arange(len(column)) if order is None else np.asarray(order)
+    c = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)[idx]
+    y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)[idx]
+    rows = np.arange(NEIGHBOURS, len(c) - NEIGHBOURS)
+    offsets = [k for k in range(-NEIGHBOURS, NEIGHBOURS + 1) if k != 0]
+    X = np.column_stack([np.ones(len(rows))] + [y[rows + k] for k in offsets]) if len(rows) else None
+    if X is None:
+        return 0.0
+    keep = np.isfinite(c[rows]) & np.all(np.isfinite(X), axis=1)
+    n, p = int(keep.sum()), X.shape[1]
+    if n < p + 10:
+        return 0.0
+    X, target = X[keep], c[rows][keep]
+    total = float(np.sum((target - target.mean()) ** 2))
+    if total <= 1e-12 * max(1.0, float(np.sum(target ** 2))):
+        return 0.0
+    coef, *_ = np.linalg.lstsq(X, target, rcond=None)
+    r2 = 1.0 - float(np.sum((target - X @ coef) ** 2)) / total
+    return max(0.0, 1.0 - (1.0 - r2) * (n - 1) / (n - p))  # adjusted: chance fits of few rows score ~0
+
+
+@check("heldout_labels_hidden", needs=("dataset_deterministic",))
+def heldout_labels_hidden(ctx: CheckContext) -> str:
+    """No held-out feature column is (nearly) a function of other held-out rows' labels."""
+    ds, target = ctx.dataset(), ctx.manifest().task.target
+    held = ds.heldout.reset_index(drop=True)
+    if not pd.api.types.is_numeric_dtype(held[target]):
+        held[target] = pd.factorize(held[target])[0]
+    orders: dict[str, list[int] | None] = {"row order": None}
+    timed = _time_order(held.drop(columns=[target]))
+    if timed is not None:
+        orders[f"{timed[0]} order"] = timed[1]
+    found, worst = [], (0.0, "-")
+    for col in held.columns.drop(target):
+        if pd.to_numeric(held[col], errors="coerce").notna().mean() < 0.5:
+            continue
+        for how, order in orders.items():
+            r2 = neighbour_label_r2(held[col], held[target], order)
+            worst = max(worst, (r2, f"{col} ({how})"))
+            if r2 > MAX_LABEL_R2:
+                found.append(f"{col!r} explained by the labels of the {NEIGHBOURS} rows before and after "
+                             f"each row ({how}) at R^2 {r2:.3f}")
+                break
+    if found:
+        raise CheckFailed(f"Held-out feature columns must not be computed from held-out labels. Got "
+                          f"{'; '.join(found)} instead. predict() sees every held-out row at once and "
+                          "can solve for the labels: compute such a column in held-out rows from what is "
+                          "known before them (the training rows, the forecast origin), or drop it there.")
+    return (f"no held-out column follows the neighbouring rows' labels (highest R^2 {worst[0]:.2f}: "
+            f"{worst[1]}; limit {MAX_LABEL_R2})")

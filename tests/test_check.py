@@ -95,6 +95,12 @@ def _data_in_workspace(root: Path) -> None:
     (root / "workspace" / "labels.csv").write_text("cultivar\n0\n1\n")
 
 
+def _heldout_feature_from_labels(root: Path) -> None:
+    _edit(root / "scaffold.py", "    return Dataset(", "    for part in (train, heldout):\n"
+          "        part[\"recent_share\"] = part[\"cultivar\"].shift(1).rolling(3, min_periods=1).mean()"
+          ".fillna(0.5).to_numpy()\n    return Dataset(")
+
+
 def _quirk_not_planted(root: Path) -> None:
     _edit(root / "scaffold.py", "minority=1, keep=10, rng=rng)", "minority=1, keep=1000, rng=rng)")
 
@@ -109,6 +115,7 @@ QUICK = {
     "probes_declared": _no_probes,
     "dataset_deterministic": _unseeded,
     "heldout_clean": _train_rows_in_heldout,
+    "heldout_labels_hidden": _heldout_feature_from_labels,
     "workspace_no_secrets": _data_in_workspace,
     "quirk_detected:class_imbalance": _quirk_not_planted,
 }
@@ -139,6 +146,12 @@ QUICK_MESSAGES = {
     "heldout_clean": r"^Held-out rows must not repeat training rows\. Got 3 held-out feature rows that also "
                      r"occur in training instead\. Split before planting duplicates, and drop held-out "
                      r"rows that match training rows\.$",
+    "heldout_labels_hidden": r"^Held-out feature columns must not be computed from held-out labels\. Got "
+                             r"'recent_share' explained by the labels of the 7 rows before and after each "
+                             r"row \(row order\) at R\^2 1\.000 instead\. predict\(\) sees every held-out "
+                             r"row at once and can solve for the labels: compute such a column in held-out "
+                             r"rows from what is known before them \(the training rows, the forecast origin\), "
+                             r"or drop it there\.$",
     "workspace_no_secrets": r"^The candidate's workspace must hold nothing secret\. Got data file "
                             r"workspace/labels\.csv instead\. The runner writes data/train\.csv itself; keep "
                             r"solutions, the guide and the seed out of workspace/\.$",

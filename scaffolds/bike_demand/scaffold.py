@@ -5,9 +5,12 @@ Hooks for the runner; see scaffolds/_template/scaffold.py for the contract.
 The data is generated: two years of daily rentals of a city bike-share scheme with growth, a
 network expansion, yearly and weekly seasonality, weather, public holidays, a persistent
 day-to-day shock and noise. Training covers 2022-03-01..2024-02-29; held-out data is the six
-months after it (time-disjoint, later). Every row carries `rentals_3d_avg`, the mean of the
-previous three days' rentals as the operations dashboard shows it each morning; in training data
-that column was back-filled with a window centred on the day (Q27), and the rows are shuffled.
+months after it (time-disjoint, later), forecast in one go at the origin. Every row carries
+`rentals_3d_avg`, the mean of the previous three days' rentals as the operations dashboard shows
+it each morning; in training data that column was back-filled with a window centred on the day
+(Q27), and the rows are shuffled. In held-out rows it is the figure known at the forecast
+origin (the last three training days), the same for every row: no held-out feature is computed
+from held-out labels.
 """
 
 from __future__ import annotations
@@ -89,10 +92,14 @@ def _simulate(rng: np.random.Generator) -> pd.DataFrame:
 
 def make_dataset(seed: int) -> Dataset:
     """Train: two years, rentals_3d_avg centred on the day, rows shuffled. Held-out: the next six
-    months in date order, rentals_3d_avg over the three previous days."""
+    months in date order, forecast at the origin (the morning after training ends): every row's
+    rentals_3d_avg is that morning's figure, the mean of the last three training days."""
     rng = np.random.default_rng(seed)
     frame = _simulate(rng)
     train, heldout = frame.iloc[:TRAIN_DAYS].reset_index(drop=True), frame.iloc[TRAIN_DAYS:].reset_index(drop=True)
+    # the forecast is made once, at the origin: later days' rentals are unknown then (and a column
+    # built from them would hand predict() the held-out labels)
+    heldout["rentals_3d_avg"] = round(float(train["rentals"].iloc[-WINDOW:].mean()), 1)
     train, quirk = add_lookahead_average(train, time="date", target="rentals", column="rentals_3d_avg",
                                          window=WINDOW, rng=rng)
     return Dataset(train=train, heldout=heldout, quirks=[quirk])

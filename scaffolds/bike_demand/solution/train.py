@@ -26,18 +26,13 @@ DATA_PATH = "data/train.csv"
 ARTIFACT_PATH = "artifacts/model.skops"
 VALID_FRACTION = 0.2  # share of the days held back to estimate the forecast error
 ALPHA = 1.0  # ridge penalty; the features are few and standardised, so a light touch
-RECENT_DAYS = 3  # rentals_3d_avg: the mean of the previous three days, as the dashboard shows it
 # -----------------------------------------------------------------------------
 
 
 def load_days(path):
     df = pd.read_csv(path)
     # the export is not in date order; "previous days" and "later days" only mean something sorted
-    df = df.sort_values("date").reset_index(drop=True)
-    # the exported rentals_3d_avg averages the day itself and the next day (a window centred on
-    # it). At forecast time only the three previous days exist, so rebuild it from those
-    df["rentals_3d_avg"] = df[TARGET].shift(1).rolling(RECENT_DAYS).mean()
-    return df.dropna(subset=["rentals_3d_avg"]).reset_index(drop=True)
+    return df.sort_values("date").reset_index(drop=True)
 
 
 def make_model():
