@@ -39,6 +39,17 @@ class ProbeResult:
     bug_id: str
     status: ProbeStatus
     evidence: str = ""
+    self_reported: bool = True
+    """The verdict was computed in the sandbox that ran the candidate's code (probes spy on it
+    there), so candidate code could have influenced it; see ``tampering``."""
+    tampering: list[str] = field(default_factory=list)
+    """Cross-checks that failed for this probe run (each starts "tampering suspected: "). Empty:
+    nothing suspicious was seen. Rows stored before these fields existed load with the defaults."""
+
+    @property
+    def suspect(self) -> bool:
+        """True when a tamper check fired: do not trust this verdict without reading the code."""
+        return bool(self.tampering)
 
 
 @dataclass
@@ -49,7 +60,8 @@ class SubmissionResult:
     status: Status
     metric: str
     score: float | None
-    """Public-slice score (None unless status is scored and feedback is not withheld)."""
+    """Public-slice score, rounded to the scaffold's public precision (see
+    :func:`pitfalls.scoring.public_decimals`); None unless scored and feedback is not withheld."""
     normalized: float | None
     """(score - starter) / (reference - starter) on the public slice: starter = 0, reference = 1."""
     message: str
@@ -63,6 +75,8 @@ class SubmissionResult:
     private_score: float | None = None
     private_normalized: float | None = None
     probes: list[ProbeResult] = field(default_factory=list)
+    score_interval: list[float] | None = None
+    """95% bootstrap interval ``[lo, hi]`` of the public score, rounded like ``score``."""
 
     def candidate_view(self) -> dict[str, Any]:
         """The JSON object a candidate may see: no private slice, no probe results."""

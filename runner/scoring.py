@@ -119,3 +119,25 @@ def public_mask(n_rows: int, *, fraction: float, seed: int) -> np.ndarray:
     mask = np.zeros(n_rows, dtype=bool)
     mask[rng.permutation(n_rows)[: int(round(n_rows * fraction))]] = True
     return mask
+
+
+PUBLIC_DIGITS = 3
+"""Public scores are shown to 3 significant digits of the scaffold's reference public score (a
+fixed grid per scaffold: 0.001 for a reference of 0.947, 0.1 for an RMSE of 54.3). The public
+slice holds a few hundred rows, so its sampling error (the interval) is 10x or more coarser than
+that step: rounding hides nothing a candidate could act on, while a full double would let crafted
+predictions decode which rows are public and their labels (at most ~10 bits per submission now)."""
+
+
+def public_decimals(reference: float | None, value: float | None = None) -> int:
+    """Decimals of the public-score grid: 3 significant digits of ``reference`` (or of ``value``
+    when the scaffold is not calibrated), at least 0 and at most 6."""
+    anchor = reference if reference not in (None, 0) else value
+    if anchor is None or anchor == 0 or not np.isfinite(anchor):
+        return PUBLIC_DIGITS
+    return int(min(6, max(0, PUBLIC_DIGITS - 1 - int(np.floor(np.log10(abs(anchor)))))))
+
+
+def round_public(value: float | None, decimals: int) -> float | None:
+    """``value`` on the public grid (None stays None)."""
+    return None if value is None else round(float(value), decimals)

@@ -49,7 +49,10 @@ CREATE TABLE IF NOT EXISTS submissions (
     snapshot TEXT NOT NULL,
     snapshot_sha256 TEXT NOT NULL,
     runner_pid INTEGER,
-    runner_started TEXT
+    runner_started TEXT,
+    score_public_exact REAL,
+    score_interval TEXT NOT NULL DEFAULT 'null',
+    probe_flags TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,7 +65,12 @@ CREATE INDEX IF NOT EXISTS submissions_by_session ON submissions(session_id, id)
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
 """
 
-JSON_COLUMNS = ("violations", "timings", "probes")
+JSON_COLUMNS = ("violations", "timings", "probes", "score_interval", "probe_flags")
+ADDED_COLUMNS = {"score_public_exact": "REAL", "score_interval": "TEXT NOT NULL DEFAULT 'null'",
+                 "probe_flags": "TEXT NOT NULL DEFAULT '[]'"}
+"""Columns added to ``submissions`` after the first release: :meth:`Store.migrate` adds them to an
+older database (``score_public`` then holds the rounded public score, ``score_public_exact`` the full
+one; older rows keep their full-precision ``score_public`` and no interval)."""
 _SCORING: set[int] = set()
 """Submissions this process is scoring now. A ``running`` row of this process outside this set was
 abandoned: its outcome could not be written (a full or read-only disk), so it is recovered too."""
@@ -113,6 +121,7 @@ class Store:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self.db.executescript(SCHEMA)
+            self.migrate()
             self.recover()
         except (OSError, sqlite3.Error) as exc:
             _raise_storage(exc, self.path.parent)
@@ -137,6 +146,20 @@ class Store:
             if self.db.in_transaction:  # a COMMIT that failed (SQLite may already have rolled back)
                 self.db.execute("ROLLBACK")
             _raise_storage(exc, self.path.parent)
+
+    def migrate(self) -> list[str]:
+        """Add the columns of :data:`ADDED_COLUMNS` an older database lacks; returns their names."""
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(submissions)")}
+        if set(ADDED_COLUMNS) <= have:
+            return []  # no write lock when there is nothing to add (every open runs this)
+        added = []
+        with self.tx() as db:
+            have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}  # another process may have
+            for name, decl in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {decl}")
+                    added.append(name)
+        return added
 
     def recover(self) -> int:
         """Mark submissions whose runner process died mid-run as failed. Returns how many."""
