@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import io
 import json
-import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 from .artifact_defaults import library_attribute
 from .bits import CANONICAL_NAN
 from .skops_arrays import load_npy
-from .artifacts import ArtifactError, count_safetensors
+from .artifacts import ArtifactError
 
 LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode",
            "DefaultDictNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",
@@ -36,25 +35,15 @@ LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode
 
 
 def canonical_safetensors(src: Path, dst: Path) -> None:
-    """Rewrite a (validated) safetensors file with a rebuilt header and only its tensor data."""
-    count_safetensors(src)
-    raw = src.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", None) or {}
-    data, out, pos = raw[8 + n:], {}, 0
-    chunks = []
-    for name in sorted(header):
-        info = header[name]
-        start, end = info["data_offsets"]
-        chunks.append(data[start:end])
-        out[name] = {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [pos, pos + end - start]}
-        pos += end - start
-    if meta.get("format") == "pt":
-        out["__metadata__"] = {"format": "pt"}
-    text = json.dumps(out, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * (-len(text) % 8)
-    dst.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(chunks))
+    """Rewrite a safetensors file: rebuilt header, F64 rounded to F32, one quiet NaN, BOOL 0/1
+    (:func:`pitfalls.safetensors_count.write_canonical`).
+
+    Raises:
+        ArtifactError: the file is malformed (the same checks as counting).
+    """
+    from .safetensors_count import write_canonical
+
+    write_canonical(src, dst)
 
 
 def defined_names(files: list[Path]) -> dict[str, set[str]]:

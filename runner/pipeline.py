@@ -19,6 +19,7 @@ import numpy as np
 
 from . import quota, scoring, verdicts
 from .artifacts import ArtifactError, count_params
+from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
 from .predictor import start_predictor, stage_model
 from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
@@ -108,6 +109,36 @@ def regular_file(root: Path, rel: str) -> Path | None:
     return path if path.is_file() and not path.is_symlink() else None
 
 
+def _count_code(*, scaffold: Scaffold, work: Path) -> tuple[CodeCount | None, list[Violation]]:
+    """The prediction code's size and its counted literals, identifiers and syntax (code_count.py)."""
+    m, b = scaffold.manifest, scaffold.manifest.budgets
+    found: list[Violation] = []
+    sources: dict[str, bytes] = {}
+    code_bytes = 0
+    for name in m.predict_files:
+        f = regular_file(work, name)
+        if f is None:
+            found.append(Violation(constraint="predict_files", limit=list(m.predict_files), actual=name,
+                                   message=f"The workspace must contain {name} (the prediction code) as a "
+                                           "regular file. Got no such file (or a link) instead. Restore it "
+                                           "from BRIEF.md's contract."))
+            continue
+        code_bytes += f.stat().st_size
+        if code_bytes <= b.max_code_kb * 1024:  # larger code is never read, only refused
+            sources[name] = f.read_bytes()
+    if code_bytes > b.max_code_kb * 1024:
+        found.append(Violation(constraint="max_code_kb", limit=b.max_code_kb, actual=round(code_bytes / 1024, 1),
+                               message=f"Prediction code must be at most {b.max_code_kb} KiB. Got "
+                                       f"{code_bytes / 1024:.1f} KiB instead. Keep learned values in "
+                                       "the artifact, not in code."))
+        return None, found
+    try:
+        return count_code(sources, free_code(scaffold.root.resolve(), tuple(m.predict_files))), found
+    except ArtifactError as exc:
+        return None, [*found, Violation(constraint="prediction_code", limit="valid Python",
+                                        actual="unusable", message=str(exc))]
+
+
 def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
     """Count the artifact's parameters and the prediction code's size, against the budgets."""
     m, b = scaffold.manifest, scaffold.manifest.budgets
@@ -124,28 +155,17 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
     except ArtifactError as exc:
         return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
                                 message=str(exc))]
-    found: list[Violation] = []
+    code, found = _count_code(scaffold=scaffold, work=work)
+    if code is not None and code.total:
+        count.breakdown[CODE] = code.total  # learned values in code literals count like the artifact's
+        count.total += code.total
     if count.total > b.max_params:
         found.append(Violation(
             constraint="max_params", limit=b.max_params, actual=count.total, details=count.top(),
             message=f"The model must store at most {b.max_params:,} parameters. Got {count.total:,} "
-                    f"instead (largest: {', '.join(f'{k}={v:,}' for k, v in list(count.top(3).items()))}). "
+                    f"instead (largest: {', '.join(f'{k}={v:,}' for k, v in list(count.top(3).items()))}"
+                    f"{'; ' + code.summary() if code is not None and code.total else ''}). "
                     "Use a smaller model or fewer features."))
-    code_bytes = 0
-    for name in m.predict_files:
-        f = regular_file(work, name)
-        if f is None:
-            found.append(Violation(constraint="predict_files", limit=list(m.predict_files), actual=name,
-                                   message=f"The workspace must contain {name} (the prediction code) as a "
-                                           "regular file. Got no such file (or a link) instead. Restore it "
-                                           "from BRIEF.md's contract."))
-        else:
-            code_bytes += f.stat().st_size
-    if code_bytes > b.max_code_kb * 1024:
-        found.append(Violation(constraint="max_code_kb", limit=b.max_code_kb, actual=round(code_bytes / 1024, 1),
-                               message=f"Prediction code must be at most {b.max_code_kb} KiB. Got "
-                                       f"{code_bytes / 1024:.1f} KiB instead. Keep learned values in "
-                                       "the artifact, not in code."))
     if not enforce:
         found = [v for v in found if v.constraint not in ("max_params", "max_code_kb")]
     return count.total, found

@@ -11,11 +11,11 @@ candidate's: no code, no artifact.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from .canonical import canonicalize
+from .code_count import predictor_source
 from .sandbox import Limits, Mount, Sandboxed, start_sandboxed
 from .scaffold import Scaffold
 
@@ -54,12 +54,12 @@ def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
     """Put the prediction code, the canonical artifact and the held-out features in place.
 
     Raises:
-        ArtifactError: the artifact cannot be re-encoded.
+        ArtifactError: the artifact or the prediction code cannot be re-encoded.
     """
     m = scaffold.manifest
     model_dir, data_dir = job / "model", job / "data"
-    for name in m.predict_files:  # checked by regular_file() already
-        _copy_regular(work / name, model_dir / Path(name).name)
+    for name in m.predict_files:  # checked by regular_file() already; counted by code_count
+        _copy_code(work / name, model_dir / Path(name).name)
     # the predictor gets a canonical re-encoding of the counted artifact, never the original
     from .artifacts import ArtifactError
     from .pipeline import regular_file
@@ -76,7 +76,11 @@ def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
             os.chmod(f, 0o644)
 
 
-def _copy_regular(src: Path, dst: Path) -> None:
+def _copy_code(src: Path, dst: Path) -> None:
+    """Write the predictor's copy of a prediction file: the counted one, without docstrings or
+    comments (:func:`pitfalls.code_count.predictor_source`), so text that was not counted never
+    reaches the predictor."""
     fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as fin, dst.open("wb") as fout:
-        shutil.copyfileobj(fin, fout)
+    with os.fdopen(fd, "rb") as fin:
+        text = fin.read()
+    dst.write_text(predictor_source(text, src.name), encoding="utf-8")

@@ -106,21 +106,39 @@ def _save(model: nn.Module, path: Path) -> Path:
     return path
 
 
+TENSOR_NAMES = "(tensor names)"
+
+
+def _entries_cost(tensors: dict[str, torch.Tensor]) -> int:
+    """The documented header-entry charge: one per 5 characters of the name, one more character
+    for the dtype and one per dimension, rounded up per tensor."""
+    return sum(-(-(len(name) + 1 + t.dim()) // 5) for name, t in tensors.items())
+
+
+def _elements(count) -> dict[str, int]:
+    """The counter's per-tensor costs, without the header entries' charge."""
+    return {k: v for k, v in count.breakdown.items() if k != TENSOR_NAMES}
+
+
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
 def test_torch_count_equals_parameters(tmp_path, arch):
     torch.manual_seed(0)
     model = ARCHITECTURES[arch]()
     assert not list(model.buffers())  # these architectures hold parameters only
     count = count_params(_save(model, tmp_path / "model.safetensors"), max_mb=MAX_MB)
-    assert count.total == sum(p.numel() for p in model.parameters())
-    assert count.breakdown == {name: p.numel() for name, p in model.named_parameters()}
+    assert count.total == sum(p.numel() for p in model.parameters()) + count.breakdown[TENSOR_NAMES]
+    assert _elements(count) == {name: p.numel() for name, p in model.named_parameters()}
+    assert count.breakdown[TENSOR_NAMES] == _entries_cost(dict(model.named_parameters()))
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
-def test_torch_count_is_elements_not_bytes(tmp_path, dtype):
+@pytest.mark.parametrize("dtype,bits", [(torch.float16, 16), (torch.bfloat16, 16), (torch.float32, 32),
+                                        (torch.float64, 32)])
+def test_torch_count_is_information_not_bytes(tmp_path, dtype, bits):
+    """A float16 element carries 16 bits (half a parameter); a float64 one is rounded to float32
+    in the predictor's copy, so it counts one like a float32 (rounded up per tensor)."""
     model = ARCHITECTURES["linear_stack"]().to(dtype)
     count = count_safetensors(_save(model, tmp_path / "model.safetensors"))
-    assert count.total == sum(p.numel() for p in model.parameters())
+    assert _elements(count) == {n: -(-p.numel() * bits // 32) for n, p in model.named_parameters()}
 
 
 class _WithNorms(nn.Module):
@@ -147,19 +165,20 @@ def test_batchnorm_buffers_are_counted(tmp_path):
     n_buffers = sum(b.numel() for b in model.buffers())
     assert n_buffers == (8 + 8 + 1) + (32 + 32 + 1)  # running mean, var and num_batches_tracked per BN
     count = count_params(_save(model, tmp_path / "model.safetensors"), max_mb=MAX_MB)
-    assert count.total == n_params + n_buffers
+    assert count.total - count.breakdown[TENSOR_NAMES] == n_params + n_buffers
     for bn, width in (("bn2", 8), ("bn1", 32)):
         assert count.breakdown[f"{bn}.running_mean"] == width
         assert count.breakdown[f"{bn}.running_var"] == width
         assert count.breakdown[f"{bn}.num_batches_tracked"] == 1
-    assert count.breakdown == {k: v.numel() for k, v in model.state_dict().items()}
+    assert _elements(count) == {k: v.numel() for k, v in model.state_dict().items()}
+    assert count.breakdown[TENSOR_NAMES] == _entries_cost(model.state_dict())
 
 
 def test_batchnorm_without_running_stats_has_no_buffers(tmp_path):
     model = _WithNorms(track=False)
     count = count_safetensors(_save(model, tmp_path / "model.safetensors"))
     assert not list(model.buffers())
-    assert count.total == sum(p.numel() for p in model.parameters())
+    assert count.total - count.breakdown[TENSOR_NAMES] == sum(p.numel() for p in model.parameters())
     assert not any("running" in k for k in count.breakdown)
 
 
@@ -168,7 +187,7 @@ def test_persistent_buffers_count_and_non_persistent_do_not(tmp_path):
     model.register_buffer("centroids", torch.randn(10, 4))
     model.register_buffer("scratch", torch.randn(1000), persistent=False)
     count = count_safetensors(_save(model, tmp_path / "model.safetensors"))
-    assert count.total == 4 * 2 + 2 + 40
+    assert count.total - count.breakdown[TENSOR_NAMES] == 4 * 2 + 2 + 40
     assert "scratch" not in count.breakdown
 
 
@@ -188,8 +207,9 @@ def test_tied_weights_count_once(tmp_path):
     model = _Tied()
     naive = sum(t.numel() for t in model.state_dict().values())
     count = count_params(_save(model, tmp_path / "model.safetensors"), max_mb=MAX_MB)
-    assert count.total == sum(p.numel() for p in model.parameters()) == 50 * 8 + 8 * 8 + 8
-    assert naive - count.total == 50 * 8  # the tied copy is not counted twice
+    elements = count.total - count.breakdown[TENSOR_NAMES]
+    assert elements == sum(p.numel() for p in model.parameters()) == 50 * 8 + 8 * 8 + 8
+    assert naive - elements == 50 * 8  # the tied copy is not counted twice
     assert len({"emb.weight", "out.weight"} & set(count.breakdown)) == 1
 
 
@@ -584,7 +604,8 @@ def _expect_artifact_error(path: Path, match: str | None = None) -> ArtifactErro
 
 def test_safetensors_roundtrip_of_the_rebuilt_file_is_accepted(tmp_path):
     header, data = _safetensors_parts(tmp_path)
-    assert count_params(_write_safetensors(tmp_path / "ok.safetensors", header, data), max_mb=MAX_MB).total == 11
+    count = count_params(_write_safetensors(tmp_path / "ok.safetensors", header, data), max_mb=MAX_MB)
+    assert count.total - count.breakdown[TENSOR_NAMES] == 11
 
 
 def test_safetensors_trailing_bytes_rejected(tmp_path):
@@ -699,19 +720,22 @@ def test_safetensors_empty_tensors_rejected(tmp_path):
     _expect_artifact_error(_write_safetensors(tmp_path / "names.safetensors", header, data), "empty")
 
 
-def test_safetensors_tensor_name_length(tmp_path):
+def test_safetensors_tensor_name_length_and_charge(tmp_path):
+    """Names are ASCII [A-Za-z0-9_.], 1-128 characters, and each header entry costs one per 5
+    characters of its name plus one for the dtype and one per dimension."""
     data = np.zeros(2, dtype=np.float32).tobytes()
-    for name, ok in (("w" * 128, True), ("w" * 129, False), ("", False)):
+    for name, ok in (("w" * 128, True), ("w" * 129, False), ("", False), ("wé", False), ("a b", False),
+                     ("w\n", False), ("ｗ", False)):
         header = {name: {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}
         path = _write_safetensors(tmp_path / f"name{len(name)}.safetensors", header, data)
         if ok:
-            assert count_params(path, max_mb=MAX_MB).total == 2
+            assert count_params(path, max_mb=MAX_MB).breakdown == {name: 2, TENSOR_NAMES: -(-(128 + 2) // 5)}
         else:
-            _expect_artifact_error(path, "tensor names must be strings of 1-128 characters")
+            _expect_artifact_error(path, "tensor names must be strings of 1-128 characters from")
 
 
 def test_safetensors_numbers_in_tensor_names(tmp_path):
-    """Names are not counted, but their total length is bounded (1 KiB + 16 per tensor)."""
+    """Numbers written into names: charged at one per 5 characters (about 6 bits each)."""
     hidden = _rng().random(300 * 14)
     names = [",".join(f"{v:.6f}" for v in chunk) for chunk in hidden.reshape(300, 14)]  # 125 characters
     assert max(map(len, names)) <= 128 and len(set(names)) == 300
@@ -1159,7 +1183,7 @@ def test_canonical_safetensors_keeps_tensors_and_drops_extra_metadata(tmp_path):
     again = load_file(tmp_path / "c.safetensors")
     assert all(torch.equal(again[k], v) for k, v in tensors.items()) and set(again) == set(tensors)
     assert b"notes" not in (tmp_path / "c.safetensors").read_bytes()
-    assert count_safetensors(tmp_path / "c.safetensors").total == 16
+    assert count_safetensors(tmp_path / "c.safetensors").breakdown == {"a.bias": 4, "b.weight": 12, TENSOR_NAMES: 2 + 3}
 
 
 # ============================================================================================
