@@ -6,15 +6,19 @@ estimators' state) and the counting rule in the module docstring of runner/artif
 - safetensors: every element of every tensor in the file (parameters and saved buffers; a tied
   tensor once). Header entries hold exactly dtype/shape/data_offsets, names are 1-128
   characters, empty tensors are refused.
-- skops: every element of a numeric array (complex two, structured one per field, a sub-array
-  field by its size; non-numeric arrays refused), every scalar one (an integer one per 64 bits),
-  every string and dict key one per 8 characters, every attribute name one per 8 characters
-  (summed under "(attribute names)"); free are a scikit-learn estimator's constructor settings
-  left at their default and the names of its constructor parameters. Odd zip layouts are refused.
-  The finer print (runner/skops_count.py): a list or tuple element counts at least one (None and
-  the first 64 of a file aside), a structured array's field names one per 8 characters
-  (scikit-learn's own aside), and the schema keys skops writes about a node must hold what it
-  writes there.
+- skops: a counted parameter is worth 32 bits (README, "What counts as a parameter"). An array
+  costs the bits of its values rounded up per leaf field: a float32 or float64 element 32 (the
+  predictor gets float64 rounded to float32), a float16 16, a complex element twice, a boolean
+  one bit, an integer field ``bits(min) + n * bit_length(max - min)`` (at least one bit each);
+  long doubles and non-numeric arrays are refused. A scalar float or bool counts one, an integer
+  one per 32 bits (sign included), a string or dict key one per 4 bytes of UTF-8 (at least
+  one); an attribute name (an identifier) one per 5 characters, summed under "(attribute
+  names)"; free are a scikit-learn estimator's constructor settings left at their default and
+  the names of its constructor parameters. Odd zip layouts are refused. The finer print
+  (runner/skops_count.py): a list or tuple element counts at least one (None and the first 64
+  of a file aside), a structured array's field names count as names (scikit-learn's own
+  aside), a Tree's state keys are attribute names, and the schema keys skops writes about a
+  node must hold what it writes there.
 
 The second half feeds the counter artifacts built to smuggle numbers past it or to break it. A
 counter that can be fooled makes the parameter budget meaningless, and one that crashes on a
@@ -237,18 +241,32 @@ def _count(est, tmp_path: Path, name: str = "model.skops"):
 
 
 def _text(value: str) -> int:
-    """The rule for a string: one per 8 characters."""
-    return math.ceil(len(value) / 8)
+    """The rule for a string value: one per 4 bytes of UTF-8, at least one."""
+    return max(1, -(-len(value.encode()) // 4))
 
 
 def _strings(values) -> int:
     return sum(_text(v) for v in values)
 
 
-def _with_names(stored: dict[str, int]) -> dict[str, int]:
+def _name(value: str) -> int:
+    """The rule for a name (attribute, Tree state key, field): one per 5 characters, at least one."""
+    return max(1, -(-len(value) // 5))
+
+
+def _names(values) -> int:
+    return sum(_name(v) for v in values)
+
+
+def _int(value: int) -> int:
+    """A scalar integer: one per 32 bits of magnitude and sign."""
+    return max(1, -(-(abs(value).bit_length() + (value < 0)) // 32))
+
+
+def _with_names(stored: dict[str, int], extra: tuple[str, ...] = ()) -> dict[str, int]:
     """``stored`` (attribute -> numbers, none of them a constructor parameter) plus the cost of
-    those attributes' names under NAMES."""
-    return {**stored, NAMES: _strings(stored)}
+    those attributes' names (and ``extra`` names, e.g. a Tree's state keys) under NAMES."""
+    return {**stored, NAMES: _names(stored) + _names(extra)}
 
 
 def _by_attribute(breakdown: dict[str, int]) -> dict[str, int]:
@@ -267,20 +285,38 @@ def _settings(est) -> dict[str, object]:
             if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
-def _numbers_per_element(dtype: np.dtype) -> int:
-    if dtype.names:  # structured: one per field (a sub-array field by its size)
-        return sum(_numbers_per_element(dtype.fields[f][0]) for f in dtype.names)
+def _field_bits(values: np.ndarray) -> int:
+    """Bits of one plain field (all its elements, sub-array shape included)."""
+    flat = values.reshape(-1)
+    if values.dtype.kind == "b":
+        return flat.size
+    if values.dtype.kind in "iu":
+        lo, hi = int(flat.min()), int(flat.max())
+        return max(1, abs(lo).bit_length() + (lo < 0)) + flat.size * max(1, (hi - lo).bit_length())
+    width = {"f2": 16, "f4": 32, "f8": 32, "c8": 64, "c16": 64}[values.dtype.str[1:]]
+    return flat.size * width
+
+
+def _array_numbers(arr: np.ndarray) -> int:
+    """An array: the bits of each plain field, rounded up to 32 per field (structured arrays field
+    by field, nested ones recursively). Field names are charged separately (as names)."""
+    if arr.dtype.names:
+        return sum(_array_numbers(arr[f]) for f in arr.dtype.names)
+    return -(-_field_bits(arr) // 32)
+
+
+def _field_names(dtype: np.dtype) -> int:
     if dtype.subdtype is not None:
-        base, shape = dtype.subdtype
-        return math.prod(shape) * _numbers_per_element(base)
-    return {"b": 1, "i": 1, "u": 1, "f": 1, "c": 2}[dtype.kind]
+        return _field_names(dtype.subdtype[0])
+    return sum(_name(f) + _field_names(dtype.fields[f][0]) for f in dtype.names or ())
 
 
 class _Rule:
-    """The documented rule, applied to fitted Python objects: an array's elements (complex two,
-    structured one per field), one per scalar, one per 8 characters of a string or dict key,
-    nothing for None; for an estimator, everything in its state except constructor parameters
-    left at their default, plus (under NAMES) the names of its non-parameter attributes."""
+    """The documented rule, applied to fitted Python objects: an array by :func:`_array_numbers`
+    (scikit-learn's record field names free), a float or bool one, an integer by :func:`_int`, a
+    string or dict key by :func:`_text`, nothing for None; for an estimator, everything in its
+    state except constructor parameters left at their default, plus (under NAMES) the names of
+    its non-parameter attributes and of a Tree's state keys."""
 
     def __init__(self) -> None:
         self.names = 0
@@ -289,9 +325,11 @@ class _Rule:
         if v is None:
             return 0
         if isinstance(v, (np.ndarray, np.generic)):
-            return int(np.size(v)) * _numbers_per_element(v.dtype)
-        if isinstance(v, (bool, int, float)):
+            return _array_numbers(np.asarray(v))
+        if isinstance(v, (bool, float)):
             return 1
+        if isinstance(v, int):
+            return _int(v)
         if isinstance(v, str):
             return _text(v)
         if isinstance(v, (list, tuple)):
@@ -300,7 +338,8 @@ class _Rule:
             return sum(self.value(k) + self.value(x) for k, x in v.items())
         if isinstance(v, Tree):  # skops stores the constructor tuple and the state dict
             _, args, state = v.__reduce__()
-            return self.value(args) + self.value(state)
+            self.names += _names(state)
+            return self.value(args) + sum(self.value(x) for x in state.values())
         if isinstance(v, BaseEstimator):
             return sum(self.estimator(v).values())
         raise TypeError(f"no rule for {type(v).__name__}")
@@ -313,7 +352,7 @@ class _Rule:
                 if default is not inspect.Parameter.empty and type(v) is type(default) and v == default:
                     continue  # a setting left at its default is free (and so is its name)
             else:
-                self.names += _text(attr)
+                self.names += _name(attr)
             if n := self.value(v):
                 out[attr] = n
         return out
