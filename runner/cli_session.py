@@ -45,7 +45,9 @@ def session() -> None:
 @click.argument("name")
 @click.option("--candidate", default="", help="The candidate's name (shown on the dashboard and report).")
 @click.option("--duration", type=float, default=60, show_default=True, help="Minutes on the timer (0: untimed).")
-@click.option("--port", type=int, default=None, help="TCP port for both URLs (default: 8890 or a free one).")
+@click.option("--port", type=int, default=None, help="The candidate's TCP port (default: 8890 or a free one).")
+@click.option("--interviewer-port", type=int, default=None,
+              help="The interviewer's TCP port, a separate origin (default: 8891 or a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
 @click.option("--url-host", default="", help="Host name to print in the URLs (default: --host).")
 @click.option("--session", "session_id", default=None, help="Resume this session (default: the open session "
@@ -55,14 +57,14 @@ def session() -> None:
 @click.option("--disk-mb", type=int, default=2048, show_default=True,
               help="Size of the candidate's workspace file system (0: a plain host folder, unbounded).")
 @JSON
-def start(name: str, candidate: str, duration: float, port: int | None, host: str, url_host: str,
-          session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, as_json: bool) -> None:
-    """Start (or resume) a live session of scaffold NAME and print both URLs."""
+def start(name: str, candidate: str, duration: float, port: int | None, interviewer_port: int | None, host: str,
+          url_host: str, session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, as_json: bool) -> None:
+    """Start (or resume) a live session of scaffold NAME and print both URLs (two ports: two origins)."""
     if not as_json:
         click.echo("Starting the candidate's container (the first run builds the image: a few minutes)...", err=True)
     info = sessions.start_session(scaffold=name, candidate=candidate, duration_minutes=duration or None, port=port,
                                   host=host, url_host=url_host, session_id=session_id, memory_mb=memory_mb,
-                                  cpus=cpus, disk_mb=disk_mb)
+                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port)
     click.echo(json.dumps(asdict(info), indent=2) if as_json else _describe(info))
 
 

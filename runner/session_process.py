@@ -38,8 +38,8 @@ def server_running(live: LiveSession) -> bool:
 
 
 def server_code(live: LiveSession, timeout: float = 3.0) -> int:
-    """The HTTP status of the server's ``/pitfalls/api/status`` (0: nothing answers)."""
-    req = urllib.request.Request(f"http://127.0.0.1:{live.port}/pitfalls/api/status",
+    """The HTTP status of ``/pitfalls/api/status`` on the interviewer's port (0: nothing answers)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{live.interviewer_port}/pitfalls/api/status",
                                  headers={"Authorization": f"token {live.interviewer_token}"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -85,13 +85,26 @@ def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 
         code = server_code(live, timeout=1.0)
         if code == 200:
             return
+        if code == 0:  # the ports open with the extension: ask jupyter-server itself, on its socket
+            code = _socket_code(live)
         if code == 404:  # jupyter-server runs, but the pitfalls extension failed to load
             stop_server(live)
             raise SessionError(f"The session server's pitfalls extension must load. Got a server without it: "
                                f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
         time.sleep(0.1)
-    raise SessionError(f"The session server must answer on port {live.port} within {timeout:g} s. Got no answer "
+    raise SessionError(f"The session server must answer on port {live.interviewer_port} within {timeout:g} s. "
+                       f"Got no answer "
                        f"(log: {live.dir / 'server.log'}).")
+
+
+def _socket_code(live: LiveSession) -> int:
+    """The status of ``/pitfalls/api/status`` on the server's own ``jp.sock`` (0: nothing answers there)."""
+    from .containers import ContainerError, unix_http
+
+    try:
+        return unix_http(socket_path=live.server_socket, method="GET", path="/pitfalls/api/status", timeout=1.0)[0]
+    except (OSError, ContainerError):
+        return 0
 
 
 def stop_server(live: LiveSession, grace: float = 10.0) -> None:
@@ -108,23 +121,32 @@ def stop_server(live: LiveSession, grace: float = 10.0) -> None:
 
 @contextmanager
 def port_lock(folder: Path) -> Iterator[None]:
-    """Hold the host-wide lock under which a new session claims its port (``folder``: the sessions folder)."""
+    """Hold the host-wide lock under which a session claims its ports (``folder``: the sessions folder)."""
     with open(folder / ".ports.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def unclaimed_port(folder: Path) -> int:
-    """8890, or a port the OS finds free, that no session in ``folder`` has claimed (call under the lock)."""
+def claimed_ports(folder: Path) -> set[int]:
+    """Every port (candidate's and interviewer's) a session in ``folder`` has claimed."""
     claimed = set()
     for path in folder.glob("*/session.json"):
         try:
-            claimed.add(json.loads(path.read_text()).get("port"))
+            data = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        claimed.update(p for p in (data.get("port"), data.get("interviewer_port")) if isinstance(p, int) and p)
+    return claimed
+
+
+def unclaimed_port(folder: Path, *, preferred: int = 8890, taken: set[int] = frozenset()) -> int:  # type: ignore[assignment]
+    """``preferred``, or a port the OS finds free, that no session in ``folder`` has claimed and not in
+    ``taken`` (call under :func:`port_lock`)."""
+    claimed = claimed_ports(folder) | set(taken)
     for _ in range(100):
-        port = free_port(8890 if 8890 not in claimed else 0)
+        port = free_port(preferred if preferred not in claimed else 0)
         if port not in claimed:
             return port
     raise SessionError(f"A free TCP port must exist for the session server. Got {len(claimed)} claimed and no "
-                       "other free. Fix: stop sessions (`pitfalls session stop ID`) or pass --port.")
+                       "other free. Fix: stop sessions (`pitfalls session stop ID`) or pass --port and "
+                       "--interviewer-port.")

@@ -2,12 +2,15 @@
 
 A session lives in ``$PITFALLS_HOME/sessions/<id>/``:
 
-- ``session.json`` (mode 0600): scaffold, port, the two tokens, container name, server pid;
+- ``session.json`` (mode 0600): scaffold, the two ports (candidate's and interviewer's: two origins,
+  so no script of the candidate's ever runs where the interviewer's token is), the two tokens,
+  container name, server pid;
 - ``workspace/``: the candidate's files, bind-mounted into the container, kept by ``stop``;
   while the session runs, a size-limited file system (``workspace.img``, see runner/quota.py);
 - ``run/``: mounted at /run/pitfalls: ``jupyter.sock`` (the candidate's JupyterLab) and
   ``session.sock`` (``pitfalls-submit``, served by the session server);
-- ``server.log``: the session server's log.
+- ``server.log``: the session server's log (rotated: ``server.log.1`` ...);
+- ``jp.sock``: the session server's jupyter-server itself (mode 0600, for the host only).
 
 Submissions, notes and events are rows of the SQLite store, so nothing is lost when the kernel,
 the container or the session server dies; ``start_session`` on the same session resumes it.
@@ -49,6 +52,7 @@ class LiveSession:
     candidate: str
     host: str
     port: int
+    """The candidate's port: JupyterLab under /candidate/, nothing else."""
     candidate_token: str
     interviewer_token: str
     container: str
@@ -59,6 +63,9 @@ class LiveSession:
     disk_mb: int = 2048
     ready: bool = True
     """False until the starting files are in the workspace (a start killed before that is redone)."""
+    interviewer_port: int = 0
+    """The interviewer's port: dashboard, API and report under /pitfalls/ (0: not claimed yet, a
+    session from before the ports were split; claimed when it resumes)."""
 
     @property
     def dir(self) -> Path:
@@ -72,18 +79,23 @@ class LiveSession:
     def run_dir(self) -> Path:
         return self.dir / "run"
 
-    @property
-    def base(self) -> str:
+    def base(self, port: int) -> str:
+        """``http://HOST:port`` as the URLs name it."""
         host = self.url_host or (socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host)
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{port}"
 
     @property
     def candidate_url(self) -> str:
-        return f"{self.base}{CANDIDATE_PREFIX}lab?token={self.candidate_token}"
+        return f"{self.base(self.port)}{CANDIDATE_PREFIX}lab?token={self.candidate_token}"
 
     @property
     def interviewer_url(self) -> str:
-        return f"{self.base}{DASHBOARD_PATH}?token={self.interviewer_token}"
+        return f"{self.base(self.interviewer_port)}{DASHBOARD_PATH}?token={self.interviewer_token}"
+
+    @property
+    def server_socket(self) -> Path:
+        """Where the session server's jupyter-server listens (the host's own health check)."""
+        return self.dir / "jp.sock"
 
     def save(self) -> None:
         """Write ``session.json`` atomically, readable by the owner only (one writer at a time: a
@@ -152,16 +164,20 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
 
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
-            fill: bool = True) -> LiveSession:
+            fill: bool = True, interviewer_port: int | None = None) -> LiveSession:
     """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
     name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
     session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
                                       candidate=candidate, duration_minutes=duration_minutes)
-    with port_lock(sessions_dir()):  # the port is claimed by session.json: concurrent starts never share one
-        live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host,
-                           port=port or unclaimed_port(sessions_dir()), candidate_token=secrets.token_urlsafe(24),
-                           interviewer_token=secrets.token_urlsafe(24), container=f"pitfalls-session-{session_id}",
-                           memory_mb=memory_mb, cpus=cpus, url_host=url_host, disk_mb=disk_mb, ready=False)
+    with port_lock(sessions_dir()):  # the ports are claimed by session.json: concurrent starts never share one
+        port = port or unclaimed_port(sessions_dir(), preferred=8890, taken={interviewer_port or 0})
+        live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host, port=port,
+                           interviewer_port=interviewer_port or unclaimed_port(sessions_dir(), preferred=8891,
+                                                                               taken={port}),
+                           candidate_token=secrets.token_urlsafe(24), interviewer_token=secrets.token_urlsafe(24),
+                           container=f"pitfalls-session-{session_id}", memory_mb=memory_mb, cpus=cpus,
+                           url_host=url_host, disk_mb=disk_mb, ready=False)
+        _check_ports(live)
         live.dir.mkdir(mode=0o700)
         live.save()
     live.run_dir.mkdir(mode=0o755)
@@ -172,6 +188,21 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
         db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
     live.save()
     return live
+
+
+def _check_ports(live: LiveSession) -> None:
+    if live.port == live.interviewer_port:
+        raise SessionError(f"The candidate's and the interviewer's ports must differ (two origins). Got "
+                           f"{live.port} for both. Fix: pass different --port and --interviewer-port.")
+
+
+def _claim_interviewer_port(live: LiveSession) -> None:
+    """A session saved before the ports were split gets its interviewer's port now, once."""
+    if live.interviewer_port:
+        return
+    with port_lock(sessions_dir()):
+        live.interviewer_port = unclaimed_port(sessions_dir(), preferred=8891, taken={live.port})
+        live.save()
 
 
 def fill_workspace(live: LiveSession) -> None:
@@ -203,7 +234,7 @@ def _bound_workspace(live: LiveSession) -> None:
 def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
                   port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
                   session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0,
-                  disk_mb: int = 2048) -> SessionInfo:
+                  disk_mb: int = 2048, interviewer_port: int | None = None) -> SessionInfo:
     """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
     the same scaffold and candidate): the container, then the session server.
 
@@ -218,11 +249,13 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
             raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
                                f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
                                f"--session {session_id}`.")
+        _claim_interviewer_port(live)
         changes = {"ended_at": None} | ({"duration_minutes": duration_minutes} if duration_minutes else {})
         store.update_session(session_id, **changes)
     else:
         live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes, host=host,
-                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False)
+                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
+                       interviewer_port=interviewer_port)
     server = _start_parts(live, store, new=not session_id)
     if server is not None:
         wait_for_server(live, server)

@@ -51,7 +51,8 @@ def jp_server_config(live, submit_socket):  # noqa: F811 - overrides pytest-jupy
                           "identity_provider_class": "pitfalls.session_server.auth.SessionIdentityProvider",
                           "authorizer_class": "pitfalls.session_server.auth.SessionAuthorizer",
                           "terminals_enabled": False},
-            "SessionApp": {"session_id": live.session_id, "submit_socket": str(submit_socket)}}
+            "SessionApp": {"session_id": live.session_id, "submit_socket": str(submit_socket), "ip": "127.0.0.1",
+                           "interviewer_port": 0, "candidate_port": 0}}
 
 
 @pytest.fixture
