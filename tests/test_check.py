@@ -311,8 +311,8 @@ def test_declared_failures_are_xfailed_and_stale_declarations_fail(tmp_path):
 def test_check_cli_prints_a_table_json_and_exit_status(tmp_path):
     """`pitfalls check` exits 0 on a valid scaffold, 1 with a "What to fix" section otherwise."""
     ok = run_cli("check", str(TEMPLATE), "--quick")
-    assert ok.returncode == 0 and "PASS  manifest_valid" in ok.stdout and "OK: 11 passed" in ok.stdout
-    assert "11/11" in ok.stderr  # progress
+    assert ok.returncode == 0 and "PASS  manifest_valid" in ok.stdout and "OK: 12 passed" in ok.stdout
+    assert "12/12" in ok.stderr  # progress
     root = _copy(tmp_path)
     _no_guide(root)
     bad = run_cli("check", str(root), "--quick", "--json")
