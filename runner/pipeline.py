@@ -21,6 +21,7 @@ from . import quota, scoring, verdicts
 from .artifacts import ArtifactError, count_params
 from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
+from .predictions import load_predictions
 from .predictor import start_predictor, stage_model
 from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
@@ -172,18 +173,8 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
 
 
 def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
-    path = regular_file(out, "predictions.npy")  # never a link the predictor left to a host file
-    limit = n_rows * max(n_cols, 1) * 16 * 8 + 4096
-    if path is None or path.stat().st_size > limit:
-        actual = "no file (or a link)" if path is None else f"{path.stat().st_size} bytes"
-        return Violation(constraint="predictions", limit=f"{n_rows} rows", actual=actual,
-                         message=f"Predictions must be one row per held-out row ({n_rows}). Got "
-                                 f"{actual} instead. Return an array from predict().")
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        return Violation(constraint="predictions", limit="a numeric array", actual="unreadable",
-                         message=f"Predictions must be a numeric array. Got {str(exc)[:120]} instead.")
+    """``out/predictions.npy`` (every byte the candidate's) as an array, or a verdict for any content."""
+    return load_predictions(out, n_rows=n_rows, n_cols=n_cols)
 
 
 def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | None] | Violation:
@@ -265,7 +256,8 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb)
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
+                                            log_tail=run.log_tail)
         if violation:
             ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
             return ev
@@ -278,7 +270,8 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
     try:
         stage_model(scaffold=scaffold, work=work, job=job)
     except OSError as exc:  # training filled the job folder: no room left to stage the model
-        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb)
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
+                                            log_tail=str(exc))
         if exc.errno != errno.ENOSPC or violation is None:
             raise
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
@@ -300,7 +293,8 @@ def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, e
         ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
         return ev
     if run.returncode != 0:
-        violation = verdicts.disk_violation(out.parent, phase="prediction", max_disk_mb=b.max_disk_mb)
+        violation = verdicts.disk_violation(out.parent, phase="prediction", max_disk_mb=b.max_disk_mb,
+                                            log_tail=run.log_tail)
         if violation:
             ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
             return ev

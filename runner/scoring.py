@@ -48,6 +48,11 @@ METRICS: dict[str, Metric] = {
 }
 
 
+MAX_VALUE = 1e100
+"""Largest magnitude of a value prediction: squared errors of larger ones overflow float64 (an
+infinite score is no measurement)."""
+
+
 def check_predictions(pred: np.ndarray, *, n_rows: int, prediction: str,
                       classes: tuple[int, ...]) -> Violation | None:
     """Return a violation if ``pred`` cannot be scored, else None.
@@ -77,12 +82,15 @@ def check_predictions(pred: np.ndarray, *, n_rows: int, prediction: str,
     n_bad = int((~np.isfinite(values)).sum())
     if n_bad:
         return bad(f"{n_bad} NaN or infinite values", "Impute missing features before predicting.")
+    if prediction == "value" and float(np.abs(values).max(initial=0)) > MAX_VALUE:
+        return bad(f"values as large as {float(np.abs(values).max()):.3g}", f"Values beyond ±{MAX_VALUE:.0e} "
+                   "overflow the metric; predict on the target's scale.")
     if prediction == "label":
         if not np.all(values == np.round(values)):
             return bad("non-integer values", "Return class labels, not probabilities.")
-        unknown = sorted(set(np.unique(values).astype(int).tolist()) - set(classes))
+        unknown = [v for v in np.unique(values).tolist() if v not in classes]  # floats: no overflowing cast
         if unknown:
-            return bad(f"labels {unknown[:5]} that are not classes")
+            return bad(f"labels {[int(v) if abs(v) < 2**53 else v for v in unknown[:5]]} that are not classes")
     if prediction == "proba":
         if values.min() < 0 or values.max() > 1:
             return bad(f"values in [{values.min():.3g}, {values.max():.3g}]", "Apply softmax.")

@@ -14,19 +14,44 @@ from .results import Violation
 from .sandbox import RunResult
 
 
-def disk_violation(job: Path, *, phase: str, max_disk_mb: int) -> Violation | None:
-    """The disk budget, when a failed run left its (size-limited) job folder full."""
-    if not quota.is_mounted(job) or shutil.disk_usage(job).free >= 2**20:
+NEARLY_FULL_MB = 4
+NEARLY_FULL_FRACTION = 0.02
+ENOSPC_SIGNS = ("No space left on device", "[Errno 28]", "ENOSPC", "Disk quota exceeded", "[Errno 122]")
+"""What a run's output says when a write failed for lack of room (Python's OSError text, C's name)."""
+
+
+def nearly_full(folder: Path) -> tuple[bool, str]:
+    """Whether ``folder``'s file system is (nearly) full, and its free space in words.
+
+    Full means less than :data:`NEARLY_FULL_MB` MiB or :data:`NEARLY_FULL_FRACTION` of its size is
+    free, whichever is more: writes stop short of the last block (ext4 metadata, a buffered write
+    that no longer fits), so "no byte free" is never seen, and a run that filled its folder then
+    freed a little (or died on its next write) must still be told the budget was the cause.
+    """
+    usage = shutil.disk_usage(folder)
+    room = max(NEARLY_FULL_MB * 2**20, NEARLY_FULL_FRACTION * usage.total)
+    return usage.free < room, f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:.0f} MiB"
+
+
+def disk_violation(job: Path, *, phase: str, max_disk_mb: int, log_tail: str = "") -> Violation | None:
+    """The disk budget, when a failed run left its (size-limited) job folder nearly full, or died
+    saying a write found no space (``log_tail``, the run's own output) while its folder was bounded."""
+    if not quota.is_mounted(job):
         return None
+    full, free = nearly_full(job)
+    said = any(sign in log_tail for sign in ENOSPC_SIGNS)
+    if not (full or said) or (not full and shutil.disk_usage(job.parent).free < NEARLY_FULL_MB * 2**20):
+        return None  # room left in the job's folder: the host's disk under it is what ran out
+    found = f"a nearly full folder ({free})" if full else f"a write that failed with No space left on device ({free} now)"
     return Violation(constraint="max_disk_mb", limit=max_disk_mb, actual="full",
-                     message=f"{phase.capitalize()} must write at most {max_disk_mb} MiB (max_disk_mb). Got a full "
-                             "folder (No space left on device) instead. Save only the model to artifacts/, and "
-                             "delete scratch files (checkpoints, caches) as you go.")
+                     message=f"{phase.capitalize()} must write at most {max_disk_mb} MiB (max_disk_mb). Got {found} "
+                             "instead. Save only the model to artifacts/, and delete scratch files (checkpoints, "
+                             "caches) as you go.")
 
 
 def host_disk_full(folder: Path) -> str | None:
     """Why a run failed when the runner's temporary folder (the sandboxes' job folder) is full."""
-    if shutil.disk_usage(folder).free >= 2**20:
+    if shutil.disk_usage(folder).free >= NEARLY_FULL_MB * 2**20:
         return None
     return ("The scoring host's temporary folder (TMPDIR) must have free space. Got a full disk (ENOSPC) "
             "while your code ran instead; your code is not at fault. Ask the interviewer to free space there "
