@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -64,7 +65,9 @@ def parse_source(text: bytes | str, name: str) -> ast.Module:
     """Parse a prediction file, as UTF-8; anything unparsable is an :class:`ArtifactError`."""
     try:
         source = text.decode("utf-8") if isinstance(text, bytes) else text
-        return ast.parse(source, filename=name)
+        with warnings.catch_warnings():  # SyntaxWarnings (invalid escapes...) are the candidate's
+            warnings.simplefilter("ignore")
+            return ast.parse(source, filename=name)
     except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError) as exc:
         detail = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else type(exc).__name__
         raise ArtifactError(f"{name} must be valid Python in UTF-8. Got {detail[:120]} instead. Run "
@@ -99,7 +102,8 @@ def predictor_source(text: bytes | str, name: str) -> str:
 
 
 def _float_cost(value: float) -> int:
-    exact = math.isnan(value) or float(np.float32(value)) == value
+    with np.errstate(over="ignore"):
+        exact = math.isnan(value) or float(np.float32(value)) == value
     return 1 if exact else 2
 
 
