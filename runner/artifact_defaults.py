@@ -19,6 +19,8 @@ import re
 import sys
 from types import ModuleType
 
+import numpy as np
+
 from .artifacts import ArtifactError
 
 LIBRARY_ROOTS = frozenset({"builtins", "numpy", "scipy", "sklearn", "collections", "functools", "operator"})
@@ -110,6 +112,9 @@ def is_default(value: object, default: object) -> bool:
             a, b = float(value), float(default)
         except OverflowError:  # an integer too large for a float is no float default
             return False
+        if isinstance(value, float):  # the predictor gets floats as float32 values (canonical.py)
+            with np.errstate(over="ignore"):
+                a, b = float(np.float32(a)), float(np.float32(b))
         return a == b or (math.isnan(a) and math.isnan(b))
     if value is None or isinstance(value, str):
         return type(value) is type(default) and value == default
