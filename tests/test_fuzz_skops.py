@@ -1,0 +1,172 @@
+"""Property-based fuzzing of the skops counter and re-encoder with malformed candidate bytes.
+
+Whatever a candidate writes to ``model.skops`` (a damaged zip, a schema.json of any JSON, ``.npy``
+members with any header or data), :func:`pitfalls.skops_count.count_skops` and
+:func:`pitfalls.canonical.canonical_skops` must return a count / write a copy or raise
+:class:`pitfalls.artifacts.ArtifactError` with a message, never another exception: anything
+else reaches the runner as "The runner failed".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from pitfalls.artifacts import ArtifactError
+from pitfalls.canonical import canonical_skops
+from pitfalls.skops_count import count_skops
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                        HealthCheck.too_slow])
+
+
+def _members() -> dict[str, bytes]:
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(model))) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+MEMBERS = _members()
+SCHEMA = json.loads(MEMBERS["schema.json"])
+NPY = sorted(name for name in MEMBERS if name.endswith(".npy"))
+
+
+def _write(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def _only_verdicts(path: Path) -> None:
+    """Count and re-encode ``path``: success or ArtifactError with a message, nothing else."""
+    for run in (lambda: count_skops(path), lambda: canonical_skops(path, path.with_suffix(".c.skops"), code={})):
+        try:
+            run()
+        except ArtifactError as exc:
+            assert str(exc).strip(), "an ArtifactError must say what was wrong"
+
+
+def _tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz") / "model.skops"
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_random_bytes(tmp_path_factory, data):
+    path = _tmp(tmp_path_factory)
+    path.write_bytes(data)
+    _only_verdicts(path)
+
+
+@FUZZ
+@given(position=st.integers(min_value=0), value=st.integers(0, 255), cut=st.booleans())
+def test_damaged_zip_bytes(tmp_path_factory, position, value, cut):
+    path = _write(_tmp(tmp_path_factory), MEMBERS)
+    raw = bytearray(path.read_bytes())
+    position %= len(raw)
+    raw[position] = value
+    path.write_bytes(bytes(raw[:position] if cut else raw))
+    _only_verdicts(path)
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+                    max_leaves=30)
+
+
+def _paths(node: object, at: tuple = ()) -> list[tuple]:
+    """Every location in the schema, as a tuple of keys and indices."""
+    out = [at]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*at, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*at, i))
+    return out
+
+
+SCHEMA_PATHS = _paths(SCHEMA)
+
+
+@FUZZ
+@given(where=st.sampled_from(SCHEMA_PATHS), value=JSON, drop=st.booleans())
+def test_schema_with_one_value_replaced(tmp_path_factory, where, value, drop):
+    schema = json.loads(MEMBERS["schema.json"])
+    if not where:
+        schema = value
+    else:
+        parent = schema
+        for key in where[:-1]:
+            parent = parent[key]
+        if drop and isinstance(parent, dict):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = value
+    _only_verdicts(_write(_tmp(tmp_path_factory), {**MEMBERS, "schema.json": json.dumps(schema).encode()}))
+
+
+@FUZZ
+@given(schema=st.binary(max_size=300) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_schema_of_any_bytes(tmp_path_factory, schema):
+    _only_verdicts(_write(_tmp(tmp_path_factory), {**MEMBERS, "schema.json": schema}))
+
+
+DESCR = st.sampled_from(["<f8", ">f8", "<f4", "<f2", "<i8", "|u1", "|b1", "<c16", "<f16", "|O", "<U4", "|S3",
+                         "|V8", "<M8[s]", "[('a', '<f8')]", "[('a', '|u1'), ('', '|V7'), ('b', '<f8')]",
+                         "[('\\u00e9', '<f4')]", "[(('t', 'a'), '<f4')]", "[('a', '<f8', (2,))]", "'bad'", "{"])
+SHAPE = st.lists(st.integers(-2, 2**40), max_size=3).map(lambda s: repr(tuple(s)))
+
+
+def _npy(descr: str, fortran: bool, shape: str, data: bytes, version: int) -> bytes:
+    header = "{'descr': %s, 'fortran_order': %s, 'shape': %s, }" % (
+        descr if descr.startswith(("[", "'", "{")) else repr(descr), fortran, shape)
+    header = header.ljust((len(header) + 74) // 64 * 64 - 11) + "\n"
+    head = header.encode("latin1")
+    length = len(head).to_bytes(2 if version == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([version, 0]) + length + head + data
+
+
+@FUZZ
+@given(member=st.sampled_from(NPY), descr=DESCR, fortran=st.booleans(), shape=SHAPE,
+       data=st.binary(max_size=256), version=st.sampled_from([1, 2, 3]))
+def test_npy_members_with_any_header(tmp_path_factory, member, descr, fortran, shape, data, version):
+    members = {**MEMBERS, member: _npy(descr, fortran, shape, data, version)}
+    _only_verdicts(_write(_tmp(tmp_path_factory), members))
+
+
+@FUZZ
+@given(member=st.sampled_from(NPY), data=st.binary(max_size=512))
+def test_npy_members_of_any_bytes(tmp_path_factory, member, data):
+    _only_verdicts(_write(_tmp(tmp_path_factory), {**MEMBERS, member: data}))
+
+
+def test_the_unmodified_file_is_counted_and_re_encoded(tmp_path):
+    """The positive control: the fuzzed base file itself is accepted by both."""
+    path = _write(tmp_path / "model.skops", MEMBERS)
+    assert count_skops(path).total > 0
+    canonical_skops(path, tmp_path / "c.skops", code={})
+    assert count_skops(tmp_path / "c.skops").total == count_skops(path).total
+
+
+@pytest.mark.parametrize("descr", ["[('a', '|u1'), ('', '|V7'), ('b', '<f8')]", "[('a', '|u1'), ('b', '<f8')]"])
+def test_structured_members_from_the_fuzz_are_valid_when_well_formed(tmp_path, descr):
+    """A well-formed structured member (aligned or packed) passes; the fuzz's alphabet reaches both."""
+    dtype = np.lib.format.descr_to_dtype(eval(descr))  # noqa: S307 - a literal of this test
+    members = {**MEMBERS, NPY[0]: _npy(descr, False, "(2,)", bytes(2 * dtype.itemsize), 1)}
+    path = _write(tmp_path / "model.skops", members)
+    _only_verdicts(path)
