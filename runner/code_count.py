@@ -69,7 +69,7 @@ def parse_source(text: bytes | str, name: str) -> ast.Module:
             warnings.simplefilter("ignore")
             return ast.parse(source, filename=name)
     except (SyntaxError, ValueError, UnicodeDecodeError, RecursionError, MemoryError) as exc:
-        detail = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else type(exc).__name__
+        detail = f"SyntaxError at line {exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else type(exc).__name__
         raise ArtifactError(f"{name} must be valid Python in UTF-8. Got {detail[:120]} instead. Run "
                             f"`python -c \"import ast; ast.parse(open('{name}').read())\"` to see where.") from None
 

@@ -449,17 +449,22 @@ def test_syntax_error_in_train_fails(tumor):
 
 @pytest.mark.parametrize("train", ["standalone", "starter"])
 def test_syntax_error_in_model_fails(tumor, train):
-    """With a train.py that does not import model.py, the error surfaces in the prediction
-    sandbox; with the starter's, already in training."""
+    """With the starter's train.py (which imports model.py) the error surfaces in training; with
+    a train.py that does not import it, the trusted code counter (runner/code_count.py) rejects
+    the prediction code before any prediction runs."""
     model = _patched(tumor.model, "def predict(model, features):\n", "def predict(model, features)\n")
     files = {"model.py": model}
     if train == "standalone":
         files["train.py"] = tumor.standalone_train
     result, _ = tumor.submit(files)
-    assert result["status"] == "failed", _brief(result)
-    where = "predict() in model.py" if train == "standalone" else "python train.py"
-    _assert_says(result["message"], f"{where} must exit cleanly", "Got exit code", "SyntaxError")
-    _assert_says(result["log_tail"], "SyntaxError", "model.py")
+    if train == "starter":
+        assert result["status"] == "failed", _brief(result)
+        _assert_says(result["message"], "python train.py must exit cleanly", "Got exit code", "SyntaxError")
+        _assert_says(result["log_tail"], "SyntaxError", "model.py")
+        return
+    assert result["status"] == "rejected", _brief(result)
+    v = _only_violation(result, "prediction_code")
+    _assert_says(v["message"], "model.py must be valid Python", "SyntaxError at line")
 
 
 # ---------------------------------------------------------------------------------------------
