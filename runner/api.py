@@ -16,7 +16,7 @@ from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
-from .scoring import METRICS, normalize
+from .scoring import METRICS, normalize, public_decimals, round_public
 from .store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from .workspace import create_workspace, extract_snapshot, read_marker, snapshot_workspace
 
@@ -119,13 +119,35 @@ def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violat
 def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
     """Rebuild a :class:`SubmissionResult` from its database row."""
     shown = bool(row["feedback_shown"])
+    places = public_decimals(scaffold.manifest.calibration.reference_public, row["score_public"])
+    interval = row.get("score_interval")  # stored on the grid already (None in rows older than it)
+    norm = row["norm_public"]
     return SubmissionResult(
         submission_id=row["id"], status=row["status"], metric=row["metric"],
-        score=row["score_public"] if shown else None, normalized=row["norm_public"] if shown else None,
+        score=round_public(row["score_public"], places) if shown else None,
+        normalized=None if norm is None or not shown else round(norm, 3),
         message=row["message"], violations=[Violation(**v) for v in row["violations"]],
         note=row["note"], created_at=row["created_at"], params=row["params"], timings=row["timings"],
         log_tail=row["log_tail"], private_score=row["score_private"],
-        private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]])
+        private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]],
+        score_interval=list(interval) if interval and shown else None)
+
+
+def public_view(scaffold: Scaffold, score: float | None,
+                interval: tuple[float, float] | None) -> dict[str, Any]:
+    """What of a public score anyone is shown: the score on the scaffold's grid
+    (:func:`pitfalls.scoring.public_decimals`), its interval on the same grid (widened to contain the
+    score when a percentile interval of a skewed metric misses it) and the normalized score
+    computed from the rounded score (so it carries no more digits), to 3 decimals."""
+    cal = scaffold.manifest.calibration
+    places = public_decimals(cal.reference_public, score)
+    shown = round_public(score, places)
+    if shown is None:
+        return {"score_public": None, "score_interval": None, "norm_public": None}
+    iv = None if interval is None else [round_public(min(interval[0], score), places),
+                                        round_public(max(interval[1], score), places)]
+    norm = normalize(shown, baseline=cal.baseline_public, reference=cal.reference_public)
+    return {"score_public": shown, "score_interval": iv, "norm_public": None if norm is None else round(norm, 3)}
 
 
 def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
@@ -163,11 +185,12 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         raise
     cal = scaffold.manifest.calibration
     store.finish_submission(
-        sub_id, status=ev.status, score_public=ev.score_public, score_private=ev.score_private,
-        norm_public=normalize(ev.score_public, baseline=cal.baseline_public, reference=cal.reference_public),
+        sub_id, status=ev.status, **public_view(scaffold, ev.score_public, ev.score_interval),
+        score_public_exact=ev.score_public, score_private=ev.score_private,
         norm_private=normalize(ev.score_private, baseline=cal.baseline_private, reference=cal.reference_private),
         params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
-        timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail)
+        timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail,
+        probe_flags=sorted({f for p in found for f in p.tampering}))
     return result_from_row(store.submission(sub_id), scaffold)
 
 
@@ -211,7 +234,8 @@ class Reveal:
     scaffold: str
     title: str
     bugs: list[dict[str, Any]]
-    """Each planted bug: catalog entry plus this workspace's probe verdict."""
+    """Each planted bug: catalog entry plus this workspace's probe verdict (``status``, ``evidence``,
+    ``self_reported`` and ``tampering``: the cross-checks that failed, see runner/probes.py)."""
     quirks: list[dict[str, Any]]
     """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much)."""
     diff: str
@@ -238,7 +262,8 @@ def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
 
     store, session, scaffold = _open(directory, store)
     found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve())}
-    bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence}
+    bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence,
+             "self_reported": found[b].self_reported, "tampering": found[b].tampering}
             for b in scaffold.manifest.bugs]
     planted = {q["id"]: q for q in scaffold.dataset().quirks}
     quirks = [{**quirk_entry(q), "planted": planted.get(q, {})} for q in scaffold.manifest.quirks]

@@ -45,6 +45,8 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         "(no network), then `predict()` in your model file runs on the held-out features.",
         f"- You see the score on a public part of the held-out set; the rest is kept private. "
         f"Up to {fb.max_scored} scored submissions per {fb.window_minutes:g} minutes.",
+        "- The public score is rounded and comes with a 95% interval: the public part is a sample of "
+        "held-out rows, so two public scores whose intervals overlap may not differ at all.",
         "- Edits to `data/train.csv` are ignored: the runner trains on a fresh copy. Clean data in code.",
         "", "## Budgets", "", *budget_lines(scaffold), "",
         "## How to submit", "",

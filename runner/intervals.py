@@ -10,11 +10,14 @@ recomputed in vectorised numpy per resample (sklearn per resample took 0.5-4 s; 
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from . import scoring
+
+if TYPE_CHECKING:
+    from .scaffold import Scaffold
 
 RESAMPLES = 1000
 LEVEL = 0.95
@@ -119,3 +122,14 @@ def _auc(pred: np.ndarray, labels: np.ndarray) -> Callable[..., np.ndarray]:
         return auc.reshape(idx.shape[:-1])
 
     return f
+
+
+def public_interval(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float] | None:
+    """The 95% interval of ``scaffold``'s public score for validated predictions ``pred``."""
+    m = scaffold.manifest
+    labels = scaffold.dataset().heldout[m.task.target].to_numpy()
+    if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
+        pred = pred[:, 0]
+    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    return bootstrap_interval(pred[mask], labels[mask], metric=m.task.metric, classes=m.task.classes,
+                              seed=interval_seed(pred, m.dataset_seed))

@@ -17,7 +17,7 @@ from typing import ContextManager
 
 import numpy as np
 
-from . import quota, scoring, verdicts
+from . import intervals, quota, scoring, verdicts
 from .artifacts import ArtifactError, count_params
 from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
@@ -37,6 +37,8 @@ class Evaluation:
     violations: list[Violation] = field(default_factory=list)
     score_public: float | None = None
     score_private: float | None = None
+    score_interval: tuple[float, float] | None = None
+    """95% bootstrap interval of the public score (runner/intervals.py); None when not scored."""
     params: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     log_tail: str = ""
@@ -203,7 +205,10 @@ def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
         ev.violations.append(result)
         return
     ev.score_public, ev.score_private = result
-    ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {ev.score_public:.4f} on the public slice."
+    ev.score_interval = intervals.public_interval(scaffold, pred)
+    places = scoring.public_decimals(m.calibration.reference_public, ev.score_public)
+    shown = scoring.format_public(ev.score_public, places)  # the candidate never sees more digits
+    ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {shown} on the public slice."
 
 
 def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True) -> Evaluation:

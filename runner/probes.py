@@ -2,40 +2,64 @@
 
 Probe output goes to the interviewer's record and the end-of-practice reveal only; the
 candidate's submit output never includes it.
+
+Verdicts are *self-reported*: the probes' spies must run in the process that trains the
+candidate's code. They are cross-checked (see sandbox_harness/probe.py for the channel):
+
+- the result leaves the sandbox as one HMAC-authenticated record under a per-run nonce that only
+  the harness's pristine parent process ever holds; a missing, extra, unauthenticated or non-final
+  record, a malformed or duplicate verdict, or a verdict for a bug outside the manifest is flagged;
+- nothing may be written to /out (a tripwire: the harness writes nothing there);
+- a static scan of the candidate's files (runner/tamper.py), in this trusted process, flags code
+  that reaches into the probe machinery or rewrites output.
+
+Every flag is stored with each verdict (``ProbeResult.tampering``) and shown to the interviewer.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
 import json
+import mmap
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import quota
 from .pipeline import copy_workspace, job_folder, limits_for, prepare_dir
 from .predictor import HARNESS_DIR
 from .results import ProbeResult
-from .sandbox import Mount, run_sandboxed, sandbox_uid
+from .sandbox import Mount, RunResult, start_sandboxed, sandbox_uid
 from .scaffold import Scaffold
+from .tamper import scan_workspace
 from .workspace import write_training_data
 
 PROBEKIT_DIR = Path(__file__).resolve().parent.parent / "bugs" / "probekit"
 STATUSES = ("present", "fixed", "unknown")
+MARKER = b"@@pitfalls-probe-record@@"
+MAX_FRAME = 4 << 20
 
 
 def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
     """Probe ``source`` (a workspace or extracted snapshot) for every bug in the manifest.
 
-    A bug without a probe, or whose probe cannot decide, is reported as ``unknown``.
+    A bug without a probe, or whose probe cannot decide, is reported as ``unknown``. Every verdict
+    carries the run's tamper flags (empty when nothing suspicious was seen).
     """
     bugs = scaffold.manifest.bugs
     if not scaffold.probes_file.exists():
-        return [ProbeResult(b, "unknown", "this scaffold has no probes.py") for b in bugs]
+        return [ProbeResult(b, "unknown", "this scaffold has no probes.py", self_reported=False) for b in bugs]
     with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
         work, kit, out = job / "work", job / "probes", job / "out"
         copy_workspace(source, work)
+        flags = scan_workspace(work)  # before any candidate code runs: the files as submitted
         (work / "artifacts").mkdir(exist_ok=True)
         write_training_data(scaffold=scaffold, directory=work)
         shutil.copytree(PROBEKIT_DIR, kit / "probekit", ignore=shutil.ignore_patterns("__pycache__"))
@@ -43,30 +67,97 @@ def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
         prepare_dir(work, uid)
         prepare_dir(out, uid)
         os.chmod(kit, 0o755)
-        seconds = scaffold.manifest.budgets.train_seconds
-        run = run_sandboxed(argv=[sys.executable, "-I", "/harness/probe.py", str(seconds)],
-                            mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/probes"),
-                                    Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                            limits=limits_for(scaffold, seconds * 3 + 30), env={"SEED": "0", "OMP_NUM_THREADS": "1"},
-                            cwd="/workspace", log_path=job / "probe.log", uid=uid)
-        raw = _read(out / "probes.json")
+        nonce = secrets.token_hex(32).encode()
+        run = _run(scaffold=scaffold, job=job, work=work, kit=kit, out=out, uid=uid, nonce=nonce)
+        payload, channel = read_record(job / "probe.log", nonce)
+        if any(out.iterdir()):
+            channel.append("something wrote to /out (the harness writes nothing there)")
+    return _verdicts(bugs, payload, channel + flags, run)
+
+
+def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, out: Path, uid: int, nonce: bytes) -> RunResult:
+    seconds = scaffold.manifest.budgets.train_seconds
+    box = start_sandboxed(argv=[sys.executable, "-I", "/harness/probe.py", str(seconds)],
+                          mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/probes"),
+                                  Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
+                          limits=limits_for(scaffold, seconds * 3 + 30), env={"SEED": "0", "OMP_NUM_THREADS": "1"},
+                          cwd="/workspace", log_path=job / "probe.log", uid=uid, gated=True)
+    try:
+        assert box.proc.stdin is not None
+        box.proc.stdin.write(nonce + b"\n")  # the harness's parent reads it after forking its child
+    except OSError:
+        pass  # it already ended: wait() says how
+    box.go()
+    return box.wait()
+
+
+def read_record(log: Path, nonce: bytes) -> tuple[dict[str, Any] | None, list[str]]:
+    """The harness's one authenticated record in ``log``, and what is wrong with the channel.
+
+    Returns (payload or None, problems). No record at all is not itself a problem (a run that
+    timed out or crashed writes none); a second record, a bad MAC or output after it is.
+    """
+    if not log.is_file() or log.stat().st_size == 0:
+        return None, []
+    with log.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        starts, at = [], data.find(MARKER)
+        while at != -1 and len(starts) < 100:
+            starts.append(at)
+            at = data.find(MARKER, at + 1)
+        if not starts:
+            return None, []
+        problems = [] if len(starts) == 1 else [f"{len(starts)} result records in the probe output (one expected)"]
+        last = starts[-1]
+        line_end = data.find(b"\n", last)
+        frame = data[last:line_end if line_end != -1 else min(len(data), last + MAX_FRAME)]
+        if line_end == -1 or line_end != len(data) - 1:
+            problems.append("output after the result record (or a truncated record)")
+    return _authenticated(frame, nonce, problems)
+
+
+def _authenticated(frame: bytes, nonce: bytes, problems: list[str]) -> tuple[dict[str, Any] | None, list[str]]:
+    parts = frame.split(b" ")
+    if len(parts) != 3 or not hmac.compare_digest(
+            hmac.new(nonce, parts[1], hashlib.sha256).hexdigest().encode(), parts[2].strip()):
+        return None, problems + ["a result record that does not carry this run's authentication"]
+    try:
+        payload = json.loads(base64.b64decode(parts[1], validate=True))
+    except (ValueError, binascii.Error):
+        return None, problems + ["an authenticated but unreadable result record"]
+    if not isinstance(payload, dict) or not isinstance(payload.get("verdicts"), dict):
+        return None, problems + ["an authenticated but unreadable result record"]
+    return payload, problems
+
+
+def _verdicts(bugs: list[str], payload: dict[str, Any] | None, flags: list[str],
+              run: RunResult) -> list[ProbeResult]:
+    """One ProbeResult per manifest bug, each with every tamper flag of the run."""
     why = "the probe run timed out" if run.timed_out else f"the probe run failed: {run.log_tail[-200:]}"
+    raw: dict[str, Any] = (payload or {}).get("verdicts", {})
+    flags = list(flags)
+    if payload is not None:
+        flags += [str(i)[:300] for i in payload.get("issues", []) if isinstance(i, str)]
+        flags += [str(n)[:300] for n in payload.get("notes", []) if isinstance(n, str)]
+        extra = sorted(set(raw) - set(bugs))
+        if extra:
+            flags.append(f"verdicts for bugs outside the manifest: {', '.join(map(str, extra))[:200]}")
+        claimed = any(isinstance(v, dict) and v.get("status") in ("present", "fixed") for v in raw.values())
+        child_exit = payload.get("child_exit")
+        if claimed and child_exit != 0:
+            flags.append(f"the probe process exited abnormally (status {child_exit}) after reporting verdicts")
+        missing = [b for b in payload.get("expected", []) if b not in raw]
+        if missing and child_exit == 0:
+            flags.append(f"the probe process ended cleanly without verdicts for {', '.join(map(str, missing))[:200]}")
+    if payload is None and run.returncode == 0 and not run.timed_out:
+        flags.append("the probe run ended without its authenticated result record")
+    flags = list(dict.fromkeys(f"tampering suspected: {f}" if not f.startswith("tampering suspected") else f
+                               for f in flags))
     results = []
     for bug in bugs:
         item = raw.get(bug) if isinstance(raw.get(bug), dict) else None
         status = item.get("status") if item else None
         if status not in STATUSES:
-            results.append(ProbeResult(bug, "unknown", "no verdict" if raw else why))
+            results.append(ProbeResult(bug, "unknown", "no verdict" if payload else why, tampering=flags))
         else:
-            results.append(ProbeResult(bug, status, str(item.get("evidence", ""))[:500]))
+            results.append(ProbeResult(bug, status, str(item.get("evidence", ""))[:500], tampering=flags))
     return results
-
-
-def _read(path: Path) -> dict:
-    if not path.is_file() or path.stat().st_size > 1 << 20:
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -19,13 +19,30 @@ def fmt(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def fmt_public(x: float | None) -> str:
+    """A public score as stored: already on its scaffold's grid, so shown without added digits."""
+    return "-" if x is None else f"{x:.6g}"
+
+
+def fmt_interval(iv: list[float] | None) -> str:
+    """``95% interval LO to HI`` (empty when there is none)."""
+    return "" if not iv else f"95% interval {fmt_public(iv[0])} to {fmt_public(iv[1])}"
+
+
+def probe_warning(bug: dict[str, Any]) -> list[str]:
+    """The lines that qualify a probe verdict: self-reported, and every tamper check that fired."""
+    lines = ["      (self-reported by the probe run; cross-checked)"] if bug.get("self_reported", True) else []
+    return lines + [f"      WARNING {t}" for t in bug.get("tampering", [])]
+
+
 def submission(r: SubmissionResult) -> str:
     """What `pitfalls submit` prints."""
     head = {"scored": "SCORED", "rejected": "REJECTED", "failed": "FAILED"}[r.status]
     lines = [f"[{head}] submission #{r.submission_id}"]
     if r.status == "scored":
-        lines.append(f"  {r.metric} (public slice): {fmt(r.score)}   normalized: {fmt(r.normalized, 3)}"
-                     "   (starter = 0, reference = 1)")
+        interval = f" ({fmt_interval(r.score_interval)})" if r.score_interval else ""
+        lines.append(f"  {r.metric} (public slice): {fmt_public(r.score)}{interval}   normalized: "
+                     f"{fmt(r.normalized, 3)}   (starter = 0, reference = 1)")
     lines.append(f"  {r.message}")
     for v in r.violations:
         lines.append(f"  - {v.constraint}: limit {v.limit}, got {v.actual}")
@@ -42,10 +59,11 @@ def submission(r: SubmissionResult) -> str:
 
 def history(results: list[SubmissionResult]) -> str:
     """The history table followed by a score-over-time plot."""
-    rows = [(r.submission_id, r.created_at.replace("T", " ")[:19], r.status, fmt(r.score),
+    rows = [(r.submission_id, r.created_at.replace("T", " ")[:19], r.status, fmt_public(r.score),
+             fmt_interval(r.score_interval).removeprefix("95% interval ") or "-",
              fmt(r.normalized, 3), r.params if r.params is not None else "-", (r.note or "")[:40])
             for r in results]
-    out = table(rows, ["#", "time (UTC)", "status", "score", "normalized", "params", "note"])
+    out = table(rows, ["#", "time (UTC)", "status", "score", "95% interval", "normalized", "params", "note"])
     return out + "\n\n" + plot([(r.submission_id, r.score) for r in results if r.score is not None])
 
 
@@ -58,7 +76,7 @@ def plot(points: list[tuple[int, float]], height: int = 8) -> str:
     grid = [[" "] * len(points) for _ in range(height)]
     for x, (_, y) in enumerate(points):
         grid[height - 1 - round((y - lo) / span * (height - 1))][x] = "*"
-    labels = [fmt(hi), *[""] * (height - 2), fmt(lo)] if height > 1 else [fmt(hi)]
+    labels = [fmt_public(hi), *[""] * (height - 2), fmt_public(lo)] if height > 1 else [fmt_public(hi)]
     width = max(len(l) for l in labels)
     rows = [f"{l.rjust(width)} |{'  '.join(r)}" for l, r in zip(labels, grid)]
     axis = " " * width + " +" + "-" * (3 * len(points) - 2)
@@ -70,16 +88,19 @@ def reveal(rv: Any) -> str:
     """What `pitfalls reveal` prints."""
     mark = {"present": "STILL PRESENT", "fixed": "fixed", "unknown": "?"}
     lines = [f"# {rv.title} — what was planted", "", "Bugs:"]
+    if any(b.get("tampering") for b in rv.bugs):
+        lines.append("  WARNING: tampering suspected; do not trust these verdicts without reading the code.")
     for b in rv.bugs:
         lines.append(f"  [{mark[b['status']]}] {b['id']} ({b.get('ref', '')}): {b.get('title', '')}")
         lines.append(f"      {b.get('description', '')}")
         lines.append(f"      probe: {b['evidence']}")
+        lines += probe_warning(b)
     lines += ["", "Quirks:"]
     for q in rv.quirks:
         lines.append(f"  {q['id']} ({q.get('ref', '')}): {q.get('description', '')}")
         lines.append(f"      planted: {q['planted']}")
     if rv.best:
-        lines += ["", f"Best submission #{rv.best['submission_id']}: public {fmt(rv.best['public'])}, "
+        lines += ["", f"Best submission #{rv.best['submission_id']}: public {fmt_public(rv.best['public'])}, "
                       f"private {fmt(rv.best['private'])} (normalized {fmt(rv.best['normalized_private'], 3)})"]
     lines += ["", "Diff from your workspace to the reference solution:", rv.diff or "(identical)"]
     if rv.guide:

@@ -31,7 +31,7 @@ table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #e4e6ee
 text-align:left;vertical-align:top} .muted{color:#667} .scored{color:#1a7f37} .rejected{color:#9a6700}
 .failed{color:#cf222e} .fixed{color:#1a7f37;font-weight:600} .present{color:#cf222e;font-weight:600}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:12px} .add{background:#e6ffec} .del{background:#ffebe9}
-.hunk{color:#8250df} .kv span{margin-right:1.5em}
+.hunk{color:#8250df} .kv span{margin-right:1.5em} .tamper{color:#cf222e;font-weight:600}
 """
 
 
@@ -133,7 +133,7 @@ def _diff_html(diff: str) -> str:
 
 def _timeline(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
     items = [(s["created_at"], f'submission #{s["id"]}',
-              f'<span class="{s["status"]}">{s["status"]}</span> public {_fmt(s["score_public"])}, private '
+              f'<span class="{s["status"]}">{s["status"]}</span> public {_public(s)}, private '
               f'{_fmt(s["score_private"])}; note: {escape(s["note"]) or "<span class=muted>(none)</span>"}'
               + "".join(f'<br><span class="rejected">{escape(v["message"])}</span>' for v in s["violations"])
               + (f'<br><span class="muted">{escape(s["message"])}</span>' if s["status"] != "scored" else ""))
@@ -151,14 +151,41 @@ def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
     for bug in scaffold.manifest.bugs:
         verdicts = [(s["id"], p) for s in subs for p in s["probes"] if p["bug_id"] == bug]
         first = next((sid for sid, p in verdicts if p["status"] == "fixed"), None)
-        last = verdicts[-1][1] if verdicts else {"status": "not probed", "evidence": ""}
+        last = verdicts[-1][1] if verdicts else {"status": "not probed", "evidence": "", "self_reported": False}
         rows.append(f'<tr><td><b>{escape(bug)}</b><br>{escape(bug_entry(bug).get("title", ""))}</td>'
-                    f'<td class="{last["status"]}">{last["status"]}</td>'
-                    f'<td>{f"#{first}" if first else "—"}</td><td class="muted">{escape(last["evidence"])}</td></tr>')
+                    f'<td class="{escape(last["status"])}">{escape(last["status"])}'
+                    f'{"<br><span class=muted>self-reported</span>" if last.get("self_reported", True) else ""}</td>'
+                    f'<td>{f"#{first}" if first else "—"}</td><td class="muted">{escape(last["evidence"])}'
+                    f'{_tamper_html(last.get("tampering", []))}</td></tr>')
     quirks = "".join(f"<li><b>{escape(q)}</b>: {escape(quirk_entry(q).get('title', ''))}</li>"
                      for q in scaffold.manifest.quirks)
     return (f"<table><tr><th>planted bug</th><th>final verdict</th><th>first fixed in</th><th>evidence</th></tr>"
             f"{''.join(rows)}</table><h3>Planted data quirks</h3><ul>{quirks}</ul>")
+
+
+def _tamper_html(flags: list[str]) -> str:
+    """A visible warning per tamper flag of a probe verdict."""
+    return "".join(f'<br><span class="tamper">&#9888; {escape(str(f))}</span>' for f in flags)
+
+
+def _tamper_banner(subs: list[dict[str, Any]]) -> str:
+    """One warning above the report when any submission's probe verdicts may have been tampered with."""
+    hit = [s["id"] for s in subs if s.get("probe_flags") or any(p.get("tampering") for p in s["probes"])]
+    if not hit:
+        return ""
+    return (f'<p class="tamper">&#9888; Tampering suspected in the probe runs of submission(s) '
+            f'{", ".join(f"#{i}" for i in hit)}: the probe verdicts are self-reported by the candidate\'s '
+            "sandbox and failed a cross-check. Read the flagged code before trusting them (see Planted bugs).</p>")
+
+
+def _public(s: dict[str, Any]) -> str:
+    """A submission's public score and its 95% interval, as stored (already rounded)."""
+    iv = s.get("score_interval")
+    return _fmt_public(s["score_public"]) + (f" (95% interval {_fmt_public(iv[0])} to {_fmt_public(iv[1])})" if iv else "")
+
+
+def _fmt_public(x: float | None) -> str:
+    return "—" if x is None else f"{x:.6g}"
 
 
 def _constraints(subs: list[dict[str, Any]], budgets: dict[str, Any]) -> str:
@@ -196,13 +223,13 @@ def render_report(*, session_id: str) -> str:
                f'<span>ended {escape(row.get("ended_at") or "still open")}</span>'
                f'<span>time limit {limit}</span>'
                f'<span>submissions {len(subs)} ({len(scored)} scored)</span>'
-               f'<span>best public {_fmt(best["score_public"]) if best else "—"} '
+               f'<span>best public {_public(best) if best else "—"} '
                f'(private {_fmt(best["score_private"]) if best else "—"}, #{best["id"] if best else "—"})</span>'
                f'<span>metric {escape(m.task.metric)} ({"higher" if METRICS[m.task.metric].higher_is_better else "lower"} is better)</span></div>')
     notes = "".join(f'<li>{escape(e["at"][11:19])} {escape(e["data"].get("text", ""))}</li>'
                     for e in events if e["kind"] == "note") or '<li class="muted">No notes.</li>'
     body = (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(m.name)}</p>"
-            f"{summary}<h2>Scores</h2>{_chart(subs, session)}<h2>Timeline</h2>{_timeline(subs, events)}"
+            f"{summary}{_tamper_banner(subs)}<h2>Scores</h2>{_chart(subs, session)}<h2>Timeline</h2>{_timeline(subs, events)}"
             f"<h2>Planted bugs and quirks</h2>{_bugs_html(scaffold, subs)}"
             f"<h2>Constraint reports</h2>{_constraints(subs, m.budgets.__dict__)}"
             f"<h2>Interviewer notes</h2><ul>{notes}</ul>"

@@ -149,3 +149,8 @@ def public_decimals(reference: float | None, value: float | None = None) -> int:
 def round_public(value: float | None, decimals: int) -> float | None:
     """``value`` on the public grid (None stays None)."""
     return None if value is None else round(float(value), decimals)
+
+
+def format_public(value: float, decimals: int) -> str:
+    """A public score as the candidate sees it: on the grid, with exactly ``decimals`` decimals."""
+    return f"{value:.{decimals}f}"

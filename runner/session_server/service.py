@@ -165,7 +165,8 @@ class SessionService:
         for bug in self.scaffold.manifest.bugs:
             v = verdicts.get(bug, {})
             out.append({**_short(bug_entry(bug)), "status": v.get("status", "not probed yet"),
-                        "evidence": v.get("evidence", ""), "submission_id": latest["id"] if latest else None})
+                        "evidence": v.get("evidence", ""), "submission_id": latest["id"] if latest else None,
+                        "self_reported": v.get("self_reported", bool(v)), "tampering": v.get("tampering", [])})
         return out
 
     def files(self) -> list[dict[str, Any]]:
@@ -205,7 +206,8 @@ def _short(entry: dict[str, Any]) -> dict[str, Any]:
 
 def _submission(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "created_at", "finished_at", "status", "note", "metric", "score_public", "score_private",
-            "norm_public", "norm_private", "params", "message", "violations", "timings", "probes")
+            "norm_public", "norm_private", "params", "message", "violations", "timings", "probes",
+            "score_interval", "probe_flags")
     return {k: row[k] for k in keys}
 
 
