@@ -12,13 +12,15 @@ from typing import Any
 
 from . import quota
 from .errors import WorkspaceError, storage_error
+from .notes import validate_note
 from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
 from .scoring import METRICS, normalize, public_decimals, round_public
 from .store import Store, closes_at  # noqa: F401 - closes_at: part of the api
-from .workspace import create_workspace, extract_snapshot, read_marker, snapshot_workspace
+from .session_storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
+from .workspace import create_workspace, extract_snapshot, read_marker
 
 
 @dataclass
@@ -97,8 +99,9 @@ def _time_violation(session: dict[str, Any]) -> Violation | None:
     return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min",
                      actual=f"{(datetime.now(timezone.utc) - end).total_seconds() / 60:.1f} min late",
                      message=f"Submissions must arrive before the session's time is up ({end:%H:%M:%S} "
-                             "UTC). Got this one after it instead. Your snapshot is saved for the "
-                             "interviewer; ask them for more time if you need it.")
+                             "UTC). Got this one after it instead. It is recorded, unscored and without "
+                             "a snapshot (your workspace is unchanged); ask the interviewer for more time "
+                             "if you need it.")
 
 
 def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violation | None:
@@ -112,8 +115,20 @@ def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violat
     return Violation(constraint="submission_rate", limit=f"{fb.max_scored} per {fb.window_minutes:g} min",
                      actual=len(recent),
                      message=f"At most {fb.max_scored} scored submissions are allowed per "
-                             f"{fb.window_minutes:g} minutes. Got {len(recent)} already instead. Your "
-                             f"snapshot is saved; submit again after {retry:%H:%M:%S} UTC.")
+                             f"{fb.window_minutes:g} minutes. Got {len(recent)} already instead. This one "
+                             f"is recorded, unscored and without a snapshot; submit again after "
+                             f"{retry:%H:%M:%S} UTC.")
+
+
+def _record_unscored(store: Store, scaffold: Scaffold, session_id: str, note: str,
+                     violation: Violation) -> SubmissionResult:
+    """Record a submission refused before anything was stored or run (time up, rate limit): its row
+    and message, so the interviewer sees the attempt, and no snapshot."""
+    sub_id = store.insert_submission(session_id=session_id, note=note, metric=scaffold.manifest.task.metric,
+                                     snapshot="", snapshot_sha256="")
+    store.finish_submission(sub_id, status="rejected", message=violation.message,
+                            violations=[violation.__dict__])
+    return result_from_row(store.submission(sub_id), scaffold)
 
 
 def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
@@ -152,28 +167,36 @@ def public_view(scaffold: Scaffold, score: float | None,
 
 def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
            session_id: str | None = None) -> SubmissionResult:
-    """Snapshot ``directory``, record the submission, then train, predict and score it.
+    """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
+    record the submission, train, predict and score it.
 
-    The snapshot is on disk and the row is committed before any candidate code runs, so an
-    acknowledged submission survives a crash; see :class:`pitfalls.store.Store`.
+    Nothing is stored before the checks pass: a submission after the time is up or past the rate
+    limit is recorded as a rejected row without a snapshot, and one past the session's storage
+    bound (runner/session_storage.py) stores nothing at all. The snapshot is on disk and the row is
+    committed before any candidate code runs, so an acknowledged submission survives a crash; see
+    :class:`pitfalls.store.Store`.
 
     Args:
         directory: a practice or session workspace.
         note: the candidate's reason for this submission.
         probes: also run the bug probes (recorded for the interviewer and the reveal).
         session_id: the live session that owns ``directory`` (default: the workspace's marker).
+
+    Raises:
+        NoteError: the note is not valid text (see :func:`pitfalls.notes.validate_note`).
+        SessionStorageFull: the session's snapshots and logs reached their bound; nothing was stored.
     """
     store, session, scaffold = _open(directory, store, session_id)
-    snapshot, digest = snapshot_workspace(directory=directory.resolve(), session_id=session["id"])
+    note = validate_note(note)
+    limited = _time_violation(session) or _rate_violation(store, session["id"], scaffold)
+    used = ensure_room(store, session["id"])
+    if limited:
+        return _record_unscored(store, scaffold, session["id"], note, limited)
+    snapshot, digest = store_snapshot(directory=directory.resolve(), session_id=session["id"], used=used)
     sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
                                      snapshot=str(snapshot), snapshot_sha256=digest)
     try:
-        limited = _time_violation(session) or _rate_violation(store, session["id"], scaffold)
-        if limited:
-            ev = Evaluation(status="rejected", message=limited.message, violations=[limited])
-            found: list[ProbeResult] = []
-        else:
-            ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
+        ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
     except BaseException as exc:
         full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
                              how="or set TMPDIR to a folder on another disk")
@@ -200,6 +223,7 @@ def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tupl
         extract_snapshot(snapshot=snapshot, target=source)
         ev = evaluate(scaffold=scaffold, source=source)
         found = run_probes(scaffold=scaffold, source=source) if probes else []
+    ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (session_storage.py)
     return ev, found
 
 

@@ -38,9 +38,10 @@ from tornado import httpserver, web
 from . import api
 from .containers import CANDIDATE_UID
 from .errors import PitfallsError, WorkspaceError
+from .notes import NoteError, validate_note
 from .scaffold import load_scaffold
 from .scoring import METRICS
-from .session_server.service import MAX_NOTE_CHARS, MAX_QUEUED, RequestError
+from .session_server.service import MAX_QUEUED, RequestError
 from .store import Store, now
 from .workspace import create_workspace
 
@@ -166,15 +167,18 @@ class Scorers:
     async def submit(self, user: HubUser, note: Any) -> dict[str, Any]:
         """Score the workspace as it is now: the candidate's view; RequestError for a bad note or a full queue."""
         waiting = self.queued.get(user.name, 0)
-        if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
-            raise RequestError(f"The note must be text of at most {MAX_NOTE_CHARS} characters. Got "
-                               f"{type(note).__name__} of length {len(note) if isinstance(note, str) else '-'}.")
+        try:
+            note = validate_note(note)
+        except NoteError as exc:
+            raise RequestError(str(exc)) from None
         if waiting >= self.settings.max_queued:
             raise RequestError(f"At most {self.settings.max_queued} submissions may wait for scoring. Got {waiting} "
                                "waiting instead. Wait for the earlier ones to finish, then submit again.", status=429)
         self.queued[user.name] = waiting + 1
         try:
             return await asyncio.get_running_loop().run_in_executor(self._users[user.name][1], self._score, user, note)
+        except WorkspaceError as exc:  # over the snapshot limit or the session's storage bound: nothing stored
+            raise RequestError(str(exc)) from None
         finally:
             self.queued[user.name] -= 1
 

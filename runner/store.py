@@ -235,6 +235,13 @@ class Store:
         row = self.db.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
         return _decode(row) if row else None
 
+    def stored_bytes(self, session_id: str) -> int:
+        """Bytes of text the session's submission rows hold: notes, messages, log tails, JSON columns."""
+        expr = " + ".join(f"LENGTH(CAST({c} AS BLOB))" for c in ("note", "message", "log_tail", *JSON_COLUMNS))
+        row = self.db.execute(f"SELECT COALESCE(SUM({expr}), 0) FROM submissions WHERE session_id=?",
+                              (session_id,)).fetchone()
+        return int(row[0])
+
     def add_event(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
         with self.tx() as db:
             db.execute("INSERT INTO events (session_id, at, kind, data) VALUES (?,?,?,?)",

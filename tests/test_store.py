@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from conftest import run_cli, submit_json
-from pitfalls.store import Store
+from pitfalls.store import Store, home
 
 SLOW_TRAIN = "import time\ntime.sleep(30)\n"
 
@@ -103,7 +103,9 @@ def test_rate_limit_rejects_but_records(workspace, monkeypatch, tmp_path):
     second = submit_json(ws, "--no-probes", "--note", "too soon")
     assert second["status"] == "rejected" and second["score"] is None
     assert second["violations"][0]["constraint"] == "submission_rate"
-    assert "At most 1 scored submissions" in second["message"] and "snapshot is saved" in second["message"]
+    assert "At most 1 scored submissions" in second["message"] and "without a snapshot" in second["message"]
+    [sid] = {r["session_id"] for r in Store().db.execute("SELECT session_id FROM submissions")}
+    assert len(list((home() / "snapshots" / sid).iterdir())) == 1  # the rejected one stored none
     hist = json.loads(run_cli("history", "--dir", str(ws), "--json", check=True).stdout)
     assert [h["status"] for h in hist] == ["scored", "rejected"]
     _load.cache_clear()

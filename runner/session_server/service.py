@@ -19,14 +19,14 @@ from typing import Any
 
 from .. import api, containers
 from ..catalogs import bug_entry, quirk_entry
-from ..errors import PitfallsError
+from ..errors import PitfallsError, WorkspaceError
+from ..notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
 from ..pipeline import regular_file
 from ..scaffold import Scaffold, load_scaffold
 from ..scoring import METRICS
 from ..sessions import LiveSession, load_session
 from ..store import Store, closes_at
 
-MAX_NOTE_CHARS = 2000
 MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
 HIDDEN_PARTS = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
@@ -87,11 +87,13 @@ class SessionService:
         """Score the workspace as it is now; return the candidate's view of the result.
 
         Raises:
-            RequestError: a bad note (400) or too many submissions waiting (429).
+            RequestError: a bad note (400), too many submissions waiting (429), or a workspace the
+                runner will not store (400: over the snapshot limit or the session's storage bound).
         """
-        if not isinstance(note, str) or len(note) > MAX_NOTE_CHARS:
-            raise RequestError(f"The note must be text of at most {MAX_NOTE_CHARS} characters. Got "
-                               f"{type(note).__name__} of length {len(note) if isinstance(note, str) else '-'}.")
+        try:
+            note = validate_note(note)
+        except NoteError as exc:
+            raise RequestError(str(exc)) from None
         if self.queued >= MAX_QUEUED:
             raise RequestError(f"At most {MAX_QUEUED} submissions may wait for scoring. Got {self.queued} waiting "
                                "instead. Wait for the earlier ones to finish, then submit again.", status=429)
@@ -99,6 +101,8 @@ class SessionService:
         try:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._executor, self._submit_now, note)
+        except WorkspaceError as exc:  # nothing was stored; the message says how to go on
+            raise RequestError(str(exc)) from None
         finally:
             self.queued -= 1
         return result
@@ -114,11 +118,12 @@ class SessionService:
 
     def add_note(self, text: Any) -> dict[str, Any]:
         """Record an interviewer's note; return it with its time."""
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_NOTE_CHARS:
-            raise RequestError(f"A note must be non-empty text of at most {MAX_NOTE_CHARS} characters. Got "
-                               f"{type(text).__name__} of length {len(text) if isinstance(text, str) else '-'}.")
+        try:
+            text = validate_note(text, what="A note", required=True)
+        except NoteError as exc:
+            raise RequestError(str(exc)) from None
         with closing(Store()) as store:
-            store.add_event(self.live.session_id, "note", {"text": text.strip()})
+            store.add_event(self.live.session_id, "note", {"text": text})
             event = store.events(self.live.session_id, "note")[-1]
         return {"id": event["id"], "at": event["at"], "text": event["data"]["text"]}
 
