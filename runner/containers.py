@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from .errors import PitfallsError
+from .safecopy import chown_tree
 from .store import home
 
 REPO = Path(__file__).resolve().parent.parent
@@ -161,15 +162,14 @@ def ensure_image(*, rebuild: bool = False) -> str:
 
 
 def hand_to_candidate(workspace: Path) -> None:
-    """As root, make everything in ``workspace`` belong to the container's candidate (uid 1000)."""
+    """As root, make everything in ``workspace`` belong to the container's candidate (uid 1000).
+
+    Walked race-free (runner/safefs.py): folders are opened relative to their parent without
+    following links and changed through those descriptors, links are changed themselves; no
+    recursion, whatever the depth."""
     if os.geteuid() != 0:
         return
-    for root, dirs, files in os.walk(workspace):
-        for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
-            try:
-                os.lchown(entry, CANDIDATE_UID, CANDIDATE_UID)
-            except FileNotFoundError:  # removed meanwhile (the candidate's own files, or a temp file)
-                pass
+    chown_tree(workspace, CANDIDATE_UID, CANDIDATE_UID)
 
 
 def _prepare_dirs(*, workspace: Path, socket_dir: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,8 @@ from . import intervals, quota, scoring, verdicts
 from .artifacts import ArtifactError, count_params
 from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
+from .safecopy import copy_tree
+from .safefs import Bounds
 from .predictions import load_predictions
 from .predictor import start_predictor, stage_model
 from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
@@ -45,6 +46,9 @@ class Evaluation:
 
 
 JOB_HEADROOM_MB = 64
+COPY_SKIP = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"}
+COPY_BOUNDS = Bounds(max_entries=100_000, max_depth=64, max_seconds=300.0)
+"""A sandbox's copy of a workspace (an unpacked snapshot is smaller: runner/workspace.py)."""
 """Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
 
 
@@ -63,13 +67,10 @@ def job_folder(*, scaffold: Scaffold, source: Path, prefix: str = quota.JOB_PREF
 
 def copy_workspace(source: Path, target: Path) -> None:
     """Copy workspace files for a sandbox run: regular files only (links are dropped, never
-    followed), without artifacts, caches or the session marker."""
-    skip = shutil.ignore_patterns("artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json")
-
-    def ignore(folder: str, names: list[str]) -> set[str]:
-        return set(skip(folder, names)) | {n for n in names if os.path.islink(os.path.join(folder, n))}
-
-    shutil.copytree(source, target, symlinks=True, ignore=ignore)
+    followed; FIFOs never opened), without artifacts, caches or the session marker, race-free and
+    without recursion (runner/safecopy.py). ``target`` is created."""
+    target.mkdir(parents=True)
+    copy_tree(source, target, exact=False, bounds=COPY_BOUNDS, prune=lambda rel: rel[-1] in COPY_SKIP)
 
 
 def limits_for(scaffold: Scaffold, seconds: float) -> Limits:

@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import PitfallsError
+from .safecopy import copy_tree
+from .safefs import remove_tree
 
 JOB_PREFIX, PROBE_PREFIX, SNAP_PREFIX = "pitfalls-job-", "pitfalls-probe-", "pitfalls-snap-"
-_TOOLS = ("mkfs.ext4", "mount", "umount", "cp")
+_TOOLS = ("mkfs.ext4", "mount", "umount")
 
 
 class QuotaError(PitfallsError):
@@ -55,7 +57,7 @@ def _run(*argv: str) -> None:
         fix = {"mkfs.ext4": "install e2fsprogs and check that the folder's disk has room",
                "mount": "run as root on a host with loop devices (/dev/loop-control)",
                "umount": "stop what still uses the folder (`fuser -vm FOLDER`)",
-               "cp": "check that the destination has room for the workspace"}.get(argv[0], "see the message")
+               }.get(argv[0], "see the message")
         raise QuotaError(f"`{' '.join(argv)}` must succeed to bound the candidate's disk use. Got exit "
                          f"{proc.returncode}: {said}. Fix: {fix}.")
 
@@ -120,7 +122,7 @@ def bounded_folder(*, size_mb: int, prefix: str = JOB_PREFIX) -> Iterator[Path]:
 def _remove(top: Path) -> None:
     if (top / "fs").exists():
         unmount(top / "fs")
-    shutil.rmtree(top, ignore_errors=True)
+    remove_tree(top, ignore_errors=True)
 
 
 def _ours(top: Path) -> bool:
@@ -165,8 +167,8 @@ def bound(path: Path, image: Path, *, size_mb: int, owner: int) -> None:
         mount_image(scratch, staging)
         try:
             (staging / "lost+found").rmdir()
-            if path.is_dir() and (entries := sorted(map(str, path.iterdir()))):
-                _run("cp", "-a", "--no-dereference", "--", *entries, str(staging))
+            if path.is_dir():
+                _copy(path, staging, root_attrs=False)
         finally:
             unmount(staging)
             staging.rmdir()
@@ -175,9 +177,9 @@ def bound(path: Path, image: Path, *, size_mb: int, owner: int) -> None:
         return
     if path.is_dir() and any(path.iterdir()):
         old = path.with_name(f".{path.name}.plain")
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old, ignore_errors=True)
         path.rename(old)
-        shutil.rmtree(old)
+        remove_tree(old)
     mount_image(image, path)
 
 
@@ -195,9 +197,25 @@ def release(path: Path, image: Path) -> None:
             return
         mount_image(image, path)  # unmounted (a reboot, or an interrupted call): the image holds the files
     staged = path.with_name(f".{path.name}.released")
-    shutil.rmtree(staged, ignore_errors=True)
-    _run("cp", "-a", "--no-dereference", str(path), str(staged))  # owners, modes, times and links kept
+    remove_tree(staged, ignore_errors=True)
+    staged.mkdir(mode=0o700)
+    _copy(path, staged, root_attrs=True)  # owners, modes, times and links kept
     unmount(path)
     path.rmdir()
     staged.rename(path)
     image.unlink()
+
+
+def _copy(src: Path, dst: Path, *, root_attrs: bool) -> None:
+    """Copy the candidate's tree ``src`` into ``dst`` exactly (owners, modes, times, links as links,
+    hard links, holes) without following a link, opening a FIFO, or recursing (runner/safecopy.py).
+
+    Raises:
+        QuotaError: the copy failed (the destination's disk is full, or ``src`` changed under it).
+    """
+    try:
+        copy_tree(src, dst, exact=True, root_attrs=root_attrs)
+    except OSError as exc:
+        raise QuotaError(f"Copying {src} to {dst} must succeed to move the workspace between its bounded "
+                         f"and plain folders. Got {type(exc).__name__}: {exc}. Fix: check that {dst.parent} "
+                         "has room for the workspace, then repeat the command (nothing is lost).") from exc

@@ -15,15 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from .catalogs import bug_entry, quirk_entry
+from .safefs import Bounds
 from .scaffold import Scaffold, load_scaffold
 from .scoring import METRICS
 from .sessions import SessionError, sessions_dir
 from .store import Store, closes_at
 from .workspace import create_workspace
+from .workspace_view import notebook_text, read_files
 
 DIFF_SKIP = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
              ".local", ".cache", ".ipython", ".jupyter", ".config"}
 MAX_DIFF_FILE_BYTES = 256 * 1024
+MAX_DIFF_TOTAL_BYTES = 16 * 2**20
+DIFF_BOUNDS = Bounds(max_entries=20_000, max_depth=32, max_seconds=10.0)
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1d2330}
 h1{font-size:1.6em;margin-bottom:.2em} h2{margin-top:1.8em;border-bottom:1px solid #dde;padding-bottom:.2em}
@@ -80,27 +84,20 @@ def _chart(subs: list[dict[str, Any]], session: dict[str, Any]) -> str:
 
 
 def _notebook_text(text: str) -> str:
-    """A notebook's cell sources, so its diff shows code, not JSON."""
-    try:
-        cells = json.loads(text)["cells"]
-    except (ValueError, KeyError, TypeError):
-        return text
-    out = []
-    for c in cells:
-        src = c.get("source", "") if isinstance(c, dict) else ""
-        out.append(f"# %% [{c.get('cell_type', '?') if isinstance(c, dict) else '?'}]\n"
-                   + ("".join(src) if isinstance(src, list) else str(src)) + "\n")
-    return "".join(out)
+    """A notebook's cell sources, so its diff shows code, not JSON ("cannot display this notebook:
+    ..." and the text for anything that is not one: never an exception)."""
+    return notebook_text(text)
 
 
 def _files(root: Path) -> dict[str, str]:
-    out = {}
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if DIFF_SKIP & set(rel.parts) or p.is_symlink() or not p.is_file() or p.stat().st_size > MAX_DIFF_FILE_BYTES:
-            continue
-        text = p.read_text(errors="replace")
-        out[rel.as_posix()] = _notebook_text(text) if p.suffix == ".ipynb" else text
+    """The workspace's files of at most :data:`MAX_DIFF_FILE_BYTES` as text, read race-free within
+    :data:`DIFF_BOUNDS` (runner/safefs.py); a ``[not all files read]`` entry says why when it stopped early."""
+    found, why = read_files(root, hidden=DIFF_SKIP, bounds=DIFF_BOUNDS, max_file_bytes=MAX_DIFF_FILE_BYTES,
+                            max_total_bytes=MAX_DIFF_TOTAL_BYTES)
+    out = {rel: (_notebook_text(data.decode(errors="replace")) if rel.endswith(".ipynb")
+                 else data.decode(errors="replace")) for rel, data in found.items()}
+    if why:
+        out["[not all files read]"] = f"The report read only part of the workspace: {why}.\n"
     return out
 
 

@@ -9,12 +9,15 @@ import io
 import json
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 
 from .brief import render_brief, render_eda_notebook
 from .errors import WorkspaceError, storage_error
+from .safefs import Bounds, Walk, open_file, read_rel
 from .scaffold import Scaffold, load_scaffold, scaffold_path
 from .store import ELSEWHERE, STATE_FOLDER, home
 
@@ -22,6 +25,9 @@ MARKER = ".pitfalls.json"
 SNAPSHOT_EXCLUDE_DIRS = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
 SNAPSHOT_EXCLUDE_FILES = {MARKER, "data/train.csv"}
 MAX_SNAPSHOT_MB = 50
+SNAPSHOT_BOUNDS = Bounds(max_entries=20_000, max_depth=32, max_seconds=30.0)
+"""What a snapshot may hold: entries listed (excluded folders are not walked), folder depth, walk time."""
+STREAM_BOUNDS = Bounds(max_entries=SNAPSHOT_BOUNDS.max_entries, max_depth=SNAPSHOT_BOUNDS.max_depth, max_seconds=300.0)
 
 
 def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str, live: bool = False) -> None:
@@ -118,7 +124,10 @@ def read_marker(directory: Path) -> dict[str, str]:
     """
     marker = directory / MARKER
     try:
-        data = json.loads(marker.read_text())
+        got = read_rel(directory, MARKER, 2**16)  # no link followed: the candidate can replace it
+        if got is None:
+            raise FileNotFoundError(marker)
+        data = json.loads(got[0])
         return {"session_id": str(data["session_id"]), "scaffold": str(data["scaffold"])}
     except FileNotFoundError:
         raise WorkspaceError(f"--dir must be a pitfalls workspace (a folder with {MARKER}). Got "
@@ -134,72 +143,166 @@ def _included(rel: Path) -> bool:
                 or rel.as_posix() in SNAPSHOT_EXCLUDE_FILES)
 
 
-def _regular_files(directory: Path) -> list[Path]:
-    """Every regular file under ``directory``; symlinks (to files or folders) are never followed."""
-    found = []
-    for root, dirs, files in os.walk(directory, followlinks=False):
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
-        found += [Path(root, f) for f in files if not os.path.islink(os.path.join(root, f))
-                  and os.path.isfile(os.path.join(root, f))]
-    return found
+def _pruned(rel: tuple[str, ...]) -> bool:
+    return rel[-1] in SNAPSHOT_EXCLUDE_DIRS or "/".join(rel) in SNAPSHOT_EXCLUDE_FILES
+
+
+def _too_big(total: int, biggest: tuple[int, str]) -> WorkspaceError:
+    return WorkspaceError(f"A workspace must hold at most {MAX_SNAPSHOT_MB} MiB of files to submit. "
+                          f"Got {total / 2**20:.1f} MiB instead; the largest is {biggest[1]}. "
+                          "Move large outputs into artifacts/.")
+
+
+def _too_many(why: str) -> WorkspaceError:
+    b = SNAPSHOT_BOUNDS
+    return WorkspaceError(f"A workspace must hold at most {b.max_entries} files and folders, nested at most "
+                          f"{b.max_depth} folders deep, to submit. Got {why} instead. Remove generated "
+                          "files or move them into artifacts/.")
+
+
+def _check_size(directory: Path) -> None:
+    """Refuse early (before writing anything) a workspace over the limits, from a first walk."""
+    total, biggest = 0, (-1, "")
+    with Walk(directory, bounds=SNAPSHOT_BOUNDS, prune=_pruned) as walk:
+        for item in walk:
+            if item.kind == "file":
+                total += item.st.st_size
+                biggest = max(biggest, (item.st.st_size, item.path))
+    if walk.truncated:
+        raise _too_many(walk.truncated)
+    if total > MAX_SNAPSHOT_MB * 2**20:
+        raise _too_big(total, biggest)
+
+
+class _Exactly(io.RawIOBase):
+    """Exactly ``size`` bytes of ``fd`` from where it is: cut if the file grew, zeros if it shrank."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.left = fd, size
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        parts, got = [], 0
+        while got < n:
+            chunk = os.read(self.fd, n - got)
+            if not chunk:  # shrank meanwhile: pad, so the member keeps the size archived
+                parts.append(b"\0" * (n - got))
+                break
+            parts.append(chunk)
+            got += len(chunk)
+        self.left -= n
+        return b"".join(parts)
+
+
+def _archive(directory: Path, tar: tarfile.TarFile) -> None:
+    """Stream the workspace's files into ``tar`` from descriptors opened without following links;
+    each file's size is taken from ``fstat`` once, and the total is enforced as it goes."""
+    total, biggest = 0, (-1, "")
+    with Walk(directory, bounds=STREAM_BOUNDS, prune=_pruned) as walk:
+        for item in walk:
+            if item.kind != "file" or not _included(Path(*item.rel)) or (opened := open_file(item.parent_fd, item.name)) is None:
+                continue
+            fd, st = opened
+            try:
+                total += st.st_size
+                biggest = max(biggest, (st.st_size, item.path))
+                if total > MAX_SNAPSHOT_MB * 2**20:
+                    raise _too_big(total, biggest)
+                info = tarfile.TarInfo(item.path)
+                info.size, info.mtime, info.mode = st.st_size, int(st.st_mtime), stat.S_IMODE(st.st_mode) & 0o755
+                tar.addfile(info, _Exactly(fd, st.st_size))
+            finally:
+                os.close(fd)
+    if walk.truncated:
+        raise _too_many(walk.truncated)
+
+
+class _Hashing(io.RawIOBase):
+    """A write-only file that hashes what passes through it."""
+
+    def __init__(self, out: io.BufferedWriter) -> None:
+        self.out, self.sha = out, hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.sha.update(data)
+        return self.out.write(data)
 
 
 def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
     """Archive the workspace (code, notebooks, notes; not artifacts or the pristine data).
 
-    The archive is fsynced and renamed into place before this returns, so a recorded
-    submission always has its snapshot. Returns (path, sha256).
+    Files are read race-free (runner/safefs.py: no link followed, regular files only, sizes from
+    the descriptor read) and streamed to a temporary file; the archive is fsynced and renamed into
+    place before this returns, so a recorded submission always has its snapshot. Returns (path, sha256).
 
     Raises:
-        WorkspaceError: the workspace is larger than the snapshot limit.
+        WorkspaceError: the workspace is over the snapshot limits (size, files, depth).
         StorageError: the state folder is full or read-only (no partial file is left behind).
     """
-    files = sorted(p for p in _regular_files(directory) if _included(p.relative_to(directory)))
-    total = sum(p.stat().st_size for p in files)
-    if total > MAX_SNAPSHOT_MB * 2**20:
-        biggest = max(files, key=lambda p: p.stat().st_size)
-        raise WorkspaceError(f"A workspace must hold at most {MAX_SNAPSHOT_MB} MiB of files to submit. "
-                             f"Got {total / 2**20:.1f} MiB instead; the largest is "
-                             f"{biggest.relative_to(directory)}. Move large outputs into artifacts/.")
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for p in files:
-            tar.add(p, arcname=p.relative_to(directory).as_posix(), recursive=False)
-    data = buf.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
+    _check_size(directory)
     folder = home() / "snapshots" / session_id
-    final = folder / f"{digest[:16]}.tar.gz"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _write_durably(folder, final, data)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     except OSError as exc:
-        err = storage_error(exc, folder=folder.parent.parent, what=STATE_FOLDER, how=ELSEWHERE)
-        if err is None:
-            raise
-        raise err from exc
-    return final, digest
-
-
-def _write_durably(folder: Path, final: Path, data: bytes) -> None:
-    """Write ``data`` to ``final`` through a fsynced temporary file; remove it if anything fails."""
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        raise _storage(exc, folder) from exc
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        with os.fdopen(fd, "wb") as raw:
+            hashing = _Hashing(raw)
+            with tarfile.open(fileobj=hashing, mode="w:gz") as tar:  # type: ignore[call-overload]
+                _archive(directory, tar)
+            raw.flush()
+            os.fsync(raw.fileno())
+        digest = hashing.sha.hexdigest()
+        final = folder / f"{digest[:16]}.tar.gz"
         os.replace(tmp, final)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _storage(exc, folder) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    return final, digest
+
+
+def _storage(exc: OSError, folder: Path) -> BaseException:
+    return storage_error(exc, folder=folder.parent.parent, what=STATE_FOLDER, how=ELSEWHERE) or exc
 
 
 def extract_snapshot(*, snapshot: Path, target: Path) -> None:
-    """Unpack a snapshot into ``target`` (which must exist), refusing unsafe member paths."""
-    with tarfile.open(snapshot, "r:gz") as tar:
-        tar.extractall(target, filter="data")
+    """Unpack a snapshot into ``target`` (which must exist): regular files and folders only, at most
+    :data:`MAX_SNAPSHOT_MB` MiB unpacked and :data:`SNAPSHOT_BOUNDS` members and depth.
+
+    Raises:
+        WorkspaceError: the snapshot breaks those bounds or is damaged (nothing past them is written).
+    """
+    total, limit = 0, MAX_SNAPSHOT_MB * 2**20
+    try:
+        with tarfile.open(snapshot, "r:gz") as tar:
+            for count, member in enumerate(tar, start=1):
+                total += member.size
+                why = ("a link or special file" if not (member.isfile() or member.isdir()) or member.issparse()
+                       else f"more than {SNAPSHOT_BOUNDS.max_entries} members" if count > SNAPSHOT_BOUNDS.max_entries
+                       else f"more than {MAX_SNAPSHOT_MB} MiB unpacked" if total > limit
+                       else "a path nested too deep" if member.name.count("/") > SNAPSHOT_BOUNDS.max_depth + 1
+                       else None)
+                if why:
+                    raise WorkspaceError(f"A snapshot must hold only regular files and folders, at most "
+                                         f"{MAX_SNAPSHOT_MB} MiB and {SNAPSHOT_BOUNDS.max_entries} members. Got "
+                                         f"{why} ({member.name[:200]!r}) in {snapshot} instead; it was not "
+                                         "unpacked further. Submit again from the workspace.")
+                tar.extract(member, target, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise WorkspaceError(f"A snapshot must be a readable .tar.gz. Got {snapshot} damaged instead "
+                             f"({type(exc).__name__}: {str(exc)[:200]}). Submit again from the workspace.") from None
