@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
@@ -21,14 +20,17 @@ from .. import api, containers
 from ..catalogs import bug_entry, quirk_entry
 from ..errors import PitfallsError, WorkspaceError
 from ..notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
-from ..pipeline import regular_file
+from ..safefs import Bounds
 from ..scaffold import Scaffold, load_scaffold
 from ..scoring import METRICS
 from ..sessions import LiveSession, load_session
 from ..store import Store, closes_at
+from ..workspace_view import NotebookError, list_files, notebook_cells, read_text
 
 MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
+FILES_BOUNDS = Bounds(max_entries=5000, max_depth=16, max_seconds=0.5)
+"""What one file listing may walk (entries, depth, seconds): it runs on the server's behalf."""
 HIDDEN_PARTS = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
                 ".local", ".cache", ".ipython", ".jupyter"}
 
@@ -175,35 +177,39 @@ class SessionService:
         return out
 
     def files(self) -> list[dict[str, Any]]:
-        """The candidate's files (not data, artifacts or caches), read-only."""
-        root = self.live.workspace
-        out = []
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if HIDDEN_PARTS & set(rel.parts) or path.is_symlink() or not path.is_file():
-                continue
-            st = path.stat()
-            out.append({"path": rel.as_posix(), "size": st.st_size,
-                        "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="seconds")})
-        return out
+        """The candidate's files (not data, artifacts or caches), read-only, within :data:`FILES_BOUNDS`."""
+        return self.listing()["files"]
+
+    def listing(self) -> dict[str, Any]:
+        """``{"files": files(), "truncated": why the listing stopped early, or None}``.
+
+        Race-free and bounded (runner/safefs.py): no link followed, nothing but folders opened,
+        at most :data:`FILES_BOUNDS` (5,000 entries, 16 levels, 0.5 s of walking)."""
+        found, why = list_files(self.live.workspace, hidden=HIDDEN_PARTS, bounds=FILES_BOUNDS)
+        return {"files": found, "truncated": why}
 
     def file(self, rel: str) -> dict[str, Any]:
         """One file's text; a notebook as its cells (source and text outputs).
 
+        The file is opened once, relative to its folder's descriptor, never through a link and never
+        if it is not a regular file (a FIFO cannot block it); at most :data:`MAX_FILE_BYTES` are read.
+
         Raises:
             RequestError: not one of :meth:`files` (404) or too large (413).
         """
-        if rel not in {f["path"] for f in self.files()} or (path := regular_file(self.live.workspace, rel)) is None:
+        parts = rel.split("/")
+        got = (None if HIDDEN_PARTS & set(parts) or len(parts) > FILES_BOUNDS.max_depth + 1
+               else read_text(self.live.workspace, rel, MAX_FILE_BYTES))
+        if got is None:
             raise RequestError(f"The file must be one of the workspace's files (GET /pitfalls/api/files). "
                                f"Got {rel!r} instead.", status=404)
-        if path.stat().st_size > MAX_FILE_BYTES:
+        text, size = got
+        if size > MAX_FILE_BYTES:
             raise RequestError(f"Files shown must be at most {MAX_FILE_BYTES // 1024} KiB. Got "
-                               f"{path.stat().st_size // 1024} KiB in {rel}.", status=413)
-        text = path.read_text(errors="replace")
+                               f"{size // 1024} KiB in {rel}.", status=413)
         if rel.endswith(".ipynb"):
             return {"path": rel, "kind": "notebook", "cells": _cells(text)}
         return {"path": rel, "kind": "text", "content": text}
-
 
 def _short(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: entry.get(k, "") for k in ("id", "title", "category", "description")}
@@ -217,22 +223,9 @@ def _submission(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cells(text: str) -> list[dict[str, Any]]:
-    """A notebook's cells as ``{"type", "source", "outputs"}`` (text outputs only)."""
+    """A notebook's cells as ``{"type", "source", "outputs"}`` (text outputs only); one raw cell
+    saying "cannot display this notebook: ..." (then the text) for anything that is not one."""
     try:
-        nb = json.loads(text)
-        cells = nb["cells"]
-    except (ValueError, KeyError, TypeError):
-        return [{"type": "raw", "source": text, "outputs": []}]
-    out = []
-    for cell in cells if isinstance(cells, list) else []:
-        if not isinstance(cell, dict):
-            continue
-        outputs = []
-        for o in cell.get("outputs", []) or []:
-            data = o.get("text") or (o.get("data") or {}).get("text/plain") or o.get("evalue") or ""
-            outputs.append("".join(data) if isinstance(data, list) else str(data))
-        src = cell.get("source", "")
-        out.append({"type": cell.get("cell_type", "raw"), "source": "".join(src) if isinstance(src, list) else str(src),
-                    "outputs": outputs})
-    return out
-
+        return notebook_cells(text)
+    except NotebookError as exc:
+        return [{"type": "raw", "source": f"{exc}\n\n{text}", "outputs": []}]
