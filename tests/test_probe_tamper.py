@@ -180,6 +180,9 @@ def test_atexit_forgery_is_flagged_in_store_dashboard_report_and_reveal(workspac
     (ws / "train.py").write_text((ws / "train.py").read_text() + ATEXIT)
     result = api.submit(directory=ws, note="atexit forgery", probes=True)
     assert result.status == "scored"
+    lo, hi = result.score_interval  # the public score: on the 0.001 grid, with its interval
+    assert lo <= result.score <= hi and result.score == round(result.score, 3)
+    assert "(95% interval " in render.submission(result) and f"= {result.score:.3f} " in result.message
     row = Store().submission(result.submission_id)
     assert row["probe_flags"] and all(p["tampering"] and p["self_reported"] for p in row["probes"])
     flags = " ".join(row["probe_flags"])
