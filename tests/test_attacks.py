@@ -1226,13 +1226,13 @@ CLASS_PALETTE = {
 SMUGGLING = [
     Attack("weights_in_an_extra_estimator_attribute",
            in_training(before_save="model[-1].w_hidden_ = __import__('numpy').random.default_rng(0).normal(size=5000)"),
-           over_budget_by(5000 + 2, "w_hidden_")),  # 5,000 numbers, and 9 characters of name
+           over_budget_by(5000 + 2, "w_hidden_")),  # 5,000 numbers, and 9 characters of name (5 per number)
     Attack("weights_in_a_dict_attribute",
            in_training(before_save='''
                import numpy as np
                model.lookup_ = {"w": [float(v) for v in np.random.default_rng(0).normal(size=3000)], "b": 0.5}
            '''),
-           over_budget_by(3000 + 1 + 1 + 1 + 1, "lookup_")),  # values, "w", "b", 0.5 and the name
+           over_budget_by(3000 + 1 + 1 + 1 + 2, "lookup_")),  # values, "w", "b", 0.5 and the name (7 characters)
     Attack("weights_as_a_literal_list_in_model_py",
            {"model.py": model_py(f"WEIGHTS = [{WEIGHTS_LIST}]"), "train.py": HONEST_TRAIN}, code_over_budget()),
     Attack("weights_as_base64_in_model_py",
