@@ -13,15 +13,17 @@ What counts as a parameter (also in README.md):
   ``(tensor names)``. The header may hold only ``dtype``, ``shape`` and ``data_offsets`` per
   tensor, no empty tensors, and a ``__metadata__`` of strings of at most 4 KiB; nothing may
   follow the tensor data.
-- **skops** (scikit-learn): every number the file stores. Each element of a numeric array counts
-  one (a complex element two; a structured array one per field per row: a tree's ``nodes``);
-  every scalar counts one (an integer one per 64 bits), every string one per 8 characters,
-  wherever it is (including dict keys, attribute names and structured-array field names), and
-  every element of a list, tuple or set at least one (None and the first 64 free ones aside).
-  Free: a scikit-learn estimator's constructor settings left at their default value, and the
-  names of its constructor parameters. Arrays of strings, bytes or objects are rejected, and so
-  is any structural key (``type``, ``is_json``, ``file``, ``key_types``...) that does not hold
-  what skops writes there. The zip must hold exactly ``schema.json`` and the arrays it references.
+- **skops** (scikit-learn): every value the file stores, at its information: a counted
+  parameter is worth at most 32 bits (README; the costs are in :mod:`pitfalls.bits`, the arrays
+  in :mod:`pitfalls.skops_arrays`). A float32/float64 element counts one (the predictor gets
+  float64 rounded to float32 and one NaN), a float16 half, an integer field by the bits of its
+  range, a boolean one bit; a string one per 4 bytes of UTF-8; an attribute name (an identifier)
+  one per 5 characters; every element of a list, tuple or set at least one (None and the first
+  64 free ones aside). Free: a scikit-learn estimator's constructor settings left at their
+  default value, and the names of its constructor parameters. Arrays of strings, bytes, objects
+  or long doubles are rejected, and so is any structural key (``type``, ``is_json``, ``file``,
+  ``key_types``...) that does not hold what skops writes there. The zip must hold exactly
+  ``schema.json`` and the arrays it references.
 
 The artifact is parsed from its bytes (JSON headers, ``.npy`` headers); nothing is unpickled or
 instantiated, and any malformed structure is an :class:`ArtifactError`, never a crash.
