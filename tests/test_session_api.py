@@ -41,6 +41,11 @@ def live(pitfalls_home: Path) -> sessions.LiveSession:
 
 
 @pytest.fixture
+def jp_base_url() -> str:  # noqa: F811 - the session server runs at the root, like in production
+    return "/"
+
+
+@pytest.fixture
 def submit_socket(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("sock") / "session.sock"
 
@@ -209,3 +214,139 @@ def test_dashboard_page_is_a_shell_without_data_or_tokens(fetch, live, who):
     assert resp.headers["Referrer-Policy"] == "no-referrer" and resp.headers["Cache-Control"] == "no-store"
     assert live.session_id.encode() in resp.body and b"Ada" not in resp.body
     assert live.interviewer_token.encode() not in resp.body and live.candidate_token.encode() not in resp.body
+
+
+# ---- two origins, every registered route through the session's rules (issue 19) ------------------
+
+OURS = {  # pattern -> (methods the candidate's token may use on the interviewer's port), reviewed by hand
+    "/pitfalls/dashboard": {"GET"},  # the page shell: no datum, no token (test_dashboard_page_is_a_shell...)
+    "/pitfalls/report": set(), "/pitfalls/report/([A-Za-z0-9_-]{16,64})": set(),
+    "/pitfalls/api/report-link": set(), "/pitfalls/api/status": {"GET"}, "/pitfalls/api/state": set(),
+    "/pitfalls/api/submit": {"POST"}, "/pitfalls/api/notes": set(), "/pitfalls/api/files": set(),
+    "/pitfalls/api/files/(.+)": set(),
+}
+SAMPLES = ["x", "train.py", "00000000-0000-0000-0000-000000000000", "a/b", "abcdefghijklmnopqrstuvwx", "1"]
+
+
+def _rules(router) -> list:
+    out = []
+    for rule in getattr(router, "rules", []):
+        out.extend(_rules(rule.target) if hasattr(rule.target, "rules") else [rule])
+    return out
+
+
+def _sample(regex: str) -> str | None:
+    """A concrete path the route's regex matches (each group filled with the first sample that fits)."""
+    import re
+
+    body = regex.rstrip("$")
+    groups = re.findall(r"\((?:\?P<\w+>)?(?:[^()]|\([^()]*\))*\)", body)
+    path = body
+    for group in groups:
+        path = path.replace(group, "\0", 1)
+    for fill in SAMPLES:
+        candidate = path.replace("\0", fill).replace("\\", "").replace("?", "")
+        if re.fullmatch(body, candidate):
+            return candidate if candidate.startswith("/") else "/" + candidate
+    return None
+
+
+def _port_fetch(loop, port: int, method: str, path: str, token: str | None = None, cookie: str = ""):
+    from tornado import httpclient
+
+    headers = {"Authorization": f"token {token}"} if token else {}
+    if cookie:
+        headers["Cookie"] = cookie
+    req = httpclient.HTTPRequest(f"http://127.0.0.1:{port}{path}", method=method, headers=headers,
+                                 body=b"{}" if method in ("POST", "PUT", "PATCH") else None,
+                                 allow_nonstandard_methods=True, follow_redirects=False, request_timeout=30)
+    return loop.run_until_complete(httpclient.AsyncHTTPClient().fetch(req, raise_error=False))
+
+
+def test_every_registered_route_denies_the_candidate_token_except_the_reviewed_ones(jp_serverapp, live,
+                                                                                     jp_asyncio_loop, fetch):
+    """Enumerate every route jupyter-server registered (its own, ours, any extension's): each answers the
+    candidate's token with 403/404 on the interviewer's port unless OURS allows it; the candidate's port
+    serves none of them; no response sets a cookie or carries the interviewer's token."""
+    fetch("GET", "pitfalls/api/status", token=live.candidate_token)  # the loop has run: the ports are open
+    app = jp_serverapp.web_app
+    ports = app.settings["pitfalls_ports"]
+    rules = _rules(app.default_router) + _rules(app.wildcard_router)
+    ours = {r.matcher.regex.pattern.rstrip("$") for r in rules
+            if r.target.__module__.startswith("pitfalls.session_server.handlers")}
+    assert ours == set(OURS), "a route was added or removed: review it and update OURS"
+    foreign = [r for r in rules if r.matcher.regex.pattern.rstrip("$") not in OURS]
+    assert len(foreign) > 30 and {r.target.__name__ for r in foreign} == {"DeniedHandler"}
+    checked = 0
+    for rule in rules:
+        pattern = rule.matcher.regex.pattern.rstrip("$")
+        path = _sample(pattern)
+        if path is None:
+            continue
+        for method in ("GET", "POST", "DELETE"):
+            if method in OURS.get(pattern, set()):
+                continue  # reviewed: meant for the candidate (and tested on its own above)
+            resp = _port_fetch(jp_asyncio_loop, ports["interviewer"], method, path, live.candidate_token)
+            assert resp.code in (403, 404, 405), (method, path, resp.code, resp.body[:200])
+            assert "Set-Cookie" not in resp.headers, (method, path, resp.headers["Set-Cookie"])
+            assert live.interviewer_token.encode() not in (resp.body or b"")
+            on_candidate_port = _port_fetch(jp_asyncio_loop, ports["candidate"], method, path, live.interviewer_token)
+            redirect = on_candidate_port.headers.get("Location") == "/candidate/lab"  # "/" on the candidate's port
+            assert on_candidate_port.code in (404, 405) or path.startswith("/candidate/") or redirect, (method, path)
+            checked += 1
+    assert checked > 100, checked
+
+
+@pytest.mark.parametrize("token", ["candidate", "interviewer"])
+def test_jupyter_servers_metrics_answer_no_one(jp_asyncio_loop, jp_serverapp, live, fetch, token):
+    fetch("GET", "pitfalls/api/status", token=live.candidate_token)
+    ports = jp_serverapp.web_app.settings["pitfalls_ports"]
+    for port in ports.values():
+        resp = _port_fetch(jp_asyncio_loop, port, "GET", "/metrics", getattr(live, f"{token}_token"))
+        assert resp.code == 404 and b"http_request" not in resp.body and b"process_" not in resp.body
+
+
+def test_the_two_origins_serve_disjoint_paths(jp_asyncio_loop, jp_serverapp, live, fetch):
+    fetch("GET", "pitfalls/api/status", token=live.candidate_token)
+    ports = jp_serverapp.web_app.settings["pitfalls_ports"]
+    assert ports["interviewer"] != ports["candidate"]
+    assert live.port != live.interviewer_port and f":{live.interviewer_port}/pitfalls/dashboard" in live.interviewer_url
+    assert f":{live.port}/candidate/lab" in live.candidate_url
+    i, c = ports["interviewer"], ports["candidate"]
+    assert _port_fetch(jp_asyncio_loop, i, "GET", "/pitfalls/api/state", live.interviewer_token).code == 200
+    for path in ("/pitfalls/api/state", "/pitfalls/dashboard", "/pitfalls/report", "/pitfalls/api/status"):
+        assert _port_fetch(jp_asyncio_loop, c, "GET", path, live.interviewer_token).code == 404, path
+    for path in ("/candidate/lab", "/candidate/api/status", "/candidate/api/kernels"):
+        assert _port_fetch(jp_asyncio_loop, i, "GET", path, live.candidate_token).code == 404, path
+    # The candidate's port proxies /candidate/ (no container here: 502) and nothing more.
+    assert _port_fetch(jp_asyncio_loop, c, "GET", "/candidate/api/status", live.candidate_token).code == 502
+
+
+def test_no_cookie_authenticates_on_the_interviewers_port(jp_asyncio_loop, jp_serverapp, live, fetch):
+    """Cookies are not port-scoped: the candidate's JupyterLab cookies (and any cookie a script on the
+    candidate's origin sets for the host) reach the interviewer's port, and must count for nothing."""
+    fetch("GET", "pitfalls/api/status", token=live.candidate_token)
+    port = jp_serverapp.web_app.settings["pitfalls_ports"]["interviewer"]
+    cookies = "; ".join(f"{name}={value}" for name, value in [
+        (f"username-127-0-0-1-{live.port}", "2|1:0|10:1|x"), ("_xsrf", "2|a|b|c"),
+        ("token", live.interviewer_token), (f"username-127-0-0-1-{port}", live.interviewer_token)])
+    for method, path in [("GET", "/pitfalls/api/state"), ("POST", "/pitfalls/api/notes"), ("GET", "/pitfalls/report"),
+                         ("POST", "/pitfalls/api/report-link"), ("GET", "/pitfalls/api/files")]:
+        resp = _port_fetch(jp_asyncio_loop, port, method, path, None, cookie=cookies)
+        assert resp.code == 403, (method, path, resp.code)
+    page = _port_fetch(jp_asyncio_loop, port, "GET", "/pitfalls/dashboard", live.interviewer_token)
+    assert page.code == 200 and "Set-Cookie" not in page.headers and page.headers["X-Frame-Options"] == "DENY"
+
+
+def test_report_opens_at_a_one_time_address_in_a_sandbox(fetch, live):
+    assert fetch("POST", "pitfalls/api/report-link", token=live.candidate_token).code == 403
+    link = json.loads(fetch("POST", "pitfalls/api/report-link", token=live.interviewer_token).body)
+    assert link["url"].startswith("pitfalls/report/") and link["expires_in"] == 300
+    page = fetch("GET", link["url"])  # no token: the link is the credential, once
+    assert page.code == 200 and b"<html" in page.body.lower()
+    assert page.headers["Content-Security-Policy"].startswith("sandbox;") and "script" not in page.headers[
+        "Content-Security-Policy"]
+    assert "Set-Cookie" not in page.headers and live.interviewer_token.encode() not in page.body
+    again = fetch("GET", link["url"])
+    assert again.code == 404 and b"used or expired" in again.body and "Set-Cookie" not in again.headers
+    assert fetch("GET", "pitfalls/report/" + "A" * 32).code == 404

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
-from tornado import httpserver, netutil, web
+from tornado import httpserver, ioloop, netutil, web
 from tornado.netutil import bind_unix_socket
 from traitlets import Int, Unicode
 
@@ -83,7 +83,9 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         if self.log_file:
-            logs.install(Path(self.log_file), [self.serverapp.log, self.log])
+            handler = logs.install(Path(self.log_file), [self.serverapp.log, self.log])
+            self._log_check = ioloop.PeriodicCallback(handler.check, 5000)  # stderr written outside logging
+            self._log_check.start()
         self.service = SessionService(session_id=self.session_id)
         live = self.service.live
         idp = self.serverapp.identity_provider

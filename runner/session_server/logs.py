@@ -37,8 +37,7 @@ class RepeatFilter(logging.Filter):
         exc = record.exc_info[1] if record.exc_info else None
         if exc is not None:
             return record.name, record.levelno, type(exc).__name__, getattr(exc, "errno", None)
-        first = record.args[0] if isinstance(record.args, tuple) and record.args else None
-        return record.name, record.levelno, str(record.msg)[:200], first if isinstance(first, int) else None
+        return record.name, record.levelno, str(record.msg)[:200], None
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
@@ -84,10 +83,17 @@ class RotatingServerLog(logging.handlers.RotatingFileHandler):
         super().doRollover()
         self._point_std()
 
+    def check(self) -> None:
+        """Roll over if writes outside logging (stderr) grew the file past its size (called every few seconds)."""
+        with self.lock:  # type: ignore[union-attr]
+            if self.stream is not None and self.maxBytes and self.stream.seek(0, 2) >= self.maxBytes:
+                self.doRollover()
 
-def install(path: Path, loggers: list[logging.Logger], *, own_std: bool = True) -> RotatingServerLog:
+
+def install(path: Path, loggers: list[logging.Logger], *, own_std: bool = True,
+            max_bytes: int = MAX_BYTES) -> RotatingServerLog:
     """Send ``loggers`` (and the root logger) only to a rotating, rate-limited ``path``."""
-    handler = RotatingServerLog(path, own_std=own_std)
+    handler = RotatingServerLog(path, own_std=own_std, max_bytes=max_bytes)
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     handler.addFilter(RepeatFilter())
     for logger in [logging.getLogger(), *loggers]:
