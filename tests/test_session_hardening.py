@@ -255,3 +255,53 @@ def test_repeated_records_are_summarised_when_they_may_pass_again():
         logger.removeHandler(handler)
     assert seen[:3] == ["refused connection 0", "refused connection 1", "info always passes"]
     assert seen[3] == "refused connection last [and 48 more like this in the 0.3 s before, not logged]"
+
+
+def test_dashboard_shows_a_512_kib_file_of_newlines_without_freezing(live):
+    """Headless Chromium: the dashboard opens a 512 KiB file of newlines (the file view's limit) truncated,
+    with little main-thread time; a new mtime with the same content re-renders nothing; the report link
+    opens the report in a tab with no copy of the dashboard's sessionStorage (where the token is)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").is_file():
+        pytest.skip("/usr/bin/chromium must exist (sudo bash scripts/browser.sh)")
+    big = live.workspace / "big.txt"
+    big.write_bytes(b"\n" * (512 * 1024))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(live.interviewer_url, wait_until="domcontentloaded")
+            playwright.expect(page.locator("#files")).to_contain_text("big.txt", timeout=30_000)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+
+            def busy() -> float:
+                return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}["TaskDuration"]
+
+            before, start = busy(), time.monotonic()
+            page.locator('#files button[data-path="big.txt"]').click()
+            playwright.expect(page.locator("#file-body .truncated")).to_contain_text("of 524,288 lines", timeout=30_000)
+            shown, main_thread = time.monotonic() - start, busy() - before
+            page.evaluate("document.querySelector('#file-body pre.code').dataset.probe = 'kept'")
+            os.utime(big, (time.time() + 5, time.time() + 5))  # a new mtime, the same content
+            before = busy()
+            page.wait_for_timeout(7_000)  # one files poll (5 s) and the file's refetch
+            idle = busy() - before
+            kept = page.evaluate("document.querySelector('#file-body pre.code').dataset.probe")
+            lines = page.evaluate("document.querySelector('#file-body pre.code').textContent.split('\\n').length")
+
+            with page.context.expect_page() as report_tab:
+                page.locator("#report-link").click()
+            report = report_tab.value
+            report.wait_for_load_state()
+            storage = report.evaluate("(() => { try { return sessionStorage.length; } catch (e) { return -1; } })()")
+            opener = report.evaluate("window.opener === null")
+            dashboard_storage = page.evaluate("sessionStorage.length")
+        finally:
+            browser.close()
+    print(f"\n512 KiB of newlines: shown in {shown * 1000:.0f} ms, main thread busy {main_thread * 1000:.0f} ms; "
+          f"7 s after an mtime-only change: {idle * 1000:.0f} ms busy; report tab sessionStorage {storage}")
+    assert main_thread < 1.0 and lines == 2000, (main_thread, lines)
+    assert kept == "kept" and idle < 0.5, (kept, idle)
+    assert dashboard_storage == 1 and storage in (0, -1) and opener  # -1: the sandboxed report has no storage at all
+    assert "/pitfalls/report/" in report.url and live.interviewer_token not in report.url
