@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from test_sessions import _base, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
+from test_sessions import _base, _ibase, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
 from tornado import httpclient, websocket
 
 from pitfalls import containers
@@ -108,7 +108,7 @@ def _py(info: dict[str, Any], code: str, *args: Any, timeout: float = 120, user:
 
 
 def _state(info: dict[str, Any]) -> dict[str, Any]:
-    code, body = http(f"{_base(info)}/pitfalls/api/state", token=_tokens(info)[1])
+    code, body = http(f"{_ibase(info)}/pitfalls/api/state", token=_tokens(info)[1])
     assert code == 200, body[:500]
     return json.loads(body)
 
@@ -295,11 +295,13 @@ def test_host_processes_are_invisible(attacker):
 def test_network_reaches_nothing(attacker):
     """The candidate connects to the session server's TCP port (127.0.0.1, ::1 and each host address),
     the Docker gateways, 1.1.1.1 and 8.8.8.8 (TCP and UDP), and resolves a name: all fail, only lo exists."""
-    port = int(_base(attacker).rsplit(":", 1)[1])
+    ports = [int(_base(attacker).rsplit(":", 1)[1]), int(_ibase(attacker).rsplit(":", 1)[1])]
     hosts = list(dict.fromkeys(["127.0.0.1", "::1", *_host_addresses()]))
-    with socket.create_connection(("127.0.0.1", port), timeout=5):
-        pass  # positive control: the port does answer on the host
-    targets = [(h, port) for h in hosts] + [(g, p) for g in _docker_gateways() for p in (port, 2375, 2376, 80)]
+    for port in ports:
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass  # positive control: both ports (candidate's, interviewer's) answer on the host
+    targets = [(h, port) for h in hosts for port in ports]
+    targets += [(g, p) for g in _docker_gateways() for p in (*ports, 2375, 2376, 80)]
     targets += [("1.1.1.1", 443), ("1.1.1.1", 53), ("8.8.8.8", 53)]
     got = _py(attacker, """
         import json, os, socket, sys
@@ -372,11 +374,11 @@ def test_host_store_snapshots_and_tokens_are_not_in_the_container(attacker, cont
         assert _dexec(attacker, "ln", "-s", str(target), f"{WORK}/{name}").returncode == 0
     try:
         cand, interviewer = _tokens(attacker)
-        listed = json.loads(http(f"{_base(attacker)}/pitfalls/api/files", token=interviewer)[1])["files"]
+        listed = json.loads(http(f"{_ibase(attacker)}/pitfalls/api/files", token=interviewer)[1])["files"]
         assert not {f["path"] for f in listed} & set(links)
         container_passwd = _dexec(attacker, "cat", "/etc/passwd").stdout
         for name in ("store.sqlite", "session.json", "snapshots", "etc/passwd"):
-            code, body = http(f"{_base(attacker)}/pitfalls/api/files/{name}", token=interviewer)
+            code, body = http(f"{_ibase(attacker)}/pitfalls/api/files/{name}", token=interviewer)
             assert code == 404 and interviewer.encode() not in body and b"SQLite" not in body, (name, code, body[:200])
             # Jupyter, in the container, follows a link there: to nothing, or to the container's own files.
             code, body = http(f"{_base(attacker)}/candidate/api/contents/{name}?content=1", token=cand)
@@ -403,6 +405,7 @@ def test_submitted_code_cannot_read_the_host_store_or_tokens(attacker):
     connects to the session server and its sockets, then crashes to show the findings in log_tail."""
     home, ws = Path(attacker["home"]), Path(attacker["workspace"])
     port = int(_base(attacker).rsplit(":", 1)[1])
+    iport = int(_ibase(attacker).rsplit(":", 1)[1])
     _, interviewer = _tokens(attacker)
     secrets = [str(p) for p in (home / "pitfalls.sqlite", ws.parent / "session.json", ws.parent / "server.log",
                                 home / "snapshots", home / "sessions", home)]
@@ -427,7 +430,7 @@ def test_submitted_code_cannot_read_the_host_store_or_tokens(attacker):
                         out["server_in_proc"].append(d + "/" + part)
                 except OSError:
                     pass
-        for target in [*{json.dumps(sockets)}, ("127.0.0.1", {port})]:
+        for target in [*{json.dumps(sockets)}, ("127.0.0.1", {port}), ("127.0.0.1", {iport})]:
             s = socket.socket(socket.AF_UNIX if isinstance(target, str) else socket.AF_INET)
             s.settimeout(3)
             try:
@@ -849,7 +852,7 @@ def test_many_held_connections_do_not_starve_the_interviewer(attacker):
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         during = []
         for _ in range(3):
-            during.append(_answers(f"{_base(attacker)}/pitfalls/api/status", interviewer, timeout=3))
+            during.append(_answers(f"{_ibase(attacker)}/pitfalls/api/status", interviewer, timeout=3))
             during.append(_answers(f"{_base(attacker)}/candidate/api/status", cand, timeout=3))
         holder.wait(timeout=180)
     finally:

@@ -70,7 +70,13 @@ def http(url: str, *, token: str | None = None, method: str = "GET", body: dict 
 
 
 def _base(info: dict[str, Any]) -> str:
+    """The candidate's origin (JupyterLab under /candidate/)."""
     return info["candidate_url"].split("/candidate/")[0]
+
+
+def _ibase(info: dict[str, Any]) -> str:
+    """The interviewer's origin (dashboard, API and report under /pitfalls/): another port."""
+    return info["interviewer_url"].split("/pitfalls/")[0]
 
 
 def _tokens(info: dict[str, Any]) -> tuple[str, str]:
@@ -139,10 +145,10 @@ def test_pitfalls_submit_in_the_container_reaches_the_interviewer(started):
     answer = json.loads(proc.stdout)
     assert answer["status"] == "scored" and 0 < answer["remaining_seconds"] <= 1800
     assert "private_score" not in answer and "probes" not in answer
-    code, body = http(f"{_base(started)}/pitfalls/api/state", token=interviewer)
+    code, body = http(f"{_ibase(started)}/pitfalls/api/state", token=interviewer)
     [sub] = json.loads(body)["submissions"]
     assert code == 200 and sub["note"] == "from a terminal" and sub["score_public"] == answer["score"]
-    assert http(f"{_base(started)}/pitfalls/api/state", token=cand)[0] == 403
+    assert http(f"{_ibase(started)}/pitfalls/api/state", token=cand)[0] == 403
 
 
 def test_the_session_container_holds_no_label_solution_guide_or_seed(started, tmp_path):
@@ -178,7 +184,7 @@ def test_killed_server_and_container_are_resumed_with_nothing_lost(started, home
 
     again = json.loads(cli(home, "session", "start", "tumor_triage", "--candidate", "Ada", "--json").stdout)
     assert again["resumed"] and again["session_id"] == started["session_id"]
-    assert again["candidate_url"] == started["candidate_url"] and again["submissions"] == 1
+    assert again["candidate_url"] == started["candidate_url"] and again["interviewer_url"] == started["interviewer_url"] and again["submissions"] == 1
     assert (workspace / "mine.py").read_text() == "kept\n"
     assert http(started["candidate_url"])[0] == 200
     proc = subprocess.run(["docker", "exec", started["container"], "pitfalls-submit", "--status", "--json"],
@@ -254,7 +260,7 @@ def test_eight_sessions_start_and_score_at_once_and_keep_to_themselves(started, 
         sessions = [started, *others]
         assert len({_base(s) for s in sessions}) == 8 and len({s["container"] for s in sessions}) == 8
         assert len({s["workspace"] for s in sessions}) == 8
-        before = [len(json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"])
+        before = [len(json.loads(http(f"{_ibase(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"])
                   for s in sessions]
 
         def submit(s: dict[str, Any]) -> tuple[dict[str, Any], float]:
@@ -268,14 +274,14 @@ def test_eight_sessions_start_and_score_at_once_and_keep_to_themselves(started, 
         print("seconds per submission:", [round(t) for _, t in answers])
         assert [a["status"] for a, _ in answers] == ["scored"] * 8, answers
         for s, n in zip(sessions, before):
-            subs = json.loads(http(f"{_base(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"]
+            subs = json.loads(http(f"{_ibase(s)}/pitfalls/api/state", token=_tokens(s)[1])[1])["submissions"]
             assert len(subs) == n + 1 and subs[-1]["note"] == f"from {s['candidate']}"
         memory = [_memory_mb(s) for s in sessions]
         print("MiB (server RSS, container) per session:", [(round(a), round(b)) for a, b in memory])
         assert all(server < 768 and container < 1024 for server, container in memory), memory
         for a, b in zip(sessions, sessions[1:] + sessions[:1]):
             assert http(f"{_base(b)}/candidate/api/contents", token=_tokens(a)[0])[0] == 403
-            assert http(f"{_base(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
+            assert http(f"{_ibase(b)}/pitfalls/api/state", token=_tokens(a)[1])[0] == 403
     finally:  # every session but the module's own, even those of a start that failed half-way
         listed = json.loads(cli(home, "session", "status", "--json").stdout)
         for s in listed:
