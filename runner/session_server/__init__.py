@@ -1,11 +1,12 @@
 """The session server: a jupyter-server extension, laid out like jupyter_server's ``examples/simple``.
 
-It runs on the host, one process per live session, and serves on one TCP port:
+It runs on the host, one process per live session, and serves on two TCP ports (two origins):
 
-- ``/candidate/...``: the candidate's JupyterLab, proxied to the container's UNIX socket
-  (the container's own Jupyter checks the candidate token);
-- ``/pitfalls/dashboard``: the interviewer's live dashboard (interviewer token);
-- ``/pitfalls/api/...``: the JSON API behind it, and the candidate's submit/status endpoints;
+- the candidate's port: ``/candidate/...``, the candidate's JupyterLab, proxied to the container's
+  UNIX socket (the container's own Jupyter checks the candidate token), and nothing else;
+- the interviewer's port: ``/pitfalls/dashboard`` (the live dashboard), ``/pitfalls/report`` and
+  ``/pitfalls/api/...`` (the JSON API behind them, and the candidate's submit/status endpoints);
+  every route jupyter-server registers itself answers 404;
 - ``/run/pitfalls/session.sock`` inside the container: ``pitfalls-submit``'s endpoint.
 
 Scoring runs here, outside the candidate's container, through the runner's sandbox.
