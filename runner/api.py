@@ -8,16 +8,17 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import quota
-from .errors import WorkspaceError, storage_error
+from .anchors import Anchors, anchors, cached_anchors
+from .errors import PitfallsError, WorkspaceError, storage_error
 from .notes import validate_note
 from .pipeline import Evaluation, evaluate, regular_file
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
-from .scoring import METRICS, normalize, public_decimals, round_public
+from .scoring import METRICS, public_decimals, round_public
 from .store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from .session_storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from .workspace import create_workspace, extract_snapshot, read_marker
@@ -134,7 +135,8 @@ def _record_unscored(store: Store, scaffold: Scaffold, session_id: str, note: st
 def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
     """Rebuild a :class:`SubmissionResult` from its database row."""
     shown = bool(row["feedback_shown"])
-    places = public_decimals(scaffold.manifest.calibration.reference_public, row["score_public"])
+    cal = cached_anchors(scaffold)  # the submission measured them; a display never does
+    places = public_decimals(cal.reference_public if cal else None, row["score_public"])
     interval = row.get("score_interval")  # stored on the grid already (None in rows older than it)
     norm = row["norm_public"]
     return SubmissionResult(
@@ -153,20 +155,21 @@ def public_view(scaffold: Scaffold, score: float | None,
     """What of a public score anyone is shown: the score on the scaffold's grid
     (:func:`pitfalls.scoring.public_decimals`), its interval on the same grid (widened to contain the
     score when a percentile interval of a skewed metric misses it) and the normalized score
-    computed from the rounded score (so it carries no more digits), to 3 decimals."""
-    cal = scaffold.manifest.calibration
-    places = public_decimals(cal.reference_public, score)
+    computed from the rounded score (so it carries no more digits), to 3 decimals, on this
+    installation's anchors (runner/anchors.py)."""
+    cal = cached_anchors(scaffold)  # measured by submit() first (None: left out, see _scale)
+    places = public_decimals(cal.reference_public if cal else None, score)
     shown = round_public(score, places)
     if shown is None:
         return {"score_public": None, "score_interval": None, "norm_public": None}
     iv = None if interval is None else [round_public(min(interval[0], score), places),
                                         round_public(max(interval[1], score), places)]
-    norm = normalize(shown, baseline=cal.baseline_public, reference=cal.reference_public)
+    norm = cal.normalize(shown, "public") if cal else None
     return {"score_public": shown, "score_interval": iv, "norm_public": None if norm is None else round(norm, 3)}
 
 
 def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
-           session_id: str | None = None) -> SubmissionResult:
+           session_id: str | None = None, say: Callable[[str], None] | None = None) -> SubmissionResult:
     """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
     record the submission, train, predict and score it.
 
@@ -181,6 +184,7 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         note: the candidate's reason for this submission.
         probes: also run the bug probes (recorded for the interviewer and the reveal).
         session_id: the live session that owns ``directory`` (default: the workspace's marker).
+        say: told when this installation's anchors must be measured first (runner/anchors.py).
 
     Raises:
         NoteError: the note is not valid text (see :func:`pitfalls.notes.validate_note`).
@@ -196,6 +200,7 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
     sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
                                      snapshot=str(snapshot), snapshot_sha256=digest)
     try:
+        cal = _scale(scaffold, say)
         ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
     except BaseException as exc:
         full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
@@ -206,15 +211,26 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         if full:
             raise full from exc
         raise
-    cal = scaffold.manifest.calibration
     store.finish_submission(
         sub_id, status=ev.status, **public_view(scaffold, ev.score_public, ev.score_interval),
         score_public_exact=ev.score_public, score_private=ev.score_private,
-        norm_private=normalize(ev.score_private, baseline=cal.baseline_private, reference=cal.reference_private),
+        norm_private=cal.normalize(ev.score_private, "private") if cal else None,
         params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
         timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail,
         probe_flags=sorted({f for p in found for f in p.tampering}))
     return result_from_row(store.submission(sub_id), scaffold)
+
+
+def _scale(scaffold: Scaffold, say: Callable[[str], None] | None) -> Anchors | None:
+    """This installation's anchors, measured now if this is the first submission (runner/anchors.py).
+    If they cannot be measured (a very busy machine), the submission is still scored and its
+    normalized scores are left out; the next submission measures again."""
+    try:
+        return anchors(scaffold, say=say)
+    except PitfallsError as exc:
+        if say is not None:
+            say(f"The scoring scale could not be measured, so this submission shows no normalized score: {exc}")
+        return None
 
 
 def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tuple[Evaluation, list[ProbeResult]]:
@@ -299,28 +315,53 @@ def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
                   diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
                   best={} if best is None else {"submission_id": best["id"], "public": best["score_public"],
                                                 "private": best["score_private"],
-                                                "normalized_private": best["norm_private"]},
+                                                "normalized_private": best["norm_private"],
+                                                **goal_view(scaffold, best["norm_private"])},
                   guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "")
 
 
-def calibrate(*, name: str, seed: int = 0) -> dict[str, float | None]:
-    """Score the untouched starter and the reference (budgets reported, not enforced).
+def goal_view(scaffold: Scaffold, normalized_private: float | None = None) -> dict[str, Any]:
+    """The goal on this installation: ``goal_normalized`` (the manifest's share of the
+    starter-to-reference gap), ``goal`` (the private-slice metric value it stands for here, None
+    before the anchors are measured) and, given a normalized private score, ``goal_reached``."""
+    g = scaffold.manifest.task.goal_normalized
+    cal = cached_anchors(scaffold)
+    out: dict[str, Any] = {"goal_normalized": g, "goal": cal.goal_score(g) if cal else None}
+    if normalized_private is not None and g is not None:
+        out["goal_reached"] = normalized_private >= g
+    return out
 
-    Returns the four ``[calibration]`` values for the manifest.
+
+def calibrate(*, name: str, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """This installation's anchors of ``name`` (runner/anchors.py), measured now if not cached.
+
+    Returns the four scores, ``seconds`` (how long measuring took) and ``cached`` (whether they
+    were measured earlier).
 
     Raises:
         PitfallsError: the starter or the reference could not be scored.
     """
-    from .errors import PitfallsError
-    from .variants import materialize
+    scaffold = load_scaffold(name)
+    cached = cached_anchors(scaffold) is not None
+    cal = anchors(scaffold, say=say)
+    return {**cal.view(), "seconds": cal.seconds, "cached": cached}
+
+
+def calibrate_secrets(*, name: str) -> dict[str, Any]:
+    """Measure ``name``'s starter and reference over the pinned test secrets (runner/anchors.py):
+    the manifest's ``[calibration]`` values, and ``goal_normalized`` converted from a legacy
+    absolute goal (None when the manifest already has goal_normalized).
+
+    Raises:
+        PitfallsError: the starter or the reference could not be scored on a test secret.
+    """
+    from .anchors import measure_secrets, spread
 
     scaffold = load_scaffold(name)
-    out: dict[str, float | None] = {}
-    for kind, reference in (("baseline", False), ("reference", True)):
-        with tempfile.TemporaryDirectory(prefix="pitfalls-cal-") as tmp:
-            src = materialize(scaffold=scaffold, target=Path(tmp), reference=reference)
-            ev = evaluate(scaffold=scaffold, source=src, seed=seed, enforce_budgets=False)
-        if ev.status != "scored":
-            raise PitfallsError(f"The {kind} of {name} must score. Got {ev.status} instead: {ev.message}")
-        out[f"{kind}_public"], out[f"{kind}_private"] = ev.score_public, ev.score_private
-    return out
+    table = spread(measure_secrets(scaffold)).table()
+    t = scaffold.manifest.task
+    goal = None
+    if t.goal is not None and table["reference_mean"] != table["baseline_mean"]:
+        goal = (t.goal - table["baseline_mean"]) / (table["reference_mean"] - table["baseline_mean"])
+        goal = min(1.0, max(0.01, goal))  # a share of the gap; check tells if the reference misses it
+    return {"calibration": table, "goal_normalized": goal}

@@ -19,6 +19,16 @@ def budget_lines(scaffold: Scaffold) -> list[str]:
             f"(at most {b.max_code_kb} KiB in all)."]
 
 
+def goal_lines(scaffold: Scaffold) -> list[str]:
+    """The goal, as a normalized score: its metric value differs per installation (runner/anchors.py)."""
+    g = scaffold.manifest.task.goal_normalized
+    if g is None:
+        return []
+    return [f"- Goal: a **normalized score of {g:.2f}** or more. Each submission also reports a normalized "
+            "score: 0 is the untouched starter, 1 our reference solution, both trained and scored on the "
+            "same data as you (so a raw score means more next to it: the data differs per installation)."]
+
+
 PRACTICE_SUBMIT = ['pitfalls submit --dir . --note "what you changed and why you think it helps"',
                    "pitfalls history --dir .   # your submissions so far",
                    "pitfalls hint --dir .      # stuck? the next hint"]
@@ -47,6 +57,7 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         f"Up to {fb.max_scored} scored submissions per {fb.window_minutes:g} minutes.",
         "- The public score is rounded and comes with a 95% interval: the public part is a sample of "
         "held-out rows, so two public scores whose intervals overlap may not differ at all.",
+        *goal_lines(scaffold),
         "- Edits to `data/train.csv` are ignored: the runner trains on a fresh copy. Clean data in code.",
         "", "## Budgets", "", *budget_lines(scaffold), "",
         "## How to submit", "",

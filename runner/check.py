@@ -148,7 +148,7 @@ def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
     keys = ["starter", "reference"]
     if done.get("probes_declared") == "passed":
         keys += [f"probes:{v}" for v in ("starter", "reference", *bugs)]
-    ctx.prefetch(keys + ["runs"])
+    ctx.prefetch(keys + ["runs", "secrets"])
 
 
 def check_all(*, quick: bool = False, seeds: int = SEEDS,

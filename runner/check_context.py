@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .anchors import TEST_SECRETS, measure
 from .batch import BatchRun, run_batch
 from .manifest import Manifest, load_manifest
 from .pipeline import Evaluation, evaluate
@@ -74,7 +75,11 @@ class CheckContext:
         """Start computing these values in the background (unknown keys are ignored)."""
         makers = {"starter": self.starter, "reference": self.reference, "runs": self.runs}
         for key in keys:
-            if key in makers:
+            if key == "secrets":
+                for i in range(len(TEST_SECRETS)):
+                    threading.Thread(target=self._quietly, args=(lambda i=i: self.secret_anchors(i),),
+                                     daemon=True).start()
+            elif key in makers:
                 threading.Thread(target=self._quietly, args=(makers[key],), daemon=True).start()
             elif key.startswith("probes:"):
                 threading.Thread(target=self._quietly, args=(lambda k=key: self.probes(k[7:]),),
@@ -128,6 +133,14 @@ class CheckContext:
             return self._heavy(lambda: run_batch(scaffold=self.scaffold(), variants=variants,
                                                  seeds=range(self.seeds)), slots=2)
         return self._get("runs", make)
+
+    def secret_anchors(self, index: int | None = None) -> Any:
+        """The starter's and the reference's scores on test secret ``index`` (runner/anchors.py), or
+        on every test secret (a list, in order) when ``index`` is None."""
+        if index is None:
+            return [self.secret_anchors(i) for i in range(len(TEST_SECRETS))]
+        return self._get(f"secret:{index}", lambda: self._heavy(
+            lambda: measure(self.scaffold().with_secret(TEST_SECRETS[index]))))
 
     def probes(self, name: str) -> list[ProbeResult]:
         source = self.variant(name)

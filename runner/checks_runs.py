@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .anchors import spread
 from .catalogs import bug_entry
 from .check_context import CheckContext
 from .checks import CheckFailed, _oriented, check
 from .killability import EFFECT, P_VALUE, Kill
 from .pipeline import Evaluation
+from .scoring import normalize
 
 RUNS = ("manifest_valid", "hooks_valid", "files_present", "dataset_deterministic")
 MIN_GAP = 0.05
@@ -44,17 +46,30 @@ def reference_within_budgets(ctx: CheckContext) -> str:
 
 @check("reference_reaches_goal", needs=(*RUNS, "mutants_apply"), heavy=True)
 def reference_reaches_goal(ctx: CheckContext) -> str:
-    """The reference reaches task.goal on both the public and the private slice."""
-    m, ev = ctx.manifest(), _scored(ctx, ctx.reference(), "reference")
-    if m.task.goal is None:
-        raise CheckFailed("task.goal must be set (the held-out score a good solution reaches). Got "
-                          "nothing instead. Add `goal = ...` under [task].")
-    worst = min(_oriented(ctx, ev.score_public), _oriented(ctx, ev.score_private))
-    if worst < _oriented(ctx, m.task.goal):
-        raise CheckFailed(f"The reference must reach task.goal = {m.task.goal:g} ({m.task.metric}) on "
-                          f"both slices. Got public {ev.score_public:.4f}, private {ev.score_private:.4f} "
-                          "instead. Improve the solution or lower the goal.")
-    return f"public {ev.score_public:.4f}, private {ev.score_private:.4f}, goal {m.task.goal:g}"
+    """The reference, retrained with every seed, reaches task.goal_normalized on both slices, on
+    the scale of this data (the starter's run is 0, the reference's run 1): the goal leaves room
+    for training noise, so a reference-quality solution reaches it on any installation."""
+    m = ctx.manifest()
+    g = m.task.goal_normalized
+    if g is None:
+        raise CheckFailed("task.goal_normalized must be set (the share of the starter-to-reference gap a good "
+                          "solution closes). Got nothing instead. Add `goal_normalized = 0.9` under [task].")
+    start, ref = _scored(ctx, ctx.starter(), "starter"), _scored(ctx, ctx.reference(), "reference")
+    runs = [r for r in ctx.runs() if r.variant == "reference"]
+    failed = [r for r in runs if r.score_private is None]
+    if failed:
+        raise CheckFailed(f"Every seed of the reference must train and score. Got seed {failed[0].seed} "
+                          f"failing instead: {failed[0].error}")
+    norms = sorted(min(normalize(r.score_public, baseline=start.score_public, reference=ref.score_public) or 0.0,
+                       normalize(r.score_private, baseline=start.score_private, reference=ref.score_private) or 0.0)
+                   for r in runs)
+    if norms[0] < g:
+        raise CheckFailed(f"The reference, retrained with each of {len(runs)} seeds, must reach task.goal_normalized "
+                          f"= {g:.2f} on both slices (starter 0, reference 1). Got {', '.join(f'{x:.3f}' for x in norms)} "
+                          "instead. Lower the goal, or make the reference's training steadier.")
+    here = start.score_private + g * (ref.score_private - start.score_private)
+    return (f"normalized over {len(runs)} seeds {norms[0]:.3f} to {norms[-1]:.3f}; goal {g:.2f} "
+            f"(private {m.task.metric} {here:.4f} on this data)")
 
 
 @check("reference_fast", needs=(*RUNS, "mutants_apply"), heavy=True)
@@ -70,41 +85,45 @@ def reference_fast(ctx: CheckContext) -> str:
 
 @check("starter_below_reference", needs=RUNS + ("mutants_apply",), heavy=True)
 def starter_below_reference(ctx: CheckContext) -> str:
-    """The starter scores clearly below the reference on the private slice."""
-    start = _scored(ctx, ctx.starter(), "starter").score_private
-    ref = _scored(ctx, ctx.reference(), "reference").score_private
-    need = ctx.manifest().check.min_gap
-    if need is None:
-        need = MIN_GAP * max(abs(start), abs(ref))
-    gap = _oriented(ctx, ref) - _oriented(ctx, start)
-    if gap < need:
-        raise CheckFailed(f"The starter must trail the reference by at least {need:.4g} "
-                          f"({ctx.manifest().task.metric}, private slice). Got starter {start:.4f}, "
-                          f"reference {ref:.4f} (gap {gap:.4f}) instead. Plant bugs that hurt more.")
-    return f"starter {start:.4f}, reference {ref:.4f}, gap {gap:.4f} >= {need:.4g}"
+    """On every pinned test secret (runner/anchors.py), the starter scores clearly below the
+    reference on the private slice: every installation gets a usable normalized scale."""
+    metric, min_gap = ctx.manifest().task.metric, ctx.manifest().check.min_gap
+    gaps = []
+    for i, a in enumerate(ctx.secret_anchors()):
+        start, ref = a.baseline_private, a.reference_private
+        need = min_gap if min_gap is not None else MIN_GAP * max(abs(start), abs(ref))
+        gap = _oriented(ctx, ref) - _oriented(ctx, start)
+        if gap < need:
+            raise CheckFailed(f"The starter must trail the reference by at least {need:.4g} ({metric}, private "
+                              f"slice) on every test secret. Got starter {start:.4f}, reference {ref:.4f} (gap "
+                              f"{gap:.4f}) on test secret {i} instead. Plant bugs that hurt more.")
+        gaps.append(gap)
+    return f"gap over {len(gaps)} test secrets {min(gaps):.4f} to {max(gaps):.4f}"
 
 
 CALIBRATION_TOLERANCE = 0.03
-"""calibration_matches allows 3% of the starter-to-reference gap (at least 0.005): normalized
-scores stay within 0.03 when a run is not bit-for-bit repeatable (multi-threaded torch on a
-diverging starter)."""
+"""calibration_matches allows 3% of the mean starter-to-reference gap (at least 0.005) between the
+manifest's means and a fresh measurement: runs are not always bit-for-bit repeatable (multi-threaded
+torch on a diverging starter)."""
 
 
 @check("calibration_matches", needs=RUNS + ("mutants_apply",), heavy=True)
 def calibration_matches(ctx: CheckContext) -> str:
-    """[calibration] equals the scores of a fresh starter and reference run."""
+    """[calibration] equals a fresh measurement over the pinned test secrets (means and count)."""
     cal, name = ctx.manifest().calibration, ctx.manifest().name
-    fresh = {"baseline": _scored(ctx, ctx.starter(), "starter"),
-             "reference": _scored(ctx, ctx.reference(), "reference")}
-    for kind, ev in fresh.items():
-        for part in ("public", "private"):
-            stored, now = getattr(cal, f"{kind}_{part}"), getattr(ev, f"score_{part}")
-            gap = abs(getattr(fresh["reference"], f"score_{part}") - getattr(fresh["baseline"], f"score_{part}"))
-            if stored is None or abs(stored - now) > max(0.005, CALIBRATION_TOLERANCE * gap):
-                raise CheckFailed(f"calibration.{kind}_{part} must match a fresh run ({now:.4f}). Got "
-                                  f"{stored!r} instead. Run `pitfalls calibrate {name} --write`.")
-    return (f"baseline {cal.baseline_public:.4f}/{cal.baseline_private:.4f}, reference "
-            f"{cal.reference_public:.4f}/{cal.reference_private:.4f}")
+    fresh = spread(ctx.secret_anchors()).table()
+    n = fresh["secrets"]
+    if cal.secrets != n:
+        raise CheckFailed(f"calibration.secrets must be {n} (the pinned test secrets). Got {cal.secrets!r} "
+                          f"instead. Run `pitfalls calibrate {name} --write`.")
+    tolerance = max(0.005, CALIBRATION_TOLERANCE * abs(fresh["reference_mean"] - fresh["baseline_mean"]))
+    for kind in ("baseline", "reference"):
+        stored, now = getattr(cal, f"{kind}_mean"), fresh[f"{kind}_mean"]
+        if stored is None or abs(stored - now) > tolerance:
+            raise CheckFailed(f"calibration.{kind}_mean must match a fresh measurement over {n} test secrets "
+                              f"({now:.4f}). Got {stored!r} instead. Run `pitfalls calibrate {name} --write`.")
+    return (f"starter {fresh['baseline_mean']:.4g} (sd {fresh['baseline_sd']:.3g}), reference "
+            f"{fresh['reference_mean']:.4g} (sd {fresh['reference_sd']:.3g}) over {n} test secrets")
 
 
 def _scores(ctx: CheckContext, variant: str) -> list[float]:

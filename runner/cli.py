@@ -71,6 +71,7 @@ def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip:
       pitfalls practice digits_budget --dir ~/digits --no-jupyter
     """
     info = _api().start_practice(name=name, directory=directory)
+    _prepare_scale(name)
     verb = "Resumed" if info["resumed"] else "Created"
     text = (f"{verb} workspace {info['workspace']} (scaffold {name}, session {info['session_id']}).\n"
             f"Read BRIEF.md, then: pitfalls submit --dir {info['workspace']} --note \"...\"")
@@ -91,6 +92,18 @@ def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip:
         server.process.wait(timeout=20)
 
 
+def _prepare_scale(name: str) -> None:
+    """Measure this installation's anchors now, while the user waits anyway (runner/anchors.py);
+    on failure, say so and go on (the first submission measures them again)."""
+    from .errors import PitfallsError
+
+    try:
+        _api().calibrate(name=name, say=lambda s: click.echo(s, err=True))
+    except PitfallsError as exc:
+        click.echo(f"warning: the scoring scale could not be prepared ({exc}); your first submission "
+                   "will try again.", err=True)
+
+
 @cli.command()
 @DIR
 @click.option("--note", default="", help="Why you think this change helps.")
@@ -104,7 +117,8 @@ def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
       pitfalls submit --dir . --note "balanced class weights"
       pitfalls submit --dir . --json
     """
-    result = _api().submit(directory=directory, note=note, probes=not no_probes)
+    result = _api().submit(directory=directory, note=note, probes=not no_probes,
+                           say=lambda s: click.echo(f"{s} (before this first submission is scored)", err=True))
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
         sys.exit(2)
@@ -168,17 +182,36 @@ def quirks_cmd(planted: bool, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("name")
-@click.option("--write", is_flag=True, help="Write the values into the scaffold's [calibration] table.")
+@click.option("--write", is_flag=True, help="Measure over the pinned test secrets and write the scaffold's "
+              "[calibration] table (authors; trains the starter and the reference 5 times).")
 @JSON
 def calibrate(name: str, write: bool, as_json: bool) -> None:
-    """(Authors) Score the starter and the reference of NAME; these anchor normalized scores."""
-    values = _api().calibrate(name=name)
-    if write:
-        from .scaffold import load_scaffold
-        from .manifest import write_calibration
+    """Measure the anchors of normalized scores: the starter (0) and the reference (1) of NAME.
 
-        write_calibration(load_scaffold(name).root / "scaffold.toml", values)
-    _emit(values, as_json, "\n".join(f"{k} = {v!r}" for k, v in values.items()))
+    \b
+    Without --write: this installation's anchors (its own data; cached in the state folder).
+    With --write: the means and spreads over the pinned test secrets, into scaffold.toml.
+    """
+    import time
+
+    start = time.monotonic()
+    if not write:
+        values = _api().calibrate(name=name, say=lambda s: click.echo(s, err=True))
+        how = "cached" if values["cached"] else f"measured in {values['seconds']:.1f} s"
+        _emit(values, as_json, "\n".join(f"{k} = {values[k]!r}" for k in ("baseline_public", "baseline_private",
+                                                                          "reference_public", "reference_private"))
+              + f"\n(this installation's anchors, {how})")
+        return
+    from .manifest import write_calibration
+    from .scaffold import load_scaffold
+
+    values = _api().calibrate_secrets(name=name)
+    write_calibration(load_scaffold(name).root / "scaffold.toml", values["calibration"],
+                      goal_normalized=values["goal_normalized"])
+    values["seconds"] = round(time.monotonic() - start, 1)
+    _emit(values, as_json, "\n".join(f"{k} = {v!r}" for k, v in values["calibration"].items())
+          + (f"\ngoal_normalized = {values['goal_normalized']:.2f} (from the legacy absolute goal)"
+             if values["goal_normalized"] is not None else "") + f"\n(measured in {values['seconds']:.1f} s)")
 
 
 def _progress(result: Any, index: int, total: int) -> None:

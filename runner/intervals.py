@@ -130,6 +130,6 @@ def public_interval(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float]
     labels = scaffold.dataset().heldout[m.task.target].to_numpy()
     if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
         pred = pred[:, 0]
-    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
     return bootstrap_interval(pred[mask], labels[mask], metric=m.task.metric, classes=m.task.classes,
                               seed=interval_seed(pred, m.dataset_seed))

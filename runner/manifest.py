@@ -8,6 +8,7 @@ was found.
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -34,8 +35,13 @@ class Task:
     """Class labels, in the column order of ``proba`` predictions (classification only)."""
     direction: str = ""
     """``max`` or ``min``: must agree with the metric (stated so readers need not look it up)."""
+    goal_normalized: float | None = None
+    """The goal as a share of the starter-to-reference gap on the private slice (0 = the untouched
+    starter, 1 = the reference, both on this installation's data; runner/anchors.py). The absolute
+    score it stands for differs per installation: :func:`pitfalls.anchors.goal_score` derives it."""
     goal: float | None = None
-    """The held-out score a good solution reaches; ``pitfalls check`` requires the reference to."""
+    """Legacy absolute goal (a metric value). Read only: :func:`load_manifest` converts it to
+    ``goal_normalized`` with the ``[calibration]`` means; ``pitfalls calibrate --write`` migrates it."""
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,31 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Calibration:
-    """Scores of the untouched starter (0) and the reference solution (1), per slice."""
+    """What ``pitfalls calibrate NAME --write`` measured over ``secrets`` pinned test secrets
+    (runner/anchors.py): private-slice scores of the untouched starter and of the reference.
 
+    These are not the anchors of normalized scores: every installation measures its own
+    (:func:`pitfalls.anchors.anchors`). ``pitfalls check`` re-measures these to prove the scaffold
+    behaves the same on every installation's data.
+    """
+
+    secrets: int | None = None
+    """How many test secrets were measured (``pitfalls check`` measures the same ones)."""
+    baseline_mean: float | None = None
+    baseline_sd: float | None = None
+    """Sample standard deviation over the secrets (0 for a single secret)."""
+    reference_mean: float | None = None
+    reference_sd: float | None = None
     baseline_public: float | None = None
+    """Legacy (one installation's anchors, before per-installation anchors): read as one secret."""
     baseline_private: float | None = None
     reference_public: float | None = None
     reference_private: float | None = None
+
+    @property
+    def measured(self) -> bool:
+        """Whether the means are known (written by ``calibrate --write`` or read from legacy keys)."""
+        return self.baseline_mean is not None and self.reference_mean is not None
 
 
 @dataclass(frozen=True)
@@ -153,7 +178,8 @@ def _table(cls: type, data: dict, path: Path, section: str) -> Any:
                             + "Check the spelling against scaffolds/_template/scaffold.toml.")
     kwargs = {}
     for f in fields(cls):
-        kind = {"float": (int, float), "float | None": (int, float), "int": int, "str": str}.get(f.type)
+        kind = {"float": (int, float), "float | None": (int, float), "int": int, "int | None": int,
+                "str": str}.get(f.type)
         if f.name in data and kind is not None:
             kwargs[f.name] = _expect(data, f.name, kind, path, section)
         elif f.name in data:
@@ -216,8 +242,11 @@ def _build(data: dict, path: Path) -> Manifest:
     if task.direction and task.direction != direction:
         raise ManifestError(path=str(path), field="task.direction",
                             expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
+    calibration = _calibration(_table(Calibration, _expect(data, "calibration", dict, path, default={}),
+                                      path, "calibration"), path)
     task = Task(target=task.target, prediction=task.prediction, metric=task.metric,
-                classes=tuple(task_d.get("classes", ())), direction=direction, goal=task.goal)
+                classes=tuple(task_d.get("classes", ())), direction=direction, goal=task.goal,
+                goal_normalized=_goal_normalized(task, calibration, path))
     if task.prediction != "value" and len(task.classes) < 2:
         raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
                             got=repr(list(task.classes)))
@@ -240,11 +269,53 @@ def _build(data: dict, path: Path) -> Manifest:
         predict_files=tuple(workspace.get("predict_files", ["model.py"])),
         bugs=strings("bugs"), quirks=strings("quirks"), hints=strings("hints"),
         feedback=_table(Feedback, _expect(data, "feedback", dict, path, default={}), path, "feedback"),
-        calibration=_table(Calibration, _expect(data, "calibration", dict, path, default={}), path,
-                           "calibration"),
+        calibration=calibration,
         check=_check_table(_expect(data, "check", dict, path, default={}), path),
         path=path.parent,
     )
+
+
+LEGACY_CALIBRATION = ("baseline_public", "baseline_private", "reference_public", "reference_private")
+
+
+def _calibration(cal: Calibration, path: Path) -> Calibration:
+    """Validate ``[calibration]``; legacy single-installation values become a one-secret measurement."""
+    legacy = [k for k in LEGACY_CALIBRATION if getattr(cal, k) is not None]
+    new = [k for k in ("secrets", "baseline_mean", "baseline_sd", "reference_mean", "reference_sd")
+           if getattr(cal, k) is not None]
+    if legacy and new:
+        raise ManifestError(path=str(path), field=f"calibration.{legacy[0]}",
+                            expected="either the measured keys (secrets, *_mean, *_sd) or the legacy "
+                                     "four (baseline_public, ...), not both", got=f"{legacy + new}",
+                            hint="Run `pitfalls calibrate NAME --write` to rewrite the table.")
+    if cal.secrets is not None and cal.secrets < 1:
+        raise ManifestError(path=str(path), field="calibration.secrets", expected="an integer >= 1",
+                            got=repr(cal.secrets))
+    for key in ("baseline_sd", "reference_sd"):
+        if getattr(cal, key) is not None and getattr(cal, key) < 0:
+            raise ManifestError(path=str(path), field=f"calibration.{key}", expected="a number >= 0",
+                                got=repr(getattr(cal, key)))
+    if legacy and cal.baseline_private is not None and cal.reference_private is not None:
+        return Calibration(secrets=1, baseline_mean=float(cal.baseline_private), baseline_sd=0.0,
+                           reference_mean=float(cal.reference_private), reference_sd=0.0)
+    return cal
+
+
+def _goal_normalized(task: Task, cal: Calibration, path: Path) -> float | None:
+    """``task.goal_normalized``, or the legacy absolute ``task.goal`` converted with the means."""
+    if task.goal is not None and task.goal_normalized is not None:
+        raise ManifestError(path=str(path), field="task.goal", expected="either goal_normalized or the "
+                            "legacy absolute goal, not both", got=f"goal = {task.goal!r}",
+                            hint="Delete `goal`; goal_normalized is what the runner uses.")
+    if task.goal_normalized is not None:
+        if not 0 < task.goal_normalized <= 1:
+            raise ManifestError(path=str(path), field="task.goal_normalized",
+                                expected="a number in (0, 1] (a share of the starter-to-reference gap)",
+                                got=repr(task.goal_normalized))
+        return float(task.goal_normalized)
+    if task.goal is None or not cal.measured or cal.reference_mean == cal.baseline_mean:
+        return None
+    return (task.goal - cal.baseline_mean) / (cal.reference_mean - cal.baseline_mean)
 
 
 def _check_table(data: dict, path: Path) -> Check:
@@ -262,13 +333,19 @@ def _check_table(data: dict, path: Path) -> Check:
     return Check(xfail=dict(xfail), min_gap=None if min_gap is None else float(min_gap))
 
 
-def write_calibration(path: Path, values: dict[str, float | None]) -> None:
-    """Replace (or append) the ``[calibration]`` table of a manifest, keeping everything else."""
+def write_calibration(path: Path, values: dict[str, float | int | None],
+                      goal_normalized: float | None = None) -> None:
+    """Replace (or append) the ``[calibration]`` table of a manifest, keeping everything else; with
+    ``goal_normalized``, a legacy absolute ``goal = ...`` line under [task] becomes ``goal_normalized``."""
     text = path.read_text()
+    if goal_normalized is not None:
+        text = re.sub(r"(?m)^goal = [-+0-9.eE]+", f"goal_normalized = {goal_normalized:.2f}", text, count=1)
     start = text.find("\n[calibration]")
     if start != -1:
         end = text.find("\n[", start + 1)
         text = text[:start] + (text[end:] if end != -1 else "\n")
-    block = "\n[calibration]\n# written by `pitfalls calibrate NAME --write`\n" + "".join(
+    block = ("\n[calibration]\n# written by `pitfalls calibrate NAME --write`: private-slice scores of the "
+             "starter (baseline)\n# and the reference over `secrets` pinned test secrets; each "
+             "installation measures its own anchors\n") + "".join(
         f"{k} = {v!r}\n" for k, v in values.items() if v is not None)
     path.write_text(text.rstrip("\n") + "\n" + block)

@@ -17,6 +17,7 @@ from typing import ContextManager
 import numpy as np
 
 from . import intervals, quota, scoring, verdicts
+from .anchors import cached_anchors
 from .artifacts import ArtifactError, count_params
 from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
@@ -190,7 +191,8 @@ def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | No
         return bad
     if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
         pred = pred[:, 0]
-    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    # which rows are public follows the secret data seed: the repository alone must not tell
+    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
     kw = {"metric": m.task.metric, "classes": m.task.classes}
     private = scoring.score(pred[~mask], labels[~mask], **kw) if (~mask).any() else None
     return scoring.score(pred[mask], labels[mask], **kw), private
@@ -207,7 +209,8 @@ def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
         return
     ev.score_public, ev.score_private = result
     ev.score_interval = intervals.public_interval(scaffold, pred)
-    places = scoring.public_decimals(m.calibration.reference_public, ev.score_public)
+    cal = cached_anchors(scaffold)  # never measured here: measuring runs this very function
+    places = scoring.public_decimals(cal.reference_public if cal else None, ev.score_public)
     shown = scoring.format_public(ev.score_public, places)  # the candidate never sees more digits
     ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {shown} on the public slice."
 

@@ -102,6 +102,10 @@ def reveal(rv: Any) -> str:
     if rv.best:
         lines += ["", f"Best submission #{rv.best['submission_id']}: public {fmt_public(rv.best['public'])}, "
                       f"private {fmt(rv.best['private'])} (normalized {fmt(rv.best['normalized_private'], 3)})"]
+        if rv.best.get("goal_normalized") is not None:
+            verdict = {True: "reached", False: "not reached"}.get(rv.best.get("goal_reached"), "not known")
+            lines.append(f"Goal: normalized {rv.best['goal_normalized']:.2f} (private {fmt(rv.best.get('goal'))} "
+                         f"on this installation's data): {verdict}")
     lines += ["", "Diff from your workspace to the reference solution:", rv.diff or "(identical)"]
     if rv.guide:
         lines += ["", f"Interviewer guide: {rv.guide}"]

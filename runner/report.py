@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from .anchors import cached_anchors
 from .catalogs import bug_entry, quirk_entry
 from .safefs import Bounds
 from .scaffold import Scaffold, load_scaffold
@@ -211,7 +212,9 @@ def render_report(*, session_id: str) -> str:
     scored = [s for s in subs if s["status"] == "scored"]
     better = max if METRICS[m.task.metric].higher_is_better else min
     best = better(scored, key=lambda s: s["score_public"]) if scored else None
-    session = {"calibration": m.calibration.__dict__, "goal": m.task.goal}
+    cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
+    session = {"calibration": cal.view() if cal else {},
+               "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}
     end = closes_at(row)
     limit = f"{row['duration_minutes']:g} min (until {end:%H:%M} UTC)" if end else "none"
     who = escape(row["candidate"] or "—")

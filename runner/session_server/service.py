@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import api, containers
+from ..anchors import anchors, cached_anchors
 from ..catalogs import bug_entry, quirk_entry
 from ..errors import PitfallsError, WorkspaceError
 from ..notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
@@ -64,6 +65,10 @@ class SessionService:
         import sklearn.metrics  # noqa: F401 - scoring's; the scaffold's hooks import the rest
 
         self.scaffold.dataset()
+        try:  # this installation's anchors, before the first submission (which waits in line)
+            anchors(self.scaffold)
+        except PitfallsError:  # logged by the first submission, which measures them again
+            pass
 
     def close(self) -> None:
         """Finish the submission being scored; drop none (queued ones are already recorded as they run)."""
@@ -151,8 +156,16 @@ class SessionService:
                 "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
                 "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
-                "goal": m.task.goal, "budgets": asdict(m.budgets), "calibration": asdict(m.calibration),
+                **self._goal_and_scale(), "budgets": asdict(m.budgets),
                 "container_state": self.container_state(), "scoring": self.queued}
+
+    def _goal_and_scale(self) -> dict[str, Any]:
+        """The installation's anchors (None until measured) and the goal in public-slice metric
+        units (the chart plots public scores) with its normalized share."""
+        cal = cached_anchors(self.scaffold)
+        g = self.scaffold.manifest.task.goal_normalized
+        return {"calibration": cal.view() if cal else None, "goal_normalized": g,
+                "goal": cal.goal_score(g, "public") if cal else None}
 
     def container_state(self, max_age: float = 5.0) -> str:
         """The container's state from ``docker inspect``, at most ``max_age`` seconds old (polls are cheap)."""
