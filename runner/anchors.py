@@ -111,8 +111,8 @@ def _without_calibration(text: str) -> bytes:
     start = text.find("\n[calibration]")
     if start != -1:
         end = text.find("\n[", start + 1)
-        text = text[:start] + (text[end:] if end != -1 else "\n")
-    return text.encode()
+        text = text[:start].rstrip() + "\n" + (text[end:] if end != -1 else "")
+    return (text.rstrip() + "\n").encode()
 
 
 def anchors_path(scaffold: Scaffold) -> Path:

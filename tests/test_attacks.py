@@ -504,7 +504,7 @@ def no_label_information(o: Outcome) -> None:
     text = r.message + json.dumps([v.__dict__ for v in r.violations], default=str)
     assert "malignant" not in text.lower(), text
     labels = heldout_labels()
-    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold(TUMOR).manifest.dataset_seed)
+    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold(TUMOR).data_seed())
     counts = {int(s.sum()) for s in (labels, labels[mask], labels[~mask])}
     counts |= {int((1 - s).sum()) for s in (labels, labels[mask], labels[~mask])}
     legit = {0, 1, 2, len(labels), len(labels) + 1, *o.reports.get("predict", {}).get("legit", [])}

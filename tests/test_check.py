@@ -209,7 +209,12 @@ def _reference_over_budget(root: Path) -> None:
 
 
 def _goal_too_high(root: Path) -> None:
-    _edit(root / "scaffold.toml", "goal = 0.8 ", "goal = 0.99 ")
+    """The full gap as the goal, and a reference that fits a bootstrap sample for seeds other than 0:
+    its retrained runs fall short of its own anchor run."""
+    _edit(root / "scaffold.toml", "goal_normalized = 0.9 ", "goal_normalized = 1.0 ")
+    _edit(root / "solution" / "train.py", "    model.fit(X, y)\n",
+          "    rows = __import__('numpy').random.default_rng(SEED).choice(len(y), len(y)) if SEED else slice(None)\n"
+          "    model.fit(X.iloc[rows], y[rows])\n")
 
 
 def _gap_too_small(root: Path) -> None:
@@ -218,7 +223,7 @@ def _gap_too_small(root: Path) -> None:
 
 def _stale_calibration(root: Path) -> None:
     text = (root / "scaffold.toml").read_text()
-    (root / "scaffold.toml").write_text(re.sub(r"reference_private = [0-9.]+", "reference_private = 0.5", text))
+    (root / "scaffold.toml").write_text(re.sub(r"reference_mean = [0-9.]+", "reference_mean = 0.5", text))
 
 
 def _harmless_mutant(root: Path) -> None:
@@ -252,14 +257,14 @@ FULL_MESSAGES = {
                               r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
     "reference_within_budgets": r"^The reference must store at most max_params = 500 parameters\. Got 1,118 "
                                 r"instead\. Shrink the model, or raise the budget if it is unfair\.$",
-    "reference_reaches_goal": r"^The reference must reach task\.goal = 0\.99 \(balanced_accuracy\) on both "
-                              r"slices\. Got public 0\.\d{4}, private 0\.\d{4} instead\. Improve the solution "
-                              r"or lower the goal\.$",
+    "reference_reaches_goal": r"^The reference, retrained with each of 5 seeds, must reach task\.goal_normalized "
+                              r"= 1\.00 on both slices \(starter 0, reference 1\)\. Got -?\d\.\d{3}(, -?\d\.\d{3}){4} "
+                              r"instead\. Lower the goal, or make the reference's training steadier\.$",
     "starter_below_reference": r"^The starter must trail the reference by at least 0\.5 \(balanced_accuracy, "
-                               r"private slice\)\. Got starter 0\.\d{4}, reference 0\.\d{4} \(gap 0\.\d{4}\) "
-                               r"instead\. Plant bugs that hurt more\.$",
-    "calibration_matches": r"^calibration\.reference_private must match a fresh run \(0\.\d{4}\)\. Got 0\.5 "
-                           r"instead\. Run `pitfalls calibrate _template --write`\.$",
+                               r"private slice\) on every test secret\. Got starter 0\.\d{4}, reference 0\.\d{4} "
+                               r"\(gap 0\.\d{4}\) on test secret 0 instead\. Plant bugs that hurt more\.$",
+    "calibration_matches": r"^calibration\.reference_mean must match a fresh measurement over 5 test secrets "
+                           r"\(0\.\d{4}\)\. Got 0\.5 instead\. Run `pitfalls calibrate _template --write`\.$",
     "bug_bites:inverted_class_weights": r"^Reference \+ inverted_class_weights must score worse than the "
                                         r"reference \(p < 0\.05, d >= 0\.5\)\. Got p=1, d=0\.00 over 5 seeds "
                                         r"instead\. Make the bug bite \(harder data, a metric that exposes it\), "
@@ -301,7 +306,7 @@ def test_declared_failures_are_xfailed_and_stale_declarations_fail(tmp_path):
     report = run_checks(scaffold=root)
     status = {r.name: (r.status, r.message) for r in report.results}
     assert status["reference_reaches_goal"][0] == "xfailed"
-    assert status["reference_reaches_goal"][1].startswith("goal is aspirational | The reference must reach")
+    assert status["reference_reaches_goal"][1].startswith("goal is aspirational | The reference, retrained")
     assert status["bug_bites:inverted_class_weights"][0] == "xpassed"
     assert "remove it from [check] xfail" in status["bug_bites:inverted_class_weights"][1]
     assert not report.ok and [r.name for r in report.results if r.status in ("failed", "xpassed")] == [

@@ -39,7 +39,7 @@ def test_manifest_ids_have_catalog_entries_mutants_and_probes(name):
         with tempfile.TemporaryDirectory() as tmp:
             materialize(scaffold=scaffold, target=Path(tmp), reference=True, bug=bug)
     assert scaffold.guide_file.exists() and scaffold.manifest.hints
-    assert scaffold.manifest.calibration.reference_private is not None
+    assert scaffold.manifest.calibration.measured
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -869,7 +869,7 @@ def test_scorer_messages_never_contain_labels(workspace, pitfalls_home, tmp_path
     assert "malignant" not in scorer_text.lower()
     # no class count of the held-out set (overall, public slice, private slice) appears, unless
     # it coincides with a number the message must legitimately contain (a shape or a class)
-    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold("tumor_triage").manifest.dataset_seed)
+    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold("tumor_triage").data_seed())
     counts = {int(labels.sum()), int((1 - labels).sum()), int(labels[mask].sum()), int((1 - labels[mask]).sum()),
               int(labels[~mask].sum()), int((1 - labels[~mask]).sum())}
     n_nan = len(range(0, len(labels), 3))
