@@ -14,7 +14,7 @@ from . import quota
 from .anchors import Anchors, anchors, cached_anchors
 from .errors import PitfallsError, WorkspaceError, storage_error
 from .notes import validate_note
-from .pipeline import Evaluation, evaluate, regular_file
+from .pipeline import Evaluation, evaluate
 from .probes import run_probes
 from .results import ProbeResult, SubmissionResult, Violation
 from .scaffold import Scaffold, load_scaffold, scaffold_names
@@ -22,6 +22,7 @@ from .scoring import METRICS, public_decimals, round_public
 from .store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from .session_storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from .workspace import create_workspace, extract_snapshot, read_marker
+from .workspace_view import read_text
 
 
 @dataclass
@@ -289,8 +290,8 @@ def solution_diff(*, scaffold: Scaffold, directory: Path) -> str:
     chunks = []
     for ref in sorted(p for p in scaffold.solution_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         rel = ref.relative_to(scaffold.solution_dir).as_posix()
-        mine = regular_file(directory, rel)  # never follow a link out of the workspace
-        a = mine.read_text(errors="replace").splitlines(keepends=True) if mine else []
+        mine = read_text(directory, rel, 2**20)  # opened once, never through a link (runner/safefs.py)
+        a = mine[0].splitlines(keepends=True) if mine else []
         chunks += difflib.unified_diff(a, ref.read_text().splitlines(keepends=True),
                                        fromfile=f"workspace/{rel}", tofile=f"reference/{rel}")
     return "".join(chunks)
