@@ -88,6 +88,27 @@ def test_normalized_scores_use_this_installations_anchors(workspace, monkeypatch
     assert (cal.baseline_private, cal.reference_private) != (manifest.baseline_mean, manifest.reference_mean)
 
 
+def test_the_session_server_measures_the_anchors_on_its_scoring_thread_at_start(monkeypatch):
+    """Before the candidate's first submission is scored (submissions queue behind the warm-up)."""
+    from pitfalls import sessions
+    from pitfalls.session_server.service import SessionService
+    from pitfalls.store import Store
+
+    monkeypatch.setenv("PITFALLS_DATA_SECRET", "cafe" * 16)
+    live = sessions._create(Store(), scaffold="_template", candidate="Ada", duration_minutes=30, host="127.0.0.1",
+                            port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=0)
+    assert cached_anchors(load_scaffold("_template")) is None
+    service = SessionService(session_id=live.session_id)
+    try:
+        service._executor.submit(lambda: None).result(timeout=600)  # the queue's next job: after the warm-up
+        cal = cached_anchors(load_scaffold("_template"))
+        view = service.state()["session"]
+        assert cal is not None and view["calibration"] == cal.view()
+        assert view["goal"] == pytest.approx(cal.baseline_public + 0.9 * (cal.reference_public - cal.baseline_public))
+    finally:
+        service.close()
+
+
 def test_calibrate_command_measures_once_then_reports_the_cache(monkeypatch):
     monkeypatch.setenv("PITFALLS_DATA_SECRET", "beef" * 16)
     first = run_cli("calibrate", "_template", "--json", check=True)
