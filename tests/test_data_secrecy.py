@@ -9,13 +9,14 @@ import stat
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
-from sklearn.metrics import balanced_accuracy_score, log_loss
 
 from pitfalls import secret
 from pitfalls.quirks import trailing_average
 from pitfalls.scaffold import load_scaffold
 from pitfalls.checks_data import MAX_LABEL_R2, neighbour_label_r2
 from pitfalls.workspace import _starter_key
+
+from lookup_attack import honest_score, lookup_scores
 
 
 @pytest.fixture
@@ -98,34 +99,47 @@ def test_bike_heldout_carries_no_label_function():
     assert neighbour_label_r2(joined["rentals_3d_avg"], joined["rentals"]) > 0.99
 
 
-def _lookup_tumor(seed_secret: bytes) -> float:
-    ds = load_scaffold("tumor_triage").with_secret(seed_secret).dataset()
-    raw = load_breast_cancer()
-    X, y = raw.data, (raw.target == 0).astype(int)
-    held = ds.heldout.drop(columns=["malignant", "referral_code"]).to_numpy(float)
-    mu, sd = X.mean(0), X.std(0)
-    dist = np.nansum((((held - mu) / sd)[:, None, :] - ((X - mu) / sd)[None]) ** 2, axis=2)
-    return balanced_accuracy_score(ds.heldout["malignant"], y[dist.argmin(1)])
+# The lookup attack (tests/lookup_attack.py) against an honest model fitted on train.csv alone, paired
+# on the same private rows. Before the held-out rows were drawn from a copula (datasets/synthetic.py)
+# they were 2-3% perturbations of public rows and 1-NN scored balanced accuracy 1.000 on
+# tumor_triage and log-loss 0.010 on digits_budget. TOLERANCE: the lookup is itself a k-NN model on
+# the whole clean public table (569 balanced biopsies against the 230 imbalanced training rows, say),
+# so it may beat an honest model by what more clean data is worth plus the paired noise of a private
+# slice of 66-1,500 rows: about 0.03 of balanced accuracy or AUC, 0.05 of R^2, 0.03 of log-loss.
+TOLERANCE = {"balanced_accuracy": 0.03, "roc_auc": 0.03, "r2": 0.05, "log_loss": 0.03}
+FAST = ["tumor_triage", "digits_budget", "diabetes_progression", "clinic_visits"]
 
 
-def _lookup_digits(seed_secret: bytes) -> float:
-    ds = load_scaffold("digits_budget").with_secret(seed_secret).dataset()
-    raw = load_digits()
-    held = ds.heldout.drop(columns=["label"]).to_numpy(float)
-    nearest = raw.target[((held[:, None, :] - raw.data[None]) ** 2).sum(2).argmin(1)]
-    proba = np.full((len(held), 10), 0.01 / 9)
-    proba[np.arange(len(held)), nearest] = 0.99
-    return log_loss(ds.heldout["label"], proba, labels=range(10))
-
-
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1, open: held-out rows of the real-data scaffolds are "
-                   "still 2-3% perturbations of the public rows, so 1-nearest-neighbour lookup finds each one")
-@pytest.mark.parametrize("name", ["tumor_triage", "digits_budget"])
+@pytest.mark.parametrize("name", FAST + [pytest.param("income_screen", marks=pytest.mark.slow)])
 def test_lookup_against_the_public_source_gains_nothing(name):
-    """A predictor holding the public table (budget ignored) must score no better than the starter."""
-    cal = load_scaffold(name).manifest.calibration
-    key = hashlib.sha256(b"lookup").digest()
-    if name == "tumor_triage":
-        assert _lookup_tumor(key) <= cal.baseline_private + 0.05
+    """A predictor holding the public table (budget ignored) answers each held-out row by its 1 or 5
+    nearest public rows: averaged over three secrets, its better score is no better than an honest
+    model's on train.csv (plus TOLERANCE)."""
+    metric = load_scaffold(name).manifest.task.metric
+    keys = [hashlib.sha256(b"lookup-%d" % i).digest() for i in range(3 if name in FAST else 1)]
+    pick = min if metric == "log_loss" else max
+    lookup = np.mean([pick(lookup_scores(name, key).values()) for key in keys])
+    honest = np.mean([honest_score(name, key) for key in keys])
+    if metric == "log_loss":
+        assert lookup >= honest - TOLERANCE[metric], (lookup, honest)
     else:
-        assert _lookup_digits(key) >= cal.baseline_private - 0.05
+        assert lookup <= honest + TOLERANCE[metric], (lookup, honest)
+
+
+def test_heldout_rows_are_not_near_copies_of_public_rows():
+    """The attack's positive control, at the level of rows: a held-out biopsy's nearest public row is
+    no nearer than a public row's own nearest other public row is (the old 3% perturbation put every
+    held-out row at a tenth of that distance)."""
+    raw = load_breast_cancer()
+    X = raw.data
+    mu, sd = X.mean(0), X.std(0)
+    Z = (X - mu) / sd
+    held = load_scaffold("tumor_triage").dataset().heldout.drop(columns=["malignant", "referral_code"])
+    H = (held.to_numpy(float) - mu) / sd
+    to_public = np.sqrt(np.nanmin(np.nansum((H[:, None] - Z[None]) ** 2, 2), 1))
+    d = np.sqrt(((Z[:, None] - Z[None]) ** 2).sum(2))
+    np.fill_diagonal(d, np.inf)
+    assert np.median(to_public) >= 0.8 * np.median(d.min(1)), (np.median(to_public), np.median(d.min(1)))
+    held_digits = load_scaffold("digits_budget").dataset().heldout.drop(columns=["label"]).to_numpy(float)
+    nearest = ((held_digits[:, None] - load_digits().data[None]) ** 2).sum(2).min(1)
+    assert np.median(nearest) > 200  # the old +-1 pixel noise left a squared distance of about 40

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import diabetes, holdout_entities, repeat_entities
+from pitfalls.quirks import copula_sample, diabetes, holdout_entities, repeat_entities
 from pitfalls.scaffold import Dataset
 
 TARGET = "escalated"
@@ -20,12 +20,15 @@ OFFSET_SD = 0.3  # each patient's persistent deviation from their baseline measu
 NOISE_SD = 0.15  # visit-to-visit variation
 FLIP = 0.05  # share of visits whose review disagrees with the patient's usual outcome
 HELDOUT_FRACTION = 0.35
+BASE_ROWS = 442  # as many as the public table
 
 
 def make_dataset(seed: int) -> Dataset:
-    """Train: visits of ~290 patients, 2-8 each. Held-out: visits of ~150 other patients (new ids)."""
+    """Train: visits of ~290 patients, 2-8 each. Held-out: visits of ~150 other patients (new ids).
+    Every patient's baseline is drawn from a copula of measurements and outcome fitted to a secret
+    resample of the public patients (none is a copy of a public row)."""
     rng = np.random.default_rng(seed)
-    base = diabetes(seed)
+    base = copula_sample(diabetes(seed), rows=BASE_ROWS, rng=rng)
     progression = base.pop("progression")
     base[TARGET] = (progression > progression.quantile(ESCALATION_QUANTILE)).astype(int)
     base[["age", "sex"]] = base[["age", "sex"]].astype(int)

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import diabetes, inject_missing
+from pitfalls.quirks import copula_sample, diabetes, inject_missing
 from pitfalls.scaffold import Dataset
 
 HELDOUT_ROWS = 132
+BASE_ROWS = 442  # as many as the public table
 MISSING_COLUMNS = ["hdl", "tch", "glu"]
 MISSING_RATE = 0.08
 
 
 def make_dataset(seed: int) -> Dataset:
     """Train: 310 patients with gaps in three serum measurements. Held-out: 132 other patients,
-    the same kind of gaps (lab values go missing in the clinic too), nothing else planted."""
+    the same kind of gaps (lab values go missing in the clinic too), nothing else planted. Every
+    patient is drawn from a copula of measurements and outcome fitted to a secret resample of the
+    public patients (none is a copy of a public row)."""
     rng = np.random.default_rng(seed)
-    base = diabetes(seed)
+    base = copula_sample(diabetes(seed), rows=BASE_ROWS, rng=rng)
     order = rng.permutation(len(base))
     heldout, train = base.iloc[order[:HELDOUT_ROWS]], base.iloc[order[HELDOUT_ROWS:]]
     train, q_missing = inject_missing(train, columns=MISSING_COLUMNS, rate=MISSING_RATE, rng=rng)

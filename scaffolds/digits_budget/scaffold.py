@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import digits, sort_by_label
+from pitfalls.quirks import copula_sample, digits, sort_by_label
 from pitfalls.scaffold import Dataset
 
 HELDOUT_ROWS = 600
+BASE_ROWS = 1797  # as many as the public table
 
 
 def make_dataset(seed: int) -> Dataset:
-    """Train: 1,197 images sorted by label. Held-out: 600 other images, shuffled, same perturbation."""
+    """Train: 1,197 images sorted by label. Held-out: 600 other images, shuffled. Every image is
+    drawn from a per-digit copula fitted to a secret resample of the public images (none is a
+    copy of a public image)."""
     rng = np.random.default_rng(seed)
-    base = digits(seed)
+    base = copula_sample(digits(seed), rows=BASE_ROWS, rng=rng, by="label")
     order = rng.permutation(len(base))
     heldout = base.iloc[order[:HELDOUT_ROWS]].reset_index(drop=True)
     train, q_sorted = sort_by_label(base.iloc[order[HELDOUT_ROWS:]], target="label")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pitfalls.quirks import (census_income, code_missing_as_sentinel, encode_missing_as_tokens,
+from pitfalls.quirks import (census_income, code_missing_as_sentinel, copula_sample, encode_missing_as_tokens,
                              format_numbers_as_text, vary_category_spellings)
 from pitfalls.scaffold import Dataset
 
@@ -34,11 +34,20 @@ def _messy(frame: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame,
     return frame, [q_spell, q_tokens, q_sentinel, q_text]
 
 
+def _resampled(public: pd.DataFrame, *, rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """New applications from a copula fitted to a secret resample of the public records (none is
+    a copy of a public row); ``education_num`` follows ``education`` as in the source."""
+    years = public.groupby("education")["education_num"].first()
+    base = copula_sample(public.drop(columns="education_num"), rows=rows, rng=rng, by=TARGET)
+    base["education_num"] = base["education"].map(years).astype(public["education_num"].dtype)
+    return base[list(public.columns)]
+
+
 def make_dataset(seed: int) -> Dataset:
     """Train: 4,000 applications, messy. Held-out: 3,000 other applications, messy in the same
     ways (production forms are typed by the same people), none equal to a training row."""
     rng = np.random.default_rng(seed)
-    base = census_income(seed).sample(frac=1.0, random_state=int(rng.integers(2**31))).reset_index(drop=True)
+    base = _resampled(census_income(seed), rows=TRAIN_ROWS + HELDOUT_ROWS + 200, rng=rng)
     train = base.iloc[:TRAIN_ROWS].reset_index(drop=True)
     spare = base.iloc[TRAIN_ROWS:TRAIN_ROWS + HELDOUT_ROWS + 200].reset_index(drop=True)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import add_leak_feature, breast_cancer, impose_class_imbalance, inject_missing
+from pitfalls.quirks import add_leak_feature, breast_cancer, copula_sample, impose_class_imbalance, inject_missing
 from pitfalls.scaffold import Dataset
 
 HELDOUT_ROWS = 250
+BASE_ROWS = 569  # as many as the public table
 MINORITY_KEPT = 30
 MISSING_COLUMNS = ["mean_texture", "mean_concavity", "worst_smoothness"]
 MISSING_RATE = 0.10
@@ -20,9 +21,10 @@ LEAK_STRENGTH = 0.95
 
 def make_dataset(seed: int) -> Dataset:
     """Train: 30 malignant of ~200, a post-diagnosis referral code, gaps. Held-out: clean prior,
-    the referral code independent of the outcome, the same gaps."""
+    the referral code independent of the outcome, the same gaps. Every row is drawn from a
+    copula fitted to a secret resample of the public biopsies (none is a copy of a public row)."""
     rng = np.random.default_rng(seed)
-    base = breast_cancer(seed).sample(frac=1.0, random_state=int(rng.integers(2**31)))
+    base = copula_sample(breast_cancer(seed), rows=BASE_ROWS, rng=rng, by="malignant", significant=4)
     is_pos = base["malignant"].to_numpy() == 1
     n_pos_heldout = int(round(HELDOUT_ROWS * is_pos.mean()))
     pos, neg = base.index[is_pos], base.index[~is_pos]
