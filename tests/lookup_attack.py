@@ -138,7 +138,7 @@ def lookup_scores(name: str, secret: bytes | None = None) -> dict[str, float]:
     query, table, y = TABLES[name](held)
     nn = query if table is None else _neighbours(query, table, K)
     labels = held[m.task.target].to_numpy()
-    private = ~scoring.public_mask(len(held), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    private = ~scoring.public_mask(len(held), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
     return {f"{k}nn": scoring.score(_predict(nn, y, m.task.prediction, m.task.classes, k)[private],
                                     labels[private], metric=m.task.metric, classes=m.task.classes)
             for k in (1, K)}
@@ -184,5 +184,5 @@ def honest_score(name: str, secret: bytes | None = None) -> float:
     Xh = held[X.columns]
     pred = model.predict(Xh) if m.task.prediction in ("label", "value") else model.predict_proba(Xh)
     labels = held[target].to_numpy()
-    private = ~scoring.public_mask(len(held), fraction=m.feedback.public_fraction, seed=m.dataset_seed)
+    private = ~scoring.public_mask(len(held), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
     return scoring.score(np.asarray(pred)[private], labels[private], metric=m.task.metric, classes=m.task.classes)
