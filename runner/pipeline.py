@@ -22,7 +22,7 @@ from .artifacts import ArtifactError, count_params
 from .code_count import CODE, CodeCount, count_code, free_code
 from .results import Status, Violation
 from .safecopy import copy_tree
-from .safefs import Bounds
+from .safefs import Bounds, Walk
 from .predictions import load_predictions
 from .predictor import start_predictor, stage_model
 from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
@@ -54,7 +54,9 @@ COPY_BOUNDS = Bounds(max_entries=100_000, max_depth=64, max_seconds=300.0)
 
 
 def _folder_mb(folder: Path) -> int:
-    total = sum(os.lstat(os.path.join(root, f)).st_size for root, _, files in os.walk(folder) for f in files)
+    """MiB of the regular files :func:`copy_workspace` would copy from ``folder`` (no recursion, no link)."""
+    with Walk(folder, bounds=COPY_BOUNDS, prune=lambda rel: rel[-1] in COPY_SKIP) as walk:
+        total = sum(i.st.st_size for i in walk if i.kind == "file")
     return total // 2**20 + 1
 
 
