@@ -230,7 +230,7 @@ def open_rel(root: Path | str, rel: str) -> tuple[int, os.stat_result] | None:
             os.close(fd)
             fd = nxt
         return open_file(fd, parts[-1])
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the name
         return None
     finally:
         os.close(fd)

@@ -14,8 +14,8 @@ from .safefs import Bounds, Walk, open_file, open_rel, read_fd
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of a notebook's JSON that is parsed (a real notebook needs about 6)."""
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.S)
+"""A string (to its closing quote, or to the end: one pass, never rescanned) or a bracket."""
 
 
 class NotebookError(ValueError):
@@ -76,12 +76,18 @@ def read_text(root: Path, rel: str, limit: int) -> tuple[str, int] | None:
         os.close(fd)
 
 
-def json_depth(raw: bytes) -> int:
-    """The deepest nesting of ``[`` and ``{`` in ``raw`` outside strings (no recursion, no parse)."""
+def json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> int:
+    """The deepest nesting of ``[`` and ``{`` in ``raw`` outside strings, counted up to ``limit + 1``
+    (no recursion, no parse, one linear pass)."""
     depth = deepest = 0
-    for m in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
-        depth += 1 if m[0] in b"[{" else -1
-        deepest = max(deepest, depth)
+    for m in _TOKENS.finditer(raw):
+        if m[0] in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif m[0] in (b"]", b"}"):
+            depth -= 1
     return deepest
 
 
@@ -109,9 +115,9 @@ def notebook_cells(text: str) -> list[dict[str, Any]]:
         NotebookError: not a notebook this can display ("cannot display this notebook: ...").
     """
     raw = text.encode(errors="replace")
-    if (depth := json_depth(raw)) > MAX_JSON_DEPTH:
-        raise NotebookError(f"cannot display this notebook: its JSON is nested {depth} levels deep "
-                            f"(at most {MAX_JSON_DEPTH} are read).")
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise NotebookError(f"cannot display this notebook: its JSON is nested more than {MAX_JSON_DEPTH} "
+                            "levels deep (a notebook needs about 6).")
     try:
         nb = json.loads(raw)
     except (ValueError, RecursionError) as exc:

@@ -381,3 +381,16 @@ def test_open_rel_refuses_links_and_dots(tmp_path):
     assert safefs.read_rel(ws, "sub/f", 10) == (b"f", False)
     for rel in ("up/secret", "s", "../secret", "sub/../../secret", "/etc/passwd", "", "sub//f"):
         assert safefs.read_rel(ws, rel, 100) is None, rel
+
+
+def test_the_notebook_depth_check_is_linear():
+    """Escaped quotes that never close made a string-stripping regex rescan the text from every quote."""
+    for raw in ('"' + '\\"' * 200_000, "[" * 500_000, '"' * 500_000, "[]" * 250_000):
+        t0 = time.monotonic()
+        _cells(raw)
+        assert time.monotonic() - t0 < 2, raw[:10]
+    assert workspace_view.json_depth(b'[["[[[",{"a":[1]}]]') == 4
+
+
+def test_a_name_with_a_nul_is_not_found(tmp_path):
+    assert workspace_view.read_text(tmp_path, "a\0b", 10) is None
