@@ -14,6 +14,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
+from typing import NoReturn
 
 from .brief import render_brief, render_eda_notebook
 from .errors import WorkspaceError, storage_error
@@ -251,7 +252,7 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
     except OSError as exc:
-        raise _storage(exc, folder) from exc
+        _raise_storage(exc, folder)
     try:
         with os.fdopen(fd, "wb") as raw:
             hashing = _Hashing(raw)
@@ -269,15 +270,19 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
             os.close(dir_fd)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _storage(exc, folder) from exc
+        _raise_storage(exc, folder)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return final, digest
 
 
-def _storage(exc: OSError, folder: Path) -> BaseException:
-    return storage_error(exc, folder=folder.parent.parent, what=STATE_FOLDER, how=ELSEWHERE) or exc
+def _raise_storage(exc: OSError, folder: Path) -> NoReturn:
+    """Raise the state folder's StorageError for a full or read-only disk, else ``exc`` itself."""
+    err = storage_error(exc, folder=folder.parent.parent, what=STATE_FOLDER, how=ELSEWHERE)
+    if err is None:
+        raise exc
+    raise err from exc
 
 
 def extract_snapshot(*, snapshot: Path, target: Path) -> None:

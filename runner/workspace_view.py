@@ -22,11 +22,17 @@ class NotebookError(ValueError):
     """A notebook that cannot be displayed; the message says why."""
 
 
+def shown(name: str) -> str:
+    """A file name as valid text: bytes that are not UTF-8 (kept by the OS as lone surrogates, which
+    no UTF-8 writer accepts) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def list_files(root: Path, *, hidden: set[str], bounds: Bounds) -> tuple[list[dict[str, Any]], str | None]:
     """The regular files under ``root`` (sorted; no link followed; folders and files named in
     ``hidden`` skipped) with size and modification time, and why the listing stopped early (or None)."""
     with Walk(root, bounds=bounds, prune=lambda rel: rel[-1] in hidden) as walk:
-        out = [{"path": i.path, "size": i.st.st_size,
+        out = [{"path": shown(i.path), "size": i.st.st_size,
                 "modified": datetime.fromtimestamp(i.st.st_mtime, timezone.utc).isoformat(timespec="seconds")}
                for i in walk if i.kind == "file"]
     return sorted(out, key=lambda f: f["path"]), walk.truncated
@@ -55,7 +61,7 @@ def read_files(root: Path, *, hidden: set[str], bounds: Bounds, max_file_bytes: 
             if total > max_total_bytes:
                 why = f"more than {max_total_bytes // 2**20} MiB of files"
                 break
-            out[item.path] = data
+            out[shown(item.path)] = data
     return out, walk.truncated or why
 
 

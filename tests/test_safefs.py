@@ -394,3 +394,21 @@ def test_the_notebook_depth_check_is_linear():
 
 def test_a_name_with_a_nul_is_not_found(tmp_path):
     assert workspace_view.read_text(tmp_path, "a\0b", 10) is None
+
+
+def test_names_that_are_not_utf8_are_shown_as_text(tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    fd = os.open(bytes(ws) + b"/bad\xff.py", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"y")
+    os.close(fd)
+    files, _ = workspace_view.list_files(ws, hidden=HIDDEN_PARTS, bounds=FILES_BOUNDS)
+    assert [f["path"] for f in files] == ["bad\ufffd.py"]
+    assert list(_files(ws)) == ["bad\ufffd.py"]
+    "".join(_files(ws)).encode("utf-8")  # the report can be written
+    monkeypatch.setenv("PITFALLS_HOME", str(tmp_path / "home"))
+    snap, _ = workspace.snapshot_workspace(directory=ws, session_id="s")
+    out = tmp_path / "out"
+    out.mkdir()
+    workspace.extract_snapshot(snapshot=snap, target=out)
+    assert os.listdir(bytes(out)) == [b"bad\xff.py"]  # the snapshot keeps the name exactly
