@@ -62,6 +62,7 @@ from test_secrecy import _host_ips as host_ips
 
 from conftest import REPO
 from pitfalls import api
+from pitfalls.code_count import count_code, free_code
 from pitfalls.pipeline import JOB_HEADROOM_MB
 from pitfalls.results import SubmissionResult, Violation
 from pitfalls.scaffold import load_scaffold
@@ -454,12 +455,20 @@ def scored(o: Outcome) -> None:
     assert o.result.status == "scored", brief(o.result)
 
 
+def code_cost(files: dict[str, str]) -> int:
+    """The prediction code's share of the count (runner/code_count.py) for a tumor_triage model.py."""
+    scaffold = load_scaffold("tumor_triage")
+    return count_code({"model.py": files["model.py"]}, free_code(scaffold.root.resolve(), ("model.py",))).total
+
+
 def over_budget_by(extra: int, attribute: str) -> Callable[[Outcome], None]:
-    """Rejected over max_params, with the honest model's count plus exactly ``extra``."""
+    """Rejected over max_params, with the honest model's count plus exactly ``extra`` (plus what
+    the attack's own model.py costs beyond the honest one's)."""
     def expect(o: Outcome) -> None:
         v = rejected(o, "max_params", "must store at most 2,000 parameters")
         assert v.limit == 2000
-        assert v.actual == o.honest.params + extra, (v.actual, o.honest.params, extra, v.details)
+        extra_code = code_cost(o.files) - code_cost(HONEST)
+        assert v.actual == o.honest.params + extra + extra_code, (v.actual, o.honest.params, extra, v.details)
         assert o.result.params == v.actual
         assert any(attribute in key for key in v.details), v.details
         assert "predict_seconds" not in o.result.timings  # rejected before any prediction ran
@@ -1273,7 +1282,8 @@ SMUGGLING = [
            both(over_budget_by(5000 + 1, "w_"),
                 lambda o: assert_startswith(o.report("train")["patched"], "no pitfalls here"))),
     Attack("shadow_modules_left_in_the_workspace_copy", in_training(SHADOW_MODULES),
-           both(scored, lambda o: assert_equal(o.result.params, o.honest.params),  # counted exactly as honest
+           both(scored, lambda o: assert_equal(o.result.params - code_cost(o.files),  # counted exactly as honest
+                                               o.honest.params - code_cost(HONEST)),
                 lambda o: assert_equal(o.report("train")["planted"], 24))),
     Attack("numbers_in_a_class_name_of_the_artifact", in_training(CLASS_NAMES),
            artifact_refused("Every class in the artifact must come from scikit-learn, numpy, scipy or the "
