@@ -76,11 +76,11 @@ def test_normalized_scores_use_this_installations_anchors(workspace, monkeypatch
     first = run_cli("submit", "--dir", str(starter), "--json", "--no-probes")
     assert anchors_mod.PREPARING in first.stderr, first.stderr
     result = json.loads(first.stdout)
-    assert result["status"] == "scored" and result["normalized"] == pytest.approx(0.0, abs=1e-3), result
+    assert result["status"] == "scored" and result["normalized"] == pytest.approx(0.0, abs=5e-3), result
     reference = workspace("_template", reference=True, sub="r")
     second = run_cli("submit", "--dir", str(reference), "--json", "--no-probes")
     assert anchors_mod.PREPARING not in second.stderr
-    assert json.loads(second.stdout)["normalized"] == pytest.approx(1.0, abs=1e-3)
+    assert json.loads(second.stdout)["normalized"] == pytest.approx(1.0, abs=5e-3)  # from the rounded score
     row = api.history(directory=reference)[-1]
     assert row.private_normalized == pytest.approx(1.0, abs=1e-6)
     cal = cached_anchors(scaffold)
