@@ -253,7 +253,7 @@ class Client:
             self.done.set()
 
     def _tcp(self) -> None:
-        req = urllib.request.Request(f"http://127.0.0.1:{self.live.port}/pitfalls/api/submit", method="POST",
+        req = urllib.request.Request(f"http://127.0.0.1:{self.live.interviewer_port}/pitfalls/api/submit", method="POST",
                                      data=json.dumps({"note": self.note}).encode(),
                                      headers={"Authorization": f"token {self.live.candidate_token}"})
         try:
