@@ -157,7 +157,10 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
             found = measure(scaffold)
         except PitfallsError:  # a time limit hit on a machine busy for a moment: one more try
             found = measure(scaffold)
-        _write(path, found)
+        try:
+            _write(path, found)
+        except OSError:  # a full or read-only state folder: keep them for this process only
+            pass
     _memo[path] = found
     return found
 
@@ -203,8 +206,14 @@ def _write(path: Path, found: Anchors) -> None:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(path.with_suffix(".lock"), "a") as lock:
+    """Hold an exclusive lock beside ``path`` (none when the state folder cannot take one)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = open(path.with_suffix(".lock"), "a")
+    except OSError:  # full or read-only: measure unlocked; the store reports the folder itself
+        yield
+        return
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -193,3 +193,17 @@ def test_every_shipped_manifest_has_a_measured_calibration_and_a_normalized_goal
         m = load_scaffold(name).manifest
         assert m.calibration.secrets == len(TEST_SECRETS) and m.task.goal is None, name
         assert 0 < m.task.goal_normalized <= 1, name
+
+
+def test_a_state_folder_that_cannot_take_the_cache_still_gets_anchors(tmp_path, monkeypatch):
+    """Best effort: where ``anchors`` cannot be a folder (a full or read-only disk alike), the
+    measurement is kept for the process and nothing raises; the store reports the folder itself."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "anchors").write_text("not a folder")
+    monkeypatch.setenv("PITFALLS_HOME", str(home))
+    scaffold = load_scaffold("_template")
+    runs = anchors_mod.runs
+    found = anchors(scaffold)
+    assert anchors_mod.runs == runs + 1 and anchors(scaffold) == found and anchors_mod.runs == runs + 1
+    assert (home / "anchors").read_text() == "not a folder"
