@@ -42,7 +42,10 @@ def disk_violation(job: Path, *, phase: str, max_disk_mb: int, log_tail: str = "
     said = any(sign in log_tail for sign in ENOSPC_SIGNS)
     if not (full or said) or (not full and shutil.disk_usage(job.parent).free < NEARLY_FULL_MB * 2**20):
         return None  # room left in the job's folder: the host's disk under it is what ran out
-    found = f"a nearly full folder ({free})" if full else f"a write that failed with No space left on device ({free} now)"
+    parts = [f"a nearly full folder ({free})"] if full else []
+    if said:
+        parts.append("a write that failed with No space left on device" + ("" if full else f" ({free} now)"))
+    found = " and ".join(parts)
     return Violation(constraint="max_disk_mb", limit=max_disk_mb, actual="full",
                      message=f"{phase.capitalize()} must write at most {max_disk_mb} MiB (max_disk_mb). Got {found} "
                              "instead. Save only the model to artifacts/, and delete scratch files (checkpoints, "
