@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import quota
+from pitfalls import quota, safefs
 
 pytestmark = pytest.mark.skipif(not quota.available(), reason="bounded folders need root and loop devices")
 
@@ -150,3 +150,33 @@ def test_the_stale_sweep_does_not_follow_a_look_alike(tmp_path):
         (fake / "fs").unlink()
         fake.rmdir()
         quota.unmount(target)
+
+
+def test_release_and_bound_copy_deep_sparse_fifo_and_hard_links_without_blowing_up(tmp_path):
+    """What a candidate can leave in a bounded workspace: a 1,100-deep chain (past PATH_MAX: `cp -a`
+    failed on it), a FIFO (must not block), a 1 TiB sparse file (must stay sparse on the host) and 50
+    hard links to one file (must stay one file)."""
+    path, image = _bounded_workspace(tmp_path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1100):
+        os.mkdir("d" * 40, dir_fd=fd)
+        nxt = os.open("d" * 40, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = nxt
+    os.close(os.open("bottom", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd)
+    os.mkfifo(path / "fifo")
+    with open(path / "sparse", "wb") as f:
+        f.truncate(2**40)
+    (path / "big").write_bytes(b"\1" * 2**20)
+    for i in range(50):
+        os.link(path / "big", path / f"link{i}")
+    quota.release(path, image)
+    assert not quota.is_mounted(path) and (path / "fifo").is_fifo()
+    assert os.stat(path / "sparse").st_size == 2**40 and os.stat(path / "sparse").st_blocks < 64
+    assert os.stat(path / "big").st_nlink == 51 and (path / "link7").read_bytes() == b"\1" * 2**20
+    quota.bound(path, image, size_mb=16, owner=1000)  # and back onto an image (resume)
+    assert quota.is_mounted(path) and os.stat(path / "big").st_nlink == 51
+    with safefs.Walk(path, bounds=safefs.UNBOUNDED) as walk:
+        assert [i.path.count("/") for i in walk if i.kind == "file" and i.name == "bottom"] == [1100]
+    quota.release(path, image)
