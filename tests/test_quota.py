@@ -180,3 +180,4 @@ def test_release_and_bound_copy_deep_sparse_fifo_and_hard_links_without_blowing_
     with safefs.Walk(path, bounds=safefs.UNBOUNDED) as walk:
         assert [i.path.count("/") for i in walk if i.kind == "file" and i.name == "bottom"] == [1100]
     quota.release(path, image)
+    safefs.remove_tree(path)  # pytest's own clean-up of old tmp folders recurses and cannot remove the chain

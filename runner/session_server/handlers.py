@@ -196,8 +196,8 @@ class FilesHandler(_Api):
             if rel:
                 data = await _offload(self).run(service.file, rel, timeout=FILES_TIMEOUT, what=f"Reading {rel}")
             else:
-                data = {"files": await _offload(self).run(service.files, timeout=FILES_TIMEOUT,
-                                                          what="Listing the workspace")}
+                data = await _offload(self).run(service.listing, timeout=FILES_TIMEOUT,
+                                                what="Listing the workspace")
         except RequestError as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
         self._answer(data)
