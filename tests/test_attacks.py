@@ -461,16 +461,20 @@ def code_cost(files: dict[str, str]) -> int:
     return count_code({"model.py": files["model.py"]}, free_code(scaffold.root.resolve(), ("model.py",))).total
 
 
-def over_budget_by(extra: int, attribute: str) -> Callable[[Outcome], None]:
+def over_budget_by(extra: int, attribute: str | None) -> Callable[[Outcome], None]:
     """Rejected over max_params, with the honest model's count plus exactly ``extra`` (plus what
-    the attack's own model.py costs beyond the honest one's)."""
+    the attack's own model.py costs beyond the honest one's), and ``attribute`` among the 12
+    largest details (None: the attack's values are charged one per element key, so none of
+    them is among the largest and the exact total is what pins them)."""
     def expect(o: Outcome) -> None:
         v = rejected(o, "max_params", "must store at most 2,000 parameters")
         assert v.limit == 2000
         extra_code = code_cost(o.files) - code_cost(HONEST)
         assert v.actual == o.honest.params + extra + extra_code, (v.actual, o.honest.params, extra, v.details)
         assert o.result.params == v.actual
-        assert any(attribute in key for key in v.details), v.details
+        if attribute is not None:
+            assert any(attribute in key for key in v.details), v.details
+        assert "(prediction code)" in v.details and v.details["(prediction code)"] == code_cost(o.files), v.details
         assert "predict_seconds" not in o.result.timings  # rejected before any prediction ran
     return expect
 
@@ -1241,7 +1245,9 @@ SMUGGLING = [
                import numpy as np
                model.lookup_ = {"w": [float(v) for v in np.random.default_rng(0).normal(size=3000)], "b": 0.5}
            '''),
-           over_budget_by(3000 + 1 + 1 + 1 + 2, "lookup_")),  # values, "w", "b", 0.5 and the name (7 characters)
+           # values, "w", "b", 0.5 and the name (7 characters); skops_count charges each list element
+           # under its own key (lookup_[w][0], ...), one each, so no lookup_ key is among the top 12
+           over_budget_by(3000 + 1 + 1 + 1 + 2, None)),
     Attack("weights_as_a_literal_list_in_model_py",
            {"model.py": model_py(f"WEIGHTS = [{WEIGHTS_LIST}]"), "train.py": HONEST_TRAIN}, code_over_budget()),
     Attack("weights_as_base64_in_model_py",
