@@ -239,7 +239,7 @@ def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tupl
         source = Path(tmp)
         extract_snapshot(snapshot=snapshot, target=source)
         ev = evaluate(scaffold=scaffold, source=source)
-        found = run_probes(scaffold=scaffold, source=source) if probes else []
+        found = run_probes(scaffold=scaffold, source=source, scored=ev) if probes else []  # never raises
     ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (session_storage.py)
     return ev, found
 

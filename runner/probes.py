@@ -9,7 +9,11 @@ candidate's code. They are cross-checked (see sandbox_harness/probe.py for the c
 - the result leaves the sandbox as one HMAC-authenticated record under a per-run nonce that only
   the harness's pristine parent process ever holds; a missing, extra, unauthenticated or non-final
   record, a malformed or duplicate verdict, or a verdict for a bug outside the manifest is flagged;
-- nothing may be written to /out (a tripwire: the harness writes nothing there);
+- trusted cross-checks (:func:`cross_checks`): the probe run must train to an artifact of the
+  same parameter count as the scored run of the same files (both counted by this process), and a
+  run that trained must yield a verdict for every bug;
+- the probe sandbox matches the training sandbox (environment, cwd, workspace mount) so code
+  cannot easily tell it is being probed (README.md lists what still differs);
 - a static scan of the candidate's files (runner/tamper.py), in this trusted process, flags code
   that reaches into the probe machinery or rewrites output.
 
@@ -32,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import quota
-from .pipeline import copy_workspace, job_folder, limits_for, prepare_dir
+from .pipeline import Evaluation, check_artifact, copy_workspace, job_folder, limits_for, prepare_dir
 from .predictor import HARNESS_DIR
 from .results import ProbeResult
 from .sandbox import Mount, RunResult, start_sandboxed, sandbox_uid
@@ -46,42 +50,58 @@ MARKER = b"@@pitfalls-probe-record@@"
 MAX_FRAME = 4 << 20
 
 
-def run_probes(*, scaffold: Scaffold, source: Path) -> list[ProbeResult]:
+def run_probes(*, scaffold: Scaffold, source: Path, scored: Evaluation | None = None,
+               seed: int = 0) -> list[ProbeResult]:
     """Probe ``source`` (a workspace or extracted snapshot) for every bug in the manifest.
 
     A bug without a probe, or whose probe cannot decide, is reported as ``unknown``. Every verdict
-    carries the run's tamper flags (empty when nothing suspicious was seen).
+    carries the run's tamper flags (empty when nothing suspicious was seen). ``scored`` is the
+    scored evaluation of the same files, if any: the probe run is cross-checked against it (it
+    trained, so the probe run must train too, to an artifact of the same size). ``seed`` is the
+    SEED the scored run trained with. Never raises: a probe run that fails in the runner yields
+    ``unknown`` verdicts with a flag saying so (a submission is scored whatever its probes do).
     """
     bugs = scaffold.manifest.bugs
     if not scaffold.probes_file.exists():
         return [ProbeResult(b, "unknown", "this scaffold has no probes.py", self_reported=False) for b in bugs]
+    try:
+        return _probe(scaffold=scaffold, source=source, scored=scored, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - probes are evidence for the interviewer, never a reason to fail
+        flag = (f"tampering suspected: the probe run failed in the runner ({type(exc).__name__}: "
+                f"{str(exc)[:200]}), so no verdict was computed; read the candidate's code")
+        return [ProbeResult(b, "unknown", "the probe run failed in the runner", tampering=[flag]) for b in bugs]
+
+
+def _probe(*, scaffold: Scaffold, source: Path, scored: Evaluation | None, seed: int) -> list[ProbeResult]:
     with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
-        work, kit, out = job / "work", job / "probes", job / "out"
+        work, kit = job / "work", job / "harness"
         copy_workspace(source, work)
         flags = scan_workspace(work)  # before any candidate code runs: the files as submitted
         (work / "artifacts").mkdir(exist_ok=True)
         write_training_data(scaffold=scaffold, directory=work)
         shutil.copytree(PROBEKIT_DIR, kit / "probekit", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(scaffold.probes_file, kit / "probes.py")
+        shutil.copy2(HARNESS_DIR / "probe.py", kit / "probe.py")
         prepare_dir(work, uid)
-        prepare_dir(out, uid)
         os.chmod(kit, 0o755)
         nonce = secrets.token_hex(32).encode()
-        run = _run(scaffold=scaffold, job=job, work=work, kit=kit, out=out, uid=uid, nonce=nonce)
+        run = _run(scaffold=scaffold, job=job, work=work, kit=kit, uid=uid, nonce=nonce, seed=seed)
         payload, channel = read_record(job / "probe.log", nonce)
-        if any(out.iterdir()):
-            channel.append("something wrote to /out (the harness writes nothing there)")
-    return _verdicts(bugs, payload, channel + flags, run)
+        checks = cross_checks(scaffold=scaffold, work=work, payload=payload, run=run, scored=scored)
+    return _verdicts(scaffold.manifest.bugs, payload, channel + flags + checks, run)
 
 
-def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, out: Path, uid: int, nonce: bytes) -> RunResult:
+def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonce: bytes, seed: int) -> RunResult:
+    """The probe sandbox, as close to pipeline.train's as the harness allows: the same workspace
+    mount, cwd, environment (SEED, PYTHONPATH, thread settings, HOME... from sandbox.py's base) and
+    unbuffered output. What remains different is listed in README.md ("Probe verdicts")."""
     seconds = scaffold.manifest.budgets.train_seconds
-    box = start_sandboxed(argv=[sys.executable, "-I", "/harness/probe.py", str(seconds)],
-                          mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/probes"),
-                                  Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                          limits=limits_for(scaffold, seconds * 3 + 30), env={"SEED": "0", "OMP_NUM_THREADS": "1"},
-                          cwd="/workspace", log_path=job / "probe.log", uid=uid, gated=True)
+    box = start_sandboxed(argv=[sys.executable, "-I", "-u", "/harness/probe.py", str(seconds)],
+                          mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/harness")],
+                          limits=limits_for(scaffold, seconds * 3 + 30), cwd="/workspace",
+                          env={"SEED": str(seed), "PYTHONPATH": "/workspace"},  # as pipeline.train
+                          log_path=job / "probe.log", uid=uid, gated=True)
     try:
         assert box.proc.stdin is not None
         box.proc.stdin.write(nonce + b"\n")  # the harness's parent reads it after forking its child
@@ -89,6 +109,38 @@ def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, out: Path, uid
         pass  # it already ended: wait() says how
     box.go()
     return box.wait()
+
+
+def cross_checks(*, scaffold: Scaffold, work: Path, payload: dict[str, Any] | None, run: RunResult,
+                 scored: Evaluation | None) -> list[str]:
+    """Checks computed by this trusted process from what the probe run left behind, which the
+    candidate's code cannot rewrite: the artifact it trained (counted here, like the scored run's)
+    and whether every bug got a verdict although training completed."""
+    flags: list[str] = []
+    try:
+        count, _ = check_artifact(scaffold=scaffold, work=work, enforce=False)
+    except Exception:  # noqa: BLE001 - an artifact this process cannot count is simply not counted
+        count = None
+    expected = scored.params if scored is not None else None
+    if expected is not None and count is None:
+        flags.append(f"the probe run saved no countable artifact although the scored run of the same files "
+                     f"trained and saved one ({expected:,} parameters): the code behaves differently under the probe")
+    elif expected is not None and count != expected:
+        flags.append(f"the probe run's artifact has {count:,} parameters, the scored run's {expected:,}: "
+                     "the code behaves differently under the probe")
+    raw = (payload or {}).get("verdicts", {})
+    missing = [b for b in scaffold.manifest.bugs
+               if not isinstance(raw.get(b), dict) or raw[b].get("status") not in STATUSES]
+    if missing and (count is not None or expected is not None):
+        how = "the probe run timed out" if run.timed_out else f"the probe process exited {_exit_text(payload, run)}"
+        flags.append(f"no verdict although training completed ({how}; missing: {', '.join(missing)[:200]})")
+    return flags
+
+
+def _exit_text(payload: dict[str, Any] | None, run: RunResult) -> str:
+    if payload is not None:
+        return f"with status {payload.get('child_exit')}"
+    return f"with status {run.returncode} and no result record"
 
 
 def read_record(log: Path, nonce: bytes) -> tuple[dict[str, Any] | None, list[str]]:

@@ -202,7 +202,7 @@ def test_atexit_forgery_is_flagged_in_store_dashboard_report_and_reveal(workspac
 
 
 @pytest.mark.parametrize("attack, expected", [
-    (CHANNEL, ("more than one verdict", "wrote to /out", "os.write", "2 result records")),
+    (CHANNEL, ("more than one verdict", "os.write")),  # its forged record on fd 1 reaches /dev/null
     (JSON_PATCH, ("monkeypatching json",)),
 ])
 def test_channel_and_json_forgeries_are_flagged(workspace, attack, expected):

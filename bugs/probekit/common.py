@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import runpy
 import sys
 import traceback
 
 
 def run_training(script: str = "train.py") -> str | None:
-    """Run ``script`` as ``__main__`` (output discarded). Returns the error text, or None."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            runpy.run_path(script, run_name="__main__")
-        except SystemExit as exc:
-            return None if not exc.code else f"SystemExit({exc.code})"
-        except BaseException:  # the candidate's code may raise anything
-            return traceback.format_exc(limit=3)
+    """Run ``script`` as ``__main__``. Returns the error text, or None.
+
+    Its output is not redirected here (sys.stdout stays the interpreter's own, as in the training
+    sandbox): the probe harness points descriptor 1 at /dev/null before setup runs.
+    """
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        return None if not exc.code else f"SystemExit({exc.code})"
+    except BaseException:  # the candidate's code may raise anything
+        return traceback.format_exc(limit=3)
     return None
 
 

@@ -45,8 +45,8 @@ def _prctl_dumpable(flag):
 
 
 def _load():
-    sys.path[:0] = ["/probes"]
-    spec = importlib.util.spec_from_file_location("scaffold_probes", "/probes/probes.py")
+    sys.path[:0] = ["/harness"]
+    spec = importlib.util.spec_from_file_location("scaffold_probes", "/harness/probes.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -103,6 +103,17 @@ def _watch_atexit(atexit):
     return seen
 
 
+def _look_like_training():
+    """Make this process look like ``python -u train.py`` in the training sandbox (pipeline.train):
+    its sys.path (script folder, then PYTHONPATH), its argv, and stdout to nowhere (as the probe
+    run's output is never shown). What still differs is listed in README.md ("Probe verdicts")."""
+    sys.path[:] = ["/workspace", "/workspace"] + [p for p in sys.path if p not in ("/harness", "/workspace")]
+    sys.argv[:] = ["train.py"]
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # the parent's own descriptor 1 (the result record) is not this one
+    os.close(null)
+
+
 def _child(probes, seconds, wfd):
     """Run setup and every probe; send one line per verdict. Never returns."""
     write, dumps, exit_ = _WRITE, _DUMPS, _EXIT
@@ -110,7 +121,7 @@ def _child(probes, seconds, wfd):
         import atexit
 
         _prctl_dumpable(1)
-        sys.path.insert(1, "/workspace")
+        _look_like_training()
         items = list(probes.PROBES.items())  # before any candidate code can change the dict
         hooks = _watch_atexit(atexit)
         ctx = probes.setup() if hasattr(probes, "setup") else {}
