@@ -37,6 +37,7 @@ from typing import Any, Iterator, get_args
 import pytest
 
 from pitfalls import api, sessions
+from pitfalls.anchors import PREPARING
 from pitfalls.errors import PitfallsError
 from pitfalls.jupyter import free_port
 from pitfalls.results import Status
@@ -159,9 +160,12 @@ def cli_json(env: dict[str, str], *args: str) -> Any:
 def assert_clear_error(proc: subprocess.CompletedProcess, *, folder: Path, says: tuple[str, ...],
                        fix: tuple[str, ...]) -> None:
     """The CLI's error contract: exit 1 and one ``error:`` line (no traceback) that names
-    ``folder``, says what is wrong (one of ``says``) and how to fix it (one of ``fix``)."""
+    ``folder``, says what is wrong (one of ``says``) and how to fix it (one of ``fix``). Progress
+    lines (the scoring scale being measured, runner/anchors.py) may come before it on stderr, never
+    on stdout, which holds only the result."""
     assert "Traceback" not in proc.stderr, f"a raw traceback instead of an error message:\n{proc.stderr[-2500:]}"
-    lines = proc.stderr.strip().splitlines()
+    assert PREPARING not in proc.stdout, f"a progress line on stdout:\n{proc.stdout[-2500:]}"
+    lines = [l for l in proc.stderr.strip().splitlines() if not l.startswith(PREPARING)]
     assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     line = lines[0].lower()
     assert str(folder).lower() in line, f"the message must name {folder}: {lines[0]}"
@@ -348,6 +352,9 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
                                      "def predict(model, features):\n    __import__('time').sleep(0.5)\n")
     assert "sleep(0.5)" in slow, "the starter's predict() changed"
     model.write_text(slow)
+    # The scale first: a server with no cached anchors measures them on its scoring thread at start
+    # (runner/anchors.py), and the kills must land in the submissions' stages, not in that training.
+    api.calibrate(name="tumor_triage")
     srv = Server(live)
     try:
         srv.start()
@@ -531,6 +538,8 @@ def disk_faults(tmp_path_factory) -> Iterator[DiskFaults]:
         assert earlier["status"] == "scored", earlier
         faults = {}
         for variant, (which, leave_kib) in DISK_FAULTS.items():
+            # the scale is measured (cached) first: the training the filler waits for is the candidate's
+            assert cli(env, "calibrate", "tumor_triage").returncode == 0
             parts_before = set(partial_snapshots(home))
             proc, filler = _submit_on_full_disk(env, ws, home if which == "home" else tmpdir, leave_kib,
                                                 note=f"full disk: {variant}")
