@@ -24,7 +24,7 @@ from .results import Status, Violation
 from .safecopy import copy_tree
 from .safefs import Bounds, Walk
 from .predictions import load_predictions
-from .predictor import start_predictor, stage_model
+from .predictor import go_when_warm, start_predictor, stage_model
 from .sandbox import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from .scaffold import Scaffold
 from .workspace import write_training_data
@@ -295,7 +295,7 @@ def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, ui
 
 def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Evaluation:
     b = scaffold.manifest.budgets
-    predictor.go()
+    go_when_warm(predictor, out)
     run = predictor.wait()
     ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]

@@ -25,6 +25,10 @@ WARM_MODULES = {
     "torch": ("torch", "torch.nn", "safetensors.torch"),
 }
 """What the predictor imports before ``go``, per framework (numpy and pandas always)."""
+WARM_MARKER = ".warm"
+"""The file the harness writes to its /out once those imports are done (sandbox_harness/predict.py)."""
+WARM_WAIT_SECONDS = 120.0
+"""How long :func:`go_when_warm` waits for the imports at most (then the clock counts the rest)."""
 
 
 def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) -> tuple[Sandboxed, Path]:
@@ -48,6 +52,25 @@ def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) 
                 Mount(out, "/out", writable=True)],
         limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True)
     return handle, out
+
+
+def go_when_warm(predictor: Sandboxed, out: Path, *, wait_seconds: float = WARM_WAIT_SECONDS) -> None:
+    """Start the prediction clock once the predictor's warm-up imports are done.
+
+    Before ``go`` the predictor runs at a minimal CPU weight, so on a busy machine its imports may
+    not be done when training ends; they are the runner's work, not the candidate's, and must not
+    count against predict_seconds. It gets full weight now, and ``go`` waits (at most
+    ``wait_seconds``) for the harness's marker or its exit. Nothing of the candidate's runs before
+    ``go``: the wait cannot be stretched by the candidate.
+    """
+    import time
+
+    predictor.cgroups.set_cpu_shares(1024)
+    marker, deadline = out / WARM_MARKER, time.monotonic() + wait_seconds
+    while not marker.exists() and predictor.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    marker.unlink(missing_ok=True)
+    predictor.go()
 
 
 def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
