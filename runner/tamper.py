@@ -5,8 +5,13 @@ any candidate code runs there. It reads every ``.py`` file and the code cells of
 (parsed, never executed) and reports each construct that reaches into the interpreter's
 machinery or rewrites output: exit hooks, tracing, frame and object-graph walks, ctypes, signal
 handlers, raw file descriptors, the probe and output paths, monkeypatching of standard or
-measured libraries, and dynamic code. Honest modelling code needs none of these; the six
-shipped scaffolds' starters and references raise nothing (tests/test_probe_tamper.py).
+measured libraries, dynamic code, any use of ``gc`` but ``gc.collect()``, import machinery and
+``sys.path`` changes, function and frame internals (``__code__``, ``__dict__``, ``f_globals``...),
+``getattr``/``setattr``/``delattr`` of a computed name, aliases of flagged modules (``g = gc``);
+and every archive, pickle or compiled file outside data/ and artifacts/ (importable code the scan
+cannot read). Honest modelling code needs none of these; the six shipped scaffolds' starters and
+references raise nothing (tests/test_probe_tamper.py). Source too deep to parse is a finding,
+never a crash.
 
 A finding reads ``tampering suspected: <file>:<line> <construct>``. It is a reason for the
 interviewer to read that line, not proof.

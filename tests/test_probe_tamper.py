@@ -222,3 +222,148 @@ def test_honest_reference_is_not_flagged(workspace):
     found = run_probes(scaffold=load_scaffold("tumor_triage"), source=ws)
     assert [p.tampering for p in found] == [[]] * len(found)
     assert {p.status for p in found} == {"fixed"} and all(p.self_reported for p in found)
+
+
+# --- the reviewer's attacks (issue 11): forging through gc/__code__, suppression, crashes ---------
+
+def _forge(trigger: str) -> str:
+    """The reviewer's forge: under the probe only, rewrite every probe function to say "fixed"."""
+    return f'''
+import gc, os
+def _forge():
+    if not ({trigger}):
+        return
+    g = gc
+    for o in g.get_objects():
+        if type(o).__name__ == "function" and getattr(o, "__module__", "") == "scaffold_probes" \\
+                and o.__name__ != "setup":
+            f = lambda ctx, name=o.__name__: ("fixed", "checked: 100.0% of fitted rows consistent")
+            setattr(o, "__code__", getattr(f, "__code__"))
+            setattr(o, "__defaults__", (o.__name__,))
+_forge()
+'''
+
+
+REVIEWER_TELL = '"PYTHONPATH" not in os.environ or os.environ.get("OMP_NUM_THREADS") == "1"'
+MOUNT_TELL = '"harness" in os.listdir("/")'  # a tell that remains (README.md, "Probe verdicts")
+SUPPRESS = 'import os\nif "harness" in os.listdir("/"):\n    raise SystemExit(0)\n'
+DEEP = {"plus.py": "x = " + "1+" * 100_000 + "1\n", "attr.py": "x = a" + ".b" * 100_000 + "\n",
+        "notnot.py": "x = " + "not " * 50_000 + "1\n"}
+
+
+@pytest.mark.parametrize("name", list(DEEP))
+def test_code_too_deep_to_scan_is_a_finding_not_a_crash(name, tmp_path):
+    assert scan_source(DEEP[name], name) == [f"{name}:0 code too deeply nested to scan: {name}"]
+    (tmp_path / name).write_text(DEEP[name])
+    assert scan_workspace(tmp_path) == [f"tampering suspected: {name}:0 code too deeply nested to scan: {name}"]
+
+
+def test_a_probe_run_that_fails_in_the_runner_gives_flagged_unknowns(tmp_path):
+    found = run_probes(scaffold=load_scaffold("tumor_triage"), source=tmp_path / "no-such-workspace")
+    assert {p.status for p in found} == {"unknown"} and len(found) == len(FORGED)
+    assert all("the probe run failed in the runner" in p.tampering[0] for p in found)
+
+
+@pytest.mark.parametrize("attack, construct", [
+    (_forge(REVIEWER_TELL), "the module 'gc' used as a value"), (_forge(REVIEWER_TELL), "setattr(..., '__code__')"),
+    ("import gc\nf = gc.collect\n", "only a direct gc.collect() call"),
+    ("import gc\nx = gc.get_referents(y)\n", "gc.get_referents"),
+    ("import sys\nsys.path.insert(0, 'lib.zip')\n", "a change to sys.path"),
+    ("import sys\nsys.path += ['lib.zip']\n", "a change to sys.path"),
+    ("import sys\np = sys.path\n", "a change to sys.path"),
+    ("import sys as s\nm = s.modules\n", "s.modules"), ("import sys\nsys.meta_path.append(x)\n", "sys.meta_path"),
+    ("import sys\nif sys.flags.isolated: pass\n", "sys.flags"),
+    ("import inspect\n", "import inspect"), ("import zipimport\n", "import zipimport"),
+    ("import pkgutil\n", "import pkgutil"), ("from importlib import util\n", "from importlib import util"),
+    ("fn.__dict__['x'] = 1\n", ".__dict__"), ("fn.__defaults__ = (1,)\n", ".__defaults__"),
+    ("x = frame.f_globals\n", ".f_globals"), ("x = fn.func_code\n", ".func_code"),
+    ("x = getattr(o, name)\n", "getattr() of a computed attribute name"),
+    ("setattr(o, '__code__', c)\n", "setattr(..., '__code__')"), ("delattr(o, '__call__')\n", "delattr(..., '__call__')"),
+    ("vars()['x'] = 1\n", "vars()"), ("vars(o)['x'] = 1\n", "vars()"),
+])
+def test_scan_flags_reflection_that_can_rewrite_probe_functions(attack, construct):
+    found = scan_source(attack, "train.py")
+    assert any(construct in f for f in found), found
+
+
+def test_common_honest_idioms_are_not_flagged():
+    honest = ("import gc, sys, argparse\nimport pandas as pd\nfrom sklearn.pipeline import make_pipeline\n"
+              "gc.collect()\nargs = argparse.ArgumentParser().parse_args()\ncfg = vars(args)\n"
+              "proba = getattr(model, 'predict_proba')(X)\nok = hasattr(model, 'predict_proba')\n"
+              "setattr(model, 'n_jobs', 1)\ndf = df.assign(x=lambda d: d.a * 2)\ndf.loc[:, 'y'] = 1\n"
+              "name = model.__class__.__name__\nprint(sys.path, sys.argv)\nsys.exit(main())\n"
+              "torch.manual_seed(0)\ntorch.set_num_threads(1)\n")
+    assert scan_source(honest, "train.py") == []
+
+
+def test_archives_pickles_and_hidden_zips_outside_data_and_artifacts_are_findings(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "lib.zip", "w") as z:
+        z.writestr("helper.py", "x = 1\n")
+    (tmp_path / "notes.csv").write_bytes((tmp_path / "lib.zip").read_bytes())  # a zip by its bytes
+    (tmp_path / "cache.pkl").write_bytes(b"\x80\x04N.")
+    for rel in ("data/extra.pkl", "artifacts/model.pkl", "train.py"):
+        (tmp_path / rel).parent.mkdir(exist_ok=True)
+        (tmp_path / rel).write_bytes(b"\x80\x04N." if rel.endswith("pkl") else b"x = 1\n")
+    found = {f.removeprefix("tampering suspected: ").split(":")[0] for f in scan_workspace(tmp_path)}
+    assert found == {"lib.zip", "notes.csv", "cache.pkl"}  # not data/extra.pkl, artifacts/ or train.py
+
+
+def test_the_probe_run_looks_like_training_so_the_reviewers_tell_no_longer_fires(workspace):
+    ws = workspace("tumor_triage")
+    (ws / "train.py").write_text((ws / "train.py").read_text() + _forge(REVIEWER_TELL))
+    found = {p.bug_id: p for p in run_probes(scaffold=load_scaffold("tumor_triage"), source=ws)}
+    assert found["label_misalignment"].status == "present"  # the starter's bug: the forge never ran
+    assert any("'gc' used as a value" in f for f in found["label_misalignment"].tampering)
+
+
+def test_a_gc_code_forgery_that_works_is_flagged(workspace):
+    ws = workspace("tumor_triage")
+    (ws / "train.py").write_text((ws / "train.py").read_text() + _forge(MOUNT_TELL))
+    found = run_probes(scaffold=load_scaffold("tumor_triage"), source=ws)
+    assert {p.status for p in found} == {"fixed"}  # the forgery itself succeeds in the sandbox...
+    flags = " ".join(found[0].tampering)  # ...and the interviewer is told where to look
+    assert "'gc' used as a value" in flags and "setattr(..., '__code__')" in flags, flags
+
+
+def test_a_forgery_imported_from_a_zip_is_flagged_in_the_store(workspace):
+    import zipfile
+
+    ws = workspace("tumor_triage")
+    with zipfile.ZipFile(ws / "lib.zip", "w") as z:
+        z.writestr("helper.py", _forge(MOUNT_TELL))
+    text = (ws / "train.py").read_text().replace("import os\n", "import os\nimport sys\nsys.path.insert(0, 'lib.zip')\nimport helper  # noqa\n", 1)
+    (ws / "train.py").write_text(text)
+    result = api.submit(directory=ws, note="zip forgery", probes=True)
+    assert result.status == "scored"
+    flags = " ".join(Store().submission(result.submission_id)["probe_flags"])
+    assert "lib.zip:0" in flags and "a change to sys.path" in flags, flags
+
+
+def test_suppression_under_the_probe_and_unscannable_code_are_flagged_not_fatal(workspace):
+    ws = workspace("tumor_triage", files={"junk.py": DEEP["plus.py"]})
+    (ws / "train.py").write_text(SUPPRESS + (ws / "train.py").read_text())
+    assert [f for f in scan_workspace(ws) if "train.py" in f] == []  # the exit itself is not a finding
+    result = api.submit(directory=ws, note="silent probe", probes=True)
+    assert result.status == "scored"  # never "The runner failed"
+    row = Store().submission(result.submission_id)
+    assert {p["status"] for p in row["probes"]} == {"unknown"}
+    flags = " ".join(row["probe_flags"])
+    assert "junk.py:0 code too deeply nested to scan" in flags, flags
+    assert "saved no countable artifact although the scored run" in flags, flags
+    assert "no verdict" not in flags or "training completed" in flags
+    rv = api.reveal(directory=ws)
+    assert all(b["status"] == "unknown" for b in rv.bugs)
+
+
+def test_a_probe_run_that_trained_but_gave_no_verdict_is_flagged(workspace):
+    ws = workspace("tumor_triage")  # predict() exits only under the probe, after training saved the model
+    text = (ws / "model.py").read_text().replace("def predict(model, features):\n", "def predict(model, features):\n"
+                                                 "    import os\n    if 'harness' in os.listdir('/') and "
+                                                 "'workspace' in os.listdir('/'):\n        raise SystemExit(0)\n", 1)
+    assert "SystemExit" in text
+    (ws / "model.py").write_text(text)
+    found = run_probes(scaffold=load_scaffold("tumor_triage"), source=ws)
+    assert {p.status for p in found} == {"unknown"}
+    assert any("no verdict although training completed" in f for f in found[0].tampering), found[0].tampering

@@ -4,7 +4,7 @@ The probes' ``setup()`` trains the candidate's workspace in this interpreter, un
 verdict is *self-reported*: candidate code shares the process that computes it. The harness makes
 tampering detectable rather than impossible:
 
-- A pristine parent. The harness imports the (trusted) probes file with /probes first on the path
+- A pristine parent. The harness imports the (trusted) probes file with /harness first on the path
   (no workspace module can shadow it), then forks. The child closes stdin, runs ``setup()`` and
   each probe (in its own forked grandchild, with a time limit) and sends one JSON line per verdict
   through a pipe. The parent never runs candidate code.
