@@ -1,7 +1,7 @@
 """probekit: behavioural spies for bug probes. Runs *inside* a probe sandbox.
 
 Standalone on purpose (numpy, pandas and, lazily, scikit-learn or torch only): the sandbox
-mounts this folder at /probes/probekit, and never the rest of pitfalls. Probes in a
+mounts this folder at /harness/probekit, and never the rest of pitfalls. Probes in a
 scaffold's ``probes.py`` use these helpers to watch the candidate's real training run
 (optimizer calls, loss inputs, estimator fits) and the real prediction path, instead of
 matching text.
