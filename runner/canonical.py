@@ -6,8 +6,9 @@ rewritten: safetensors headers are rebuilt (names, dtypes, shapes, offsets; meta
 ``format``); in skops files every node gets a fresh id (so no node refers to another by id),
 array files are renamed and re-saved (no padding or trailing bytes), a JsonNode's text is
 re-encoded from the value it was counted as, schema.json is re-dumped with sorted keys (a
-dict's ``key_types`` follow its keys), and every class a node names must be a library class
-(:func:`pitfalls.artifact_defaults.library_attribute`) or one defined in the prediction code.
+dict's ``key_types`` follow its keys), every class a node names must be a library class in the
+one spelling skops writes for it (:func:`pitfalls.skops_classes.canonical_class`) or one defined
+in the prediction code, and the root's format fields are the runner's own skops's.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .artifact_defaults import library_attribute
 from .bits import CANONICAL_NAN
 from .skops_arrays import load_npy
+from .skops_classes import JSON_CLASS, canonical_class
 from .artifacts import ArtifactError
 
 LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode",
@@ -77,8 +78,10 @@ class _Rewriter:
             out["__id__"] = node_id
         if loader is not None and (not isinstance(loader, str) or loader not in LOADERS):
             raise ArtifactError(f"skops nodes must use skops's own loaders. Got {str(loader)[:40]!r}.")
-        if "__class__" in value or "__module__" in value:
-            self._check_class(str(value.get("__module__")), str(value.get("__class__")))
+        if "__class__" in value or "__module__" in value:  # the counter checked both are names
+            module, cls = JSON_CLASS if loader == "JsonNode" else canonical_class(
+                str(value.get("__module__")), str(value.get("__class__")), self.code)
+            out["__module__"], out["__class__"] = module, cls
         if isinstance(value.get("file"), str) and value.get("type") == "numpy":
             out["file"] = self._array(value["file"])
         if loader == "JsonNode" and isinstance(value.get("content"), str):
@@ -91,14 +94,6 @@ class _Rewriter:
         """A new id for every node: none may point at another (skops would load the earlier one)."""
         self.ids += 1
         return self.ids
-
-    def _check_class(self, module: str, cls: str) -> None:
-        if module in self.code and cls in self.code[module]:
-            return
-        if library_attribute(module, cls) is None:
-            raise ArtifactError(f"Every class in the artifact must come from scikit-learn, numpy, scipy or "
-                                f"the prediction code. Got {module[:60]}.{cls[:60]} instead. Define it in "
-                                f"{', '.join(sorted(self.code)) or 'model'}.py.")
 
     def _array(self, name: str) -> str:
         if name not in self.files:
@@ -135,6 +130,14 @@ def _sort_dict_node(node: dict[str, Any]) -> None:
     key_types["content"] = [types[i] for i in order]
 
 
+def _format_fields() -> dict[str, object]:
+    """The root fields skops writes about its own format, as the runner's skops writes them."""
+    import skops
+    from skops.io._protocol import PROTOCOL
+
+    return {"protocol": PROTOCOL, "_skops_version": skops.__version__}
+
+
 def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
     """Rewrite a skops file (counted again first): fresh ids, arrays renamed and rebuilt from their
     values (:func:`pitfalls.skops_arrays.load_npy`: zeroed padding, floats rounded to float32
@@ -154,6 +157,7 @@ def canonical_skops(src: Path, dst: Path, *, code: dict[str, set[str]]) -> None:
         rewriter = _Rewriter(zf, code)
         try:
             schema = rewriter.node(json.loads(zf.read("schema.json")))
+            schema.update(_format_fields())  # the candidate's values were checked, not kept
         except ArtifactError:
             raise
         except (ValueError, KeyError, TypeError, RecursionError) as exc:

@@ -26,7 +26,8 @@ BATCH = 100
 
 
 def interval_seed(pred: np.ndarray, dataset_seed: int) -> int:
-    """A deterministic seed per submission: a hash of its predictions and the data set's seed."""
+    """A deterministic seed per submission: a hash of its predictions and the data set's secret
+    seed (:meth:`pitfalls.scaffold.Scaffold.data_seed`, not the public ``dataset_seed``)."""
     digest = hashlib.sha256(np.ascontiguousarray(pred).tobytes() + str(dataset_seed).encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
@@ -132,4 +133,4 @@ def public_interval(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float]
         pred = pred[:, 0]
     mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
     return bootstrap_interval(pred[mask], labels[mask], metric=m.task.metric, classes=m.task.classes,
-                              seed=interval_seed(pred, m.dataset_seed))
+                              seed=interval_seed(pred, scaffold.data_seed()))

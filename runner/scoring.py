@@ -138,12 +138,15 @@ predictions decode which rows are public and their labels (at most ~10 bits per 
 
 
 def public_decimals(reference: float | None, value: float | None = None) -> int:
-    """Decimals of the public-score grid: 3 significant digits of ``reference`` (or of ``value``
-    when the scaffold is not calibrated), at least 0 and at most 6."""
-    anchor = reference if reference not in (None, 0) else value
-    if anchor is None or anchor == 0 or not np.isfinite(anchor):
+    """Decimals of the public-score grid: 3 significant digits of ``reference``, at least 0 and at
+    most 6; a fixed ``PUBLIC_DIGITS`` decimals when the scaffold is not calibrated (no reference).
+
+    ``value`` is accepted for old callers and ignored: a grid that follows the score itself would
+    be finer exactly where the score is near 0 (6 decimals), a channel the candidate steers."""
+    del value
+    if reference is None or reference == 0 or not np.isfinite(reference):
         return PUBLIC_DIGITS
-    return int(min(6, max(0, PUBLIC_DIGITS - 1 - int(np.floor(np.log10(abs(anchor)))))))
+    return int(min(6, max(0, PUBLIC_DIGITS - 1 - int(np.floor(np.log10(abs(reference)))))))
 
 
 def round_public(value: float | None, decimals: int) -> float | None:

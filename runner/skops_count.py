@@ -5,9 +5,14 @@ parameter is worth at most 32 bits. Nothing here unpickles or instantiates anyth
 an array costs what its values carry (:mod:`pitfalls.skops_arrays`); a JSON float one, an integer
 one per 32 bits, a string one per 4 bytes of UTF-8; an attribute name (an identifier) one per 5
 characters; every element of a list, tuple, set or object array but None counts at least one
-(past the first ``FREE_ELEMENTS``), so values free alone (empty containers, class references)
-are not free in bulk; a JsonNode's text must be ``json.dumps`` of its value; the keys skops
-writes about a node (``STRUCTURE``, a dict's ``key_types``) must hold what skops writes there.
+(past the first ``FREE_ELEMENTS`` plain containers), so values free alone (empty containers,
+class references) are not free in bulk; None elements count one per ``NULLS_PER_PARAM`` past the
+first ``FREE_ELEMENTS`` (where they sit among the other elements is a bit each); a node naming a
+class that costs nothing else counts one (the choice of class, about 17 bits: see
+:mod:`pitfalls.skops_classes`), unless it is a plain container or a setting's default; a dict key
+whose type is not ``str`` counts one for its type; a JsonNode's text must be ``json.dumps`` of its
+value; the keys skops writes about a node (``STRUCTURE``, a dict's ``key_types``) must hold what
+skops writes there, class names spelled as skops spells them.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ import json
 import zipfile
 from pathlib import Path
 
-from .artifact_defaults import constructor_defaults, is_default
+from .artifact_defaults import constructor_defaults, is_default, library_attribute
 from .artifacts import ArtifactError, ParamCount
 from .bits import check_name, int_cost, name_cost, string_cost
 from .skops_arrays import load_npy, npy_cost
+from .skops_classes import check_spelling, is_plain
 
 MAX_SCHEMA_BYTES, MAX_PROTOCOL = 8 * 1024 * 1024, 99
 FREE_ELEMENTS = 64  # zero-cost elements free per file: sklearn writes a few (an empty remainder)
+NULLS_PER_PARAM = 32  # a None element's position among the others carries at most one bit
+NULLS, CLASSES, KEY_TYPES = "(null elements)", "(class choices)", "(key types)"
 
 
 def _cost(value: object) -> int:
@@ -62,7 +70,10 @@ def _check_structure(node: dict, path: str) -> None:
         value = node[key]
         if key == "__id__":
             ok = type(value) is int
-        elif key in NODE_KEYS:  # canonical.py checks the class they name
+        elif key in ("__class__", "__module__"):  # spelling here; canonical.py resolves the class
+            check_spelling(node, _where(path))
+            ok = True
+        elif key == "__loader__":
             ok = isinstance(value, str)
         elif key == "is_json":
             ok = loader == "JsonNode" and value is True
@@ -76,24 +87,41 @@ def _check_structure(node: dict, path: str) -> None:
                                 "Store numbers in numpy arrays and leave schema.json as skops wrote it.")
 
 
-def _check_key_types(key_types: object, n_keys: int, path: str) -> None:
-    """A dict's ``key_types`` must be one TypeNode per key, as skops writes it (then it is free)."""
+def _check_key_types(key_types: object, keys: list, path: str) -> int:
+    """A dict's ``key_types`` must be one TypeNode per key, as skops writes it; returns how many
+    are not ``builtins.str`` (each counts one: the choice of a key's type)."""
     types = key_types.get("content") if isinstance(key_types, dict) else None
-    if not (isinstance(types, list) and len(types) == n_keys and key_types.get("__loader__") == "ListNode"
+    if not (isinstance(types, list) and len(types) == len(keys) and key_types.get("__loader__") == "ListNode"
             and set(key_types) <= {*NODE_KEYS, "content"}
             and all(isinstance(t, dict) and t.get("__loader__") == "TypeNode" and set(t) <= set(NODE_KEYS)
                     for t in types)):
         raise ArtifactError(f"The dict at {_where(path)} must list one key type per key (skops's "
-                            f"key_types). Got {json.dumps(key_types)[:60]} for {n_keys} keys instead. "
+                            f"key_types). Got {json.dumps(key_types)[:60]} for {len(keys)} keys instead. "
                             "Save with skops.io.dump and leave schema.json as written.")
     for node in (key_types, *types):
         _check_structure(node, path)
+    if not is_plain(key_types):
+        raise ArtifactError(f"The dict at {_where(path)} must list its key types in a plain list. Got "
+                            f"{key_types.get('__module__')}.{key_types.get('__class__')} instead.")
+    return sum(not _free_key_type(t, k) for t, k in zip(types, keys))
+
+
+def _free_key_type(node: dict, key: str) -> bool:
+    """str, or a builtin int/float/bool whose text is exactly the key (then the type adds ~2 bits
+    to a key that costs at least one); any other key type counts one."""
+    module, cls = node.get("__module__"), node.get("__class__")
+    if module != "builtins" or cls not in ("str", "int", "float", "bool"):
+        return False
+    try:
+        return cls == "str" or str({"int": int, "float": float, "bool": lambda t: t == "True"}[cls](key)) == key
+    except (ValueError, OverflowError):
+        return False
 
 
 class _SkopsWalker:
     def __init__(self, zf: zipfile.ZipFile) -> None:
         self.zf, self.breakdown, self.files, self.total = zf, {}, set(), 0
-        self.free_elements = FREE_ELEMENTS
+        self.free_elements, self.nulls = FREE_ELEMENTS, 0
 
     def add(self, path: str, n: int) -> None:
         if n:
@@ -106,9 +134,15 @@ class _SkopsWalker:
             sub = f"{path}[{i}]" if indexed else path
             before = self.total
             self.walk(item, sub)
-            if self.total == before and not self._null(item):
+            if self._null(item):
+                self.nulls += 1
+            elif self.total == before:
                 self.free_elements -= 1
                 self.add(sub, 1 if self.free_elements < 0 else 0)
+
+    def finish(self) -> None:
+        """The file-wide charges: None elements past the free ones, in bulk."""
+        self.add(NULLS, -(-max(0, self.nulls - FREE_ELEMENTS) // NULLS_PER_PARAM))
 
     def walk(self, node: object, path: str, defaults: dict | None = None, key: str | None = None) -> None:
         if isinstance(node, list):
@@ -118,6 +152,13 @@ class _SkopsWalker:
             self.add(path, _cost(node))
             return
         _check_structure(node, path)
+        before = self.total
+        self._node(node, path, defaults, key)
+        if self.total == before and "__class__" in node and not is_plain(node) and not (
+                defaults is not None and key in defaults and _is_default_class(node, defaults[key])):
+            self.add(path or CLASSES, 1)  # its choice of class is all it carries: ~17 bits
+
+    def _node(self, node: dict, path: str, defaults: dict | None, key: str | None) -> None:
         loader = node.get("__loader__")
         if loader in KNOWN_KEYS:  # anything skops does not write there still counts
             for k, child in node.items():
@@ -180,7 +221,11 @@ class _SkopsWalker:
         if not isinstance(content, dict):
             raise ArtifactError(f"The dict at {_where(path)} must hold a JSON object. Got "
                                 f"{type(content).__name__} instead. Save with skops.io.dump.")
-        _check_key_types(node.get("key_types"), len(content), path)
+        other_types = _check_key_types(node.get("key_types"), list(content), path)
+        if attributes and other_types:
+            raise ArtifactError(f"The attributes at {_where(path)} must be keyed by str, as skops writes "
+                                f"them. Got {other_types} keys of another type instead.")
+        self.add(KEY_TYPES, other_types)
         for k, child in content.items():
             if not attributes:
                 self.add(path, _cost(k))
@@ -201,6 +246,13 @@ class _SkopsWalker:
             self._dict(content, path, defaults, attributes=True)
         else:
             self.walk(content, path)
+
+
+def _is_default_class(node: dict, default: object) -> bool:
+    """Whether a type or function node names exactly a constructor setting's default."""
+    if node.get("__loader__") not in ("TypeNode", "FunctionNode"):
+        return False
+    return library_attribute(str(node["__module__"]), str(node["__class__"])) is default
 
 
 def _pop_format_fields(schema: object) -> None:
@@ -254,6 +306,7 @@ def count_skops(path: Path, *, max_unpacked_mb: int = 64) -> ParamCount:
         try:
             _pop_format_fields(schema)
             walker.walk(schema, "")
+            walker.finish()
         except ArtifactError:
             raise
         except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:

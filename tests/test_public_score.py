@@ -48,7 +48,13 @@ def test_scores_differing_in_the_6th_decimal_are_shown_the_same():
 
 def test_grid_follows_the_reference_scale():
     assert public_decimals(0.947) == 3 and public_decimals(0.121) == 3 and public_decimals(284.26) == 0
-    assert public_decimals(0.0123) == 4 and public_decimals(None, 54.3) == 1
+    assert public_decimals(0.0123) == 4
+
+
+@pytest.mark.parametrize("value", [54.3, 0.0123, 1e-5, None])
+def test_uncalibrated_grid_is_fixed_whatever_the_score(value):
+    """Without a reference the grid must not follow the score: a score near 0 would get 6 decimals."""
+    assert public_decimals(None, value) == public_decimals(0, value) == 3
 
 
 @pytest.mark.parametrize("name", ["tumor_triage", "income_screen", "digits_budget", "bike_demand",
