@@ -31,7 +31,7 @@ MAX_FINDINGS = 20
 BINARY_CODE = (".so", ".pyd", ".pyc", ".pyo", ".pth", ".dylib")
 IMPORTS = {"atexit", "ctypes", "_ctypes", "cffi", "builtins", "__builtin__", "probekit", "scaffold_probes",
            "probes", "__main__", "marshal", "pty", "gc_hooks", "inspect", "faulthandler", "importlib", "zipimport",
-           "pkgutil", "runpy", "_imp", "imp", "sitecustomize", "usercustomize", "_thread", "types", "code", "codeop"}
+           "pkgutil", "runpy", "_imp", "imp", "sitecustomize", "usercustomize", "_thread", "code", "codeop"}
 REFERENCED = IMPORTS | {"gc"}  # any use of a name bound to one of these (but gc.collect()) is a finding
 ARCHIVES = (".zip", ".egg", ".whl", ".pth", ".so", ".pyd", ".pyc", ".pyo", ".dylib", ".pkl", ".pickle", ".joblib",
             ".pt", ".dill", ".cloudpickle", ".tar", ".gz", ".bz2", ".xz")
@@ -54,10 +54,13 @@ CALLS = {
     "faulthandler": {"enable", "register", "dump_traceback_later"},
     "subprocess": {"Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput"},
     "io": {"open", "FileIO"},
+    "types": {"FunctionType", "LambdaType", "CodeType", "MethodType", "FrameType", "CellType", "ModuleType",
+              "TracebackType"},
 }
 ATTRS = {"f_locals", "f_globals", "f_back", "f_builtins", "f_code", "tb_frame", "gi_frame", "cr_frame", "ag_frame",
          "__closure__", "__globals__", "__code__", "cell_contents", "__builtins__", "__subclasses__", "__dict__",
-         "func_code", "func_globals", "__defaults__", "__kwdefaults__", "gi_code", "co_code", "PROBES", "co_consts"}
+         "func_code", "func_globals", "__defaults__", "__kwdefaults__", "gi_code", "co_code", "PROBES", "co_consts",
+         "__wrapped__", "__self__", "__func__"}
 READERS = {"print", "len", "list", "tuple", "str", "repr", "sorted", "set", "any", "all", "enumerate", "iter"}
 SYS_PATH_MUTATORS = {"insert", "append", "extend", "remove", "pop", "clear", "reverse", "sort", "__setitem__",
                      "__delitem__", "__iadd__"}

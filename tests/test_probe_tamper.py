@@ -280,6 +280,8 @@ def test_a_probe_run_that_fails_in_the_runner_gives_flagged_unknowns(tmp_path):
     ("x = getattr(o, name)\n", "getattr() of a computed attribute name"),
     ("setattr(o, '__code__', c)\n", "setattr(..., '__code__')"), ("delattr(o, '__call__')\n", "delattr(..., '__call__')"),
     ("vars()['x'] = 1\n", "vars()"), ("vars(o)['x'] = 1\n", "vars()"),
+    ("from sklearn.linear_model import LogisticRegression as L\nfit = L.fit.__wrapped__\n", ".__wrapped__"),
+    ("import types\nf = types.FunctionType(code, {})\n", "types.FunctionType"),
 ])
 def test_scan_flags_reflection_that_can_rewrite_probe_functions(attack, construct):
     found = scan_source(attack, "train.py")
