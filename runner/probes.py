@@ -126,8 +126,8 @@ def cross_checks(*, scaffold: Scaffold, work: Path, payload: dict[str, Any] | No
         flags.append(f"the probe run saved no countable artifact although the scored run of the same files "
                      f"trained and saved one ({expected:,} parameters): the code behaves differently under the probe")
     elif expected is not None and count != expected:
-        flags.append(f"the probe run's artifact has {count:,} parameters, the scored run's {expected:,}: "
-                     "the code behaves differently under the probe")
+        flags.append(f"the probe run's artifact has {count:,} parameters, the scored run's {expected:,}: the code "
+                     "behaves differently under the probe (or the model's size depends on unseeded randomness)")
     raw = (payload or {}).get("verdicts", {})
     missing = [b for b in scaffold.manifest.bugs
                if not isinstance(raw.get(b), dict) or raw[b].get("status") not in STATUSES]
