@@ -137,17 +137,27 @@ def impose_class_imbalance(df: pd.DataFrame, *, target: str, minority: int, keep
 @register(id="target_leakage", ref="Q21", detect=_detect_leak, example=_example_leak,
           heldout_leak=heldout_column_leak)
 def add_leak_feature(df: pd.DataFrame, *, target: str, column: str, rng: np.random.Generator,
-                     codes: int = 10, strength: float = 0.9, randomize: bool = False) -> tuple[pd.DataFrame, Quirk]:
+                     codes: int = 10, strength: float = 0.9, randomize: bool = False,
+                     flag: bool = False) -> tuple[pd.DataFrame, Quirk]:
     """Add an integer code that was assigned *after* the outcome (catalog Q21).
 
     In training data the code depends on the label (with probability ``strength`` a positive
     gets a code from the top third); with ``randomize=True`` (held-out data) it is drawn from
     the same marginal but independent of the label, so a model that relies on it loses.
+    ``flag=True`` keeps only whether the code is in the top third (0/1): the cleanest split, so a
+    linear model leans on it hardest; it draws the same random numbers as the code.
+
+    Raises:
+        ValueError: ``codes`` is below 3 or ``strength`` is outside [0, 1].
     """
+    if codes < 3 or not 0.0 <= strength <= 1.0:
+        raise ValueError(f"codes must be at least 3 and strength within [0, 1]. Got codes={codes}, "
+                         f"strength={strength} instead. Use flag=True for a 0/1 column.")
     y = df[target].to_numpy()
-    high = np.arange(codes - codes // 3, codes)
-    low = np.arange(0, codes - codes // 3)
+    high, low = np.arange(codes - codes // 3, codes), np.arange(0, codes - codes // 3)
     leaky = np.where((y == 1) == (rng.random(len(y)) < strength), rng.choice(high, len(y)), rng.choice(low, len(y)))
+    if flag:
+        leaky = (leaky >= high[0]).astype(int)
     if randomize:
         leaky = rng.permutation(leaky)
     out = df.copy()

@@ -149,6 +149,23 @@ def test_leak_and_shortcut_columns_are_random_in_heldout_and_caught_when_not(see
         assert _run(kind, ex, train=ex.train, heldout=leaky, leak=True).fired
 
 
+def test_leak_flag_follows_the_label_in_training_and_not_in_heldout():
+    """flag=True (tumor_triage's referral flag): 0/1 only, equal to the label at strength 1, the
+    same marginal but independent of the label when randomized, drawn with the same random
+    numbers as the code (so the rest of a scaffold's data does not move); too few codes are refused."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=400), "y": (rng.random(400) < 0.3).astype(int)})
+    train, _ = add_leak_feature(df, target="y", column="flag", rng=rng, flag=True, strength=1.0)
+    assert set(train["flag"]) == {0, 1} and (train["flag"] == train["y"]).all()
+    held, _ = add_leak_feature(df, target="y", column="flag", rng=rng, flag=True, strength=1.0, randomize=True)
+    assert held["flag"].sum() == df["y"].sum() and abs(held["flag"].corr(held["y"])) < 0.15
+    ten, _ = add_leak_feature(df, target="y", column="code", rng=np.random.default_rng(5), strength=0.9)
+    one, _ = add_leak_feature(df, target="y", column="code", rng=np.random.default_rng(5), strength=0.9, flag=True)
+    assert ((ten["code"] >= 7).astype(int) == one["code"]).all() and (one["code"] != one["y"]).any()
+    with pytest.raises(ValueError, match="codes must be at least 3"):
+        add_leak_feature(df, target="y", column="flag", rng=rng, codes=2)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_informative_missingness_hides_the_top_values_and_mcar_gaps_do_not_trigger_it(seed):
     """About 20% of the column is gone, all above what is kept; random gaps stay silent."""
