@@ -294,7 +294,8 @@ class KillPoint:
     stage: str
     """The stage the kill must interrupt (checked afterwards; ``anywhere`` is not checked)."""
     trigger: str
-    """``sent``, ``.part`` (a snapshot being written), a sandbox stage (:class:`StageWatch`), or
+    """``sent``, ``connected`` (the server accepted the request on session.sock: socket clients
+    only), ``.part`` (a snapshot being written), a sandbox stage (:class:`StageWatch`), or
     ``answered``."""
     window: tuple[float, float]
     blob: bool = False
@@ -302,7 +303,9 @@ class KillPoint:
 
 
 KILL_POINTS = [
-    KillPoint("before the row", "sent", (0.2, 0.6), blob=True),
+    # Snapshots stream into their .part file as soon as the checks pass (runner/workspace.py), so
+    # "before the row" is the moment the server holds the request: its checks take milliseconds.
+    KillPoint("before the row", "connected", (0.0, 0.02), blob=True),
     KillPoint("snapshot write", ".part", (0.0, 0.0), blob=True),
     KillPoint("training", "training", (0.0, 0.4)),
     KillPoint("prediction", "prediction", (0.0, 0.2)),
@@ -371,6 +374,16 @@ def server(pitfalls_home, tmp_path, monkeypatch) -> Iterator[Server]:
         yield srv
 
 
+def _socket_connected(sock: Path) -> bool:
+    """Whether the server holds a connection on ``sock`` (an accepted socket, bound to its path,
+    is listed in /proc/net/unix in state 03, connected; the listener is in state 01)."""
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[5] == "03" and fields[7] == str(sock):
+            return True
+    return False
+
+
 def _kill_at(point: KillPoint, server: Server, client: Client, delay: float,
              parts_before: set[Path]) -> tuple[str, dict[int, str]]:
     """Wait for ``point.trigger``, wait ``delay`` more, SIGKILL the server; return the stage the kill
@@ -378,7 +391,8 @@ def _kill_at(point: KillPoint, server: Server, client: Client, delay: float,
     home = Path(os.environ["PITFALLS_HOME"])
     watch = StageWatch(server.proc.pid)
     parts = lambda: set(partial_snapshots(home)) - parts_before  # noqa: E731
-    triggers = {"sent": lambda: True, ".part": lambda: bool(parts()), "answered": lambda: client.done.is_set()}
+    triggers = {"sent": lambda: True, ".part": lambda: bool(parts()), "answered": lambda: client.done.is_set(),
+                "connected": lambda: _socket_connected(server.live.run_dir / "session.sock")}
     trigger = triggers.get(point.trigger) or (lambda: watch.stage() == point.trigger)
     wait_until(lambda: trigger() or (client.done.is_set() and point.trigger != "answered"), timeout=120,
                what=f"{point.trigger} (server log: {server.log()})", poll=0.001 if point.trigger == ".part" else 0.01)
