@@ -71,9 +71,13 @@ class _Rewriter:
             return [self.node(v) for v in value]
         if not isinstance(value, dict):
             return _float32_values(value)
-        node_id = self._fresh_id() if "__id__" in value else None  # a parent's before its children's
-        out = {k: self.node(v) for k, v in value.items()}
         loader = value.get("__loader__")
+        if loader == "DictNode":  # keys in order before ids and array names are handed out
+            value = dict(value)
+            _sort_dict_node(value)
+        node_id = self._fresh_id() if "__id__" in value else None  # a parent's before its children's
+        # sorted keys: ids and array names follow no order the candidate chose
+        out = {k: self.node(value[k]) for k in sorted(value)}
         if node_id is not None:
             out["__id__"] = node_id
         if loader is not None and (not isinstance(loader, str) or loader not in LOADERS):
@@ -86,8 +90,6 @@ class _Rewriter:
             out["file"] = self._array(value["file"])
         if loader == "JsonNode" and isinstance(value.get("content"), str):
             out["content"] = json.dumps(_float32_values(json.loads(value["content"])))  # the counted value
-        if loader == "DictNode":
-            _sort_dict_node(out)
         return out
 
     def _fresh_id(self) -> int:
@@ -122,6 +124,8 @@ def _sort_dict_node(node: dict[str, Any]) -> None:
     """Order a DictNode's keys as ``json.dumps(sort_keys=True)`` will, its key_types alike."""
     content, key_types = node.get("content"), node.get("key_types")
     types = key_types.get("content") if isinstance(key_types, dict) else None
+    if isinstance(key_types, dict):
+        key_types = node["key_types"] = dict(key_types)  # the candidate's schema stays as read
     if not (isinstance(content, dict) and isinstance(types, list) and len(types) == len(content)):
         return  # the counter refuses such a node; nothing to keep in step
     order = sorted(range(len(content)), key=list(content).__getitem__)

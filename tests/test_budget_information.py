@@ -271,3 +271,86 @@ def test_trailing_bytes_after_npy_data_are_refused(tmp_path):
         for name, data in members.items():
             zf.writestr(name, data)
     _refused(out, "exactly")
+
+
+# Class names: skops loads a class by getattr(module, name), but numpy reaches the same class by
+# endless attribute paths (numpy.ma.core.np.ma.extras.np...float64): one path per bit string.
+def _honest_logreg(tmp_path: Path) -> tuple[dict, dict[str, bytes]]:
+    from sklearn.linear_model import LogisticRegression
+
+    X = _rng().normal(size=(50, 3))
+    sio.dump(LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)), tmp_path / "honest.skops")
+    with zipfile.ZipFile(tmp_path / "honest.skops") as zf:
+        return json.loads(zf.read("schema.json")), {n: zf.read(n) for n in zf.namelist() if n != "schema.json"}
+
+
+def _forge(tmp_path: Path, name: str, schema: dict, members: dict[str, bytes]) -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("schema.json", json.dumps(schema))
+        for n, b in members.items():
+            zf.writestr(n, b)
+    return path
+
+
+@pytest.mark.parametrize("node", ["setting_json", "estimator", "key_type"])
+def test_bits_in_a_class_path_are_refused(tmp_path, node):
+    """The review's attack: 1,600 bits as a dotted path to numpy.float64 on a free setting (then on
+    the estimator and on a key type) were free and reached the predictor; now refused."""
+    schema, members = _honest_logreg(tmp_path)
+    bits = _rng().integers(0, 2, 1600)
+    path = "".join("ma.core.np." if b == 0 else "ma.extras.np." for b in bits) + "float64"
+    target = {"setting_json": schema["content"]["content"]["C"], "estimator": schema,
+              "key_type": schema["content"]["key_types"]["content"][0]}[node]
+    target["__module__"], target["__class__"] = "numpy", path
+    src = _forge(tmp_path, f"{node}.skops", schema, members)
+    with pytest.raises(ArtifactError, match="must name its class as skops.io.dump writes it"):
+        canonicalize(src, tmp_path / "c.skops", code_files=[])
+
+
+def test_a_class_by_another_module_is_refused_and_format_fields_are_the_runners(tmp_path):
+    """LogisticRegression named from sklearn.linear_model (where it resolves too) is another
+    spelling of the same class: refused. The root's protocol and version are the runner's in the copy."""
+    schema, members = _honest_logreg(tmp_path)
+    ref = {"__class__": "LogisticRegression", "__module__": "sklearn.linear_model", "__loader__": "TypeNode",
+           "__id__": 99}
+    schema["content"]["content"]["kind_"] = ref
+    schema["content"]["key_types"]["content"].append(
+        {"__class__": "str", "__module__": "builtins", "__loader__": "TypeNode", "__id__": 98})
+    with pytest.raises(ArtifactError, match="names it: sklearn.linear_model._logistic.LogisticRegression"):
+        canonicalize(_forge(tmp_path, "alias.skops", schema, members), tmp_path / "c.skops", code_files=[])
+    ref["__module__"] = "sklearn.linear_model._logistic"
+    schema["_skops_version"] = "9.9.9"
+    canonicalize(_forge(tmp_path, "ok.skops", schema, members), tmp_path / "c.skops", code_files=[])
+    with zipfile.ZipFile(tmp_path / "c.skops") as zf:
+        out = json.loads(zf.read("schema.json"))
+    import skops
+
+    assert out["_skops_version"] == skops.__version__
+    assert out["content"]["content"]["kind_"]["__module__"] == "sklearn.linear_model._logistic"
+    assert out["protocol"] == json.loads(zipfile.ZipFile(tmp_path / "honest.skops").read("schema.json"))["protocol"]
+
+
+def test_null_elements_with_payload_classes_are_refused_or_charged(tmp_path):
+    """A list of null JsonNodes was free whatever classes it named: now the class is builtins.str
+    or refused, and past FREE_ELEMENTS the nulls count in bulk."""
+    from pitfalls.skops_count import FREE_ELEMENTS, NULLS_PER_PARAM
+
+    est = StandardScaler().fit(_rng().normal(size=(20, 3)))
+    base = count_params(sio_dump(est, tmp_path / "base.skops"), max_mb=MAX_MB).total
+    est.memo_ = [None] * 3000
+    src = sio_dump(est, tmp_path / "nulls.skops")
+    charged = count_params(src, max_mb=MAX_MB).total - base
+    assert charged >= (3000 - FREE_ELEMENTS) // NULLS_PER_PARAM
+    with zipfile.ZipFile(src) as zf:
+        schema = json.loads(zf.read("schema.json"))
+        members = {n: zf.read(n) for n in zf.namelist() if n != "schema.json"}
+    for node, b in zip(schema["content"]["content"]["memo_"]["content"], _rng().integers(0, 2, 3000)):
+        node["__class__"] = ["str", "int"][b]
+    with pytest.raises(ArtifactError, match="builtins.str, as skops writes for every JsonNode"):
+        count_params(_forge(tmp_path, "named.skops", schema, members), max_mb=MAX_MB)
+
+
+def sio_dump(est: object, path: Path) -> Path:
+    sio.dump(est, path)
+    return path

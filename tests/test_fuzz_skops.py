@@ -170,3 +170,86 @@ def test_structured_members_from_the_fuzz_are_valid_when_well_formed(tmp_path, d
     members = {**MEMBERS, NPY[0]: _npy(descr, False, "(2,)", bytes(2 * dtype.itemsize), 1)}
     path = _write(tmp_path / "model.skops", members)
     _only_verdicts(path)
+
+
+# Every byte of the canonical schema.json must be a function of what was counted: two artifacts
+# that differ only in choices the counter does not charge (a class's spelling, the format fields,
+# key order, node ids, the class a null names) give byte-identical copies, or one is refused.
+def _with_nulls() -> dict[str, bytes]:
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    model.steps[0][1].memo_ = [None, 1.5, None, None]
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(model))) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+NULL_MEMBERS = _with_nulls()
+ALIASES = ["numpy.ma.core.np", "numpy", "sklearn", "builtins", "collections", "numpy.ma.core"]
+
+
+def _respell(node: dict, rnd) -> None:
+    """Another spelling of the node's class: a parent module, a dotted path, another class."""
+    module, cls = node["__module__"], node["__class__"]
+    choice = rnd.randrange(4)
+    if choice == 0 and "." in module:
+        node["__module__"] = module.rsplit(".", 1)[0]  # the public package re-exports it
+    elif choice == 1:
+        node["__module__"], node["__class__"] = "numpy", f"ma.core.np.{cls}" if module == "numpy" else "float64"
+    elif choice == 2:
+        node["__class__"] = rnd.choice(["str", "int", "NoneType", "float", cls])
+    else:
+        node["__module__"] = rnd.choice(ALIASES)
+
+
+def _uncounted_edit(value: object, rnd, kinds: frozenset) -> object:
+    if isinstance(value, list):
+        return [_uncounted_edit(v, rnd, kinds) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {k: _uncounted_edit(v, rnd, kinds) for k, v in value.items()}
+    if "spell" in kinds and "__class__" in out and rnd.random() < 0.1:
+        _respell(out, rnd)
+    if "alias" in kinds and str(out.get("__module__")).startswith("sklearn.") and rnd.random() < 0.5:
+        out["__module__"] = out["__module__"].rsplit(".", 1)[0]  # the public package re-exports it
+    if "ids" in kinds and "__id__" in out and rnd.random() < 0.3:
+        out["__id__"] = rnd.randrange(10**6)
+    if "format" in kinds and "protocol" in out:
+        out["protocol"], out["_skops_version"] = rnd.randrange(100), rnd.choice(["0.1", "1.2.3", "0.16.0"])
+    if "order" not in kinds:
+        return out
+    items = list(out.items())
+    if out.get("__loader__") != "DictNode" and rnd.random() < 0.5:
+        rnd.shuffle(items)  # a DictNode's content is a dict, reordered below with its key types
+    out = dict(items)
+    content, types = out.get("content"), out.get("key_types", {}).get("content") if out.get("__loader__") == "DictNode" else None
+    if isinstance(content, dict) and isinstance(types, list) and len(types) == len(content) and rnd.random() < 0.5:
+        order = list(range(len(content)))
+        rnd.shuffle(order)
+        pairs = list(content.items())
+        out["content"] = dict(pairs[i] for i in order)
+        out["key_types"]["content"] = [types[i] for i in order]
+    return out
+
+
+def _canonical_bytes(path: Path) -> tuple[int, bytes] | None:
+    try:
+        total = count_skops(path).total
+        canonical_skops(path, path.with_suffix(".c.skops"), code={})
+    except ArtifactError:
+        return None
+    with zipfile.ZipFile(path.with_suffix(".c.skops")) as zf:
+        return total, b"".join(zf.read(n) for n in sorted(zf.namelist()))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(rnd=st.randoms(use_true_random=False), nulls=st.booleans(),
+       kinds=st.frozensets(st.sampled_from(["spell", "alias", "ids", "format", "order"]), min_size=1))
+def test_canonical_copy_is_a_function_of_counted_values(tmp_path_factory, rnd, nulls, kinds):
+    members = NULL_MEMBERS if nulls else MEMBERS
+    honest = _canonical_bytes(_write(_tmp(tmp_path_factory), members))
+    assert honest is not None
+    schema = _uncounted_edit(json.loads(members["schema.json"]), rnd, kinds)
+    edited = _canonical_bytes(_write(_tmp(tmp_path_factory), {**members, "schema.json": json.dumps(schema).encode()}))
+    assert edited is None or edited == honest  # refused, or the very same count and bytes
