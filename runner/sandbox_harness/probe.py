@@ -114,6 +114,17 @@ def _look_like_training():
     os.close(null)
 
 
+def _single_threaded():
+    """After training: each probe runs in a forked process, where an OpenMP pool inherited from
+    training (the sandbox's OMP_NUM_THREADS, as in pipeline.train) would deadlock; use one thread."""
+    try:
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(1)
+    except Exception:  # a probe that then hangs is reported as timed out
+        pass
+
+
 def _child(probes, seconds, wfd):
     """Run setup and every probe; send one line per verdict. Never returns."""
     write, dumps, exit_ = _WRITE, _DUMPS, _EXIT
@@ -125,6 +136,7 @@ def _child(probes, seconds, wfd):
         items = list(probes.PROBES.items())  # before any candidate code can change the dict
         hooks = _watch_atexit(atexit)
         ctx = probes.setup() if hasattr(probes, "setup") else {}
+        _single_threaded()
         for bug, fn in items:
             verdict = _run_one(lambda fn=fn: fn(ctx), seconds)
             if not isinstance(verdict, dict):
