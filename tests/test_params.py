@@ -59,6 +59,7 @@ from torch import nn
 
 from conftest import submit_json
 from pitfalls.canonical import canonicalize
+from pitfalls.code_count import count_code, free_code
 from pitfalls.artifacts import ArtifactError, count_params, count_safetensors
 from pitfalls.scaffold import load_scaffold
 
@@ -1166,16 +1167,23 @@ def test_over_budget_digits_model_is_rejected_with_the_exact_count(workspace, tm
     model = _load_module(ws / "model.py").build_model()
     n_params = sum(p.numel() for p in model.parameters())
     n_buffers = sum(b.numel() for b in model.buffers())
-    assert n_params <= limit < n_params + n_buffers  # the case only the buffer rule decides
+    # Every header entry is charged for its name, dtype and dimensions (one per 5 characters), and
+    # the prediction code for what it adds to the scaffold's own (here the literal 106).
+    names = sum(math.ceil((len(k) + 1 + v.dim()) / 5) for k, v in model.state_dict().items())
+    code = count_code({"model.py": (ws / "model.py").read_text()},
+                      free_code(scaffold.root.resolve(), ("model.py",))).total
+    assert 0 < names < 100 and code == 1
+    assert n_params + names + code <= limit < n_params + n_buffers  # the case only the buffer rule decides
+    total = n_params + n_buffers + names + code
 
     result = submit_json(ws, "--no-probes")
     assert result["status"] == "rejected", result
     budget = [v for v in result["violations"] if v["constraint"] == "max_params"]
     assert len(budget) == 1, result["violations"]
     assert budget[0]["limit"] == limit
-    assert budget[0]["actual"] == n_params + n_buffers
-    assert result["params"] == n_params + n_buffers
-    assert f"{n_params + n_buffers:,}" in result["message"]
+    assert budget[0]["actual"] == total
+    assert result["params"] == total
+    assert f"{total:,}" in result["message"]
     assert result["score"] is None
 
 
