@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pitfalls import quota, safefs
+from test_safefs import deep_chain
 
 pytestmark = pytest.mark.skipif(not quota.available(), reason="bounded folders need root and loop devices")
 
@@ -157,14 +158,7 @@ def test_release_and_bound_copy_deep_sparse_fifo_and_hard_links_without_blowing_
     failed on it), a FIFO (must not block), a 1 TiB sparse file (must stay sparse on the host) and 50
     hard links to one file (must stay one file)."""
     path, image = _bounded_workspace(tmp_path)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    for _ in range(1100):
-        os.mkdir("d" * 40, dir_fd=fd)
-        nxt = os.open("d" * 40, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-        os.close(fd)
-        fd = nxt
-    os.close(os.open("bottom", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
-    os.close(fd)
+    deep_chain(path, 1100)
     os.mkfifo(path / "fifo")
     with open(path / "sparse", "wb") as f:
         f.truncate(2**40)
@@ -178,6 +172,6 @@ def test_release_and_bound_copy_deep_sparse_fifo_and_hard_links_without_blowing_
     quota.bound(path, image, size_mb=16, owner=1000)  # and back onto an image (resume)
     assert quota.is_mounted(path) and os.stat(path / "big").st_nlink == 51
     with safefs.Walk(path, bounds=safefs.UNBOUNDED) as walk:
-        assert [i.path.count("/") for i in walk if i.kind == "file" and i.name == "bottom"] == [1100]
+        assert [i.path.count("/") for i in walk if i.kind == "file" and i.name == "bottom.txt"] == [1100]
     quota.release(path, image)
     safefs.remove_tree(path)  # pytest's own clean-up of old tmp folders recurses and cannot remove the chain

@@ -181,7 +181,9 @@ def test_a_fifo_blocks_no_reader(tmp_path, monkeypatch):
         assert tar.getnames() == ["train.py"]
 
 
-def _deep(root: Path, depth: int) -> None:
+def deep_chain(root: Path, depth: int) -> None:
+    """A chain of ``depth`` folders of 40-character names under ``root``, with bottom.txt at its end
+    (made relative to descriptors: the path is far past PATH_MAX)."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     for _ in range(depth):
         os.mkdir("d" * 40, dir_fd=fd)
@@ -198,7 +200,7 @@ def test_a_1100_deep_chain_is_handled_within_bounds(fast_tmp, monkeypatch, recor
     ws = fast_tmp / "ws"
     ws.mkdir()
     (ws / "train.py").write_text("x = 1\n")
-    _deep(ws, 1100)
+    deep_chain(ws, 1100)
     monkeypatch.setenv("PITFALLS_HOME", str(fast_tmp / "home"))
     t0 = time.monotonic()
     files, why = workspace_view.list_files(ws, hidden=HIDDEN_PARTS, bounds=FILES_BOUNDS)
