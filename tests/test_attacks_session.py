@@ -720,7 +720,7 @@ def test_bad_requests_to_the_submit_socket_are_refused_clearly(attacker):
     for name in ("a number as note", "a 100k note"):
         message = json.loads(got[name]["body"])["message"]
         assert f"at most {MAX_NOTE_CHARS} characters" in message, (name, message)
-    assert "100000" in json.loads(got["a 100k note"]["body"])["message"]
+    assert "Got 100,000 characters instead" in json.loads(got["a 100k note"]["body"])["message"]
     assert got["GET /submit"]["code"] == 405 and "Method Not Allowed" in got["GET /submit"]["body"]
     assert got["unknown path"]["code"] == 404 and got["traversal"]["code"] == 404
     assert "root:x" not in json.dumps(got)
