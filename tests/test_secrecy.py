@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import sys
 import uuid
@@ -33,6 +34,30 @@ NO_PROBES = "--no-probes"
 
 class Leak(AssertionError):
     """Secret content reached the candidate (the specific failure the symlink tests look for)."""
+
+
+# The candidate's probe library below is prediction code, and prediction code is charged against
+# the budget (runner/code_count.py): it costs about 2,100 counted parameters, over tumor_triage's
+# 2,000. These tests measure the sandboxes, not the budget, so they run on a copy of the library
+# in which tumor_triage's budget has room for the probes (and that copy is a forbidden path too).
+ROOMY_MAX_PARAMS = 8000
+
+
+@pytest.fixture(scope="module")
+def _roomy_library(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("roomy-library") / "scaffolds"
+    shutil.copytree(REPO / "scaffolds", root, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = root / "tumor_triage" / "scaffold.toml"
+    text, n = re.subn(r"(?m)^max_params = \d+", f"max_params = {ROOMY_MAX_PARAMS}", toml.read_text())
+    assert n == 1
+    toml.write_text(text)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def roomy_library(_roomy_library, monkeypatch) -> Path:
+    monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(_roomy_library))
+    return _roomy_library
 
 # --------------------------------------------------------------------------------------------
 # The candidate's probe library. It lives in model.py (train.py imports it from there), so the
@@ -533,14 +558,16 @@ def _config(*, home: Path, ws: Path, train: list[str] = (), predict: list[str] =
             **extra) -> dict:
     token = uuid.uuid4().hex[:12]
     forbidden_paths = [str(home), str(ws), str(REPO / "scaffolds"), str(REPO / "runner"),
-                       str(REPO / "datasets"), str(REPO / "bugs"), str(REPO / ".git")]
+                       str(REPO / "datasets"), str(REPO / "bugs"), str(REPO / ".git"),
+                       os.environ["PITFALLS_SCAFFOLDS"]]  # the roomy copy of the library
     return {
         "token": token,
         "home": str(home),
         "host_workspace": str(ws),
         "forbidden_paths": forbidden_paths,
         # strings that must not appear in any other process's cmdline/environ or in the mount table
-        "forbidden_strings": [str(home), str(ws), str(REPO / "scaffolds"), "pytest", "pitfalls submit"],
+        "forbidden_strings": [str(home), str(ws), str(REPO / "scaffolds"), os.environ["PITFALLS_SCAFFOLDS"],
+                              "pytest", "pitfalls submit"],
         "train": {"probes": list(train), "allowed": ["/workspace", "/tmp", "/etc"], "magic_seconds": 35,
                   "magic_all": True},
         "predict": {"probes": list(predict), "allowed": ["/model", "/data", "/harness", "/out", "/tmp", "/etc"],
