@@ -443,8 +443,12 @@ def test_sigkilled_session_server_loses_no_acknowledged_submission(server):
         stage, sandboxes = _kill_at(point, server, client, delay, parts_before)
         client.wait(60)
         seen.append((point.stage, stage, round(delay, 2), client.acknowledged))
+        # The checks before the snapshot take milliseconds, and the snapshot then streams into its
+        # .part file at once: a kill aimed before the row may land in that write. Both stages come
+        # before any row exists, which is what that point is about.
+        allowed = {"before the row": {"before the row", "snapshot write"}}.get(point.stage, {point.stage})
         if point.stage != "anywhere":
-            assert stage == point.stage, f"round {i}: the kill landed in {stage!r}, not {point.stage!r}"
+            assert stage in allowed, f"round {i}: the kill landed in {stage!r}, not {point.stage!r}"
         wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in sandboxes), timeout=10,
                    what=f"the sandboxes {sorted(sandboxes)} to die with their server", poll=0.05)
 
