@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 
 from .errors import WorkspaceError
-from .store import Store, home
-from .workspace import snapshot_workspace
+from .store import Store
+from .workspace import snapshot_folder, snapshot_workspace
 
 DEFAULT_LIMIT_MB = 512
 LIMIT_ENV = "PITFALLS_SESSION_STORAGE_MB"
@@ -40,11 +40,6 @@ def limit_mb() -> int:
         raise WorkspaceError(f"{LIMIT_ENV} must be a positive whole number of MiB. Got {raw[:40]!r} instead. "
                              f"Unset it for the default ({DEFAULT_LIMIT_MB}) or set e.g. {LIMIT_ENV}=1024.")
     return int(raw)
-
-
-def snapshot_folder(session_id: str) -> Path:
-    """Where the session's snapshots are written (see :func:`pitfalls.workspace.snapshot_workspace`)."""
-    return home() / "snapshots" / session_id
 
 
 def folder_bytes(folder: Path) -> int:

@@ -235,6 +235,11 @@ class _Hashing(io.RawIOBase):
         return self.out.write(data)
 
 
+def snapshot_folder(session_id: str) -> Path:
+    """Where the session's snapshots are written (and counted by :mod:`pitfalls.session_storage`)."""
+    return home() / "snapshots" / session_id
+
+
 def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
     """Archive the workspace (code, notebooks, notes; not artifacts or the pristine data).
 
@@ -247,7 +252,7 @@ def snapshot_workspace(*, directory: Path, session_id: str) -> tuple[Path, str]:
         StorageError: the state folder is full or read-only (no partial file is left behind).
     """
     _check_size(directory)
-    folder = home() / "snapshots" / session_id
+    folder = snapshot_folder(session_id)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
