@@ -4,7 +4,7 @@
 # scoring runs outside it. The build context is the repository, but .dockerignore lets in only
 # docker/ (requirements, the submit command, a git-ignored wheels/ folder with the torch CPU wheel).
 #
-# Build (runner/containers.py does this, tagged with a hash of the build context):
+# Build (runner/live/containers.py does this, tagged with a hash of the build context):
 #   bash scripts/docker.sh                       # engine + local base image + torch wheel
 #   docker build --network host -t pitfalls-candidate .
 # Elsewhere, with a registry: --build-arg BASE_IMAGE=debian:bookworm-slim.
@@ -62,10 +62,10 @@ COPY docker/jupyterlab-overrides.json /opt/venv/share/jupyter/lab/settings/overr
 USER candidate
 WORKDIR /home/candidate/work
 # Matplotlib's font cache, so the first plot in the interview is not slow. The home folder is a
-# fresh tmpfs in a session (runner/containers.py), which copies this skeleton in at start.
+# fresh tmpfs in a session (runner/live/containers.py), which copies this skeleton in at start.
 RUN python -c "import matplotlib.pyplot" && pitfalls-submit --help >/dev/null
 USER root
 RUN cp -a /home/candidate /opt/home-skeleton && rm -rf /opt/home-skeleton/work
 USER candidate
-# runner/containers.py passes the full command (socket, token, limits); this is a plain default.
+# runner/live/containers.py passes the full command (socket, token, limits); this is a plain default.
 CMD ["jupyter", "lab", "--no-browser", "--ServerApp.sock=/run/pitfalls/jupyter.sock", "--ServerApp.root_dir=/home/candidate/work"]

@@ -5,7 +5,7 @@
 Prints, per scaffold: the whole check suite's wall time, then the multi-seed runs of bug_bites
 (reference and every reference+bug variant, ``--seeds`` each) two ways, side by side in the same
 run: through one batch sandbox that forks a child per run (what `check` uses), and through
-`pitfalls.pipeline.evaluate`, one training and one prediction sandbox per run. Compare the
+`pitfalls.scoring.pipeline.evaluate`, one training and one prediction sandbox per run. Compare the
 ratio, not the seconds: the machines are noisy.
 """
 
@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from pitfalls.batch import run_batch
-from pitfalls.check import run_checks
-from pitfalls.pipeline import evaluate
-from pitfalls.scaffold import load_scaffold, scaffold_names
-from pitfalls.variants import materialize
+from pitfalls.scoring.batch import run_batch
+from pitfalls.checks.suite import run_checks
+from pitfalls.scoring.pipeline import evaluate
+from pitfalls.library.scaffold import load_scaffold, scaffold_names
+from pitfalls.library.variants import materialize
 
 
 def _variants(name: str, tmp: Path) -> dict[str, Path]:

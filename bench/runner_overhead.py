@@ -7,7 +7,7 @@ the ratios, not the seconds):
 
 - **bare**: one Python process runs `train.py`, then `load_model` + `predict` on the held-out
   features (no sandbox, no measuring, no scoring);
-- **runner**: `pitfalls.api.submit(probes=False)` on a practice workspace: snapshot, SQLite rows,
+- **runner**: `pitfalls.service.api.submit(probes=False)` on a practice workspace: snapshot, SQLite rows,
   sandboxed training (bubblewrap, cgroup limits, no network), trusted artifact measuring and
   rewriting, sandboxed prediction, trusted scoring;
 - **docker**: the bare process inside `docker run --network none` of the candidate image (what a
@@ -41,9 +41,9 @@ np.asarray(m.predict(model, pd.read_csv('heldout_features.csv')))
 
 
 def _prepare(name: str, tmp: Path) -> tuple[object, Path, str]:
-    from pitfalls.scaffold import load_scaffold
-    from pitfalls.variants import materialize
-    from pitfalls.workspace import write_training_data
+    from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.library.variants import materialize
+    from pitfalls.library.workspace import write_training_data
 
     scaffold = load_scaffold(name)
     m = scaffold.manifest
@@ -75,7 +75,7 @@ def docker(src: Path, code: str, image: str) -> float:
 
 
 def runner(name: str, tmp: Path, src: Path) -> float:
-    from pitfalls import api
+    from pitfalls.service import api
 
     ws = tmp / f"ws-{time.monotonic_ns()}"
     api.start_practice(name=name, directory=ws)
@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument("--scaffold", action="append", default=None)
     args = parser.parse_args()
     os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-overhead-")
-    from pitfalls import containers
-    from pitfalls.scaffold import scaffold_names
+    from pitfalls.live import containers
+    from pitfalls.library.scaffold import scaffold_names
 
     image = None if args.no_docker else containers.ensure_image()
     print(f"{'scaffold':22} {'bare s':>7} {'runner s':>9} {'ratio':>6} {'docker s':>9} {'ratio':>6}"

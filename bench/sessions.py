@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--scaffold", default="tumor_triage")
     args = parser.parse_args()
     os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-sessions-")
-    from pitfalls import containers
+    from pitfalls.live import containers
 
     containers.ensure_image()
     infos: list[dict] = []
@@ -152,7 +152,7 @@ def main() -> None:
 
 def report_memory(label: str, infos: list[dict], free_before: float) -> None:
     """Print per-session memory: container (cgroup) + session server RSS."""
-    from pitfalls.sessions import load_session
+    from pitfalls.live.sessions import load_session
 
     mem = _container_mb([i["container"] for i in infos])
     per = [mem.get(i["container"], 0.0) + _rss_mb(load_session(i["session_id"]).server_pid) for i in infos]

@@ -1,8 +1,8 @@
-"""pitfalls.quirks: seeded base data and quirk planters with detectors (folder ``datasets/``).
+"""pitfalls.datasets: seeded base data and quirk planters with detectors (folder ``datasets/``).
 
-Named ``pitfalls.quirks`` on import so nothing collides with Hugging Face's ``datasets``.
+Named ``pitfalls.datasets`` on import so nothing collides with Hugging Face's ``datasets``.
 Every module in this folder is imported here and its ``__all__`` re-exported, so a new quirk
-module registers its kinds (see :mod:`pitfalls.quirks.registry`) just by existing.
+module registers its kinds (see :mod:`pitfalls.datasets.registry`) just by existing.
 """
 
 import importlib as _importlib

@@ -1,6 +1,6 @@
 """Base data for regression tasks, built from data that ships inside installed packages.
 
-Like :mod:`pitfalls.quirks.base`, rows are perturbed with a seeded, label-preserving transform,
+Like :mod:`pitfalls.datasets.base`, rows are perturbed with a seeded, label-preserving transform,
 so that no row equals a row of the package's own copy.
 """
 

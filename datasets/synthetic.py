@@ -16,7 +16,7 @@ source (half the held-out images still had it as nearest neighbour at rotations 
 sub-pixel shifts) made honest models lose more than the lookup did.
 
 The sampler takes its randomness from the caller's generator, which scaffolds seed with the derived
-secret seed (:mod:`pitfalls.secret`), so the resample and the draws differ per installation.
+secret seed (:mod:`pitfalls.core.secret`), so the resample and the draws differ per installation.
 """
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-from .cli import main
+from pitfalls.cli.main import main
 
 main()

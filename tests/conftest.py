@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import api
-from pitfalls.scaffold import load_scaffold
-from pitfalls.variants import materialize
+from pitfalls.service import api
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.variants import materialize
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
@@ -20,7 +20,7 @@ TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
 
 @pytest.fixture(scope="session")
 def shared_anchors(tmp_path_factory) -> Path:
-    """One anchors cache for the whole test run (runner/anchors.py): each test has its own state
+    """One anchors cache for the whole test run (runner/scoring/anchors.py): each test has its own state
     folder, but measuring a scaffold's starter and reference once per run is enough (the cache key
     holds the secret and the scaffold's content, so a test that changes either measures anew)."""
     return tmp_path_factory.mktemp("shared-anchors")
@@ -31,7 +31,7 @@ def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors) -> Path:
     home = tmp_path_factory.mktemp("pitfalls-home")
     (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
     monkeypatch.setenv("PITFALLS_HOME", str(home))
-    # One pinned data secret, so every test sees the same data (runner/secret.py: tests and CI only;
+    # One pinned data secret, so every test sees the same data (runner/core/secret.py: tests and CI only;
     # tests of the per-installation secret file unset it).
     monkeypatch.setenv("PITFALLS_DATA_SECRET", TEST_DATA_SECRET)
     return home

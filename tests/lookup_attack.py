@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 
-from pitfalls import scoring
-from pitfalls.scaffold import load_scaffold
+from pitfalls.library import metrics as scoring
+from pitfalls.library.scaffold import load_scaffold
 
 K = 5
 SMOOTH = 0.05  # additive smoothing of the 5-NN votes, so one wrong neighbour set is not log(0)
@@ -86,7 +86,7 @@ def _census_clean(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _census(held: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Categorical columns as exact-match indicators (a mismatch costs 1), numbers standardised."""
-    from pitfalls.quirks import census_income
+    from pitfalls.datasets import census_income
 
     public = census_income(0)
     public["age"] = np.floor(public["age"])

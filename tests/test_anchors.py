@@ -1,4 +1,4 @@
-"""Per-installation anchors (runner/anchors.py): measured on this installation's data, cached in
+"""Per-installation anchors (runner/scoring/anchors.py): measured on this installation's data, cached in
 the state folder and reused, measured anew when the secret or the scaffold changes; normalized
 scores are 0 for the starter and 1 for the reference on any secret; the public/private split
 follows the secret; old manifests still load."""
@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from pitfalls import anchors as anchors_mod
-from pitfalls import api, scoring
-from pitfalls.anchors import TEST_SECRETS, anchors, anchors_path, cached_anchors, content_hash
-from pitfalls.brief import render_brief
-from pitfalls.errors import ManifestError
-from pitfalls.manifest import load_manifest, write_calibration
-from pitfalls.pipeline import score_array
-from pitfalls.scaffold import load_scaffold
+from pitfalls.scoring import anchors as anchors_mod
+from pitfalls.service import api
+from pitfalls.library import metrics as scoring
+from pitfalls.scoring.anchors import TEST_SECRETS, anchors, anchors_path, cached_anchors, content_hash
+from pitfalls.library.brief import render_brief
+from pitfalls.core.errors import ManifestError
+from pitfalls.library.manifest import load_manifest, write_calibration
+from pitfalls.scoring.pipeline import score_array
+from pitfalls.library.scaffold import load_scaffold
 
 TEMPLATE = REPO / "scaffolds" / "_template"
 OTHER_SECRET = "0123456789abcdef" * 4
@@ -90,9 +91,9 @@ def test_normalized_scores_use_this_installations_anchors(workspace, monkeypatch
 
 def test_the_session_server_measures_the_anchors_on_its_scoring_thread_at_start(monkeypatch):
     """Before the candidate's first submission is scored (submissions queue behind the warm-up)."""
-    from pitfalls import sessions
-    from pitfalls.session_server.service import SessionService
-    from pitfalls.store import Store
+    from pitfalls.live import sessions
+    from pitfalls.live.server.service import SessionService
+    from pitfalls.core.store import Store
 
     monkeypatch.setenv("PITFALLS_DATA_SECRET", "cafe" * 16)
     live = sessions._create(Store(), scaffold="_template", candidate="Ada", duration_minutes=30, host="127.0.0.1",

@@ -1,9 +1,9 @@
 """The attack catalogue: candidate training and prediction code that tries to cheat or break out.
 
 Each attack below is a real tumor_triage workspace whose train.py and/or model.py attacks the
-runner: the bubblewrap sandboxes (runner/sandbox.py), the trusted measurement of the artifact
-(runner/artifacts.py, skops_count.py, canonical.py) or the scorer (runner/pipeline.py,
-scoring.py). It is submitted through the public API (``pitfalls.api.submit``, probes off), with
+runner: the bubblewrap sandboxes (runner/sandbox/bwrap.py), the trusted measurement of the artifact
+(runner/budget/artifacts.py, skops_count.py, canonical.py) or the scorer (runner/scoring/pipeline.py,
+scoring.py). It is submitted through the public API (``pitfalls.service.api.submit``, probes off), with
 the real sandboxes, counter and scorer; nothing is mocked. Every test then asserts
 
 (a) that the attempt failed in the way that matters: the secret is in nothing the candidate gets
@@ -61,16 +61,16 @@ from test_bad_input import _host_processes as host_processes
 from test_secrecy import _host_ips as host_ips
 
 from conftest import REPO
-from pitfalls import api
-from pitfalls.code_count import count_code, free_code
-from pitfalls.pipeline import JOB_HEADROOM_MB
-from pitfalls.results import SubmissionResult, Violation
-from pitfalls.scaffold import load_scaffold
-from pitfalls.scoring import public_mask
-from pitfalls.variants import materialize
+from pitfalls.service import api
+from pitfalls.budget.code_count import count_code, free_code
+from pitfalls.scoring.pipeline import JOB_HEADROOM_MB
+from pitfalls.core.results import SubmissionResult, Violation
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.metrics import public_mask
+from pitfalls.library.variants import materialize
 
 TUMOR = REPO / "scaffolds" / "tumor_triage"
-HARNESS = REPO / "runner" / "sandbox_harness" / "predict.py"
+HARNESS = REPO / "runner" / "sandbox" / "harness" / "predict.py"
 SHORT_BUDGETS = {"train_seconds = 60\n": "train_seconds = 15\n",
                  "predict_seconds = 30\n": "predict_seconds = 12\n",
                  "max_file_mb = 64\n": "max_file_mb = 16\nmax_disk_mb = 128\n"}
@@ -458,7 +458,7 @@ def scored(o: Outcome) -> None:
 
 
 def code_cost(files: dict[str, str]) -> int:
-    """The prediction code's share of the count (runner/code_count.py) for a tumor_triage model.py."""
+    """The prediction code's share of the count (runner/budget/code_count.py) for a tumor_triage model.py."""
     scaffold = load_scaffold("tumor_triage")
     return count_code({"model.py": files["model.py"]}, free_code(scaffold.root.resolve(), ("model.py",))).total
 
@@ -642,15 +642,15 @@ for start in sorted(from_install | {"__REPO__"}):  # and the real path, as if gu
     base = start
     for _ in range(6):
         for rel in ("scaffolds/tumor_triage/GUIDE.md", "scaffolds/tumor_triage/solution/model.py",
-                    "scaffolds/tumor_triage/scaffold.toml", "runner/pipeline.py"):
+                    "scaffolds/tumor_triage/scaffold.toml", "runner/scoring/pipeline.py"):
             try:
                 leaked[os.path.join(base, rel)] = open(os.path.join(base, rel)).read(300)
             except OSError:
                 pass
         base = os.path.dirname(base)
 try:
-    import pitfalls.scaffold
-    leaked["import pitfalls"] = pitfalls.scaffold.load_scaffold("tumor_triage").dataset().heldout
+    import pitfalls.library.scaffold
+    leaked["import pitfalls"] = pitfalls.library.scaffold.load_scaffold("tumor_triage").dataset().heldout
 except Exception:  # noqa: BLE001 - not importable, whichever way it fails
     pass
 report("train", from_install=sorted(from_install)[:8], leaked=leaked)
@@ -1017,9 +1017,9 @@ _npy_format.read_array_header_1_0 = _one_element(_npy_format.read_array_header_1
 _npy_format.read_array_header_2_0 = _one_element(_npy_format.read_array_header_2_0)
 zipfile.ZipFile.infolist = lambda self: []  # no members, no sizes
 try:
-    import pitfalls.artifacts
-    pitfalls.artifacts.count_params = lambda *a, **k: pitfalls.artifacts.ParamCount(total=1)
-    PATCHED = "pitfalls.artifacts.count_params"
+    import pitfalls.budget.artifacts
+    pitfalls.budget.artifacts.count_params = lambda *a, **k: pitfalls.budget.artifacts.ParamCount(total=1)
+    PATCHED = "pitfalls.budget.artifacts.count_params"
 except ImportError as exc:
     PATCHED = f"no pitfalls here: {exc}"
 '''

@@ -40,10 +40,10 @@ import pytest
 from test_sessions import _base, _ibase, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
 from tornado import httpclient, websocket
 
-from pitfalls import containers
-from pitfalls.scaffold import load_scaffold
-from pitfalls.session_server.service import MAX_NOTE_CHARS, MAX_QUEUED
-from pitfalls.workspace import MAX_SNAPSHOT_MB
+from pitfalls.live import containers
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.live.server.service import MAX_NOTE_CHARS, MAX_QUEUED
+from pitfalls.library.workspace import MAX_SNAPSHOT_MB
 
 pytestmark = pytest.mark.docker
 
@@ -261,7 +261,7 @@ def test_host_processes_are_invisible(attacker):
     """The candidate lists /proc for the session server (which holds both tokens), dockerd and
     containerd, and signals the server's host pid: only the container's own processes exist."""
     server_pid = _session_json(attacker)["server_pid"]
-    assert b"pitfalls.session_server" in Path(f"/proc/{server_pid}/cmdline").read_bytes()
+    assert b"pitfalls.live.server" in Path(f"/proc/{server_pid}/cmdline").read_bytes()
     seen = _py(attacker, """
         import glob, json, os, sys
         procs = {}

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-import pitfalls.scaffold
-from pitfalls import quota
-from pitfalls.errors import ManifestError
-from pitfalls.scaffold import load_scaffold
+import pitfalls.library.scaffold
+from pitfalls.sandbox import quota
+from pitfalls.core.errors import ManifestError
+from pitfalls.library.scaffold import load_scaffold
 
 from conftest import REPO, run_cli
 
@@ -451,7 +451,7 @@ def test_syntax_error_in_train_fails(tumor):
 @pytest.mark.parametrize("train", ["standalone", "starter"])
 def test_syntax_error_in_model_fails(tumor, train):
     """With the starter's train.py (which imports model.py) the error surfaces in training; with
-    a train.py that does not import it, the trusted code counter (runner/code_count.py) rejects
+    a train.py that does not import it, the trusted code counter (runner/budget/code_count.py) rejects
     the prediction code before any prediction runs."""
     model = _patched(tumor.model, "def predict(model, features):\n", "def predict(model, features)\n")
     files = {"model.py": model}
@@ -550,14 +550,14 @@ def _scaffold_copy(tmp_path: Path) -> Path:
 
 
 def _load_error(root: Path) -> ManifestError:
-    pitfalls.scaffold._load.cache_clear()
-    pitfalls.scaffold._dataset.cache_clear()
+    pitfalls.library.scaffold._load.cache_clear()
+    pitfalls.library.scaffold._dataset.cache_clear()
     try:
         with pytest.raises(ManifestError) as info:
             load_scaffold(root)
     finally:
-        pitfalls.scaffold._load.cache_clear()
-        pitfalls.scaffold._dataset.cache_clear()
+        pitfalls.library.scaffold._load.cache_clear()
+        pitfalls.library.scaffold._dataset.cache_clear()
     return info.value
 
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import REPO, run_cli
 
-from pitfalls import containers
+from pitfalls.live import containers
 
 pytestmark = pytest.mark.docker
 

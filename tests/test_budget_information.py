@@ -4,8 +4,8 @@ Each test hides trained-looking data in an encoding that once carried more than 
 number's worth (fp16 weights packed into float64 bits or NaN payloads, long doubles, 64-bit
 integers, long Unicode strings, names, structured-array padding, boolean bytes) and checks it is
 either refused with a clear message or counted at its information, and that the canonical copy
-the predictor receives (runner/canonical.py) holds nothing beyond what was counted. The rule is
-README's "What counts as a parameter"; its costs live in runner/bits.py.
+the predictor receives (runner/budget/canonical.py) holds nothing beyond what was counted. The rule is
+README's "What counts as a parameter"; its costs live in runner/budget/bits.py.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import pytest
 import skops.io as sio
 from sklearn.preprocessing import StandardScaler
 
-from pitfalls.artifacts import ArtifactError, count_params
-from pitfalls.canonical import canonicalize
+from pitfalls.budget.artifacts import ArtifactError, count_params
+from pitfalls.budget.canonical import canonicalize
 
 MAX_MB = 16
 CANONICAL_NAN_BITS = 0x7FF8000000000000
@@ -334,7 +334,7 @@ def test_a_class_by_another_module_is_refused_and_format_fields_are_the_runners(
 def test_null_elements_with_payload_classes_are_refused_or_charged(tmp_path):
     """A list of null JsonNodes was free whatever classes it named: now the class is builtins.str
     or refused, and past FREE_ELEMENTS the nulls count in bulk."""
-    from pitfalls.skops_count import FREE_ELEMENTS, NULLS_PER_PARAM
+    from pitfalls.budget.skops_count import FREE_ELEMENTS, NULLS_PER_PARAM
 
     est = StandardScaler().fit(_rng().normal(size=(20, 3)))
     base = count_params(sio_dump(est, tmp_path / "base.skops"), max_mb=MAX_MB).total

@@ -5,9 +5,9 @@ Each test hides trained-looking data where it once rode for free or at more than
 counted number (fp16 weights in float64 bits, NaN payloads, 64-bit integers, boolean bytes,
 tensor names, literals, identifiers, docstrings, comments, the shape of the code itself) and
 checks it is refused with a clear message or counted at its information, and that the copy the
-predictor receives (runner/canonical.py, code_count.predictor_source) holds nothing beyond what
-was counted. The rule: README, "What counts as a parameter"; runner/safetensors_count.py and
-runner/code_count.py.
+predictor receives (runner/budget/canonical.py, code_count.predictor_source) holds nothing beyond what
+was counted. The rule: README, "What counts as a parameter"; runner/budget/safetensors_count.py and
+runner/budget/code_count.py.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ import torch
 from safetensors.torch import load_file, save_model
 from torch import nn
 
-from pitfalls.artifacts import ArtifactError, count_params
-from pitfalls.canonical import canonicalize
-from pitfalls.code_count import CODE, count_code, free_code, predictor_source
-from pitfalls.pipeline import check_artifact
-from pitfalls.predictor import stage_model
-from pitfalls.scaffold import load_scaffold
+from pitfalls.budget.artifacts import ArtifactError, count_params
+from pitfalls.budget.canonical import canonicalize
+from pitfalls.budget.code_count import CODE, count_code, free_code, predictor_source
+from pitfalls.scoring.pipeline import check_artifact
+from pitfalls.scoring.predictor import stage_model
+from pitfalls.library.scaffold import load_scaffold
 
 MAX_MB = 16
 NAMES = "(tensor names)"

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from pitfalls.catalogs import bugs, catalog, quirks
-from pitfalls.scaffold import load_scaffold, scaffold_names
+from pitfalls.library.catalogs import bugs, catalog, quirks
+from pitfalls.library.scaffold import load_scaffold, scaffold_names
 
 from conftest import run_cli
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.authoring import new_scaffold
-from pitfalls.check import CHECKS, planned, run_checks
-from pitfalls.scaffold import _dataset, _load
+from pitfalls.library.authoring import new_scaffold
+from pitfalls.checks.suite import CHECKS, planned, run_checks
+from pitfalls.library.scaffold import _dataset, _load
 
 from conftest import run_cli
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import run_cli, submit_json
-from pitfalls.scaffold import load_scaffold
+from pitfalls.library.scaffold import load_scaffold
 
 
 def test_list_shows_every_scaffold_with_its_budgets():
@@ -61,7 +61,7 @@ def test_practice_creates_a_workspace_without_secrets(tmp_path):
 def test_starter_low_reference_high_and_probes_flip(name, workspace):
     """Starter scores low (or is over budget), the reference scores high, and every bug's probe
     says "present" on the starter and "fixed" on the reference."""
-    from pitfalls import api
+    from pitfalls.service import api
 
     scaffold = load_scaffold(name)
     ws = workspace(name)
@@ -73,7 +73,7 @@ def test_starter_low_reference_high_and_probes_flip(name, workspace):
         assert starter.status == "scored" and abs(starter.normalized) < 0.05
     assert {p.bug_id: p.status for p in starter.probes} == {b: "present" for b in scaffold.manifest.bugs}
 
-    from pitfalls.variants import materialize
+    from pitfalls.library.variants import materialize
 
     materialize(scaffold=scaffold, target=ws, reference=True)
     ref = submit_json(ws, "--note", "all fixed")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from pitfalls import secret
-from pitfalls.quirks import trailing_average
-from pitfalls.scaffold import load_scaffold
-from pitfalls.checks_data import MAX_LABEL_R2, neighbour_label_r2
-from pitfalls.workspace import _starter_key
+from pitfalls.core import secret
+from pitfalls.datasets import trailing_average
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.checks.data import MAX_LABEL_R2, neighbour_label_r2
+from pitfalls.library.workspace import _starter_key
 
 from lookup_attack import honest_score, lookup_scores
 

@@ -1,6 +1,6 @@
 """Fault injection (issue 5): what a submission survives, with real parts only (no Docker).
 
-- The live session server (the real process, ``python -m pitfalls.session_server``) is SIGKILLed
+- The live session server (the real process, ``python -m pitfalls.live.server``) is SIGKILLed
   at chosen stages of scoring and restarted, as ``pitfalls session start`` would restart it.
 - The state folder (``PITFALLS_HOME``) and the runner's temporary folder (``TMPDIR``) fill up
   (small tmpfs mounts filled with a file).
@@ -36,12 +36,13 @@ from typing import Any, Iterator, get_args
 
 import pytest
 
-from pitfalls import api, sessions
-from pitfalls.anchors import PREPARING
-from pitfalls.errors import PitfallsError
-from pitfalls.jupyter import free_port
-from pitfalls.results import Status
-from pitfalls.store import JSON_COLUMNS, Store
+from pitfalls.service import api
+from pitfalls.live import sessions
+from pitfalls.scoring.anchors import PREPARING
+from pitfalls.core.errors import PitfallsError
+from pitfalls.live.jupyter import free_port
+from pitfalls.core.results import Status
+from pitfalls.core.store import JSON_COLUMNS, Store
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "docker" / "pitfalls-submit"
@@ -161,7 +162,7 @@ def assert_clear_error(proc: subprocess.CompletedProcess, *, folder: Path, says:
                        fix: tuple[str, ...]) -> None:
     """The CLI's error contract: exit 1 and one ``error:`` line (no traceback) that names
     ``folder``, says what is wrong (one of ``says``) and how to fix it (one of ``fix``). Progress
-    lines (the scoring scale being measured, runner/anchors.py) may come before it on stderr, never
+    lines (the scoring scale being measured, runner/scoring/anchors.py) may come before it on stderr, never
     on stdout, which holds only the result."""
     assert "Traceback" not in proc.stderr, f"a raw traceback instead of an error message:\n{proc.stderr[-2500:]}"
     assert PREPARING not in proc.stdout, f"a progress line on stdout:\n{proc.stdout[-2500:]}"
@@ -303,7 +304,7 @@ class KillPoint:
 
 
 KILL_POINTS = [
-    # Snapshots stream into their .part file as soon as the checks pass (runner/workspace.py), so
+    # Snapshots stream into their .part file as soon as the checks pass (runner/library/workspace.py), so
     # "before the row" is the moment the server holds the request: its checks take milliseconds.
     KillPoint("before the row", "connected", (0.0, 0.02), blob=True),
     KillPoint("snapshot write", ".part", (0.0, 0.0), blob=True),
@@ -356,7 +357,7 @@ def live_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ser
     assert "sleep(0.5)" in slow, "the starter's predict() changed"
     model.write_text(slow)
     # The scale first: a server with no cached anchors measures them on its scoring thread at start
-    # (runner/anchors.py), and the kills must land in the submissions' stages, not in that training.
+    # (runner/scoring/anchors.py), and the kills must land in the submissions' stages, not in that training.
     api.calibrate(name="tumor_triage")
     srv = Server(live)
     try:

@@ -2,7 +2,7 @@
 and the scoring validation must answer any content with an array or a clear verdict, never an
 exception, and any array that loads must score to finite numbers or be refused.
 
-Fast by design (no sandbox): the loader (runner/predictions.py, behind pipeline._load_predictions)
+Fast by design (no sandbox): the loader (runner/fs/predictions.py, behind pipeline._load_predictions)
 and pipeline.score_array run in this process on real scaffolds' held-out labels.
 """
 
@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pitfalls.pipeline import _load_predictions, score_array
-from pitfalls.predictions import parse_npy
-from pitfalls.results import Violation
-from pitfalls.scaffold import Scaffold, load_scaffold
+from pitfalls.scoring.pipeline import _load_predictions, score_array
+from pitfalls.fs.predictions import parse_npy
+from pitfalls.core.results import Violation
+from pitfalls.library.scaffold import Scaffold, load_scaffold
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])

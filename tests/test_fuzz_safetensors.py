@@ -18,9 +18,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pitfalls.artifacts import ArtifactError, count_safetensors
-from pitfalls.canonical import canonical_safetensors
-from pitfalls.code_count import count_code, predictor_source
+from pitfalls.budget.artifacts import ArtifactError, count_safetensors
+from pitfalls.budget.canonical import canonical_safetensors
+from pitfalls.budget.code_count import count_code, predictor_source
 
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 DTYPES = ["F32", "F16", "BF16", "F64", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL",

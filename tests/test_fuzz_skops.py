@@ -1,9 +1,9 @@
 """Property-based fuzzing of the skops counter and re-encoder with malformed candidate bytes.
 
 Whatever a candidate writes to ``model.skops`` (a damaged zip, a schema.json of any JSON, ``.npy``
-members with any header or data), :func:`pitfalls.skops_count.count_skops` and
-:func:`pitfalls.canonical.canonical_skops` must return a count / write a copy or raise
-:class:`pitfalls.artifacts.ArtifactError` with a message, never another exception: anything
+members with any header or data), :func:`pitfalls.budget.skops_count.count_skops` and
+:func:`pitfalls.budget.canonical.canonical_skops` must return a count / write a copy or raise
+:class:`pitfalls.budget.artifacts.ArtifactError` with a message, never another exception: anything
 else reaches the runner as "The runner failed".
 """
 
@@ -23,9 +23,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from pitfalls.artifacts import ArtifactError
-from pitfalls.canonical import canonical_skops
-from pitfalls.skops_count import count_skops
+from pitfalls.budget.artifacts import ArtifactError
+from pitfalls.budget.canonical import canonical_skops
+from pitfalls.budget.skops_count import count_skops
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])

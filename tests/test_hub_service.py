@@ -7,7 +7,7 @@ engine with a bridge network (this machine's engine has none). So:
   DockerSpawner or KubeSpawner, every role scope exists, and the pre-spawn hook runs on a real
   DockerSpawner with real JupyterHub user objects (no container is started);
 - the scorer runs exactly as the hub starts a managed service (``python -m
-  pitfalls.hub_service`` with the ``JUPYTERHUB_*`` environment) and is called over loopback HTTP,
+  pitfalls.live.hub`` with the ``JUPYTERHUB_*`` environment) and is called over loopback HTTP,
   also by ``docker/pitfalls-submit`` in its HTTP mode. The hub itself is a stand-in: a small HTTP
   server answering ``GET /hub/api/user`` the way JupyterHub does (the token owner's name, groups
   and the token's scopes; 403 for an unknown token), which is all the service asks the hub.
@@ -34,9 +34,10 @@ import pytest
 
 pytest.importorskip("jupyterhub")
 
-from pitfalls import api, hub_service  # noqa: E402 - after the skip: hub_service imports jupyterhub
-from pitfalls.errors import PitfallsError  # noqa: E402
-from pitfalls.store import Store  # noqa: E402
+from pitfalls.service import api
+from pitfalls.live import hub as hub_service  # noqa: E402 - after the skip: hub_service imports jupyterhub
+from pitfalls.core.errors import PitfallsError  # noqa: E402
+from pitfalls.core.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "jupyterhub"
@@ -106,7 +107,7 @@ def users(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def scorer(hub: str, users: Path, tmp_path: Path) -> Iterator[str]:
-    """``python -m pitfalls.hub_service`` with the environment a hub gives a managed service; its base URL."""
+    """``python -m pitfalls.live.hub`` with the environment a hub gives a managed service; its base URL."""
     port = _free_port()
     env = {**os.environ, "JUPYTERHUB_API_URL": f"{hub}/hub/api", "JUPYTERHUB_API_TOKEN": "the-services-own-token",
            "JUPYTERHUB_SERVICE_NAME": "pitfalls", "JUPYTERHUB_SERVICE_URL": f"http://127.0.0.1:{port}",
@@ -114,7 +115,7 @@ def scorer(hub: str, users: Path, tmp_path: Path) -> Iterator[str]:
            "JUPYTERHUB_OAUTH_ACCESS_SCOPES": json.dumps(["access:services", SERVICE_SCOPE]),
            "PITFALLS_HUB_USERS": str(users), "PITFALLS_HUB_MINUTES": "30", "PITFALLS_HUB_MAX_QUEUED": "1"}
     log = open(tmp_path / "scorer.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "pitfalls.hub_service"], env=env, stdout=log,
+    proc = subprocess.Popen([sys.executable, "-m", "pitfalls.live.hub"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/services/pitfalls"
     deadline = time.monotonic() + 60
@@ -214,7 +215,7 @@ def _assert_roles(cfg) -> None:
         _check_scopes_exist(role["scopes"])
     _check_scopes_exist(cfg.Spawner.server_token_scopes)
     [service] = cfg.JupyterHub.services
-    assert service["name"] == "pitfalls" and service["command"][1:] == ["-m", "pitfalls.hub_service"]
+    assert service["name"] == "pitfalls" and service["command"][1:] == ["-m", "pitfalls.live.hub"]
     assert service["environment"]["PITFALLS_HOME"] == os.environ["PITFALLS_HOME"]
     assert cfg.Spawner.environment["PITFALLS_SUBMIT_URL"] == service["url"] + "/services/pitfalls"
 
@@ -225,7 +226,7 @@ def test_docker_config_spawns_the_candidate_image_locked_down_with_the_scorer_as
     from jupyterhub.auth import Authenticator
     from jupyterhub.spawner import Spawner
 
-    from pitfalls import containers
+    from pitfalls.live import containers
 
     cfg = _load("jupyterhub_config.py", monkeypatch, users, PITFALLS_HUB_CANDIDATE_USERS="ada, grace")
     _assert_known_traits(cfg, {"JupyterHub": JupyterHub, "Authenticator": Authenticator, "Spawner": Spawner,

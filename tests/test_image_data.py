@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from pitfalls import containers
+from pitfalls.live import containers
 
 pytestmark = pytest.mark.docker
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pitfalls.killability import Kill, cohens_d, mann_whitney_p
+from pitfalls.checks.killability import Kill, cohens_d, mann_whitney_p
 
 
 def test_cohens_d_and_criterion_on_known_numbers():

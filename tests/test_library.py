@@ -10,8 +10,8 @@ import functools
 
 import pytest
 
-from pitfalls.check import CheckReport, planned, resolve, run_checks
-from pitfalls.scaffold import scaffold_names
+from pitfalls.checks.suite import CheckReport, planned, resolve, run_checks
+from pitfalls.library.scaffold import scaffold_names
 
 CASES = [(name, f"{spec.name}:{item}" if item else spec.name)
          for name in scaffold_names() for spec, item in planned(resolve(name))]

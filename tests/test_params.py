@@ -1,7 +1,7 @@
-"""Parameter counting in trusted code (pitfalls.artifacts) against independent oracles.
+"""Parameter counting in trusted code (pitfalls.budget.artifacts) against independent oracles.
 
 The oracles are the frameworks themselves (``model.parameters()``, ``model.buffers()``, the fitted
-estimators' state) and the counting rule in the module docstring of runner/artifacts.py:
+estimators' state) and the counting rule in the module docstring of runner/budget/artifacts.py:
 
 - safetensors: every element of every tensor in the file (parameters and saved buffers; a tied
   tensor once). Header entries hold exactly dtype/shape/data_offsets, names are 1-128
@@ -15,7 +15,7 @@ estimators' state) and the counting rule in the module docstring of runner/artif
   one); an attribute name (an identifier) one per 5 characters, summed under "(attribute
   names)"; free are a scikit-learn estimator's constructor settings left at their default and
   the names of its constructor parameters. Odd zip layouts are refused. The finer print
-  (runner/skops_count.py): a list or tuple element counts at least one (None and the first 64
+  (runner/budget/skops_count.py): a list or tuple element counts at least one (None and the first 64
   of a file aside), a structured array's field names count as names (scikit-learn's own
   aside), a Tree's state keys are attribute names, and the schema keys skops writes about a
   node must hold what it writes there.
@@ -58,10 +58,10 @@ from sklearn.tree._tree import Tree
 from torch import nn
 
 from conftest import submit_json
-from pitfalls.canonical import canonicalize
-from pitfalls.code_count import count_code, free_code
-from pitfalls.artifacts import ArtifactError, count_params, count_safetensors
-from pitfalls.scaffold import load_scaffold
+from pitfalls.budget.canonical import canonicalize
+from pitfalls.budget.code_count import count_code, free_code
+from pitfalls.budget.artifacts import ArtifactError, count_params, count_safetensors
+from pitfalls.library.scaffold import load_scaffold
 
 MAX_MB = 16
 
@@ -1290,7 +1290,7 @@ def test_artifact_cannot_make_the_runner_import_a_script(tmp_path, monkeypatch):
 def test_library_module_refuses_scripts_tests_and_build_modules(name):
     import sys
 
-    from pitfalls.artifact_defaults import constructor_defaults, library_module
+    from pitfalls.budget.artifact_defaults import constructor_defaults, library_module
 
     was_imported = name in sys.modules
     with pytest.raises(ArtifactError, match="Classes in the artifact must come from a library's own modules"):
@@ -1309,12 +1309,12 @@ def test_library_module_refuses_scripts_tests_and_build_modules(name):
     ("sklearn.linear_model", "NoSuchClass", None),
     ("sklearn.no_such_module", "X", None),
     ("os", "system", None),  # not a library root
-    ("pitfalls.api", "submit", None),
+    ("pitfalls.service.api", "submit", None),
     ("numpy..linalg", "norm", None),
     ("numpy", "float64.__class__.mro", None),
 ])
 def test_library_attribute_resolves_library_classes_only(module, attribute, found):
-    from pitfalls.artifact_defaults import library_attribute
+    from pitfalls.budget.artifact_defaults import library_attribute
 
     assert library_attribute(module, attribute) is found
 
@@ -1429,7 +1429,7 @@ def test_skops_class_references_in_bulk_are_counted(tmp_path):
 
 @pytest.mark.parametrize("kind", ["empty_containers", "nested_lists", "functions", "object_array"])
 def test_skops_zero_cost_values_in_bulk_are_counted(tmp_path, kind):
-    from pitfalls.skops_count import FREE_ELEMENTS
+    from pitfalls.budget.skops_count import FREE_ELEMENTS
 
     bits = _rng().integers(0, 4, 4000)
     shapes = {"empty_containers": [[], (), {}, set()], "nested_lists": [[], [[]], [[[]]], [[], []]],
@@ -1444,7 +1444,7 @@ def test_skops_zero_cost_values_in_bulk_are_counted(tmp_path, kind):
 
 def test_none_elements_count_in_bulk_past_the_free_ones(tmp_path):
     """A None element's position carries a bit: past FREE_ELEMENTS, one per NULLS_PER_PARAM."""
-    from pitfalls.skops_count import FREE_ELEMENTS, NULLS_PER_PARAM
+    from pitfalls.budget.skops_count import FREE_ELEMENTS, NULLS_PER_PARAM
 
     X = _xy(d=3)[0]
     base = _count(StandardScaler().fit(X), tmp_path)
@@ -1464,7 +1464,7 @@ def test_zero_cost_elements_of_honest_models_stay_free(tmp_path, monkeypatch):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    from pitfalls import skops_count
+    from pitfalls.budget import skops_count
 
     X, y = _xy(d=4)
     df = pd.DataFrame(X, columns=list("abcd")).assign(cat=np.where(X[:, 1] > 0, "u", "v"))

@@ -13,7 +13,7 @@ import urllib.request
 import nbformat
 from nbclient import NotebookClient
 
-from pitfalls.jupyter import free_port
+from pitfalls.live.jupyter import free_port
 
 
 def _read_json_object(stream) -> dict:

@@ -1,8 +1,8 @@
 """Probe verdicts are self-reported and cross-checked: candidate code that rewrites the probe output
 is flagged in the store, on the dashboard, in the report and in the reveal; honest code is not.
 
-The fast tests run the static scan (runner/tamper.py) over every shipped scaffold's starter and
-reference, and the record reader (runner/probes.py) over result channels written by hand. The
+The fast tests run the static scan (runner/probes/tamper.py) over every shipped scaffold's starter and
+reference, and the record reader (runner/probes/run.py) over result channels written by hand. The
 sandbox tests submit real tumor_triage workspaces whose train.py attacks the probe run three ways
 (an atexit hook, writes to every open descriptor and to /out, monkeypatched json) and check what
 the interviewer is shown.
@@ -18,14 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import api, render
-from pitfalls.probes import MARKER, read_record, run_probes
-from pitfalls.report import render_report
-from pitfalls.scaffold import load_scaffold, scaffold_names
-from pitfalls.session_server import service
-from pitfalls.store import Store
-from pitfalls.tamper import scan_notebook, scan_source, scan_workspace
-from pitfalls.variants import materialize
+from pitfalls.service import api
+from pitfalls.cli import render
+from pitfalls.probes.run import MARKER, read_record, run_probes
+from pitfalls.live.report import render_report
+from pitfalls.library.scaffold import load_scaffold, scaffold_names
+from pitfalls.live.server import service
+from pitfalls.core.store import Store
+from pitfalls.probes.tamper import scan_notebook, scan_source, scan_workspace
+from pitfalls.library.variants import materialize
 
 FORGED = {"label_misalignment": "fixed", "scaler_not_saved": "fixed", "inverted_class_weights": "fixed",
           "leak_feature_used": "fixed"}

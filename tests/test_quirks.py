@@ -1,4 +1,4 @@
-"""Every registered quirk kind (pitfalls.quirks.REGISTRY): its detector fires on its planted
+"""Every registered quirk kind (pitfalls.datasets.REGISTRY): its detector fires on its planted
 example and stays silent on the clean baseline, its held-out check is silent on clean held-out
 data, its example is deterministic, and it is catalogued. Then the magnitudes that matter, and
 each planter of this library called directly (same rng state, same bytes; input untouched).
@@ -19,14 +19,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pitfalls.catalogs import quirks as quirk_catalog
-from pitfalls.quirks import (REGISTRY, Example, add_leak_feature, add_near_duplicates, add_shortcut_feature,
+from pitfalls.library.catalogs import quirks as quirk_catalog
+from pitfalls.datasets import (REGISTRY, Example, add_leak_feature, add_near_duplicates, add_shortcut_feature,
                              breast_cancer, copy_rows_across_split, digits, duplicate_rows, flip_labels,
                              hide_high_values, impose_class_imbalance, inject_missing, shift_covariates,
                              shift_label_prior, sort_by_label, tabular, wine)
-from pitfalls.quirks.duplication import near_copy_pairs
-from pitfalls.quirks.groups import repeat_entities
-from pitfalls.quirks.messy import code_missing_as_sentinel
+from pitfalls.datasets.duplication import near_copy_pairs
+from pitfalls.datasets.groups import repeat_entities
+from pitfalls.datasets.messy import code_missing_as_sentinel
 
 KINDS = sorted(REGISTRY)
 SEEDS = [0, 1, 2, 3]  # the examples rotate through breast cancer, wine, digits and generated data

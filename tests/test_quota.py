@@ -1,4 +1,4 @@
-"""Size-limited folders (runner/quota.py): real ext4 images, loop-mounted as root."""
+"""Size-limited folders (runner/sandbox/quota.py): real ext4 images, loop-mounted as root."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import quota, safefs
+from pitfalls.sandbox import quota
+from pitfalls.fs import safefs
 from test_safefs import deep_chain
 
 pytestmark = pytest.mark.skipif(not quota.available(), reason="bounded folders need root and loop devices")
@@ -45,7 +46,7 @@ def test_the_image_takes_only_what_was_written():
 
 
 def test_folders_of_killed_runners_are_swept(tmp_path):
-    code = ("import os, signal, time; from pitfalls import quota\n"
+    code = ("import os, signal, time; from pitfalls.sandbox import quota\n"
             "with quota.bounded_folder(size_mb=8) as f:\n"
             "    print(f, flush=True); os.kill(os.getpid(), signal.SIGKILL)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -1,4 +1,4 @@
-"""Trusted readers of candidate trees (runner/safefs.py and its users) under a prepared candidate's attacks:
+"""Trusted readers of candidate trees (runner/fs/safefs.py and its users) under a prepared candidate's attacks:
 a folder swapped for a link between listing and reading, FIFOs, deep chains, floods of files, growing
 and sparse files, malformed notebooks. Each race has a positive control: a naive reader under the same
 swapping does read the secret."""
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import safecopy, safefs, workspace, workspace_view
-from pitfalls.errors import WorkspaceError
-from pitfalls.report import _files, _notebook_text
-from pitfalls.session_server.service import FILES_BOUNDS, HIDDEN_PARTS, _cells
+from pitfalls.fs import safecopy, safefs, workspace_view
+from pitfalls.library import workspace
+from pitfalls.core.errors import WorkspaceError
+from pitfalls.live.report import _files, _notebook_text
+from pitfalls.live.server.service import FILES_BOUNDS, HIDDEN_PARTS, _cells
 
 SECRET = "TOPSECRET-host-session-json"
 SWAPPER = """

@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pitfalls.catalogs import bugs as bug_catalog
-from pitfalls.catalogs import quirks as quirk_catalog
-from pitfalls.pipeline import evaluate
-from pitfalls.scaffold import _dataset, load_scaffold, scaffold_names
-from pitfalls.variants import materialize, mutants
+from pitfalls.library.catalogs import bugs as bug_catalog
+from pitfalls.library.catalogs import quirks as quirk_catalog
+from pitfalls.scoring.pipeline import evaluate
+from pitfalls.library.scaffold import _dataset, load_scaffold, scaffold_names
+from pitfalls.library.variants import materialize, mutants
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = scaffold_names()

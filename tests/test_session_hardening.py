@@ -1,6 +1,6 @@
 """The interviewer's session server under a candidate's load (issue 19): it cannot be stalled.
 
-A real session server (``python -m pitfalls.session_server``, as ``pitfalls session start`` runs it)
+A real session server (``python -m pitfalls.live.server``, as ``pitfalls session start`` runs it)
 on a live session without a container: thousands of idle and half-sent connections on its ports,
 a workspace of 60,000 files, a FIFO swapped in for a file, a flood of errors in its log, and the
 dashboard in headless Chromium on a 512 KiB file of newlines. Each time, the interviewer's
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls import sessions
-from pitfalls.session_process import spawn_server, stop_server, wait_for_server
-from pitfalls.session_server import application, logs
-from pitfalls.store import Store
+from pitfalls.live import sessions
+from pitfalls.live.process import spawn_server, stop_server, wait_for_server
+from pitfalls.live.server import application, logs
+from pitfalls.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -197,7 +197,7 @@ def test_large_workspaces_and_fifos_never_block_the_event_loop(live):
 LOG_FLOOD = """
 import errno, logging, os, sys
 from pathlib import Path
-from pitfalls.session_server import logs
+from pitfalls.live.server import logs
 path = Path(sys.argv[1])
 log = logging.getLogger("flood")
 logs.install(path, [log], own_std=True, max_bytes=64 * 1024)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from conftest import run_cli, submit_json
-from pitfalls.store import Store, home
+from pitfalls.core.store import Store, home
 
 SLOW_TRAIN = "import time\ntime.sleep(30)\n"
 
@@ -90,7 +90,7 @@ def test_rate_limit_rejects_but_records(workspace, monkeypatch, tmp_path):
     """Past the scaffold's scored-submission limit, a submission is recorded and rejected unscored."""
     import shutil
 
-    from pitfalls.scaffold import _load
+    from pitfalls.library.scaffold import _load
 
     root = tmp_path / "scaffolds"
     shutil.copytree(Path(__file__).resolve().parent.parent / "scaffolds", root)

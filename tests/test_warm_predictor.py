@@ -1,4 +1,4 @@
-"""The prediction clock starts once the warm predictor's own imports are done (runner/predictor.py).
+"""The prediction clock starts once the warm predictor's own imports are done (runner/scoring/predictor.py).
 
 The predictor is started beside training at a minimal CPU weight; on a busy machine its imports
 (scikit-learn, skops, pandas: about 3 s of CPU) were not done when training ended, and the rest of
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.pipeline import prepare_dir
-from pitfalls.predictor import WARM_MARKER, go_when_warm
-from pitfalls.sandbox import Limits, Mount, Sandboxed, sandbox_uid, start_sandboxed
+from pitfalls.scoring.pipeline import prepare_dir
+from pitfalls.scoring.predictor import WARM_MARKER, go_when_warm
+from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, sandbox_uid, start_sandboxed
 
 WARMUP = 3.0
 HARNESS = f'''

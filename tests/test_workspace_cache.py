@@ -1,4 +1,4 @@
-"""The cache of starting files that live sessions copy (runner/workspace.py, create_workspace_cached)."""
+"""The cache of starting files that live sessions copy (runner/library/workspace.py, create_workspace_cached)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 from conftest import REPO
-from pitfalls.scaffold import load_scaffold
-from pitfalls.workspace import MARKER, create_workspace, create_workspace_cached
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.workspace import MARKER, create_workspace, create_workspace_cached
 
 
 def _files(folder: Path) -> dict[str, bytes]:

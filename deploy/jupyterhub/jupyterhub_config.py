@@ -22,7 +22,7 @@
 import os
 import sys
 
-from pitfalls import containers, hub_service
+from pitfalls.live import containers, hub as hub_service
 
 c = get_config()  # noqa: F821 - provided by JupyterHub's config loader
 
@@ -89,7 +89,7 @@ c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
 c.JupyterHub.services = [{
     "name": SERVICE,
     "url": SERVICE_URL,
-    "command": [sys.executable, "-m", "pitfalls.hub_service"],
+    "command": [sys.executable, "-m", "pitfalls.live.hub"],
     "environment": {"PITFALLS_HOME": os.environ["PITFALLS_HOME"],
                     **{k: v for k, v in os.environ.items() if k.startswith("PITFALLS_HUB_")}},
     "display": False,  # an API, not a page: no entry in the hub's Services menu
@@ -111,7 +111,7 @@ c.Spawner.notebook_dir = containers.CONTAINER_WORK
 c.Spawner.args = ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
                   "--LabApp.extension_manager=readonly"]
 c.Spawner.environment = {"PITFALLS_SUBMIT_URL": f"{SERVICE_URL}/services/{SERVICE}"}
-# The same lock-down as runner/containers.py gives `pitfalls session` containers.
+# The same lock-down as runner/live/containers.py gives `pitfalls session` containers.
 c.DockerSpawner.mem_limit = f"{MEMORY_MB}M"
 c.DockerSpawner.cpu_limit = float(os.environ.get("PITFALLS_HUB_CPUS", "2"))
 c.DockerSpawner.extra_create_kwargs = {"user": f"{containers.CANDIDATE_UID}:{containers.CANDIDATE_UID}",

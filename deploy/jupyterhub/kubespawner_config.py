@@ -34,7 +34,7 @@
 import os
 import sys
 
-from pitfalls import containers, hub_service
+from pitfalls.live import containers, hub as hub_service
 
 c = get_config()  # noqa: F821 - provided by JupyterHub's config loader
 
@@ -63,7 +63,7 @@ c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
 c.JupyterHub.services = [{
     "name": SERVICE,
     "url": SERVICE_URL,
-    "command": [sys.executable, "-m", "pitfalls.hub_service"],
+    "command": [sys.executable, "-m", "pitfalls.live.hub"],
     "environment": {"PITFALLS_HOME": os.environ["PITFALLS_HOME"], "PITFALLS_HUB_BIND": "0.0.0.0",
                     **{k: v for k, v in os.environ.items() if k.startswith("PITFALLS_HUB_")}},
     "display": False,

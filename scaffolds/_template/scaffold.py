@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_wine
 
-from pitfalls.quirks import impose_class_imbalance
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import impose_class_imbalance
+from pitfalls.library.scaffold import Dataset
 
 
 # MUST. Called by the runner when a workspace is created and whenever a submission is scored
@@ -34,13 +34,13 @@ from pitfalls.scaffold import Dataset
 # no duplicates of training rows, disjoint groups/time), both with the target column, plus a
 # quirk manifest (one dict per quirk: "id" from datasets/catalog/, and where/how much).
 # MUST be deterministic for a given seed. The seed is NOT [dataset].seed itself: it is a 128-bit
-# integer derived from it and the installation's data secret (runner/secret.py), so nobody can
+# integer derived from it and the installation's data secret (runner/core/secret.py), so nobody can
 # regenerate the held-out labels from the repository. Pass it to np.random.default_rng(seed) (or
 # default_rng([seed, k])) and draw everything from that; an API that needs a seed below 2**32
 # gets int(rng.integers(2**31)), never the seed itself.
 # No held-out feature may be computed from held-out labels (check: heldout_labels_hidden).
 # Held-out rows MUST NOT be exact rows of any dataset shipped in an installed package
-# (perturb them; pitfalls.quirks.base shows how). There is no default.
+# (perturb them; pitfalls.datasets.base shows how). There is no default.
 def make_dataset(seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
     raw = load_wine(as_frame=True).frame.rename(columns={"od280/od315_of_diluted_wines": "od280_od315"})

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pitfalls.quirks import add_lookahead_average, trailing_average
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import add_lookahead_average, trailing_average
+from pitfalls.library.scaffold import Dataset
 
 START, TRAIN_DAYS, HELDOUT_DAYS, BURN_IN = "2022-03-01", 731, 184, 21
 # (date, docking stations in service): the scheme opens with 150, expands in November 2023 and May 2024

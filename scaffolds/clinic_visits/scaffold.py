@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import copula_sample, diabetes, holdout_entities, repeat_entities
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import copula_sample, diabetes, holdout_entities, repeat_entities
+from pitfalls.library.scaffold import Dataset
 
 TARGET = "escalated"
 PATIENT = "patient_id"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import copula_sample, diabetes, inject_missing
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import copula_sample, diabetes, inject_missing
+from pitfalls.library.scaffold import Dataset
 
 HELDOUT_ROWS = 132
 BASE_ROWS = 442  # as many as the public table

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import copula_sample, digits, sort_by_label
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import copula_sample, digits, sort_by_label
+from pitfalls.library.scaffold import Dataset
 
 HELDOUT_ROWS = 600
 BASE_ROWS = 1797  # as many as the public table

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pitfalls.quirks import (census_income, code_missing_as_sentinel, copula_sample, encode_missing_as_tokens,
+from pitfalls.datasets import (census_income, code_missing_as_sentinel, copula_sample, encode_missing_as_tokens,
                              format_numbers_as_text, vary_category_spellings)
-from pitfalls.scaffold import Dataset
+from pitfalls.library.scaffold import Dataset
 
 TARGET = "high_income"
 TRAIN_ROWS = 4000

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pitfalls.quirks import add_leak_feature, breast_cancer, copula_sample, impose_class_imbalance, inject_missing
-from pitfalls.scaffold import Dataset
+from pitfalls.datasets import add_leak_feature, breast_cancer, copula_sample, impose_class_imbalance, inject_missing
+from pitfalls.library.scaffold import Dataset
 
 HELDOUT_ROWS = 250
 BASE_ROWS = 569  # as many as the public table

@@ -1,0 +1,145 @@
+"""The named checks of ``pitfalls check``: small, independent, one property each.
+
+Each check takes a :class:`~pitfalls.checks.context.CheckContext` and returns a one-line evidence
+string when the property holds, or raises :class:`CheckFailed` with a message that says what
+must be true, what was found, and how to fix it. ``needs`` lists checks whose failure makes
+this one meaningless (it is then skipped). Checks with ``per`` run once per bug or quirk id.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Callable
+
+from pitfalls.library.catalogs import bugs as bug_catalog
+from pitfalls.library.catalogs import quirks as quirk_catalog
+from pitfalls.checks.context import CheckContext
+from pitfalls.library.metrics import METRICS
+from pitfalls.library.variants import mutants
+
+DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".feather", ".npy", ".npz", ".pkl", ".pickle",
+                 ".joblib", ".skops", ".safetensors", ".pt", ".pth", ".h5", ".xlsx", ".json", ".db"}
+
+
+class CheckFailed(Exception):
+    """A check's property does not hold; the message says what, what was found, and the fix."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    fn: Callable[..., str]
+    doc: str
+    needs: tuple[str, ...] = ()
+    heavy: bool = False
+    """Trains models (skipped by ``check --quick``)."""
+    per: str = ""
+    """``bugs`` or ``quirks``: one instance per id in the manifest, named ``name:id``."""
+
+
+CHECKS: list[CheckSpec] = []
+
+
+def check(name: str, *, needs: tuple[str, ...] = (), heavy: bool = False, per: str = "") -> Callable:
+    """Register a check function under ``name``."""
+    def wrap(fn: Callable[..., str]) -> Callable[..., str]:
+        CHECKS.append(CheckSpec(name, fn, (fn.__doc__ or "").strip().splitlines()[0], needs, heavy, per))
+        return fn
+    return wrap
+
+
+def _oriented(ctx: CheckContext, value: float) -> float:
+    return value if METRICS[ctx.manifest().task.metric].higher_is_better else -value
+
+
+# -- contract ---------------------------------------------------------------------------------
+@check("manifest_valid")
+def manifest_valid(ctx: CheckContext) -> str:
+    """scaffold.toml parses, every field is known and typed, and the name is the folder's."""
+    m = ctx.manifest()
+    if m.name != ctx.root.name:
+        raise CheckFailed(f"name must be the folder name {ctx.root.name!r}. Got {m.name!r} instead. "
+                          "Rename one of them.")
+    return f"{m.framework} / {m.task.metric}, {len(m.bugs)} bugs, {len(m.quirks)} quirks"
+
+
+@check("hooks_valid")
+def hooks_valid(ctx: CheckContext) -> str:
+    """scaffold.py defines make_dataset(seed) and no unknown public names (typos)."""
+    ctx.hooks()
+    return "make_dataset present, no unknown hooks"
+
+
+@check("bug_ids_known", needs=("manifest_valid",))
+def bug_ids_known(ctx: CheckContext) -> str:
+    """Every planted bug id has an entry in the bug catalog (bugs/catalog/)."""
+    unknown = [b for b in ctx.manifest().bugs if b not in bug_catalog()]
+    if unknown:
+        raise CheckFailed(f"Bug ids must be catalogued kinds (bugs/catalog/*.toml). Got unknown ids "
+                          f"{unknown} instead. Add a catalog entry, or fix the spelling.")
+    return f"{len(ctx.manifest().bugs)} bug ids known"
+
+
+@check("quirk_ids_known", needs=("manifest_valid",))
+def quirk_ids_known(ctx: CheckContext) -> str:
+    """Every planted quirk id has a catalog entry and a registered planter with a detector."""
+    from pitfalls.datasets import REGISTRY
+
+    unknown = [q for q in ctx.manifest().quirks if q not in quirk_catalog() or q not in REGISTRY]
+    if unknown:
+        raise CheckFailed(f"Quirk ids must be catalogued kinds (datasets/catalog/*.toml) with a "
+                          f"registered detector (pitfalls.datasets.register). Got unknown ids {unknown} "
+                          "instead. Add the kind, or fix the spelling.")
+    return f"{len(ctx.manifest().quirks)} quirk ids known"
+
+
+@check("files_present", needs=("manifest_valid",))
+def files_present(ctx: CheckContext) -> str:
+    """workspace/ has train.py and the predict files, solution/ fixes something, GUIDE.md exists."""
+    m = ctx.manifest()
+    want = [f"workspace/{n}" for n in ("train.py", *m.predict_files)] + ["GUIDE.md"]
+    if m.bugs:
+        want += ["solution", "mutants.toml"]
+    missing = [w for w in want if not (ctx.root / w).exists()]
+    if missing:
+        raise CheckFailed(f"A scaffold must have {want}. Got no {missing} instead. Copy the missing "
+                          "parts from scaffolds/_template/.")
+    if not m.hints:
+        raise CheckFailed("hints must list at least one hint. Got [] instead. Write the hint ladder, "
+                          "gentlest first.")
+    return f"{len(want)} required files, {len(m.hints)} hints"
+
+
+@check("mutants_apply", needs=("manifest_valid", "hooks_valid", "files_present"))
+def mutants_apply(ctx: CheckContext) -> str:
+    """mutants.toml re-introduces each planted bug, exactly, into the solution."""
+    m = ctx.manifest()
+    table = mutants(ctx.scaffold())
+    if set(table) != set(m.bugs):
+        raise CheckFailed(f"mutants.toml must have one table per bug {sorted(m.bugs)}. Got "
+                          f"{sorted(table)} instead. Add or rename tables to match `bugs`.")
+    for bug in m.bugs:
+        ctx.variant(bug)  # raises ManifestError naming the edit that does not apply
+    return f"{len(m.bugs)} mutants apply"
+
+
+@check("probes_declared", needs=("manifest_valid",))
+def probes_declared(ctx: CheckContext) -> str:
+    """probes.py has PROBES with an entry for every planted bug."""
+    m = ctx.manifest()
+    path = ctx.root / "probes.py"
+    if not m.bugs:
+        return "no bugs, no probes needed"
+    keys: list[str] = []
+    if path.exists():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PROBES" for t in node.targets) \
+                    and isinstance(node.value, ast.Dict):
+                keys = [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+    missing = [b for b in m.bugs if b not in keys]
+    if missing:
+        raise CheckFailed(f"probes.py must define PROBES with an entry for every bug. Got none for "
+                          f"{missing} instead. Add `PROBES = {{\"{missing[0]}\": fn, ...}}` (see "
+                          "scaffolds/_template/probes.py).")
+    return f"{len(keys)} probes"

@@ -1,0 +1,159 @@
+"""``pitfalls check``: validate a scaffold the way scikit-learn's check_estimator validates an
+estimator, with small named checks (runner/checks*.py), each reporting passed, failed, xfailed,
+xpassed or skipped.
+
+Known failures are declared in the manifest (``[check] xfail = {name = "reason"}``; a family
+name such as ``bug_bites`` covers every ``bug_bites:<id>``). A declared failure that passes is
+``xpassed`` and fails the run (strict), so stale declarations do not linger.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from pitfalls.checks import data as checks_data  # noqa: F401  (register their checks)
+from pitfalls.checks import runs as checks_runs  # noqa: F401  (register their checks)
+from pitfalls.checks.context import SEEDS, CheckContext
+from pitfalls.checks.registry import CHECKS, CheckFailed, CheckSpec
+from pitfalls.core.errors import PitfallsError
+from pitfalls.library.scaffold import load_scaffold, scaffold_names, scaffolds_root
+
+CheckStatus = Literal["passed", "failed", "xfailed", "xpassed", "skipped"]
+BAD: tuple[CheckStatus, ...] = ("failed", "xpassed")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one named check on one scaffold."""
+
+    name: str
+    status: CheckStatus
+    message: str
+    seconds: float = 0.0
+
+
+@dataclass
+class CheckReport:
+    """Every check's result for one scaffold, in run order."""
+
+    scaffold: str
+    path: str
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(r.status in BAD for r in self.results)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.results:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok, "counts": self.counts()}
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """The folder of a scaffold given by name or path (it need not load: checks say why)."""
+    path = Path(name_or_path)
+    if (path / "scaffold.toml").exists():
+        return path.resolve()
+    if (scaffolds_root() / str(name_or_path) / "scaffold.toml").exists():
+        return (scaffolds_root() / str(name_or_path)).resolve()
+    load_scaffold(name_or_path)  # raises ScaffoldNotFound with a did-you-mean
+    raise PitfallsError(f"Scaffold must be a folder with a scaffold.toml. Got {name_or_path!r} instead.")
+
+
+def planned(root: Path, *, quick: bool = False) -> list[tuple[CheckSpec, str]]:
+    """(spec, item) pairs to run; item is a bug or quirk id for per-id checks, else ""."""
+    try:
+        from pitfalls.library.manifest import load_manifest
+        m = load_manifest(root / "scaffold.toml")
+        ids = {"bugs": list(m.bugs), "quirks": list(m.quirks)}
+    except PitfallsError:
+        ids = {"bugs": [], "quirks": []}
+    out = []
+    for spec in CHECKS:
+        if quick and spec.heavy:
+            continue
+        out += [(spec, i) for i in ids[spec.per]] if spec.per else [(spec, "")]
+    return out
+
+
+def _xfail_reason(xfail: dict[str, str], name: str) -> str | None:
+    return xfail.get(name) or xfail.get(name.split(":")[0])
+
+
+def _run_one(ctx: CheckContext, spec: CheckSpec, item: str, done: dict[str, CheckStatus],
+             xfail: dict[str, str]) -> CheckResult:
+    name = f"{spec.name}:{item}" if item else spec.name
+    blocked = [n for n in spec.needs if done.get(n) not in ("passed", "xpassed")]
+    if blocked:
+        return CheckResult(name, "skipped", f"needs {', '.join(blocked)}")
+    start = time.monotonic()
+    reason = _xfail_reason(xfail, name)
+    try:
+        evidence = spec.fn(ctx, item) if item else spec.fn(ctx)
+        status, message = ("xpassed", f"declared as a known failure ({reason}) but passed: remove it "
+                           f"from [check] xfail. {evidence}") if reason else ("passed", evidence)
+    except (CheckFailed, PitfallsError) as exc:
+        status, message = ("xfailed", f"{reason} | {exc}") if reason else ("failed", str(exc))
+    except Exception as exc:  # noqa: BLE001 - a scaffold's own code may raise anything
+        text = f"{type(exc).__name__}: {exc}"
+        status, message = ("xfailed", f"{reason} | {text}") if reason else ("failed", text)
+    return CheckResult(name, status, message, round(time.monotonic() - start, 2))
+
+
+def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
+               reference_seconds: float = 30.0,
+               progress: Callable[[CheckResult, int, int], None] | None = None) -> CheckReport:
+    """Run every check (``quick``: only those that do not train) on one scaffold.
+
+    Args:
+        scaffold: a scaffold name or folder.
+        seeds: seeds per variant for ``bug_bites``.
+        reference_seconds: the limit of ``reference_fast``.
+        progress: called after each check with (result, index, total).
+    """
+    root = resolve(scaffold)
+    ctx = CheckContext(root=root, seeds=seeds, reference_seconds=reference_seconds)
+    plan = planned(root, quick=quick)
+    report = CheckReport(scaffold=root.name, path=str(root))
+    done: dict[str, CheckStatus] = {}
+    try:
+        xfail = ctx.manifest().check.xfail
+    except PitfallsError:
+        xfail = {}
+    try:
+        for index, (spec, item) in enumerate(plan):
+            if spec.heavy and not any(s.heavy for s, _ in plan[:index]):
+                _prefetch(ctx, done)
+            result = _run_one(ctx, spec, item, done, xfail)
+            done[result.name] = result.status
+            report.results.append(result)
+            if progress:
+                progress(result, index + 1, len(plan))
+    finally:
+        ctx.close()
+    return report
+
+
+def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
+    if any(done.get(n) not in ("passed", "xpassed") for n in checks_runs.RUNS + ("mutants_apply",)):
+        return
+    bugs = list(ctx.manifest().bugs)
+    keys = ["starter", "reference"]
+    if done.get("probes_declared") == "passed":
+        keys += [f"probes:{v}" for v in ("starter", "reference", *bugs)]
+    ctx.prefetch(keys + ["runs", "secrets"])
+
+
+def check_all(*, quick: bool = False, seeds: int = SEEDS,
+              progress: Callable[[CheckResult, int, int], None] | None = None) -> list[CheckReport]:
+    """Run the checks on every scaffold of the library (and the template)."""
+    names: list[str | Path] = [*scaffold_names(), scaffolds_root() / "_template"]
+    return [run_checks(scaffold=n, quick=quick, seeds=seeds, progress=progress) for n in names]

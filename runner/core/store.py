@@ -1,0 +1,281 @@
+"""SQLite persistence for sessions, submissions and events.
+
+Durability: WAL journal with ``synchronous=FULL``; every write is one transaction. A submission
+row is inserted (status ``running``) only after its snapshot file is on disk (fsynced, renamed
+into place), so an acknowledged submission is never lost; a row left ``running`` by a killed
+runner is marked ``failed`` the next time the store opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, NoReturn
+
+from pitfalls.core.errors import storage_error
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    scaffold TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    candidate TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    duration_minutes REAL,
+    ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    created_at TEXT NOT NULL,
+    finished_at TEXT,
+    note TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('running', 'scored', 'rejected', 'failed')),
+    metric TEXT NOT NULL,
+    score_public REAL, score_private REAL, norm_public REAL, norm_private REAL,
+    feedback_shown INTEGER NOT NULL DEFAULT 1,
+    params INTEGER,
+    message TEXT NOT NULL DEFAULT '',
+    violations TEXT NOT NULL DEFAULT '[]',
+    timings TEXT NOT NULL DEFAULT '{}',
+    probes TEXT NOT NULL DEFAULT '[]',
+    log_tail TEXT NOT NULL DEFAULT '',
+    snapshot TEXT NOT NULL,
+    snapshot_sha256 TEXT NOT NULL,
+    runner_pid INTEGER,
+    runner_started TEXT,
+    score_public_exact REAL,
+    score_interval TEXT NOT NULL DEFAULT 'null',
+    probe_flags TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS submissions_by_session ON submissions(session_id, id);
+CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
+"""
+
+JSON_COLUMNS = ("violations", "timings", "probes", "score_interval", "probe_flags")
+ADDED_COLUMNS = {"score_public_exact": "REAL", "score_interval": "TEXT NOT NULL DEFAULT 'null'",
+                 "probe_flags": "TEXT NOT NULL DEFAULT '[]'"}
+"""Columns added to ``submissions`` after the first release: :meth:`Store.migrate` adds them to an
+older database (``score_public`` then holds the rounded public score, ``score_public_exact`` the full
+one; older rows keep their full-precision ``score_public`` and no interval)."""
+_SCORING: set[int] = set()
+"""Submissions this process is scoring now. A ``running`` row of this process outside this set was
+abandoned: its outcome could not be written (a full or read-only disk), so it is recovered too."""
+STATE_FOLDER = "The state folder (PITFALLS_HOME)"
+ELSEWHERE = "or set PITFALLS_HOME to a folder on another disk"
+
+
+def _raise_storage(exc: BaseException, folder: Path) -> NoReturn:
+    """Raise a clear StorageError for a full or read-only state folder; re-raise anything else."""
+    err = storage_error(exc, folder=folder, what=STATE_FOLDER, how=ELSEWHERE)
+    if err is None:
+        raise exc
+    raise err from exc
+
+
+def closes_at(session: dict[str, Any]) -> datetime | None:
+    """When a timed session's time is up (None for an untimed one)."""
+    if not session.get("duration_minutes"):
+        return None
+    return datetime.fromisoformat(session["created_at"]) + timedelta(minutes=session["duration_minutes"])
+
+
+def now() -> str:
+    """UTC timestamp, ISO 8601 with seconds."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def home() -> Path:
+    """Where pitfalls keeps state: ``$PITFALLS_HOME`` or ``~/.local/share/pitfalls``."""
+    default = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local/share")) / "pitfalls"
+    path = Path(os.environ.get("PITFALLS_HOME", default))
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        _raise_storage(exc, path)
+    return path
+
+
+class Store:
+    """A handle on the SQLite database. Cheap to open; open one per command."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or home() / "pitfalls.sqlite"
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            self.migrate()
+            self.recover()
+        except (OSError, sqlite3.Error) as exc:
+            _raise_storage(exc, self.path.parent)
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write transaction.
+
+        Raises:
+            StorageError: the state folder is full or read-only (nothing of this transaction is kept).
+        """
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:  # a COMMIT that failed (SQLite may already have rolled back)
+                self.db.execute("ROLLBACK")
+            _raise_storage(exc, self.path.parent)
+
+    def migrate(self) -> list[str]:
+        """Add the columns of :data:`ADDED_COLUMNS` an older database lacks; returns their names."""
+        have = {r["name"] for r in self.db.execute("PRAGMA table_info(submissions)")}
+        if set(ADDED_COLUMNS) <= have:
+            return []  # no write lock when there is nothing to add (every open runs this)
+        added = []
+        with self.tx() as db:
+            have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}  # another process may have
+            for name, decl in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {decl}")
+                    added.append(name)
+        return added
+
+    def recover(self) -> int:
+        """Mark submissions whose runner process died mid-run as failed. Returns how many."""
+        rows = self.db.execute("SELECT id, runner_pid, runner_started FROM submissions "
+                               "WHERE status='running'").fetchall()
+        dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])
+                or (r["runner_pid"] == os.getpid() and r["id"] not in _SCORING)]
+        if not dead:
+            return 0  # no write lock when there is nothing to mend (every open runs this)
+        with self.tx() as db:
+            for sid in dead:
+                db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=?",
+                           (now(), "Scoring was interrupted before it finished (the runner process "
+                            "ended, or could not record the outcome). Your snapshot is kept; submit "
+                            "again to score it.", sid))
+        return len(dead)
+
+    def create_session(self, *, scaffold: str, workspace: Path, mode: str, candidate: str = "",
+                       duration_minutes: float | None = None) -> str:
+        """Insert a session; returns its id."""
+        sid = secrets.token_hex(4)
+        with self.tx() as db:
+            db.execute("INSERT INTO sessions (id, scaffold, workspace, mode, candidate, created_at, "
+                       "duration_minutes) VALUES (?,?,?,?,?,?,?)",
+                       (sid, scaffold, str(workspace), mode, candidate, now(), duration_minutes))
+        return sid
+
+    def update_session(self, session_id: str, **values: Any) -> None:
+        """Set columns of a session (``ended_at``, ``duration_minutes``, ``candidate``) in one transaction."""
+        unknown = set(values) - {"ended_at", "duration_minutes", "candidate"}
+        if unknown:
+            raise ValueError(f"Only ended_at, duration_minutes and candidate can change. Got {sorted(unknown)}.")
+        cols = ", ".join(f"{k}=?" for k in values)
+        with self.tx() as db:
+            db.execute(f"UPDATE sessions SET {cols} WHERE id=?", (*values.values(), session_id))
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM sessions WHERE id=?", (session_id,)).fetchone()
+        return dict(row) if row else None
+
+    def insert_submission(self, *, session_id: str, note: str, metric: str, snapshot: str,
+                          snapshot_sha256: str) -> int:
+        """Acknowledge a submission (status ``running``); its snapshot must already be on disk."""
+        with self.tx() as db:
+            cur = db.execute("INSERT INTO submissions (session_id, created_at, note, status, metric, "
+                             "snapshot, snapshot_sha256, runner_pid, runner_started) "
+                             "VALUES (?,?,?,?,?,?,?,?,?)",
+                             (session_id, now(), note, "running", metric, snapshot, snapshot_sha256,
+                              os.getpid(), _start_time(os.getpid())))
+            _SCORING.add(int(cur.lastrowid))  # before COMMIT: no other connection sees it earlier
+            return int(cur.lastrowid)
+
+    def finish_submission(self, submission_id: int, **values: Any) -> None:
+        """Write a submission's outcome in one transaction. If that fails, the row is left to
+        :meth:`recover` (the next Store opened, in this process or another, marks it failed)."""
+        values["finished_at"] = now()
+        for key in JSON_COLUMNS:
+            if key in values:
+                values[key] = json.dumps(values[key])
+        cols = ", ".join(f"{k}=?" for k in values)
+        try:
+            with self.tx() as db:
+                db.execute(f"UPDATE submissions SET {cols} WHERE id=?", (*values.values(), submission_id))
+        finally:
+            _SCORING.discard(submission_id)
+
+    def submissions(self, session_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM submissions WHERE session_id=? ORDER BY id",
+                               (session_id,)).fetchall()
+        return [_decode(r) for r in rows]
+
+    def submission(self, submission_id: int) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+        return _decode(row) if row else None
+
+    def stored_bytes(self, session_id: str) -> int:
+        """Bytes of text the session's submission rows hold: notes, messages, log tails, JSON columns."""
+        expr = " + ".join(f"LENGTH(CAST({c} AS BLOB))" for c in ("note", "message", "log_tail", *JSON_COLUMNS))
+        row = self.db.execute(f"SELECT COALESCE(SUM({expr}), 0) FROM submissions WHERE session_id=?",
+                              (session_id,)).fetchone()
+        return int(row[0])
+
+    def add_event(self, session_id: str, kind: str, data: dict[str, Any]) -> None:
+        with self.tx() as db:
+            db.execute("INSERT INTO events (session_id, at, kind, data) VALUES (?,?,?,?)",
+                       (session_id, now(), kind, json.dumps(data)))
+
+    def events(self, session_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM events WHERE session_id=?", [session_id]
+        if kind:
+            sql, args = sql + " AND kind=?", args + [kind]
+        rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    for key in JSON_COLUMNS:
+        d[key] = json.loads(d[key])
+    return d
+
+
+def _start_time(pid: int) -> str:
+    """The kernel's start time of ``pid`` (clock ticks since boot); tells a reused pid apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _alive(pid: int | None, started: str | None) -> bool:
+    if not pid:
+        return False
+    current = _start_time(pid)
+    return bool(current) and (not started or current == started)

@@ -1,0 +1,1 @@
+"""What a scaffold is: the manifest, the hooks module, catalogs, metrics, variants, the brief and candidate workspaces."""

@@ -1,0 +1,184 @@
+"""Find and load scaffolds: the manifest (data) and the hooks module (behaviour).
+
+Hooks are listed in ``scaffolds/_template/scaffold.py``; this module is the only caller.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+from pitfalls.core.resources import package_folder
+from pitfalls.core.errors import ManifestError, ScaffoldNotFound
+from pitfalls.library.manifest import Manifest, load_manifest
+
+REQUIRED_HOOKS = ("make_dataset",)
+OPTIONAL_HOOKS: tuple[str, ...] = ()
+KNOWN_HOOKS = REQUIRED_HOOKS + OPTIONAL_HOOKS
+
+
+@dataclass
+class Dataset:
+    """What ``make_dataset`` returns. Only the runner's own process ever holds ``heldout``."""
+
+    train: pd.DataFrame
+    """Training rows with the target column and every planted quirk; becomes data/train.csv."""
+    heldout: pd.DataFrame
+    """Clean held-out rows with the target column (leak columns randomized, no train duplicates)."""
+    quirks: list[dict[str, Any]] = field(default_factory=list)
+    """Quirk manifest: one dict per planted quirk (``id``, where, how much)."""
+
+
+@dataclass
+class Scaffold:
+    """A loaded scaffold: its manifest, hooks module and folder."""
+
+    manifest: Manifest
+    hooks: ModuleType
+    root: Path
+    secret: bytes | None = None
+    """The data secret to derive seeds with; None means the installation's (:mod:`pitfalls.core.secret`)."""
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def workspace_dir(self) -> Path:
+        return self.root / "workspace"
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.root / "solution"
+
+    @property
+    def probes_file(self) -> Path:
+        return self.root / "probes.py"
+
+    @property
+    def guide_file(self) -> Path:
+        return self.root / "GUIDE.md"
+
+    def data_seed(self, seed: int | None = None) -> int:
+        """The seed ``make_dataset`` gets for the public ``seed`` (default: the manifest's): a
+        128-bit hash of it and the data secret, so the repository alone does not determine data."""
+        from pitfalls.core.secret import derive_seed
+
+        return derive_seed(self.manifest.dataset_seed if seed is None else seed, self.secret)
+
+    def with_secret(self, secret: bytes) -> Scaffold:
+        """This scaffold with another data secret (calibration measures several)."""
+        return dataclasses.replace(self, secret=secret)
+
+    def dataset(self, seed: int | None = None) -> Dataset:
+        """Build (or reuse) the dataset for the public ``seed`` (default: the manifest's seed),
+        generated from :meth:`data_seed`."""
+        return _dataset(self.root, self.data_seed(seed))
+
+
+def scaffolds_root() -> Path:
+    """``$PITFALLS_SCAFFOLDS`` or the repository's ``scaffolds/`` folder."""
+    env = os.environ.get("PITFALLS_SCAFFOLDS")
+    return Path(env) if env else package_folder("pitfalls.scaffolds")
+
+
+def scaffold_names(root: Path | None = None) -> list[str]:
+    """Names of all scaffolds (folders with a scaffold.toml, not starting with ``_``)."""
+    root = root or scaffolds_root()
+    return sorted(p.parent.name for p in root.glob("*/scaffold.toml") if not p.parent.name.startswith("_"))
+
+
+def load_scaffold(name_or_path: str | Path) -> Scaffold:
+    """Load a scaffold by name (from :func:`scaffolds_root`) or by folder path.
+
+    Raises:
+        ScaffoldNotFound: with a "did you mean" suggestion.
+        ManifestError: the manifest or hooks break the contract.
+    """
+    return _load(scaffold_path(name_or_path))
+
+
+def scaffold_path(name_or_path: str | Path) -> Path:
+    """The folder of the scaffold named ``name_or_path`` (or that folder), found without loading it.
+
+    Raises:
+        ScaffoldNotFound: with a "did you mean" suggestion.
+    """
+    path = Path(name_or_path)
+    if not (path / "scaffold.toml").exists():
+        path = scaffolds_root() / str(name_or_path)
+    if not (path / "scaffold.toml").exists():
+        names = scaffold_names()
+        close = difflib.get_close_matches(str(name_or_path), names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ScaffoldNotFound(f"Scaffold must be one of {names} or a folder with a scaffold.toml. "
+                               f"Got {str(name_or_path)!r} instead.{hint}")
+    return path.resolve()
+
+
+@functools.lru_cache(maxsize=32)
+def _load(path: Path) -> Scaffold:
+    manifest = load_manifest(path / "scaffold.toml")
+    if manifest.name != path.name:
+        raise ManifestError(path=str(path / "scaffold.toml"), field="name",
+                            expected=f"the folder name {path.name!r}", got=repr(manifest.name))
+    return Scaffold(manifest=manifest, hooks=load_hooks(path / "scaffold.py"), root=path)
+
+
+def load_hooks(path: Path) -> ModuleType:
+    """Import a scaffold's hooks file and check its hooks against the contract."""
+    if not path.exists():
+        raise ManifestError(path=str(path), field="(file)", expected="a hooks file defining "
+                            "make_dataset(seed)", got="no such file",
+                            hint="Copy scaffolds/_template/scaffold.py.")
+    spec = importlib.util.spec_from_file_location(f"pitfalls_scaffold_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ManifestError(path=str(path), field="(import)", expected="an importable Python file",
+                            got=f"{type(exc).__name__}: {exc}") from None
+    public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))
+              and getattr(getattr(module, n), "__module__", None) == module.__name__]
+    for name in public:
+        if name not in KNOWN_HOOKS:
+            close = difflib.get_close_matches(name, KNOWN_HOOKS, n=1, cutoff=0.6)
+            raise ManifestError(path=str(path), field=name, expected=f"one of the hooks {list(KNOWN_HOOKS)}",
+                                got=repr(name), hint=(f"Did you mean {close[0]!r}? " if close else "")
+                                + "Helper functions must start with an underscore.")
+    for hook in REQUIRED_HOOKS:
+        if not callable(getattr(module, hook, None)):
+            raise ManifestError(path=str(path), field=hook, expected="a function",
+                                got="nothing", hint=f"Define `def {hook}(...)` as in the template.")
+    return module
+
+
+@functools.lru_cache(maxsize=8)
+def _dataset(root: Path, seed: int) -> Dataset:
+    import pandas as pd  # on use: `pitfalls session` and the CLI's start-up do not need it
+
+    scaffold = _load(root)
+    ds = scaffold.hooks.make_dataset(seed)
+    target = scaffold.manifest.task.target
+    where = str(root / "scaffold.py")
+    if not isinstance(ds, Dataset):
+        raise ManifestError(path=where, field="make_dataset", expected="a pitfalls.library.scaffold.Dataset",
+                            got=type(ds).__name__)
+    for part in ("train", "heldout"):
+        frame = getattr(ds, part)
+        if not isinstance(frame, pd.DataFrame) or target not in frame.columns:
+            raise ManifestError(path=where, field=f"make_dataset().{part}",
+                                expected=f"a DataFrame with the target column {target!r}",
+                                got=type(frame).__name__ if not isinstance(frame, pd.DataFrame)
+                                else f"columns {list(frame.columns)[:8]}")
+    return ds

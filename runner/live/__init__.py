@@ -1,0 +1,1 @@
+"""Live interviews: the candidate container, the session server and its process, JupyterLab, the hub service, the report."""

@@ -1,0 +1,245 @@
+"""What the session server does, without HTTP: scoring, the dashboard's state, notes, files.
+
+Scoring runs on a single worker thread (one submission at a time per session, in arrival order)
+through :func:`pitfalls.service.api.submit`, whose sandboxes are network-less and limited. Every call opens
+its own :class:`~pitfalls.core.store.Store`, so threads never share a SQLite connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import Any
+
+from pitfalls.service import api
+from pitfalls.live import containers
+from pitfalls.scoring.anchors import anchors, cached_anchors
+from pitfalls.library.catalogs import bug_entry, quirk_entry
+from pitfalls.core.errors import PitfallsError, WorkspaceError
+from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
+from pitfalls.fs.safefs import Bounds
+from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.metrics import METRICS
+from pitfalls.live.sessions import LiveSession, load_session
+from pitfalls.core.store import Store, closes_at
+from pitfalls.fs.workspace_view import NotebookError, list_files, notebook_cells, read_text
+
+MAX_QUEUED = 10
+MAX_FILE_BYTES = 512 * 1024
+FILES_BOUNDS = Bounds(max_entries=5000, max_depth=16, max_seconds=0.5)
+"""What one file listing may walk (entries, depth, seconds): it runs on the server's behalf."""
+HIDDEN_PARTS = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
+                ".local", ".cache", ".ipython", ".jupyter"}
+
+
+class RequestError(PitfallsError):
+    """A request the server refuses; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SessionService:
+    """One live session's behaviour; the handlers only translate HTTP to these calls."""
+
+    def __init__(self, *, session_id: str) -> None:
+        self.live: LiveSession = load_session(session_id)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pitfalls-score")
+        self.queued = 0
+        self._container_checked: tuple[float, str] = (-1e9, "unknown")
+        # The server answers before the scoring libraries load; the scoring thread loads them
+        # first, so the first submission does not wait for them either.
+        self._executor.submit(self._warm_up)
+
+    @functools.cached_property
+    def scaffold(self) -> Scaffold:
+        """The session's scaffold (its hooks import pandas and friends: loaded on first use)."""
+        return load_scaffold(self.live.scaffold)
+
+    def _warm_up(self) -> None:
+        import sklearn.metrics  # noqa: F401 - scoring's; the scaffold's hooks import the rest
+
+        self.scaffold.dataset()
+        try:  # this installation's anchors, before the first submission (which waits in line)
+            anchors(self.scaffold)
+        except PitfallsError:  # logged by the first submission, which measures them again
+            pass
+
+    def close(self) -> None:
+        """Finish the submission being scored; drop none (queued ones are already recorded as they run)."""
+        self._executor.shutdown(wait=True, cancel_futures=False)
+
+    def _row(self, store: Store) -> dict[str, Any]:
+        return store.session(self.live.session_id) or {}
+
+    def remaining_seconds(self, row: dict[str, Any]) -> float | None:
+        """Seconds left on the session's timer (None when untimed)."""
+        end = closes_at(row)
+        return None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+
+    def candidate_status(self) -> dict[str, Any]:
+        """What ``pitfalls-submit --status`` shows."""
+        with closing(Store()) as store:
+            row = self._row(store)
+            count = len(store.submissions(row["id"]))
+        return {"remaining_seconds": self.remaining_seconds(row), "submissions": count,
+                "metric": self.scaffold.manifest.task.metric, "scoring": self.queued}
+
+    async def submit(self, note: Any) -> dict[str, Any]:
+        """Score the workspace as it is now; return the candidate's view of the result.
+
+        Raises:
+            RequestError: a bad note (400), too many submissions waiting (429), or a workspace the
+                runner will not store (400: over the snapshot limit or the session's storage bound).
+        """
+        try:
+            note = validate_note(note)
+        except NoteError as exc:
+            raise RequestError(str(exc)) from None
+        if self.queued >= MAX_QUEUED:
+            raise RequestError(f"At most {MAX_QUEUED} submissions may wait for scoring. Got {self.queued} waiting "
+                               "instead. Wait for the earlier ones to finish, then submit again.", status=429)
+        self.queued += 1
+        try:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, self._submit_now, note)
+        except WorkspaceError as exc:  # nothing was stored; the message says how to go on
+            raise RequestError(str(exc)) from None
+        finally:
+            self.queued -= 1
+        return result
+
+    def _submit_now(self, note: str) -> dict[str, Any]:
+        store = Store()
+        try:
+            res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store)
+            view = res.candidate_view()
+            return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
+        finally:
+            store.close()
+
+    def add_note(self, text: Any) -> dict[str, Any]:
+        """Record an interviewer's note; return it with its time."""
+        try:
+            text = validate_note(text, what="A note", required=True)
+        except NoteError as exc:
+            raise RequestError(str(exc)) from None
+        with closing(Store()) as store:
+            store.add_event(self.live.session_id, "note", {"text": text})
+            event = store.events(self.live.session_id, "note")[-1]
+        return {"id": event["id"], "at": event["at"], "text": event["data"]["text"]}
+
+    def state(self) -> dict[str, Any]:
+        """Everything the dashboard shows, as one JSON-ready object."""
+        with closing(Store()) as store:
+            row = self._row(store)
+            subs = [_submission(s) for s in store.submissions(row["id"])]
+            events = store.events(row["id"])
+        return {"session": self._session_view(row), "submissions": subs, "bugs": self._bugs(subs),
+                "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
+                "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
+                          for e in events if e["kind"] == "note"],
+                "events": [{"id": e["id"], "at": e["at"], "kind": e["kind"], "data": e["data"]}
+                           for e in events if e["kind"] != "note"]}
+
+    def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        m = self.scaffold.manifest
+        end = closes_at(row)
+        return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
+                "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
+                "closes_at": end.isoformat(timespec="seconds") if end else None,
+                "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
+                "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
+                **self._goal_and_scale(), "budgets": asdict(m.budgets),
+                "container_state": self.container_state(), "scoring": self.queued}
+
+    def _goal_and_scale(self) -> dict[str, Any]:
+        """The installation's anchors (None until measured) and the goal in public-slice metric
+        units (the chart plots public scores) with its normalized share."""
+        cal = cached_anchors(self.scaffold)
+        g = self.scaffold.manifest.task.goal_normalized
+        return {"calibration": cal.view() if cal else None, "goal_normalized": g,
+                "goal": cal.goal_score(g, "public") if cal else None}
+
+    def container_state(self, max_age: float = 5.0) -> str:
+        """The container's state from ``docker inspect``, at most ``max_age`` seconds old (polls are cheap)."""
+        if time.monotonic() - self._container_checked[0] > max_age:
+            try:
+                found = containers.container_status(name_or_id=self.live.container)
+            except containers.ContainerError:  # no docker command here
+                found = None
+            self._container_checked = (time.monotonic(), found.state if found else "absent")
+        return self._container_checked[1]
+
+    def _bugs(self, subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each planted bug with the verdict of the newest submission that ran probes."""
+        latest = next((s for s in reversed(subs) if s["probes"]), None)
+        verdicts = {p["bug_id"]: p for p in (latest or {}).get("probes", [])}
+        out = []
+        for bug in self.scaffold.manifest.bugs:
+            v = verdicts.get(bug, {})
+            out.append({**_short(bug_entry(bug)), "status": v.get("status", "not probed yet"),
+                        "evidence": v.get("evidence", ""), "submission_id": latest["id"] if latest else None,
+                        "self_reported": v.get("self_reported", bool(v)), "tampering": v.get("tampering", [])})
+        return out
+
+    def files(self) -> list[dict[str, Any]]:
+        """The candidate's files (not data, artifacts or caches), read-only, within :data:`FILES_BOUNDS`."""
+        return self.listing()["files"]
+
+    def listing(self) -> dict[str, Any]:
+        """``{"files": files(), "truncated": why the listing stopped early, or None}``.
+
+        Race-free and bounded (runner/fs/safefs.py): no link followed, nothing but folders opened,
+        at most :data:`FILES_BOUNDS` (5,000 entries, 16 levels, 0.5 s of walking)."""
+        found, why = list_files(self.live.workspace, hidden=HIDDEN_PARTS, bounds=FILES_BOUNDS)
+        return {"files": found, "truncated": why}
+
+    def file(self, rel: str) -> dict[str, Any]:
+        """One file's text; a notebook as its cells (source and text outputs).
+
+        The file is opened once, relative to its folder's descriptor, never through a link and never
+        if it is not a regular file (a FIFO cannot block it); at most :data:`MAX_FILE_BYTES` are read.
+
+        Raises:
+            RequestError: not one of :meth:`files` (404) or too large (413).
+        """
+        parts = rel.split("/")
+        got = (None if HIDDEN_PARTS & set(parts) or len(parts) > FILES_BOUNDS.max_depth + 1
+               else read_text(self.live.workspace, rel, MAX_FILE_BYTES))
+        if got is None:
+            raise RequestError(f"The file must be one of the workspace's files (GET /pitfalls/api/files). "
+                               f"Got {rel!r} instead.", status=404)
+        text, size = got
+        if size > MAX_FILE_BYTES:
+            raise RequestError(f"Files shown must be at most {MAX_FILE_BYTES // 1024} KiB. Got "
+                               f"{size // 1024} KiB in {rel}.", status=413)
+        if rel.endswith(".ipynb"):
+            return {"path": rel, "kind": "notebook", "cells": _cells(text)}
+        return {"path": rel, "kind": "text", "content": text}
+
+def _short(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k, "") for k in ("id", "title", "category", "description")}
+
+
+def _submission(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "created_at", "finished_at", "status", "note", "metric", "score_public", "score_private",
+            "norm_public", "norm_private", "params", "message", "violations", "timings", "probes",
+            "score_interval", "probe_flags")
+    return {k: row[k] for k in keys}
+
+
+def _cells(text: str) -> list[dict[str, Any]]:
+    """A notebook's cells as ``{"type", "source", "outputs"}`` (text outputs only); one raw cell
+    saying "cannot display this notebook: ..." (then the text) for anything that is not one."""
+    try:
+        return notebook_cells(text)
+    except NotebookError as exc:
+        return [{"type": "raw", "source": f"{exc}\n\n{text}", "outputs": []}]

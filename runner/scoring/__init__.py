@@ -1,0 +1,1 @@
+"""One submission from workspace to verdict: the pipeline, the warm predictor, verdicts, intervals, anchors, batch runs."""

@@ -1,0 +1,318 @@
+"""One evaluation of a workspace: train in a sandbox, count the artifact, predict in a second
+sandbox, validate and score in this (trusted) process.
+
+The held-out labels exist only here, in memory; the prediction sandbox receives the held-out
+*features* and the candidate's model files, nothing else.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ContextManager
+
+import numpy as np
+
+from pitfalls.scoring import intervals, verdicts
+from pitfalls.sandbox import quota
+from pitfalls.library import metrics as scoring
+from pitfalls.scoring.anchors import cached_anchors
+from pitfalls.budget.artifacts import ArtifactError, count_params
+from pitfalls.budget.code_count import CODE, CodeCount, count_code, free_code
+from pitfalls.core.results import Status, Violation
+from pitfalls.fs.safecopy import copy_tree
+from pitfalls.fs.safefs import Bounds, Walk
+from pitfalls.fs.predictions import load_predictions
+from pitfalls.scoring.predictor import go_when_warm, start_predictor, stage_model
+from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
+from pitfalls.library.scaffold import Scaffold
+from pitfalls.library.workspace import write_training_data
+
+
+@dataclass
+class Evaluation:
+    """Raw outcome of one evaluation (no database, no presentation)."""
+
+    status: Status
+    message: str
+    violations: list[Violation] = field(default_factory=list)
+    score_public: float | None = None
+    score_private: float | None = None
+    score_interval: tuple[float, float] | None = None
+    """95% bootstrap interval of the public score (runner/scoring/intervals.py); None when not scored."""
+    params: int | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    log_tail: str = ""
+
+
+JOB_HEADROOM_MB = 64
+COPY_SKIP = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"}
+COPY_BOUNDS = Bounds(max_entries=100_000, max_depth=64, max_seconds=300.0)
+"""A sandbox's copy of a workspace (an unpacked snapshot is smaller: runner/library/workspace.py)."""
+"""Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
+
+
+def _folder_mb(folder: Path) -> int:
+    """MiB of the regular files :func:`copy_workspace` would copy from ``folder`` (no recursion, no link)."""
+    with Walk(folder, bounds=COPY_BOUNDS, prune=lambda rel: rel[-1] in COPY_SKIP) as walk:
+        total = sum(i.st.st_size for i in walk if i.kind == "file")
+    return total // 2**20 + 1
+
+
+def job_folder(*, scaffold: Scaffold, source: Path, prefix: str = quota.JOB_PREFIX) -> ContextManager[Path]:
+    """A private folder for one sandboxed run of ``source``, bounded to the scaffold's ``max_disk_mb``
+    plus the workspace and some headroom (see runner/sandbox/quota.py); folders of killed runners are swept."""
+    quota.sweep_stale()
+    size_mb = scaffold.manifest.budgets.max_disk_mb + _folder_mb(source) + JOB_HEADROOM_MB
+    return quota.bounded_folder(size_mb=size_mb, prefix=prefix)
+
+
+def copy_workspace(source: Path, target: Path) -> None:
+    """Copy workspace files for a sandbox run: regular files only (links are dropped, never
+    followed; FIFOs never opened), without artifacts, caches or the session marker, race-free and
+    without recursion (runner/fs/safecopy.py). ``target`` is created."""
+    target.mkdir(parents=True)
+    copy_tree(source, target, exact=False, bounds=COPY_BOUNDS, prune=lambda rel: rel[-1] in COPY_SKIP)
+
+
+def limits_for(scaffold: Scaffold, seconds: float) -> Limits:
+    """The scaffold's sandbox limits, with ``seconds`` of wall time."""
+    b = scaffold.manifest.budgets
+    return Limits(wall_seconds=seconds, memory_mb=b.memory_mb, max_processes=b.max_processes,
+                  max_file_mb=b.max_file_mb)
+
+
+def prepare_dir(path: Path, uid: int) -> None:
+    """Create ``path`` and hand it (recursively) to the sandbox's uid, so the sandbox may write there."""
+    path.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+                os.lchown(name, uid, uid)
+
+
+def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> RunResult:
+    """Run ``python train.py`` in the workspace copy ``work``, inside a sandbox."""
+    b = scaffold.manifest.budgets
+    return run_sandboxed(argv=[sys.executable, "-u", "train.py"],
+                         mounts=[Mount(work, "/workspace", writable=True)],
+                         limits=limits_for(scaffold, b.train_seconds), cwd="/workspace",
+                         env={"SEED": str(seed), "PYTHONPATH": "/workspace"},
+                         log_path=job / "train.log", uid=uid)
+
+
+def regular_file(root: Path, rel: str) -> Path | None:
+    """``root/rel`` if it is a regular file reached without any symlink, else None.
+
+    Training ran as another user in a writable copy: anything in it may be a link planted to
+    make this (trusted) process read a host file. Nothing is read from ``work`` without this.
+    """
+    path = root
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            return None
+    return path if path.is_file() and not path.is_symlink() else None
+
+
+def _count_code(*, scaffold: Scaffold, work: Path) -> tuple[CodeCount | None, list[Violation]]:
+    """The prediction code's size and its counted literals, identifiers and syntax (code_count.py)."""
+    m, b = scaffold.manifest, scaffold.manifest.budgets
+    found: list[Violation] = []
+    sources: dict[str, bytes] = {}
+    code_bytes = 0
+    for name in m.predict_files:
+        f = regular_file(work, name)
+        if f is None:
+            found.append(Violation(constraint="predict_files", limit=list(m.predict_files), actual=name,
+                                   message=f"The workspace must contain {name} (the prediction code) as a "
+                                           "regular file. Got no such file (or a link) instead. Restore it "
+                                           "from BRIEF.md's contract."))
+            continue
+        code_bytes += f.stat().st_size
+        if code_bytes <= b.max_code_kb * 1024:  # larger code is never read, only refused
+            sources[name] = f.read_bytes()
+    if code_bytes > b.max_code_kb * 1024:
+        found.append(Violation(constraint="max_code_kb", limit=b.max_code_kb, actual=round(code_bytes / 1024, 1),
+                               message=f"Prediction code must be at most {b.max_code_kb} KiB. Got "
+                                       f"{code_bytes / 1024:.1f} KiB instead. Keep learned values in "
+                                       "the artifact, not in code."))
+        return None, found
+    try:
+        return count_code(sources, free_code(scaffold.root.resolve(), tuple(m.predict_files))), found
+    except ArtifactError as exc:
+        return None, [*found, Violation(constraint="prediction_code", limit="valid Python",
+                                        actual="unusable", message=str(exc))]
+
+
+def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
+    """Count the artifact's parameters and the prediction code's size, against the budgets."""
+    m, b = scaffold.manifest, scaffold.manifest.budgets
+    artifact = regular_file(work, m.artifact_path)
+    parts = Path(m.artifact_path).parts
+    if artifact is None and any((work / Path(*parts[:i + 1])).is_symlink() for i in range(len(parts))):
+        # a link anywhere on the path (the file, or a folder such as artifacts/) would make this
+        # trusted process read, count and hand the predictor a host file
+        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="a symlink",
+                                message=f"{m.artifact_path} must be a regular file in a regular folder. Got "
+                                        "a link on its path instead. Save the model itself there.")]
+    try:
+        count = count_params(artifact or work / m.artifact_path, max_mb=b.max_artifact_mb)
+    except ArtifactError as exc:
+        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
+                                message=str(exc))]
+    code, found = _count_code(scaffold=scaffold, work=work)
+    if code is not None and code.total:
+        count.breakdown[CODE] = code.total  # learned values in code literals count like the artifact's
+        count.total += code.total
+    if count.total > b.max_params:
+        found.append(Violation(
+            constraint="max_params", limit=b.max_params, actual=count.total, details=count.top(),
+            message=f"The model must store at most {b.max_params:,} parameters. Got {count.total:,} "
+                    f"instead (largest: {', '.join(f'{k}={v:,}' for k, v in list(count.top(3).items()))}"
+                    f"{'; ' + code.summary() if code is not None and code.total else ''}). "
+                    "Use a smaller model or fewer features."))
+    if not enforce:
+        found = [v for v in found if v.constraint not in ("max_params", "max_code_kb")]
+    return count.total, found
+
+
+def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
+    """``out/predictions.npy`` (every byte the candidate's) as an array, or a verdict for any content."""
+    return load_predictions(out, n_rows=n_rows, n_cols=n_cols)
+
+
+def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | None] | Violation:
+    """Validate ``pred`` and score it on the public and private slices (trusted code only)."""
+    m = scaffold.manifest
+    labels = scaffold.dataset().heldout[m.task.target].to_numpy()
+    bad = scoring.check_predictions(pred, n_rows=len(labels), prediction=m.task.prediction,
+                                    classes=m.task.classes)
+    if bad:
+        return bad
+    if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
+        pred = pred[:, 0]
+    # which rows are public follows the secret data seed: the repository alone must not tell
+    mask = scoring.public_mask(len(labels), fraction=m.feedback.public_fraction, seed=scaffold.data_seed())
+    kw = {"metric": m.task.metric, "classes": m.task.classes}
+    private = scoring.score(pred[~mask], labels[~mask], **kw) if (~mask).any() else None
+    return scoring.score(pred[mask], labels[mask], **kw), private
+
+
+def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
+    """Load ``out/predictions.npy``, validate it and fill in both slice scores."""
+    m = scaffold.manifest
+    pred = _load_predictions(out, len(scaffold.dataset().heldout), len(m.task.classes))
+    result = score_array(scaffold, pred) if isinstance(pred, np.ndarray) else pred
+    if isinstance(result, Violation):
+        ev.status, ev.message = "rejected", result.message
+        ev.violations.append(result)
+        return
+    ev.score_public, ev.score_private = result
+    ev.score_interval = intervals.public_interval(scaffold, pred)
+    cal = cached_anchors(scaffold)  # never measured here: measuring runs this very function
+    places = scoring.public_decimals(cal.reference_public if cal else None, ev.score_public)
+    shown = scoring.format_public(ev.score_public, places)  # the candidate never sees more digits
+    ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {shown} on the public slice."
+
+
+def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True) -> Evaluation:
+    """Train, count, predict and score the workspace files in ``source`` (not modified).
+
+    Args:
+        scaffold: the loaded scaffold.
+        source: a workspace folder or an extracted snapshot.
+        seed: exported as ``SEED`` to training (for repeated-seed checks).
+        enforce_budgets: if False, parameter and code budgets are reported but do not reject
+            (used to calibrate an over-budget starter). Time and memory are always enforced.
+    """
+    with job_folder(scaffold=scaffold, source=source) as job:
+        uid = sandbox_uid()
+        work = job / "work"
+        copy_workspace(source, work)
+        (work / "artifacts").mkdir(exist_ok=True)
+        write_training_data(scaffold=scaffold, directory=work)
+        prepare_dir(work, uid)
+        return _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
+                           enforce=enforce_budgets)
+
+
+def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
+                enforce: bool) -> Evaluation:
+    b = scaffold.manifest.budgets
+    predictor, out = start_predictor(scaffold=scaffold, job=job, uid=sandbox_uid(),
+                                     limits=limits_for(scaffold, b.predict_seconds))
+    try:
+        ev = _train_and_count(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, enforce=enforce)
+    except BaseException:
+        predictor.cancel()
+        raise
+    if ev.violations or ev.message:
+        predictor.cancel()
+        return ev
+    return _predict_and_score(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
+
+
+def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
+                     enforce: bool) -> Evaluation:
+    """Training, its limits, the artifact's count and the staged model; a message means stop."""
+    b = scaffold.manifest.budgets
+    ev = Evaluation(status="failed", message="")
+    run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
+    ev.timings["train_seconds"] = round(run.wall_seconds, 2)
+    ev.log_tail = run.log_tail
+    violation = verdicts.limit_violation(run, phase="training", seconds=b.train_seconds, memory_mb=b.memory_mb)
+    if violation:
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return ev
+    if run.returncode != 0:
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
+                                            log_tail=run.log_tail)
+        if violation:
+            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+            return ev
+        ev.message = verdicts.host_disk_full(job.parent) or verdicts.crash_message(run, "python train.py")
+        return ev
+    ev.params, ev.violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
+    if ev.violations:
+        ev.status, ev.message = "rejected", " ".join(v.message for v in ev.violations)
+        return ev
+    try:
+        stage_model(scaffold=scaffold, work=work, job=job)
+    except OSError as exc:  # training filled the job folder: no room left to stage the model
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
+                                            log_tail=str(exc))
+        if exc.errno != errno.ENOSPC or violation is None:
+            raise
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+    except ArtifactError as exc:
+        violation = Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
+                              actual="unusable", message=str(exc))
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+    return ev
+
+
+def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Evaluation:
+    b = scaffold.manifest.budgets
+    go_when_warm(predictor, out)
+    run = predictor.wait()
+    ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
+    ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]
+    violation = verdicts.limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)
+    if violation:
+        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return ev
+    if run.returncode != 0:
+        violation = verdicts.disk_violation(out.parent, phase="prediction", max_disk_mb=b.max_disk_mb,
+                                            log_tail=run.log_tail)
+        if violation:
+            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+            return ev
+        ev.message = (verdicts.host_disk_full(out.parent.parent)
+                      or verdicts.crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}"))
+        return ev
+    score_predictions(scaffold=scaffold, out=out, ev=ev)
+    return ev

@@ -1,0 +1,110 @@
+"""The prediction sandbox, started warm: it imports the libraries while training runs.
+
+Measured on tumor_triage (bench/runner_overhead.py): a cold prediction sandbox spent most of its
+wall time importing scikit-learn and skops, which the bare fit+predict pays once. Started next to
+the training sandbox, the predictor imports them then and blocks on its stdin; the model code,
+the counted and rewritten artifact and the held-out features appear in its (read-only) folders
+only after training is over, and ``go`` starts its clock. Until ``go`` it has nothing of the
+candidate's: no code, no artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pitfalls.core.resources import package_folder
+from pitfalls.budget.canonical import canonicalize
+from pitfalls.budget.code_count import predictor_source
+from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
+from pitfalls.library.scaffold import Scaffold
+
+HARNESS_DIR = package_folder("pitfalls.sandbox", "harness")
+WARM_MODULES = {
+    "sklearn": ("sklearn.base", "sklearn.pipeline", "sklearn.linear_model", "skops.io"),
+    "torch": ("torch", "torch.nn", "safetensors.torch"),
+}
+"""What the predictor imports before ``go``, per framework (numpy and pandas always)."""
+WARM_MARKER = ".warm"
+"""The file the harness writes to its /out once those imports are done (sandbox_harness/predict.py)."""
+WARM_WAIT_SECONDS = 120.0
+"""How long :func:`go_when_warm` waits for the imports at most (then the clock counts the rest)."""
+
+
+def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) -> tuple[Sandboxed, Path]:
+    """Start the gated prediction sandbox on empty ``job/{model,data,out}``; return it and ``out``.
+
+    ``uid`` must differ from the training sandbox's (they run at the same time).
+    """
+    from pitfalls.scoring.pipeline import prepare_dir
+
+    m = scaffold.manifest
+    model_dir, data_dir, out = job / "model", job / "data", job / "out"
+    for d in (model_dir, data_dir):
+        d.mkdir()
+        os.chmod(d, 0o755)
+    prepare_dir(out, uid)
+    warm = ",".join(WARM_MODULES.get(m.framework, ()))
+    handle = start_sandboxed(
+        argv=[sys.executable, "-I", "/harness/predict.py", "--warm", warm, Path(m.predict_files[0]).stem,
+              Path(m.artifact_path).name],
+        mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"), Mount(HARNESS_DIR, "/harness"),
+                Mount(out, "/out", writable=True)],
+        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True)
+    return handle, out
+
+
+def go_when_warm(predictor: Sandboxed, out: Path, *, wait_seconds: float = WARM_WAIT_SECONDS) -> None:
+    """Start the prediction clock once the predictor's warm-up imports are done.
+
+    Before ``go`` the predictor runs at a minimal CPU weight, so on a busy machine its imports may
+    not be done when training ends; they are the runner's work, not the candidate's, and must not
+    count against predict_seconds. It gets full weight now, and ``go`` waits (at most
+    ``wait_seconds``) for the harness's marker or its exit. Nothing of the candidate's runs before
+    ``go``: the wait cannot be stretched by the candidate.
+    """
+    import time
+
+    predictor.cgroups.set_cpu_shares(1024)
+    marker, deadline = out / WARM_MARKER, time.monotonic() + wait_seconds
+    while not marker.exists() and predictor.proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    marker.unlink(missing_ok=True)
+    predictor.go()
+
+
+def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
+    """Put the prediction code, the canonical artifact and the held-out features in place.
+
+    Raises:
+        ArtifactError: the artifact or the prediction code cannot be re-encoded.
+    """
+    m = scaffold.manifest
+    model_dir, data_dir = job / "model", job / "data"
+    for name in m.predict_files:  # checked by regular_file() already; counted by code_count
+        _copy_code(work / name, model_dir / Path(name).name)
+    # the predictor gets a canonical re-encoding of the counted artifact, never the original
+    from pitfalls.budget.artifacts import ArtifactError
+    from pitfalls.scoring.pipeline import regular_file
+
+    artifact = regular_file(work, m.artifact_path)  # checked by check_artifact; training has ended
+    if artifact is None:
+        raise ArtifactError(f"{m.artifact_path} must be a regular file. Got a link or nothing instead.")
+    canonicalize(artifact, model_dir / Path(m.artifact_path).name,
+                 code_files=[model_dir / Path(n).name for n in m.predict_files])
+    heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
+    heldout.to_csv(data_dir / "heldout_features.csv", index=False)
+    for d in (model_dir, data_dir):
+        for f in d.iterdir():
+            os.chmod(f, 0o644)
+
+
+def _copy_code(src: Path, dst: Path) -> None:
+    """Write the predictor's copy of a prediction file: the counted one, without docstrings or
+    comments (:func:`pitfalls.budget.code_count.predictor_source`), so text that was not counted never
+    reaches the predictor."""
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as fin:
+        text = fin.read()
+    dst.write_text(predictor_source(text, src.name), encoding="utf-8")

@@ -1,0 +1,368 @@
+"""The public API: typed, keyword-only functions. The CLI is a thin shell over these."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from pitfalls.sandbox import quota
+from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
+from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
+from pitfalls.core.notes import validate_note
+from pitfalls.scoring.pipeline import Evaluation, evaluate
+from pitfalls.probes.run import run_probes
+from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
+from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
+from pitfalls.library.metrics import METRICS, public_decimals, round_public
+from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
+from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
+from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
+from pitfalls.fs.workspace_view import read_text
+
+
+@dataclass
+class ScaffoldInfo:
+    name: str
+    title: str
+    difficulty: str
+    framework: str
+    metric: str
+    higher_is_better: bool
+    budgets: dict[str, Any]
+
+
+def list_scaffolds() -> list[ScaffoldInfo]:
+    """Every scaffold in the library, with what a user needs to choose one."""
+    out = []
+    for name in scaffold_names():
+        m = load_scaffold(name).manifest
+        b = m.budgets
+        out.append(ScaffoldInfo(name=m.name, title=m.title, difficulty=m.difficulty, framework=m.framework,
+                                metric=m.task.metric, higher_is_better=METRICS[m.task.metric].higher_is_better,
+                                budgets={"max_params": b.max_params, "train_seconds": b.train_seconds,
+                                         "memory_mb": b.memory_mb}))
+    return out
+
+
+def start_practice(*, name: str, directory: Path, candidate: str = "",
+                   store: Store | None = None) -> dict[str, Any]:
+    """Create a practice workspace and its session, or resume the one already in ``directory``.
+
+    Returns ``{"session_id", "scaffold", "workspace", "resumed"}``.
+    """
+    store = store or Store()
+    directory = directory.resolve()
+    if (directory / ".pitfalls.json").exists():
+        marker = read_marker(directory)
+        if marker["scaffold"] != name:
+            raise WorkspaceError(f"{directory} must be a workspace of {name!r} to resume it. Got a "
+                                 f"workspace of {marker['scaffold']!r} instead. Use another --dir.")
+        if store.session(marker["session_id"]) is None:
+            raise WorkspaceError(f"The session {marker['session_id']} of {directory} must exist in "
+                                 f"{store.path}. Got no such session (was PITFALLS_HOME changed?).")
+        return {"session_id": marker["session_id"], "scaffold": name, "workspace": str(directory),
+                "resumed": True}
+    scaffold = load_scaffold(name)
+    session_id = store.create_session(scaffold=scaffold.name, workspace=directory, mode="practice",
+                                      candidate=candidate)
+    create_workspace(scaffold=scaffold, directory=directory, session_id=session_id)
+    return {"session_id": session_id, "scaffold": scaffold.name, "workspace": str(directory), "resumed": False}
+
+
+def _open(directory: Path, store: Store | None,
+          session_id: str | None = None) -> tuple[Store, dict[str, Any], Scaffold]:
+    """The store, session row and scaffold of a workspace.
+
+    A live session passes its own ``session_id``: the workspace's marker file is the candidate's
+    to edit, so it must not decide which session a submission is recorded in.
+    """
+    store = store or Store()
+    explicit = session_id is not None  # a practice workspace may have moved since it was made
+    session_id = session_id or read_marker(directory.resolve())["session_id"]
+    session = store.session(session_id)
+    if session is None:
+        raise WorkspaceError(f"The workspace's session {session_id} must be recorded in "
+                             f"{store.path}. Got no such session instead (was PITFALLS_HOME changed?).")
+    if explicit and Path(session["workspace"]).resolve() != directory.resolve():
+        raise WorkspaceError(f"Session {session_id} must belong to {directory}. Got a session of "
+                             f"{session['workspace']} instead.")
+    return store, session, load_scaffold(session["scaffold"])
+
+
+def _time_violation(session: dict[str, Any]) -> Violation | None:
+    end = closes_at(session)
+    if end is None or datetime.now(timezone.utc) <= end:
+        return None
+    return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min",
+                     actual=f"{(datetime.now(timezone.utc) - end).total_seconds() / 60:.1f} min late",
+                     message=f"Submissions must arrive before the session's time is up ({end:%H:%M:%S} "
+                             "UTC). Got this one after it instead. It is recorded, unscored and without "
+                             "a snapshot (your workspace is unchanged); ask the interviewer for more time "
+                             "if you need it.")
+
+
+def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violation | None:
+    fb = scaffold.manifest.feedback
+    since = datetime.now(timezone.utc) - timedelta(minutes=fb.window_minutes)
+    recent = [s for s in store.submissions(session_id)
+              if s["status"] == "scored" and datetime.fromisoformat(s["created_at"]) >= since]
+    if len(recent) < fb.max_scored:
+        return None
+    retry = datetime.fromisoformat(recent[0]["created_at"]) + timedelta(minutes=fb.window_minutes)
+    return Violation(constraint="submission_rate", limit=f"{fb.max_scored} per {fb.window_minutes:g} min",
+                     actual=len(recent),
+                     message=f"At most {fb.max_scored} scored submissions are allowed per "
+                             f"{fb.window_minutes:g} minutes. Got {len(recent)} already instead. This one "
+                             f"is recorded, unscored and without a snapshot; submit again after "
+                             f"{retry:%H:%M:%S} UTC.")
+
+
+def _record_unscored(store: Store, scaffold: Scaffold, session_id: str, note: str,
+                     violation: Violation) -> SubmissionResult:
+    """Record a submission refused before anything was stored or run (time up, rate limit): its row
+    and message, so the interviewer sees the attempt, and no snapshot."""
+    sub_id = store.insert_submission(session_id=session_id, note=note, metric=scaffold.manifest.task.metric,
+                                     snapshot="", snapshot_sha256="")
+    store.finish_submission(sub_id, status="rejected", message=violation.message,
+                            violations=[violation.__dict__])
+    return result_from_row(store.submission(sub_id), scaffold)
+
+
+def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
+    """Rebuild a :class:`SubmissionResult` from its database row."""
+    shown = bool(row["feedback_shown"])
+    cal = cached_anchors(scaffold)  # the submission measured them; a display never does
+    places = public_decimals(cal.reference_public if cal else None, row["score_public"])
+    interval = row.get("score_interval")  # stored on the grid already (None in rows older than it)
+    norm = row["norm_public"]
+    return SubmissionResult(
+        submission_id=row["id"], status=row["status"], metric=row["metric"],
+        score=round_public(row["score_public"], places) if shown else None,
+        normalized=None if norm is None or not shown else round(norm, 3),
+        message=row["message"], violations=[Violation(**v) for v in row["violations"]],
+        note=row["note"], created_at=row["created_at"], params=row["params"], timings=row["timings"],
+        log_tail=row["log_tail"], private_score=row["score_private"],
+        private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]],
+        score_interval=list(interval) if interval and shown else None)
+
+
+def public_view(scaffold: Scaffold, score: float | None,
+                interval: tuple[float, float] | None) -> dict[str, Any]:
+    """What of a public score anyone is shown: the score on the scaffold's grid
+    (:func:`pitfalls.library.metrics.public_decimals`), its interval on the same grid (widened to contain the
+    score when a percentile interval of a skewed metric misses it) and the normalized score
+    computed from the rounded score (so it carries no more digits), to 3 decimals, on this
+    installation's anchors (runner/scoring/anchors.py)."""
+    cal = cached_anchors(scaffold)  # measured by submit() first (None: left out, see _scale)
+    places = public_decimals(cal.reference_public if cal else None, score)
+    shown = round_public(score, places)
+    if shown is None:
+        return {"score_public": None, "score_interval": None, "norm_public": None}
+    iv = None if interval is None else [round_public(min(interval[0], score), places),
+                                        round_public(max(interval[1], score), places)]
+    norm = cal.normalize(shown, "public") if cal else None
+    return {"score_public": shown, "score_interval": iv, "norm_public": None if norm is None else round(norm, 3)}
+
+
+def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
+           session_id: str | None = None, say: Callable[[str], None] | None = None) -> SubmissionResult:
+    """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
+    record the submission, train, predict and score it.
+
+    Nothing is stored before the checks pass: a submission after the time is up or past the rate
+    limit is recorded as a rejected row without a snapshot, and one past the session's storage
+    bound (runner/service/storage.py) stores nothing at all. The snapshot is on disk and the row is
+    committed before any candidate code runs, so an acknowledged submission survives a crash; see
+    :class:`pitfalls.core.store.Store`.
+
+    Args:
+        directory: a practice or session workspace.
+        note: the candidate's reason for this submission.
+        probes: also run the bug probes (recorded for the interviewer and the reveal).
+        session_id: the live session that owns ``directory`` (default: the workspace's marker).
+        say: told when this installation's anchors must be measured first (runner/scoring/anchors.py).
+
+    Raises:
+        NoteError: the note is not valid text (see :func:`pitfalls.core.notes.validate_note`).
+        SessionStorageFull: the session's snapshots and logs reached their bound; nothing was stored.
+    """
+    store, session, scaffold = _open(directory, store, session_id)
+    note = validate_note(note)
+    limited = _time_violation(session) or _rate_violation(store, session["id"], scaffold)
+    used = ensure_room(store, session["id"])
+    if limited:
+        return _record_unscored(store, scaffold, session["id"], note, limited)
+    snapshot, digest = store_snapshot(directory=directory.resolve(), session_id=session["id"], used=used)
+    sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
+                                     snapshot=str(snapshot), snapshot_sha256=digest)
+    try:
+        cal = _scale(scaffold, say)
+        ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
+    except BaseException as exc:
+        full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
+                             how="or set TMPDIR to a folder on another disk")
+        store.finish_submission(sub_id, status="failed", message=(
+            f"{full} Your snapshot is kept." if full else f"The runner failed: {type(exc).__name__}. "
+            "Your snapshot is kept; submit again, and report this if it repeats."))
+        if full:
+            raise full from exc
+        raise
+    store.finish_submission(
+        sub_id, status=ev.status, **public_view(scaffold, ev.score_public, ev.score_interval),
+        score_public_exact=ev.score_public, score_private=ev.score_private,
+        norm_private=cal.normalize(ev.score_private, "private") if cal else None,
+        params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
+        timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail,
+        probe_flags=sorted({f for p in found for f in p.tampering}))
+    return result_from_row(store.submission(sub_id), scaffold)
+
+
+def _scale(scaffold: Scaffold, say: Callable[[str], None] | None) -> Anchors | None:
+    """This installation's anchors, measured now if this is the first submission (runner/scoring/anchors.py).
+    If they cannot be measured (a very busy machine), the submission is still scored and its
+    normalized scores are left out; the next submission measures again."""
+    try:
+        return anchors(scaffold, say=say)
+    except PitfallsError as exc:
+        if say is not None:
+            say(f"The scoring scale could not be measured, so this submission shows no normalized score: {exc}")
+        return None
+
+
+def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tuple[Evaluation, list[ProbeResult]]:
+    with tempfile.TemporaryDirectory(prefix=f"{quota.SNAP_PREFIX}{os.getpid()}-") as tmp:  # swept if killed
+        source = Path(tmp)
+        extract_snapshot(snapshot=snapshot, target=source)
+        ev = evaluate(scaffold=scaffold, source=source)
+        found = run_probes(scaffold=scaffold, source=source, scored=ev) if probes else []  # never raises
+    ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (session_storage.py)
+    return ev, found
+
+
+def history(*, directory: Path, store: Store | None = None) -> list[SubmissionResult]:
+    """Every submission of the workspace's session, oldest first."""
+    store, session, scaffold = _open(directory, store)
+    return [result_from_row(r, scaffold) for r in store.submissions(session["id"])]
+
+
+@dataclass
+class Hint:
+    level: int
+    """1-based position of this hint on the ladder (0 when there is none left)."""
+    total: int
+    text: str
+
+
+def hint(*, directory: Path, store: Store | None = None) -> Hint:
+    """The next hint on the scaffold's ladder; each call climbs one rung and is recorded."""
+    store, session, scaffold = _open(directory, store)
+    ladder = scaffold.manifest.hints
+    used = len(store.events(session["id"], "hint"))
+    if used >= len(ladder):
+        return Hint(level=0, total=len(ladder), text=f"No more hints: you have seen all {len(ladder)}. "
+                    "`pitfalls reveal` shows everything that was planted.")
+    store.add_event(session["id"], "hint", {"level": used + 1})
+    return Hint(level=used + 1, total=len(ladder), text=ladder[used])
+
+
+@dataclass
+class Reveal:
+    scaffold: str
+    title: str
+    bugs: list[dict[str, Any]]
+    """Each planted bug: catalog entry plus this workspace's probe verdict (``status``, ``evidence``,
+    ``self_reported`` and ``tampering``: the cross-checks that failed, see runner/probes/run.py)."""
+    quirks: list[dict[str, Any]]
+    """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much)."""
+    diff: str
+    """Unified diff from the current workspace to the reference solution."""
+    best: dict[str, Any] = field(default_factory=dict)
+    guide: str = ""
+
+
+def solution_diff(*, scaffold: Scaffold, directory: Path) -> str:
+    """Unified diff from ``directory``'s files to the reference solution's files."""
+    chunks = []
+    for ref in sorted(p for p in scaffold.solution_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = ref.relative_to(scaffold.solution_dir).as_posix()
+        mine = read_text(directory, rel, 2**20)  # opened once, never through a link (runner/fs/safefs.py)
+        a = mine[0].splitlines(keepends=True) if mine else []
+        chunks += difflib.unified_diff(a, ref.read_text().splitlines(keepends=True),
+                                       fromfile=f"workspace/{rel}", tofile=f"reference/{rel}")
+    return "".join(chunks)
+
+
+def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
+    """What was planted, which bugs this workspace still has (probes), and the diff to the reference."""
+    from pitfalls.library.catalogs import bug_entry, quirk_entry
+
+    store, session, scaffold = _open(directory, store)
+    found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve())}
+    bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence,
+             "self_reported": found[b].self_reported, "tampering": found[b].tampering}
+            for b in scaffold.manifest.bugs]
+    planted = {q["id"]: q for q in scaffold.dataset().quirks}
+    quirks = [{**quirk_entry(q), "planted": planted.get(q, {})} for q in scaffold.manifest.quirks]
+    subs = [s for s in store.submissions(session["id"]) if s["status"] == "scored"]
+    better = max if METRICS[scaffold.manifest.task.metric].higher_is_better else min
+    best = better(subs, key=lambda s: s["score_public"]) if subs else None
+    store.add_event(session["id"], "reveal", {})
+    return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
+                  diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
+                  best={} if best is None else {"submission_id": best["id"], "public": best["score_public"],
+                                                "private": best["score_private"],
+                                                "normalized_private": best["norm_private"],
+                                                **goal_view(scaffold, best["norm_private"])},
+                  guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "")
+
+
+def goal_view(scaffold: Scaffold, normalized_private: float | None = None) -> dict[str, Any]:
+    """The goal on this installation: ``goal_normalized`` (the manifest's share of the
+    starter-to-reference gap), ``goal`` (the private-slice metric value it stands for here, None
+    before the anchors are measured) and, given a normalized private score, ``goal_reached``."""
+    g = scaffold.manifest.task.goal_normalized
+    cal = cached_anchors(scaffold)
+    out: dict[str, Any] = {"goal_normalized": g, "goal": cal.goal_score(g) if cal else None}
+    if normalized_private is not None and g is not None:
+        out["goal_reached"] = normalized_private >= g
+    return out
+
+
+def calibrate(*, name: str, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """This installation's anchors of ``name`` (runner/scoring/anchors.py), measured now if not cached.
+
+    Returns the four scores, ``seconds`` (how long measuring took) and ``cached`` (whether they
+    were measured earlier).
+
+    Raises:
+        PitfallsError: the starter or the reference could not be scored.
+    """
+    scaffold = load_scaffold(name)
+    cached = cached_anchors(scaffold) is not None
+    cal = anchors(scaffold, say=say)
+    return {**cal.view(), "seconds": cal.seconds, "cached": cached}
+
+
+def calibrate_secrets(*, name: str) -> dict[str, Any]:
+    """Measure ``name``'s starter and reference over the pinned test secrets (runner/scoring/anchors.py):
+    the manifest's ``[calibration]`` values, and ``goal_normalized`` converted from a legacy
+    absolute goal (None when the manifest already has goal_normalized).
+
+    Raises:
+        PitfallsError: the starter or the reference could not be scored on a test secret.
+    """
+    from pitfalls.scoring.anchors import measure_secrets, spread
+
+    scaffold = load_scaffold(name)
+    table = spread(measure_secrets(scaffold)).table()
+    t = scaffold.manifest.task
+    goal = None
+    if t.goal is not None and table["reference_mean"] != table["baseline_mean"]:
+        goal = (t.goal - table["baseline_mean"]) / (table["reference_mean"] - table["baseline_mean"])
+        goal = min(1.0, max(0.01, goal))  # a share of the gap; check tells if the reference misses it
+    return {"calibration": table, "goal_normalized": goal}
