@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from pitfalls.scoring.batch import run_batch
 from pitfalls.checks.suite import run_checks
-from pitfalls.scoring.pipeline import evaluate
 from pitfalls.library.scaffold import load_scaffold, scaffold_names
 from pitfalls.library.variants import materialize
+from pitfalls.scoring.batch import run_batch
+from pitfalls.scoring.pipeline import evaluate
 
 
 def _variants(name: str, tmp: Path) -> dict[str, Path]:

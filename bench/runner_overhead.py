@@ -96,8 +96,8 @@ def main() -> None:
     parser.add_argument("--scaffold", action="append", default=None)
     args = parser.parse_args()
     os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-overhead-")
-    from pitfalls.live import containers
     from pitfalls.library.scaffold import scaffold_names
+    from pitfalls.live import containers
 
     image = None if args.no_docker else containers.ensure_image()
     print(f"{'scaffold':22} {'bare s':>7} {'runner s':>9} {'ratio':>6} {'docker s':>9} {'ratio':>6}"

@@ -6,7 +6,7 @@ Private (the package ``__init__`` skips modules whose name starts with ``_``).
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

@@ -22,8 +22,9 @@ the package ``__init__``, so registering is all a new module needs to do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.service import api
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
+from pitfalls.service import api
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from pitfalls.scoring import anchors as anchors_mod
-from pitfalls.service import api
-from pitfalls.library import metrics as scoring
-from pitfalls.scoring.anchors import TEST_SECRETS, anchors, anchors_path, cached_anchors, content_hash
-from pitfalls.library.brief import render_brief
 from pitfalls.core.errors import ManifestError
+from pitfalls.library import metrics as scoring
+from pitfalls.library.brief import render_brief
 from pitfalls.library.manifest import load_manifest, write_calibration
-from pitfalls.scoring.pipeline import score_array
 from pitfalls.library.scaffold import load_scaffold
+from pitfalls.scoring import anchors as anchors_mod
+from pitfalls.scoring.anchors import TEST_SECRETS, anchors, anchors_path, cached_anchors, content_hash
+from pitfalls.scoring.pipeline import score_array
+from pitfalls.service import api
 
 TEMPLATE = REPO / "scaffolds" / "_template"
 OTHER_SECRET = "0123456789abcdef" * 4
@@ -91,9 +91,9 @@ def test_normalized_scores_use_this_installations_anchors(workspace, monkeypatch
 
 def test_the_session_server_measures_the_anchors_on_its_scoring_thread_at_start(monkeypatch):
     """Before the candidate's first submission is scored (submissions queue behind the warm-up)."""
+    from pitfalls.core.store import Store
     from pitfalls.live import sessions
     from pitfalls.live.server.service import SessionService
-    from pitfalls.core.store import Store
 
     monkeypatch.setenv("PITFALLS_DATA_SECRET", "cafe" * 16)
     live = sessions._create(Store(), scaffold="_template", candidate="Ada", duration_minutes=30, host="127.0.0.1",

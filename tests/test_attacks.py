@@ -47,27 +47,27 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from textwrap import dedent, indent
-from typing import Callable, Iterator
 
 import numpy as np
 import pytest
-from test_bad_input import _host_processes as host_processes
-from test_secrecy import _host_ips as host_ips
 
 from conftest import REPO
-from pitfalls.service import api
 from pitfalls.budget.code_count import count_code, free_code
-from pitfalls.scoring.pipeline import JOB_HEADROOM_MB
 from pitfalls.core.results import SubmissionResult, Violation
-from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.metrics import public_mask
+from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
+from pitfalls.scoring.pipeline import JOB_HEADROOM_MB
+from pitfalls.service import api
+from test_bad_input import _host_processes as host_processes
+from test_secrecy import _host_ips as host_ips
 
 TUMOR = REPO / "scaffolds" / "tumor_triage"
 HARNESS = REPO / "runner" / "sandbox" / "harness" / "predict.py"
@@ -334,7 +334,7 @@ def workspace_files(ws: Path) -> dict[str, bytes]:
 
 @dataclass
 class Outcome:
-    attack: "Attack"
+    attack: Attack
     result: SubmissionResult  # the attack's submission
     honest: SubmissionResult  # the honest submission right after it
     history: list[SubmissionResult]

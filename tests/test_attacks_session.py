@@ -32,18 +32,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from test_sessions import _base, _ibase, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
 from tornado import httpclient, websocket
 
-from pitfalls.live import containers
 from pitfalls.library.scaffold import load_scaffold
-from pitfalls.live.server.service import MAX_NOTE_CHARS, MAX_QUEUED
 from pitfalls.library.workspace import MAX_SNAPSHOT_MB
+from pitfalls.live import containers
+from pitfalls.live.server.service import MAX_NOTE_CHARS, MAX_QUEUED
+from test_sessions import _base, _ibase, _tokens, cli, home, http  # noqa: F401 - home: the module-scoped state folder fixture
 
 pytestmark = pytest.mark.docker
 
@@ -960,7 +961,7 @@ def test_a_fork_bomb_in_the_terminal_does_not_stop_the_session(attacker):
             while time.monotonic() < deadline:
                 try:
                     raw = await asyncio.wait_for(conn.read_message(), timeout=deadline - time.monotonic())
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return False
                 if raw is None:
                     return False
@@ -1030,7 +1031,7 @@ def test_a_burst_of_50_submissions(attacker):
     fb = load_scaffold(SCAFFOLD).manifest.feedback
     pid = _session_json(attacker)["server_pid"]
     subs = _submissions(attacker)
-    since = datetime.now(timezone.utc) - timedelta(minutes=fb.window_minutes)
+    since = datetime.now(UTC) - timedelta(minutes=fb.window_minutes)
     scored_before = len([s for s in subs
                          if s["status"] == "scored" and datetime.fromisoformat(s["created_at"]) >= since])
     budget = max(0, fb.max_scored - scored_before)

@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 
 import pitfalls.library.scaffold
-from pitfalls.sandbox import quota
+from conftest import REPO, run_cli
 from pitfalls.core.errors import ManifestError
 from pitfalls.library.scaffold import load_scaffold
-
-from conftest import REPO, run_cli
+from pitfalls.sandbox import quota
 
 TUMOR = REPO / "scaffolds" / "tumor_triage"
 SHORT_TRAIN_SECONDS = 8

@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import REPO, run_cli
 
+from conftest import REPO, run_cli
 from pitfalls.live import containers
 
 pytestmark = pytest.mark.docker

@@ -29,9 +29,9 @@ from torch import nn
 from pitfalls.budget.artifacts import ArtifactError, count_params
 from pitfalls.budget.canonical import canonicalize
 from pitfalls.budget.code_count import CODE, count_code, free_code, predictor_source
+from pitfalls.library.scaffold import load_scaffold
 from pitfalls.scoring.pipeline import check_artifact
 from pitfalls.scoring.predictor import stage_model
-from pitfalls.library.scaffold import load_scaffold
 
 MAX_MB = 16
 NAMES = "(tensor names)"

@@ -6,10 +6,9 @@ import json
 
 import pytest
 
+from conftest import run_cli
 from pitfalls.library.catalogs import bugs, catalog, quirks
 from pitfalls.library.scaffold import load_scaffold, scaffold_names
-
-from conftest import run_cli
 
 BUG_FIELDS = ("ref", "category", "framework", "title", "description", "symptom", "why", "probe")
 QUIRK_FIELDS = ("ref", "title", "description", "detect", "handle")

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.library.authoring import new_scaffold
-from pitfalls.checks.suite import CHECKS, planned, run_checks
-from pitfalls.library.scaffold import _dataset, _load
-
 from conftest import run_cli
+from pitfalls.checks.suite import CHECKS, planned, run_checks
+from pitfalls.library.authoring import new_scaffold
+from pitfalls.library.scaffold import _dataset, _load
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "scaffolds" / "_template"
 

@@ -35,9 +35,9 @@ import numpy as np
 import pytest
 from tornado import httpclient, netutil, websocket
 
-from pitfalls.live import containers
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
+from pitfalls.live import containers
 
 pytestmark = pytest.mark.docker
 

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
+from lookup_attack import honest_score, lookup_scores
+from pitfalls.checks.data import MAX_LABEL_R2, neighbour_label_r2
 from pitfalls.core import secret
 from pitfalls.datasets import trailing_average
 from pitfalls.library.scaffold import load_scaffold
-from pitfalls.checks.data import MAX_LABEL_R2, neighbour_label_r2
 from pitfalls.library.workspace import _starter_key
-
-from lookup_attack import honest_score, lookup_scores
 
 
 @pytest.fixture

@@ -29,20 +29,21 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, get_args
+from typing import Any, get_args
 
 import pytest
 
-from pitfalls.service import api
-from pitfalls.live import sessions
-from pitfalls.scoring.anchors import PREPARING
 from pitfalls.core.errors import PitfallsError
-from pitfalls.live.jupyter import free_port
 from pitfalls.core.results import Status
 from pitfalls.core.store import JSON_COLUMNS, Store
+from pitfalls.live import sessions
+from pitfalls.live.jupyter import free_port
+from pitfalls.scoring.anchors import PREPARING
+from pitfalls.service import api
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "docker" / "pitfalls-submit"

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from pitfalls.scoring.pipeline import _load_predictions, score_array
-from pitfalls.fs.predictions import parse_npy
 from pitfalls.core.results import Violation
+from pitfalls.fs.predictions import parse_npy
 from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.scoring.pipeline import _load_predictions, score_array
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])

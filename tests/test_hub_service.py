@@ -25,19 +25,20 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("jupyterhub")
 
-from pitfalls.service import api
-from pitfalls.live import hub as hub_service  # noqa: E402 - after the skip: hub_service imports jupyterhub
 from pitfalls.core.errors import PitfallsError  # noqa: E402
 from pitfalls.core.store import Store  # noqa: E402
+from pitfalls.live import hub as hub_service  # noqa: E402 - after the skip: hub_service imports jupyterhub
+from pitfalls.service import api
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "jupyterhub"

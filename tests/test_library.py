@@ -17,7 +17,7 @@ CASES = [(name, f"{spec.name}:{item}" if item else spec.name)
          for name in scaffold_names() for spec, item in planned(resolve(name))]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _report(name: str) -> CheckReport:
     return run_checks(scaffold=name)
 

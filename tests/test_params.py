@@ -43,8 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import skops.io as sio
 import sklearn
+import skops.io as sio
 import torch
 from safetensors.torch import save_model
 from sklearn.base import BaseEstimator
@@ -58,9 +58,9 @@ from sklearn.tree._tree import Tree
 from torch import nn
 
 from conftest import submit_json
+from pitfalls.budget.artifacts import ArtifactError, count_params, count_safetensors
 from pitfalls.budget.canonical import canonicalize
 from pitfalls.budget.code_count import count_code, free_code
-from pitfalls.budget.artifacts import ArtifactError, count_params, count_safetensors
 from pitfalls.library.scaffold import load_scaffold
 
 MAX_MB = 16
@@ -1214,12 +1214,12 @@ def test_canonical_skops_keeps_predictions_and_count(tmp_path, monkeypatch):
     """Does the re-encoded skops file load to the same model, with the same count, for library
     estimators and for a function and a class defined in the prediction code? Floats reach the
     predictor rounded to float32 values, so probabilities agree to about 1e-7 and labels exactly."""
+    import sys
+
     import skops.io as sio
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
-
-    import sys
 
     (tmp_path / "model.py").write_text(MODEL_CODE)
     spec = importlib.util.spec_from_file_location("model", tmp_path / "model.py")

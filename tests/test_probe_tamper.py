@@ -14,19 +14,18 @@ import base64
 import hashlib
 import hmac
 import json
-from pathlib import Path
 
 import pytest
 
-from pitfalls.service import api
 from pitfalls.cli import render
-from pitfalls.probes.run import MARKER, read_record, run_probes
-from pitfalls.live.report import render_report
-from pitfalls.library.scaffold import load_scaffold, scaffold_names
-from pitfalls.live.server import service
 from pitfalls.core.store import Store
-from pitfalls.probes.tamper import scan_notebook, scan_source, scan_workspace
+from pitfalls.library.scaffold import load_scaffold, scaffold_names
 from pitfalls.library.variants import materialize
+from pitfalls.live.report import render_report
+from pitfalls.live.server import service
+from pitfalls.probes.run import MARKER, read_record, run_probes
+from pitfalls.probes.tamper import scan_notebook, scan_source, scan_workspace
+from pitfalls.service import api
 
 FORGED = {"label_misalignment": "fixed", "scaler_not_saved": "fixed", "inverted_class_weights": "fixed",
           "leak_feature_used": "fixed"}

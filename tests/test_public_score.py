@@ -12,13 +12,13 @@ import time
 import numpy as np
 import pytest
 
-from pitfalls.service import api
 from pitfalls.cli import render
+from pitfalls.core.results import SubmissionResult
+from pitfalls.library.metrics import public_decimals, public_mask
+from pitfalls.library.scaffold import load_scaffold
 from pitfalls.scoring.intervals import bootstrap_interval, public_interval
 from pitfalls.scoring.pipeline import score_array
-from pitfalls.core.results import SubmissionResult
-from pitfalls.library.scaffold import load_scaffold
-from pitfalls.library.metrics import public_decimals, public_mask
+from pitfalls.service import api
 
 
 def _proba(labels: np.ndarray, seed: int) -> np.ndarray:

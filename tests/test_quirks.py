@@ -13,26 +13,43 @@ import functools
 import hashlib
 import inspect
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pitfalls.library.catalogs import quirks as quirk_catalog
-from pitfalls.datasets import (REGISTRY, Example, add_leak_feature, add_near_duplicates, add_shortcut_feature,
-                             breast_cancer, copy_rows_across_split, digits, duplicate_rows, flip_labels,
-                             hide_high_values, impose_class_imbalance, inject_missing, shift_covariates,
-                             shift_label_prior, sort_by_label, tabular, wine)
+from pitfalls.datasets import (
+    REGISTRY,
+    Example,
+    add_leak_feature,
+    add_near_duplicates,
+    add_shortcut_feature,
+    breast_cancer,
+    copy_rows_across_split,
+    digits,
+    duplicate_rows,
+    flip_labels,
+    hide_high_values,
+    impose_class_imbalance,
+    inject_missing,
+    shift_covariates,
+    shift_label_prior,
+    sort_by_label,
+    tabular,
+    wine,
+)
 from pitfalls.datasets.duplication import near_copy_pairs
 from pitfalls.datasets.groups import repeat_entities
 from pitfalls.datasets.messy import code_missing_as_sentinel
+from pitfalls.library.catalogs import quirks as quirk_catalog
 
 KINDS = sorted(REGISTRY)
 SEEDS = [0, 1, 2, 3]  # the examples rotate through breast cancer, wine, digits and generated data
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _example(kind: str, seed: int) -> Example:
     return REGISTRY[kind].example(seed)
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.sandbox import quota
 from pitfalls.fs import safefs
+from pitfalls.sandbox import quota
 from test_safefs import deep_chain
 
 pytestmark = pytest.mark.skipif(not quota.available(), reason="bounded folders need root and loop devices")

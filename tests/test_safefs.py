@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from pitfalls.core.errors import WorkspaceError
 from pitfalls.fs import safecopy, safefs, workspace_view
 from pitfalls.library import workspace
-from pitfalls.core.errors import WorkspaceError
 from pitfalls.live.report import _files, _notebook_text
 from pitfalls.live.server.service import FILES_BOUNDS, HIDDEN_PARTS, _cells
 

@@ -14,9 +14,9 @@ from sklearn.metrics import roc_auc_score
 
 from pitfalls.library.catalogs import bugs as bug_catalog
 from pitfalls.library.catalogs import quirks as quirk_catalog
-from pitfalls.scoring.pipeline import evaluate
 from pitfalls.library.scaffold import _dataset, load_scaffold, scaffold_names
 from pitfalls.library.variants import materialize, mutants
+from pitfalls.scoring.pipeline import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = scaffold_names()

@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, submit_json
-from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.metrics import public_mask
+from pitfalls.library.scaffold import load_scaffold
 
 TARGET = "malignant"
 NO_PROBES = "--no-probes"

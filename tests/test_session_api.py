@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403 - the jp_* fixtures, for this module only
 
+from pitfalls.core.store import Store
+from pitfalls.library.scaffold import load_scaffold
 from pitfalls.live import sessions
 from pitfalls.live.report import render_report
-from pitfalls.library.scaffold import load_scaffold
-from pitfalls.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "docker" / "pitfalls-submit"

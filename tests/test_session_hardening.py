@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
+from pitfalls.core.store import Store
 from pitfalls.live import sessions
 from pitfalls.live.process import spawn_server, stop_server, wait_for_server
 from pitfalls.live.server import application, logs
-from pitfalls.core.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 

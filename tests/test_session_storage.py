@@ -20,20 +20,20 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, run_cli
-from pitfalls.service import api
-from pitfalls.sandbox import quota
-from pitfalls.live import sessions
-from pitfalls.scoring import verdicts
 from pitfalls.core.errors import WorkspaceError
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note
-from pitfalls.library.scaffold import _load
-from pitfalls.live.server.service import RequestError, SessionService
-from pitfalls.service.storage import LIMIT_ENV, SessionStorageFull, limit_mb, stored_bytes
 from pitfalls.core.store import Store, home
+from pitfalls.library.scaffold import _load
+from pitfalls.live import sessions
+from pitfalls.live.server.service import RequestError, SessionService
+from pitfalls.sandbox import quota
+from pitfalls.scoring import verdicts
+from pitfalls.service import api
+from pitfalls.service.storage import LIMIT_ENV, SessionStorageFull, limit_mb, stored_bytes
 
 
 def snapshot_files(session_id: str) -> list[Path]:

@@ -18,16 +18,17 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from test_containers import assert_no_secrets
 from tornado import httpclient, websocket
 
 from conftest import REPO
 from pitfalls.live import containers
 from pitfalls.sandbox import quota
+from test_containers import assert_no_secrets
 
 pytestmark = pytest.mark.docker
 
@@ -197,8 +198,8 @@ def test_killed_server_and_container_are_resumed_with_nothing_lost(started, home
 def test_a_start_killed_before_the_files_were_written_is_redone(home, monkeypatch):
     """A start killed after the session's record was made but before its starting files were all
     written (the workspace was never shown to anyone): starting it again writes them afresh."""
-    from pitfalls.live import sessions
     from pitfalls.core.store import Store
+    from pitfalls.live import sessions
 
     monkeypatch.setenv("PITFALLS_HOME", str(home))
     store = Store()

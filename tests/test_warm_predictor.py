@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, sandbox_uid, start_sandboxed
 from pitfalls.scoring.pipeline import prepare_dir
 from pitfalls.scoring.predictor import WARM_MARKER, go_when_warm
-from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, sandbox_uid, start_sandboxed
 
 WARMUP = 3.0
 HARNESS = f'''

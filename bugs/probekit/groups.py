@@ -38,7 +38,7 @@ class SplitSpy:
         self._inside = False
         self._saved: list[tuple[type, Any]] = []
 
-    def __enter__(self) -> "SplitSpy":
+    def __enter__(self) -> SplitSpy:
         import inspect
 
         from sklearn.model_selection import _split

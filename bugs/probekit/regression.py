@@ -25,7 +25,7 @@ class LossShapeSpy:
         self.total = 0
         self._saved: list[tuple[Any, str, Any]] = []
 
-    def __enter__(self) -> "LossShapeSpy":
+    def __enter__(self) -> LossShapeSpy:
         from torch.nn import functional
 
         for name in LOSSES:

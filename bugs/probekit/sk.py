@@ -31,7 +31,7 @@ class SklearnSpy:
         self._depth = 0
         self._saved: list[tuple[type, str, Any]] = []
 
-    def __enter__(self) -> "SklearnSpy":
+    def __enter__(self) -> SklearnSpy:
         from sklearn.pipeline import Pipeline
         from sklearn.utils import all_estimators
 

@@ -21,7 +21,7 @@ class TorchSpy:
         self.batches: list[dict[str, Any]] = []
         self._saved: list[tuple[Any, str, Any]] = []
 
-    def __enter__(self) -> "TorchSpy":
+    def __enter__(self) -> TorchSpy:
         import torch
         from torch import nn
 

@@ -22,7 +22,8 @@
 import os
 import sys
 
-from pitfalls.live import containers, hub as hub_service
+from pitfalls.live import containers
+from pitfalls.live import hub as hub_service
 
 c = get_config()  # noqa: F821 - provided by JupyterHub's config loader
 

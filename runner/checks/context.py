@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pitfalls.scoring.anchors import TEST_SECRETS, measure
-from pitfalls.scoring.batch import BatchRun, run_batch
-from pitfalls.library.manifest import Manifest, load_manifest
-from pitfalls.scoring.pipeline import Evaluation, evaluate
-from pitfalls.probes.run import run_probes
 from pitfalls.core.results import ProbeResult
+from pitfalls.library.manifest import Manifest, load_manifest
 from pitfalls.library.scaffold import Dataset, Scaffold, load_hooks, load_scaffold
 from pitfalls.library.variants import materialize
+from pitfalls.probes.run import run_probes
+from pitfalls.scoring.anchors import TEST_SECRETS, measure
+from pitfalls.scoring.batch import BatchRun, run_batch
+from pitfalls.scoring.pipeline import Evaluation, evaluate
 
 SEEDS = 5
 """Seeds per variant for the bug-bites checks (DeepCrime uses 20; 5 suffices for small models)."""

@@ -31,7 +31,7 @@ class Kill:
         return self.p_value < P_VALUE and self.cohens_d >= EFFECT
 
     @classmethod
-    def judge(cls, *, bug: str, reference: list[float], buggy: list[float]) -> "Kill":
+    def judge(cls, *, bug: str, reference: list[float], buggy: list[float]) -> Kill:
         """Compare oriented scores of the reference and of reference + ``bug``."""
         return cls(bug=bug, reference=reference, buggy=buggy, p_value=mann_whitney_p(reference, buggy),
                    cohens_d=cohens_d(reference, buggy))

@@ -9,12 +9,12 @@ this one meaningless (it is then skipped). Checks with ``per`` run once per bug 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
+from pitfalls.checks.context import CheckContext
 from pitfalls.library.catalogs import bugs as bug_catalog
 from pitfalls.library.catalogs import quirks as quirk_catalog
-from pitfalls.checks.context import CheckContext
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.variants import mutants
 

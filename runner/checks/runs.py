@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pitfalls.scoring.anchors import spread
-from pitfalls.library.catalogs import bug_entry
 from pitfalls.checks.context import CheckContext
-from pitfalls.checks.registry import CheckFailed, _oriented, check
 from pitfalls.checks.killability import EFFECT, P_VALUE, Kill
-from pitfalls.scoring.pipeline import Evaluation
+from pitfalls.checks.registry import CheckFailed, _oriented, check
+from pitfalls.library.catalogs import bug_entry
 from pitfalls.library.metrics import normalize
+from pitfalls.scoring.anchors import spread
+from pitfalls.scoring.pipeline import Evaluation
 
 RUNS = ("manifest_valid", "hooks_valid", "files_present", "dataset_deterministic")
 MIN_GAP = 0.05

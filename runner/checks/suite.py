@@ -10,9 +10,10 @@ name such as ``bug_bites`` covers every ``bug_bites:<id>``). A declared failure 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from pitfalls.checks import data as checks_data  # noqa: F401  (register their checks)
 from pitfalls.checks import runs as checks_runs  # noqa: F401  (register their checks)

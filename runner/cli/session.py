@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from pitfalls.live import sessions
 from pitfalls.cli.render import table
+from pitfalls.live import sessions
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 

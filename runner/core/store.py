@@ -12,10 +12,11 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from typing import Any, NoReturn
 
 from pitfalls.core.errors import storage_error
 
@@ -95,7 +96,7 @@ def closes_at(session: dict[str, Any]) -> datetime | None:
 
 def now() -> str:
     """UTC timestamp, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def home() -> Path:

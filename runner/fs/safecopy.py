@@ -11,8 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pitfalls.fs.safefs import DIR_FLAGS, MAX_OPEN_DIRS, UNBOUNDED, Bounds, Item, TreeChanged, Walk, open_file
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def list_files(root: Path, *, hidden: set[str], bounds: Bounds) -> tuple[list[di
     ``hidden`` skipped) with size and modification time, and why the listing stopped early (or None)."""
     with Walk(root, bounds=bounds, prune=lambda rel: rel[-1] in hidden) as walk:
         out = [{"path": shown(i.path), "size": i.st.st_size,
-                "modified": datetime.fromtimestamp(i.st.st_mtime, timezone.utc).isoformat(timespec="seconds")}
+                "modified": datetime.fromtimestamp(i.st.st_mtime, UTC).isoformat(timespec="seconds")}
                for i in walk if i.kind == "file"]
     return sorted(out, key=lambda f: f["path"]), walk.truncated
 

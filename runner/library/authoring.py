@@ -7,8 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
-from pitfalls.core.resources import package_folder
 from pitfalls.core.errors import PitfallsError
+from pitfalls.core.resources import package_folder
 from pitfalls.library.scaffold import scaffolds_root
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,39}$")

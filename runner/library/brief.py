@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.metrics import METRICS
+from pitfalls.library.scaffold import Scaffold
 
 
 def budget_lines(scaffold: Scaffold) -> list[str]:

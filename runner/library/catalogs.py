@@ -14,7 +14,6 @@ from typing import Any
 from pitfalls.core.resources import package_folder
 
 
-
 @functools.lru_cache(maxsize=2)
 def _load(folder: Path) -> dict[str, dict[str, Any]]:
     entries: dict[str, dict[str, Any]] = {}

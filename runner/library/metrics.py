@@ -6,9 +6,9 @@ describe shapes, dtypes and counts of the *predictions*; they never include a la
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from pitfalls.core.resources import package_folder
 from pitfalls.core.errors import ManifestError, ScaffoldNotFound
+from pitfalls.core.resources import package_folder
 from pitfalls.library.manifest import Manifest, load_manifest
 
 REQUIRED_HOOKS = ("make_dataset",)

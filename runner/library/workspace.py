@@ -16,11 +16,11 @@ import zlib
 from pathlib import Path
 from typing import NoReturn
 
-from pitfalls.library.brief import render_brief, render_eda_notebook
 from pitfalls.core.errors import WorkspaceError, storage_error
-from pitfalls.fs.safefs import Bounds, Walk, open_file, read_rel
-from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_path
 from pitfalls.core.store import ELSEWHERE, STATE_FOLDER, home
+from pitfalls.fs.safefs import Bounds, Walk, open_file, read_rel
+from pitfalls.library.brief import render_brief, render_eda_notebook
+from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_path
 
 MARKER = ".pitfalls.json"
 SNAPSHOT_EXCLUDE_DIRS = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
@@ -88,8 +88,8 @@ def _starter_key(root: Path) -> str:
     for base in sources:
         for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
-    from pitfalls.library.manifest import load_manifest
     from pitfalls.core.secret import derive_seed, seed_tag
+    from pitfalls.library.manifest import load_manifest
 
     digest.update(seed_tag(derive_seed(load_manifest(root / "scaffold.toml").dataset_seed)).encode())
     for module in ("pitfalls.library.workspace", "pitfalls.library.brief", "pitfalls.library.scaffold"):

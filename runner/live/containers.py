@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import IO
 
 from pitfalls.core.errors import PitfallsError
-from pitfalls.fs.safecopy import chown_tree
 from pitfalls.core.store import home
+from pitfalls.fs.safecopy import chown_tree
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE_NAME = "pitfalls-candidate"

@@ -23,27 +23,28 @@ import os
 import shutil
 import string
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed
 from tornado import httpserver, web
 
-from pitfalls.service import api
-from pitfalls.live.containers import CANDIDATE_UID
 from pitfalls.core.errors import PitfallsError, WorkspaceError
 from pitfalls.core.notes import NoteError, validate_note
-from pitfalls.library.scaffold import load_scaffold
-from pitfalls.library.metrics import METRICS
-from pitfalls.live.server.service import MAX_QUEUED, RequestError
 from pitfalls.core.store import Store, now
+from pitfalls.library.metrics import METRICS
+from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
+from pitfalls.live.containers import CANDIDATE_UID
+from pitfalls.live.server.service import MAX_QUEUED, RequestError
+from pitfalls.service import api
 
 SAFE_CHARS = frozenset(string.ascii_lowercase + string.digits)
 LOCK_FILE = ".pitfalls-hub.lock"
@@ -140,10 +141,10 @@ async def prepare_spawn(spawner: Any, settings: HubSettings) -> HubUser:
 
 def _remaining(row: Mapping[str, Any]) -> float | None:
     end = api.closes_at(dict(row)) if row else None
-    return None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+    return None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _metric(scaffold: str) -> str:
     return load_scaffold(scaffold).manifest.task.metric
 

@@ -16,13 +16,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from pitfalls.core.errors import SessionError
-from pitfalls.live.jupyter import free_port
 from pitfalls.core.store import home
+from pitfalls.live.jupyter import free_port
 
 if TYPE_CHECKING:
     from pitfalls.live.sessions import LiveSession

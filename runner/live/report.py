@@ -14,15 +14,15 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from pitfalls.scoring.anchors import cached_anchors
-from pitfalls.library.catalogs import bug_entry, quirk_entry
-from pitfalls.fs.safefs import Bounds
-from pitfalls.library.scaffold import Scaffold, load_scaffold
-from pitfalls.library.metrics import METRICS
-from pitfalls.live.sessions import SessionError, sessions_dir
 from pitfalls.core.store import Store, closes_at
-from pitfalls.library.workspace import create_workspace
+from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import notebook_text, read_files
+from pitfalls.library.catalogs import bug_entry, quirk_entry
+from pitfalls.library.metrics import METRICS
+from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.workspace import create_workspace
+from pitfalls.live.sessions import SessionError, sessions_dir
+from pitfalls.scoring.anchors import cached_anchors
 
 DIFF_SKIP = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
              ".local", ".cache", ".ipython", ".jupyter", ".config"}

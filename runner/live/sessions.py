@@ -27,17 +27,17 @@ import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import UTC
 from pathlib import Path
 
-from pitfalls.live import containers
-from pitfalls.sandbox import quota
 from pitfalls.core.errors import SessionError
+from pitfalls.core.store import Store, closes_at, home, now
 from pitfalls.library.manifest import load_manifest
 from pitfalls.library.scaffold import scaffold_path
-from pitfalls.live.process import (port_lock, server_running, spawn_server, stop_server, unclaimed_port,
-                              wait_for_server)
-from pitfalls.core.store import Store, closes_at, home, now
 from pitfalls.library.workspace import create_workspace_cached
+from pitfalls.live import containers
+from pitfalls.live.process import port_lock, server_running, spawn_server, stop_server, unclaimed_port, wait_for_server
+from pitfalls.sandbox import quota
 
 CANDIDATE_PREFIX = "/candidate/"
 _SAVING = threading.Lock()
@@ -314,13 +314,13 @@ def ensure_container(live: LiveSession) -> None:
 
 def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
     """The session's URLs, container and server state, timer and submission count."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     store = store or Store()
     row = store.session(live.session_id) or {}
     state = containers.container_status(name_or_id=live.container) if containers.engine_ready() else None
     end = closes_at(row) if row else None
-    remaining = None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+    remaining = None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
     return SessionInfo(
         session_id=live.session_id, scaffold=live.scaffold, candidate=live.candidate,
         candidate_url=live.candidate_url, interviewer_url=live.interviewer_url, container=live.container,

@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from pitfalls.core.resources import package_folder
+from pitfalls.core.results import ProbeResult
+from pitfalls.library.scaffold import Scaffold
+from pitfalls.library.workspace import write_training_data
+from pitfalls.probes.tamper import scan_workspace
 from pitfalls.sandbox import quota
+from pitfalls.sandbox.bwrap import Mount, RunResult, sandbox_uid, start_sandboxed
 from pitfalls.scoring.pipeline import Evaluation, check_artifact, copy_workspace, job_folder, limits_for, prepare_dir
 from pitfalls.scoring.predictor import HARNESS_DIR
-from pitfalls.core.results import ProbeResult
-from pitfalls.sandbox.bwrap import Mount, RunResult, start_sandboxed, sandbox_uid
-from pitfalls.library.scaffold import Scaffold
-from pitfalls.probes.tamper import scan_workspace
-from pitfalls.library.workspace import write_training_data
 
 PROBEKIT_DIR = package_folder("pitfalls.bugs", "probekit")
 STATUSES = ("present", "fixed", "unknown")

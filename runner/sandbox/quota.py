@@ -22,9 +22,9 @@ import shutil
 import stat
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from pitfalls.core.errors import PitfallsError
 from pitfalls.fs.safecopy import copy_tree

@@ -28,17 +28,17 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
 
-from pitfalls.core.resources import package_folder
 from pitfalls.core.errors import PitfallsError
-from pitfalls.library.scaffold import Scaffold
+from pitfalls.core.resources import package_folder
 from pitfalls.core.secret import seed_tag
 from pitfalls.core.store import home
+from pitfalls.library.scaffold import Scaffold
 
 TEST_SECRETS: tuple[bytes, ...] = tuple(hashlib.sha256(f"pitfalls calibration test secret {i}".encode()).digest()
                                         for i in range(5))
@@ -173,8 +173,8 @@ def measure(scaffold: Scaffold) -> Anchors:
         PitfallsError: either does not score.
     """
     global runs
-    from pitfalls.scoring.pipeline import evaluate
     from pitfalls.library.variants import materialize
+    from pitfalls.scoring.pipeline import evaluate
 
     runs += 1
     start, scores = time.monotonic(), {}

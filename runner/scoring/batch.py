@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from pitfalls.scoring.pipeline import copy_workspace, prepare_dir, score_array
-from pitfalls.scoring.predictor import HARNESS_DIR
 from pitfalls.core.results import Violation
-from pitfalls.sandbox.bwrap import Limits, Mount, run_sandboxed, sandbox_uid
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import write_training_data
+from pitfalls.sandbox.bwrap import Limits, Mount, run_sandboxed, sandbox_uid
+from pitfalls.scoring.pipeline import copy_workspace, prepare_dir, score_array
+from pitfalls.scoring.predictor import HARNESS_DIR
 
 
 @dataclass

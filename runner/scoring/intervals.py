@@ -10,7 +10,8 @@ recomputed in vectorised numpy per resample (sklearn per resample took 0.5-4 s; 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 

@@ -16,20 +16,20 @@ from typing import ContextManager
 
 import numpy as np
 
-from pitfalls.scoring import intervals, verdicts
-from pitfalls.sandbox import quota
-from pitfalls.library import metrics as scoring
-from pitfalls.scoring.anchors import cached_anchors
 from pitfalls.budget.artifacts import ArtifactError, count_params
 from pitfalls.budget.code_count import CODE, CodeCount, count_code, free_code
 from pitfalls.core.results import Status, Violation
+from pitfalls.fs.predictions import load_predictions
 from pitfalls.fs.safecopy import copy_tree
 from pitfalls.fs.safefs import Bounds, Walk
-from pitfalls.fs.predictions import load_predictions
-from pitfalls.scoring.predictor import go_when_warm, start_predictor, stage_model
-from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
+from pitfalls.library import metrics as scoring
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import write_training_data
+from pitfalls.sandbox import quota
+from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
+from pitfalls.scoring import intervals, verdicts
+from pitfalls.scoring.anchors import cached_anchors
+from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
 
 
 @dataclass

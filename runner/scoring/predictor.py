@@ -14,11 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from pitfalls.core.resources import package_folder
 from pitfalls.budget.canonical import canonicalize
 from pitfalls.budget.code_count import predictor_source
-from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
+from pitfalls.core.resources import package_folder
 from pitfalls.library.scaffold import Scaffold
+from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
 
 HARNESS_DIR = package_folder("pitfalls.sandbox", "harness")
 WARM_MODULES = {

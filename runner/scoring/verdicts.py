@@ -9,10 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from pitfalls.sandbox import quota
 from pitfalls.core.results import Violation
+from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import RunResult
-
 
 NEARLY_FULL_MB = 4
 NEARLY_FULL_FRACTION = 0.02

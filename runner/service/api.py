@@ -5,24 +5,25 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from pitfalls.sandbox import quota
-from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
-from pitfalls.scoring.pipeline import Evaluation, evaluate
-from pitfalls.probes.run import run_probes
 from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
-from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
-from pitfalls.library.metrics import METRICS, public_decimals, round_public
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
-from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
-from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.fs.workspace_view import read_text
+from pitfalls.library.metrics import METRICS, public_decimals, round_public
+from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
+from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
+from pitfalls.probes.run import run_probes
+from pitfalls.sandbox import quota
+from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
+from pitfalls.scoring.pipeline import Evaluation, evaluate
+from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 
 
 @dataclass
@@ -96,10 +97,10 @@ def _open(directory: Path, store: Store | None,
 
 def _time_violation(session: dict[str, Any]) -> Violation | None:
     end = closes_at(session)
-    if end is None or datetime.now(timezone.utc) <= end:
+    if end is None or datetime.now(UTC) <= end:
         return None
     return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min",
-                     actual=f"{(datetime.now(timezone.utc) - end).total_seconds() / 60:.1f} min late",
+                     actual=f"{(datetime.now(UTC) - end).total_seconds() / 60:.1f} min late",
                      message=f"Submissions must arrive before the session's time is up ({end:%H:%M:%S} "
                              "UTC). Got this one after it instead. It is recorded, unscored and without "
                              "a snapshot (your workspace is unchanged); ask the interviewer for more time "
@@ -108,7 +109,7 @@ def _time_violation(session: dict[str, Any]) -> Violation | None:
 
 def _rate_violation(store: Store, session_id: str, scaffold: Scaffold) -> Violation | None:
     fb = scaffold.manifest.feedback
-    since = datetime.now(timezone.utc) - timedelta(minutes=fb.window_minutes)
+    since = datetime.now(UTC) - timedelta(minutes=fb.window_minutes)
     recent = [s for s in store.submissions(session_id)
               if s["status"] == "scored" and datetime.fromisoformat(s["created_at"]) >= since]
     if len(recent) < fb.max_scored:

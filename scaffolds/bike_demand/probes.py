@@ -9,8 +9,14 @@ Each probe returns (status, evidence) with status "present", "fixed" or "unknown
 import numpy as np
 import pandas as pd
 from probekit import SklearnSpy, run_training
-from probekit.temporal import (closest_source, final_fit, match_rows, recent_coverage, trailing_mean,
-                               validation_before_training)
+from probekit.temporal import (
+    closest_source,
+    final_fit,
+    match_rows,
+    recent_coverage,
+    trailing_mean,
+    validation_before_training,
+)
 
 TARGET, TIME, RECENT = "rentals", "date", "rentals_3d_avg"
 KEYS = ["temp_c", "humidity", "wind_kmh", "rain_mm"]  # one day's weather identifies the day

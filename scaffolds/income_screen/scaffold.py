@@ -9,8 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pitfalls.datasets import (census_income, code_missing_as_sentinel, copula_sample, encode_missing_as_tokens,
-                             format_numbers_as_text, vary_category_spellings)
+from pitfalls.datasets import (
+    census_income,
+    code_missing_as_sentinel,
+    copula_sample,
+    encode_missing_as_tokens,
+    format_numbers_as_text,
+    vary_category_spellings,
+)
 from pitfalls.library.scaffold import Dataset
 
 TARGET = "high_income"

@@ -6,7 +6,15 @@ Each probe returns (status, evidence) with status "present", "fixed" or "unknown
 """
 
 import pandas as pd
-from probekit import SklearnSpy, fitted_frame, label_agreement, load_predictor, prediction_dependence, run_training, train_serve_skew
+from probekit import (
+    SklearnSpy,
+    fitted_frame,
+    label_agreement,
+    load_predictor,
+    prediction_dependence,
+    run_training,
+    train_serve_skew,
+)
 
 TARGET = "malignant"
 LEAK = "referral_code"

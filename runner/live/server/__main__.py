@@ -12,6 +12,7 @@ import secrets
 import sys
 
 from pitfalls.live.sessions import load_session
+
 from .application import SessionApp
 
 

@@ -22,10 +22,22 @@ from tornado.netutil import bind_unix_socket
 from traitlets import Int, Unicode
 
 from pitfalls.live import containers
+
 from . import logs
 from .auth import deny_foreign_handlers
-from .handlers import (DashboardHandler, FilesHandler, NotesHandler, Offload, ReportHandler, ReportLinkHandler,
-                       SocketStatusHandler, SocketSubmitHandler, StateHandler, StatusHandler, SubmitHandler)
+from .handlers import (
+    DashboardHandler,
+    FilesHandler,
+    NotesHandler,
+    Offload,
+    ReportHandler,
+    ReportLinkHandler,
+    SocketStatusHandler,
+    SocketSubmitHandler,
+    StateHandler,
+    StatusHandler,
+    SubmitHandler,
+)
 from .netcap import CappedHTTPServer
 from .proxy import MAX_BODY, CandidateProxyHandler
 from .service import SessionService

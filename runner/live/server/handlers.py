@@ -23,6 +23,7 @@ from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, Extensi
 from tornado import web
 
 from pitfalls.core.errors import PitfallsError, StorageError
+
 from .auth import user_role
 from .service import RequestError, SessionService
 
@@ -57,7 +58,7 @@ class Offload:
         future.add_done_callback(self._done)
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise web.HTTPError(503, log_message=(
                 f"{what} must finish within {timeout:g} s. Got no result in time (the workspace may hold very "
                 "many or very large files, or a file that never ends); try again later.")) from None

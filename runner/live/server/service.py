@@ -13,21 +13,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from pitfalls.service import api
-from pitfalls.live import containers
-from pitfalls.scoring.anchors import anchors, cached_anchors
-from pitfalls.library.catalogs import bug_entry, quirk_entry
 from pitfalls.core.errors import PitfallsError, WorkspaceError
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
-from pitfalls.fs.safefs import Bounds
-from pitfalls.library.scaffold import Scaffold, load_scaffold
-from pitfalls.library.metrics import METRICS
-from pitfalls.live.sessions import LiveSession, load_session
 from pitfalls.core.store import Store, closes_at
+from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import NotebookError, list_files, notebook_cells, read_text
+from pitfalls.library.catalogs import bug_entry, quirk_entry
+from pitfalls.library.metrics import METRICS
+from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.live import containers
+from pitfalls.live.sessions import LiveSession, load_session
+from pitfalls.scoring.anchors import anchors, cached_anchors
+from pitfalls.service import api
 
 MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
@@ -81,7 +81,7 @@ class SessionService:
     def remaining_seconds(self, row: dict[str, Any]) -> float | None:
         """Seconds left on the session's timer (None when untimed)."""
         end = closes_at(row)
-        return None if end is None else max(0.0, (end - datetime.now(timezone.utc)).total_seconds())
+        return None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
 
     def candidate_status(self) -> dict[str, Any]:
         """What ``pitfalls-submit --status`` shows."""
@@ -155,7 +155,7 @@ class SessionService:
                 "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
                 "closes_at": end.isoformat(timespec="seconds") if end else None,
                 "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
-                "now": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "now": datetime.now(UTC).isoformat(timespec="seconds"),
                 "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
                 **self._goal_and_scale(), "budgets": asdict(m.budgets),
                 "container_state": self.container_state(), "scoring": self.queued}
