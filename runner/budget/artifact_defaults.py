@@ -21,7 +21,7 @@ from types import ModuleType
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError
+from pitfalls.budget.types import ArtifactError
 
 LIBRARY_ROOTS = frozenset({"builtins", "numpy", "scipy", "sklearn", "collections", "functools", "operator"})
 _PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,100}$")

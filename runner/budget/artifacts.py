@@ -31,29 +31,17 @@ instantiated, and any malformed structure is an :class:`ArtifactError`, never a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from pitfalls.budget.safetensors_count import count_tensors
+from pitfalls.budget.skops_count import count_skops
+from pitfalls.budget.types import ArtifactError, ParamCount
 
-class ArtifactError(ValueError):
-    """The artifact is missing, malformed, or in a format that cannot be counted safely."""
-
-
-@dataclass
-class ParamCount:
-    total: int
-    breakdown: dict[str, int] = field(default_factory=dict)
-    """Count per tensor name (torch) or per attribute path (sklearn)."""
-
-    def top(self, n: int = 12) -> dict[str, int]:
-        """The ``n`` largest entries, for reports."""
-        return dict(sorted(self.breakdown.items(), key=lambda kv: -kv[1])[:n])
+__all__ = ["ArtifactError", "ParamCount", "count_params", "count_safetensors"]
 
 
 def count_safetensors(path: Path) -> ParamCount:
     """Count a safetensors file by information (rules: :mod:`pitfalls.budget.safetensors_count`)."""
-    from pitfalls.budget.safetensors_count import count_tensors
-
     return count_tensors(path)
 
 
@@ -73,7 +61,5 @@ def count_params(path: Path, *, max_mb: int) -> ParamCount:
     if path.suffix == ".safetensors":
         return count_safetensors(path)
     if path.suffix == ".skops":
-        from pitfalls.budget.skops_count import count_skops
-
         return count_skops(path)
     raise ArtifactError(f"The artifact must be .safetensors or .skops. Got {path.suffix!r} instead.")

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError
+from pitfalls.budget.types import ArtifactError
 
 BITS_PER_PARAM = 32
 NAME_CHARS_PER_PARAM = 5  # an identifier character carries about 6 bits

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError
 from pitfalls.budget.bits import CANONICAL_NAN
 from pitfalls.budget.skops_arrays import load_npy
 from pitfalls.budget.skops_classes import JSON_CLASS, canonical_class
+from pitfalls.budget.types import ArtifactError
 
 LOADERS = {"BytearrayNode", "BytesNode", "ConstructorFromReduceNode", "DTypeNode",
            "DefaultDictNode", "DictNode", "FunctionNode", "JsonNode", "ListNode", "LossNode",

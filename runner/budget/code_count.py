@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError
 from pitfalls.budget.bits import STRING_BYTES_PER_PARAM, int_cost, name_cost
+from pitfalls.budget.types import ArtifactError
 
 MAX_IDENTIFIER = 32
 NODES_PER_PARAM = 3

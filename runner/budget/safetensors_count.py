@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError, ParamCount
 from pitfalls.budget.bits import NAME_CHARS_PER_PARAM, leaf_bits, params_for_bits
+from pitfalls.budget.types import ArtifactError, ParamCount
 
 DTYPES: dict[str, tuple[str, int]] = {
     "BOOL": ("u1", 1), "U8": ("u1", 8), "I8": ("i1", 8), "F8_E5M2": ("u1", 8), "F8_E4M3": ("u1", 8),

@@ -16,8 +16,8 @@ import zipfile
 
 import numpy as np
 
-from pitfalls.budget.artifacts import ArtifactError
 from pitfalls.budget.bits import array_cost, canonical_array, check_layout, leaf_bits, name_cost
+from pitfalls.budget.types import ArtifactError
 
 RECORD_FIELDS = frozenset(
     "left_child right_child feature threshold impurity n_node_samples weighted_n_node_samples missing_go_to_left "

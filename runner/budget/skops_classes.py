@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from pitfalls.budget.artifact_defaults import library_attribute
-from pitfalls.budget.artifacts import ArtifactError
+from pitfalls.budget.types import ArtifactError
 
 JSON_CLASS = ("builtins", "str")
 """What skops writes as a JsonNode's module and class, whatever the value's type."""

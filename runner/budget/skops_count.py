@@ -22,10 +22,10 @@ import zipfile
 from pathlib import Path
 
 from pitfalls.budget.artifact_defaults import constructor_defaults, is_default, library_attribute
-from pitfalls.budget.artifacts import ArtifactError, ParamCount
 from pitfalls.budget.bits import check_name, int_cost, name_cost, string_cost
 from pitfalls.budget.skops_arrays import load_npy, npy_cost
 from pitfalls.budget.skops_classes import check_spelling, is_plain
+from pitfalls.budget.types import ArtifactError, ParamCount
 
 MAX_SCHEMA_BYTES, MAX_PROTOCOL = 8 * 1024 * 1024, 99
 FREE_ELEMENTS = 64  # zero-cost elements free per file: sklearn writes a few (an empty remainder)

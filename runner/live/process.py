@@ -26,7 +26,7 @@ from pitfalls.core.store import home
 from pitfalls.live.jupyter import free_port
 
 if TYPE_CHECKING:
-    from pitfalls.live.sessions import LiveSession
+    from pitfalls.live.record import LiveSession
 
 
 def server_running(live: LiveSession) -> bool:

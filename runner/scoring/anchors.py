@@ -20,119 +20,35 @@ measure the manifest's ``[calibration]`` over (reproducible, and not any install
 
 from __future__ import annotations
 
-import fcntl
-import functools
 import hashlib
-import json
-import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pitfalls.core.errors import PitfallsError
-from pitfalls.core.resources import package_folder
-from pitfalls.core.secret import seed_tag
-from pitfalls.core.store import home
 from pitfalls.library.scaffold import Scaffold
+from pitfalls.scoring.anchor_cache import (  # the cache, read by the pipeline too; re-exported here
+    Anchors,
+    _memo,
+    anchors_path,
+    cached_anchors,
+    content_hash,
+    locked,
+    write_anchors,
+)
+
+__all__ = ["PREPARING", "TEST_SECRETS", "Anchors", "Spread", "anchors", "anchors_path", "cached_anchors",
+           "content_hash", "measure", "measure_secrets", "spread"]
 
 TEST_SECRETS: tuple[bytes, ...] = tuple(hashlib.sha256(f"pitfalls calibration test secret {i}".encode()).digest()
                                         for i in range(5))
 """Five pinned 256-bit secrets, derived from a fixed string: what ``[calibration]`` is measured over."""
 PREPARING = "preparing the scoring scale (once per installation)..."
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "torch", "skops", "safetensors")
-_SKIP = {"__pycache__", ".ipynb_checkpoints"}
-_memo: dict[Path, Anchors] = {}
 runs = 0
 """How many measurements this process made (tests assert a cached call does not measure)."""
-
-
-@dataclass(frozen=True)
-class Anchors:
-    """Scores of the untouched starter (normalized 0) and the reference (1) on one installation's data."""
-
-    baseline_public: float
-    baseline_private: float
-    reference_public: float
-    reference_private: float
-    seconds: float = 0.0
-    """How long measuring took (the starter and the reference, trained and scored)."""
-
-    def normalize(self, value: float | None, part: str) -> float | None:
-        """``value`` on this installation's scale for slice ``part`` (``public`` or ``private``)."""
-        from pitfalls.library.metrics import normalize
-
-        return normalize(value, baseline=getattr(self, f"baseline_{part}"),
-                         reference=getattr(self, f"reference_{part}"))
-
-    def goal_score(self, goal_normalized: float | None, part: str = "private") -> float | None:
-        """The metric value that ``goal_normalized`` stands for on this installation's slice ``part``."""
-        if goal_normalized is None:
-            return None
-        base, ref = getattr(self, f"baseline_{part}"), getattr(self, f"reference_{part}")
-        return base + goal_normalized * (ref - base)
-
-    def view(self) -> dict[str, float]:
-        """The four scores (what the dashboard and the report plot)."""
-        return {k: v for k, v in asdict(self).items() if k != "seconds"}
-
-
-def content_hash(scaffold: Scaffold) -> str:
-    """A hash of everything the anchors depend on besides the secret: the scaffold's files (its
-    ``[calibration]`` table aside: rewriting it changes no score), the data library
-    (``datasets/``, ``pitfalls.datasets``) and the installed versions of the modelling libraries."""
-    digest = hashlib.sha256()
-    quirks = package_folder("pitfalls.datasets")
-    for label, root in (("scaffold", scaffold.root), ("datasets", quirks)):
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and not _SKIP & set(p.parts)):
-            data = path.read_bytes()
-            if path == scaffold.root / "scaffold.toml":
-                data = _without_calibration(data.decode())
-            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0{len(data)}\0".encode() + data)
-    digest.update(_versions().encode())
-    return digest.hexdigest()
-
-
-@functools.cache
-def _versions() -> str:
-    found = []
-    for lib in _LIBRARIES:
-        try:
-            found.append(f"{lib}={metadata.version(lib)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{lib}=-")
-    return "\0".join(found)
-
-
-def _without_calibration(text: str) -> bytes:
-    start = text.find("\n[calibration]")
-    if start != -1:
-        end = text.find("\n[", start + 1)
-        text = text[:start].rstrip() + "\n" + (text[end:] if end != -1 else "")
-    return (text.rstrip() + "\n").encode()
-
-
-def anchors_path(scaffold: Scaffold) -> Path:
-    """``$PITFALLS_HOME/anchors/NAME-<hash of content and derived seed>.json``."""
-    key = hashlib.sha256(f"{content_hash(scaffold)}:{seed_tag(scaffold.data_seed())}".encode()).hexdigest()
-    return home() / "anchors" / f"{scaffold.name}-{key[:20]}.json"
-
-
-def cached_anchors(scaffold: Scaffold) -> Anchors | None:
-    """This installation's anchors if they were measured already, else None (never measures)."""
-    path = anchors_path(scaffold)
-    if path in _memo:
-        return _memo[path]
-    try:
-        found = Anchors(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):  # missing, or a torn/foreign file: measure again
-        return None
-    _memo[path] = found
-    return found
 
 
 def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> Anchors:
@@ -148,7 +64,7 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
     if found is not None:
         return found
     path = anchors_path(scaffold)
-    with _locked(path):  # a second process waits for the first's measurement, then reads it
+    with locked(path):  # a second process waits for the first's measurement, then reads it
         found = cached_anchors(scaffold)
         if found is not None:
             return found
@@ -159,7 +75,7 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
         except PitfallsError:  # a time limit hit on a machine busy for a moment: one more try
             found = measure(scaffold)
         try:
-            _write(path, found)
+            write_anchors(path, found)
         except OSError:  # a full or read-only state folder: keep them for this process only
             pass
     _memo[path] = found
@@ -189,37 +105,6 @@ def measure(scaffold: Scaffold) -> Anchors:
                                 f"`pitfalls check {scaffold.name}`.")
         scores[f"{kind}_public"], scores[f"{kind}_private"] = ev.score_public, ev.score_private
     return Anchors(**scores, seconds=round(time.monotonic() - start, 1))
-
-
-def _write(path: Path, found: Anchors) -> None:
-    """Write ``found`` to ``path`` atomically (a reader sees the old file or the whole new one)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(asdict(found), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock beside ``path`` (none when the state folder cannot take one)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = open(path.with_suffix(".lock"), "a")
-    except OSError:  # full or read-only: measure unlocked; the store reports the folder itself
-        yield
-        return
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from pitfalls.budget.canonical import canonicalize
 from pitfalls.budget.code_count import predictor_source
+from pitfalls.budget.types import ArtifactError
 from pitfalls.core.resources import package_folder
+from pitfalls.fs.jobfiles import prepare_dir, regular_file
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
 
@@ -37,8 +39,6 @@ def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) 
 
     ``uid`` must differ from the training sandbox's (they run at the same time).
     """
-    from pitfalls.scoring.pipeline import prepare_dir
-
     m = scaffold.manifest
     model_dir, data_dir, out = job / "model", job / "data", job / "out"
     for d in (model_dir, data_dir):
@@ -85,8 +85,6 @@ def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
     for name in m.predict_files:  # checked by regular_file() already; counted by code_count
         _copy_code(work / name, model_dir / Path(name).name)
     # the predictor gets a canonical re-encoding of the counted artifact, never the original
-    from pitfalls.budget.artifacts import ArtifactError
-    from pitfalls.scoring.pipeline import regular_file
 
     artifact = regular_file(work, m.artifact_path)  # checked by check_artifact; training has ended
     if artifact is None:
