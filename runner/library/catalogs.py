@@ -1,7 +1,9 @@
 """Readers for the bug catalog (``bugs/catalog/*.toml``) and quirk catalog (``datasets/catalog/*.toml``).
 
 Each catalog is a folder of TOML files, one table per kind, so teams add kinds in files of their
-own; an id defined in two files is an error.
+own; an id defined in two files is an error. Every entry is checked against its declaration
+(:class:`~pitfalls.library.schema.BugEntry`, :class:`~pitfalls.library.schema.QuirkEntry`) when the
+catalog is first read: an unknown key (``silent_onn``) is an error with a did-you-mean.
 """
 
 from __future__ import annotations
@@ -11,30 +13,72 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pitfalls.core.errors import ManifestError
 from pitfalls.core.resources import package_folder
+from pitfalls.library.schema import BugEntry, QuirkEntry, parse_table
+
+BUG_FRAMEWORKS = ("sklearn", "torch", "pandas", "any")
+ENTRIES: dict[str, type] = {"bugs": BugEntry, "quirks": QuirkEntry}
 
 
-@functools.lru_cache(maxsize=2)
-def _load(folder: Path) -> dict[str, dict[str, Any]]:
+def load_catalog(folder: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """Read and validate every ``*.toml`` of ``folder`` as the ``bugs`` or ``quirks`` catalog.
+
+    Raises:
+        ManifestError: an id defined twice, an entry that is not a table, or an entry with an
+            unknown, missing, empty or mistyped key.
+    """
     entries: dict[str, dict[str, Any]] = {}
     where: dict[str, str] = {}
     for path in sorted(folder.glob("*.toml")):
-        for key, value in tomllib.loads(path.read_text()).items():
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ManifestError(path=str(path), field="(syntax)", expected="valid TOML", got=str(exc)) from None
+        for key, value in data.items():
             if key in entries:
-                raise ValueError(f"Catalog ids must be unique across {folder}. Got {key!r} in both "
-                                 f"{where[key]} and {path.name}; rename or merge one of them.")
+                raise ManifestError(path=str(path), field=key, expected=f"an id unique across {folder}",
+                                    got=f"{key!r} in both {where[key]} and {path.name}",
+                                    hint="Rename or merge one of them.")
+            _validate(kind, key, value, path)
             entries[key], where[key] = value, path.name
     return entries
 
 
+def _validate(kind: str, key: str, value: Any, path: Path) -> None:
+    from pitfalls.library.metrics import METRICS  # on use: the metric functions need numpy
+
+    if not isinstance(value, dict):
+        raise ManifestError(path=str(path), field=key, expected=f"a table ([{key}] with the keys of a "
+                            f"{kind[:-1]} entry)", got=f"{value!r} ({type(value).__name__})")
+    entry = parse_table(ENTRIES[kind], value, path, key, label=f"a {kind[:-1]} catalog entry")
+    empty = [k for k, v in vars(entry).items() if isinstance(v, str) and not v.strip()]
+    if empty:
+        raise ManifestError(path=str(path), field=f"{key}.{empty[0]}", expected="a non-empty string",
+                            got=repr(getattr(entry, empty[0])))
+    if isinstance(entry, BugEntry):
+        if entry.framework not in BUG_FRAMEWORKS:
+            raise ManifestError(path=str(path), field=f"{key}.framework",
+                                expected=f"one of {list(BUG_FRAMEWORKS)}", got=repr(entry.framework))
+        unknown = [m for m in entry.silent_on if m not in METRICS]
+        if unknown:
+            raise ManifestError(path=str(path), field=f"{key}.silent_on",
+                                expected=f"a list of metric names from {sorted(METRICS)}", got=repr(unknown[0]))
+
+
+@functools.lru_cache(maxsize=2)
+def _load(folder: Path, kind: str) -> dict[str, dict[str, Any]]:
+    return load_catalog(folder, kind)
+
+
 def bugs() -> dict[str, dict[str, Any]]:
     """All bug kinds planted by some scaffold, keyed by id."""
-    return _load(package_folder("pitfalls.bugs", "catalog"))
+    return _load(package_folder("pitfalls.bugs", "catalog"), "bugs")
 
 
 def quirks() -> dict[str, dict[str, Any]]:
     """All quirk kinds planted by some scaffold, keyed by id."""
-    return _load(package_folder("pitfalls.datasets", "catalog"))
+    return _load(package_folder("pitfalls.datasets", "catalog"), "quirks")
 
 
 def bug_entry(bug_id: str) -> dict[str, Any]:

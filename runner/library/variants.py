@@ -7,17 +7,21 @@ reference back into that one bug. These drive calibration and the killability ch
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
 
 from pitfalls.core.errors import ManifestError
+from pitfalls.library.manifest import load_mutants
 from pitfalls.library.scaffold import Scaffold
+from pitfalls.library.schema import MutantEdit
 
 
-def mutants(scaffold: Scaffold) -> dict[str, list[dict[str, str]]]:
-    """The ``mutants.toml`` table: bug id -> list of {file, old, new}."""
-    path = scaffold.root / "mutants.toml"
-    return tomllib.loads(path.read_text()) if path.exists() else {}
+def mutants(scaffold: Scaffold) -> dict[str, list[MutantEdit]]:
+    """The ``mutants.toml`` table: bug id -> its edits (file, old, new); {} without the file.
+
+    Raises:
+        ManifestError: a table that is not a planted bug id, or an edit with an unknown key.
+    """
+    return load_mutants(scaffold.root / "mutants.toml", scaffold.manifest.bugs)
 
 
 def materialize(*, scaffold: Scaffold, target: Path, reference: bool, bug: str | None = None) -> Path:
@@ -38,11 +42,11 @@ def materialize(*, scaffold: Scaffold, target: Path, reference: bool, bug: str |
         raise ManifestError(path=where, field=bug, expected="a [[bug]] table re-introducing that bug",
                             got="nothing", hint="Every planted bug needs a mutant.")
     for edit in edits:
-        path = target / edit["file"]
+        path = target / edit.file
         text = path.read_text() if path.exists() else ""
-        count = text.count(edit["old"])
+        count = text.count(edit.old)
         if count != 1:
             raise ManifestError(path=where, field=f"{bug}.old", expected=f"text found exactly once in "
-                                f"solution/{edit['file']}", got=f"{count} occurrences")
-        path.write_text(text.replace(edit["old"], edit["new"]))
+                                f"solution/{edit.file}", got=f"{count} occurrences")
+        path.write_text(text.replace(edit.old, edit.new))
     return target
