@@ -1,0 +1,81 @@
+"""A held slot: its CPUs, the environment and pinning for the job's processes, its timings."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pitfalls.sched.cpuset import Reservation, thread_env
+from pitfalls.sched.files import write_json
+
+if TYPE_CHECKING:
+    from pitfalls.sched.queue import Scheduler
+
+
+class Held:
+    """A slot held by this process until :meth:`release` (or the end of a ``with`` block, or the
+    process's death: the kernel drops its lock).
+
+    Start every process of the job with ``preexec_fn=held.pin`` (or call :meth:`pin` from an
+    existing ``preexec_fn``) and ``env`` merged into its environment.
+    """
+
+    def __init__(self, sched: Scheduler, index: int, fd: int, *, kind: str, session: str, job: str,
+                 queued_seconds: float) -> None:
+        self.sched, self.index, self._fd = sched, index, fd
+        self.kind, self.session, self.job = kind, session, job
+        self.cpus: tuple[int, ...] = sched.config.slots[index]
+        self.env: dict[str, str] = thread_env(len(self.cpus))
+        self.queued_seconds = round(queued_seconds, 2)
+        """Seconds from the ticket to the grant: report it apart from any budgeted time."""
+        self.granted_at = time.time()
+        self._granted = time.monotonic()
+        try:
+            self.reservation = Reservation(self.cpus, name=f"sched-{os.getpid()}-{index}-{time.monotonic_ns()}",
+                                           use_cgroups=sched.config.use_cgroups)
+            write_json(sched.folder / "slots" / f"{index}.json",
+                        {"session": session, "job": job, "kind": kind, "pid": os.getpid(),
+                         "granted": self.granted_at, "queued_seconds": self.queued_seconds})
+        except BaseException:
+            os.close(fd)
+            raise
+
+    @property
+    def cgroup_path(self) -> Path | None:
+        """The job's cpuset cgroup (None: pinned by ``sched_setaffinity`` only, which code may undo)."""
+        return self.reservation.cgroup_path
+
+    @property
+    def held_seconds(self) -> float:
+        return time.monotonic() - self._granted
+
+    def pin(self) -> None:
+        """In the child, between fork and exec: join the job's cgroups, set the CPU affinity."""
+        self.reservation.pin()
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds used so far by the job's processes (None without an accounting cgroup)."""
+        return self.reservation.cpu_seconds()
+
+    def release(self) -> None:
+        """Kill what still runs on the slot's CPUs, then free the slot (idempotent)."""
+        if self._fd is None:
+            return
+        try:
+            self.reservation.close()
+        finally:
+            os.close(self._fd)
+            self._fd = None
+        self.sched.record_hold(self.held_seconds)
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return (f"Held(slot={self.index}, cpus={self.cpus}, session={self.session!r}, job={self.job!r}, "
+                f"queued={self.queued_seconds}s, cgroup={self.cgroup_path})")
