@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pitfalls.fs import safefs
+from pitfalls.fs import removal, safefs
 from pitfalls.sandbox import quota
 from test_safefs import deep_chain
 
@@ -175,4 +175,4 @@ def test_release_and_bound_copy_deep_sparse_fifo_and_hard_links_without_blowing_
     with safefs.Walk(path, bounds=safefs.UNBOUNDED) as walk:
         assert [i.path.count("/") for i in walk if i.kind == "file" and i.name == "bottom.txt"] == [1100]
     quota.release(path, image)
-    safefs.remove_tree(path)  # pytest's own clean-up of old tmp folders recurses and cannot remove the chain
+    removal.remove_tree(path)  # pytest's own clean-up of old tmp folders recurses and cannot remove the chain

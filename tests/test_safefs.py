@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pitfalls.core.errors import WorkspaceError
-from pitfalls.fs import safecopy, safefs, workspace_view
+from pitfalls.fs import removal, safecopy, safefs, workspace_view
 from pitfalls.library import workspace
 from pitfalls.live.report import _files, _notebook_text
 from pitfalls.live.server.service import FILES_BOUNDS, HIDDEN_PARTS, _cells
@@ -125,11 +125,11 @@ def test_copies_and_ownership_changes_never_reach_outside(swapping, tmp_path):
         dst.mkdir()
         safecopy.copy_tree(swapping, dst, exact=exact)
         text = "".join(p.read_text() for p in dst.rglob("*") if p.is_file() and not p.is_symlink())
-        safefs.remove_tree(dst)
+        removal.remove_tree(dst)
         return text
 
     for exact in (False, True):
-        runs, hits = _hits(lambda: copy(exact), seconds=1.0)
+        runs, hits = _hits(lambda exact=exact: copy(exact), seconds=1.0)
         assert hits == 0 and runs > 10, (exact, runs, hits)
     if os.geteuid() == 0:
         for _ in range(50):
@@ -148,7 +148,7 @@ def fast_tmp(tmp_path):
     import tempfile
     folder = Path(tempfile.mkdtemp(dir=shm, prefix="pitfalls-test-"))
     yield folder
-    safefs.remove_tree(folder, ignore_errors=True)
+    removal.remove_tree(folder, ignore_errors=True)
 
 
 def _fifo_ws(tmp_path: Path) -> Path:
@@ -216,8 +216,8 @@ def test_a_1100_deep_chain_is_handled_within_bounds(fast_tmp, monkeypatch, recor
     safecopy.chown_tree(copy, os.geteuid(), os.getegid())
     with safefs.Walk(copy, bounds=safefs.UNBOUNDED) as walk:
         assert sum(i.kind == "dir" for i in walk) == 1100 and walk.truncated is None
-    safefs.remove_tree(copy)
-    safefs.remove_tree(ws)
+    removal.remove_tree(copy)
+    removal.remove_tree(ws)
     t_all = time.monotonic() - t0
     record_property("deep_chain_seconds", (round(t_read, 3), round(t_all, 3)))
     print(f"1100-deep chain: listing+report+snapshot {t_read:.3f} s; copy+chown+walk+remove total {t_all:.3f} s")
@@ -369,9 +369,9 @@ def test_remove_tree_never_follows_a_link(tmp_path):
     os.symlink(outside, ws / "sub" / "link")
     os.symlink(outside, ws / "top-link")
     os.mkfifo(ws / "fifo")
-    safefs.remove_tree(ws)
+    removal.remove_tree(ws)
     assert not ws.exists() and (outside / "keep").read_text() == "keep"
-    safefs.remove_tree(ws)  # a missing tree is fine
+    removal.remove_tree(ws)  # a missing tree is fine
 
 
 def test_open_rel_refuses_links_and_dots(tmp_path):

@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pitfalls.core.errors import PitfallsError
+from pitfalls.fs.removal import remove_tree
 from pitfalls.fs.safecopy import copy_tree
-from pitfalls.fs.safefs import remove_tree
 
 JOB_PREFIX, PROBE_PREFIX, SNAP_PREFIX = "pitfalls-job-", "pitfalls-probe-", "pitfalls-snap-"
 _TOOLS = ("mkfs.ext4", "mount", "umount")
