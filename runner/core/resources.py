@@ -7,6 +7,7 @@ site-packages find the same files; nothing walks up from ``__file__``.
 from __future__ import annotations
 
 import importlib.resources
+import os
 from pathlib import Path
 
 
@@ -22,3 +23,26 @@ def package_folder(package: str, *parts: str) -> Path:
             f"{path} instead. Reinstall pitfalls from its source (`pip install .`); zipped installs "
             "are not supported.")
     return path
+
+
+DATA_PACKAGES = ("pitfalls", "pitfalls.scaffolds", "pitfalls.bugs", "pitfalls.datasets")
+"""The package and the data packages it ships: the scaffolds' solutions and guides, the mutation
+catalogs and the data-set generators. None of it may ever be visible inside a sandbox."""
+
+
+def pitfalls_folders() -> list[Path]:
+    """The real folders of :data:`DATA_PACKAGES`: ``runner/``, ``scaffolds/``, ``bugs/`` and
+    ``datasets/`` of a checkout, or ``site-packages/pitfalls`` (and folders in it) when installed."""
+    return sorted({Path(os.path.realpath(str(importlib.resources.files(p)))) for p in DATA_PACKAGES})
+
+
+def checkout() -> Path | None:
+    """The pitfalls source checkout this package runs from (an editable install), or None.
+
+    A checkout is the folder that holds ``pyproject.toml`` next to the package's own folder
+    ``runner/``; a wheel installed into site-packages has none."""
+    package = Path(os.path.realpath(str(importlib.resources.files("pitfalls"))))
+    root = package.parent
+    if package.name == "runner" and (root / "pyproject.toml").is_file():
+        return root
+    return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pitfalls.core.errors import SandboxUnavailable
+from pitfalls.sandbox.libraries import library_paths, secrets_inside, site_packages
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 IDLE_SHARES = 2
@@ -97,22 +98,26 @@ def _parents(dest: str, made: set[str]) -> list[str]:
 
 
 def _python_mounts(made: set[str]) -> list[str]:
+    """The trusted interpreter, read-only: its prefixes and the library folders its site-packages'
+    ``.pth`` files add (sandbox/libraries.py); then, on top, empty folders over the base data sets
+    and over every folder of pitfalls itself that these mounts would show."""
     args: list[str] = []
     prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix})
-    for prefix in prefixes:
-        if not prefix.startswith("/usr"):
-            args += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
-    for site in _site_packages():
-        for rel in HIDDEN_PACKAGE_DATA:
-            if (site / rel).is_dir():
-                args += ["--tmpfs", str(site / rel)]
+    roots = [p for p in prefixes if not p.startswith("/usr")]
+    for prefix in roots:
+        args += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
+    sites, libraries = [str(s) for s in site_packages()], library_paths()
+    for path in libraries:
+        if not any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots):
+            args += _parents(path, made) + ["--ro-bind", os.path.realpath(path), path]
+            roots.append(path)
+    hidden = [os.path.join(lib, rel) for lib in sites + libraries for rel in HIDDEN_PACKAGE_DATA
+              if os.path.isdir(os.path.join(lib, rel))]
+    hidden += [h for root in roots + sites for h in secrets_inside(root)]
+    for path in sorted(set(hidden)):
+        if not any(path.startswith(h.rstrip("/") + "/") for h in hidden):
+            args += ["--tmpfs", path]
     return args
-
-
-def _site_packages() -> list[Path]:
-    import sysconfig
-
-    return sorted({Path(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")})
 
 
 class _Cgroups:
