@@ -120,20 +120,20 @@ QUICK = {
 }
 
 QUICK_MESSAGES = {
-    "manifest_valid": r"^{root}/scaffold\.toml: `task\.metirc` must be one of \[.*'metric'.*\]\. Got 'metirc' "
-                      r"instead\. Did you mean 'metric'\? Check the spelling against scaffolds/_template/"
-                      r"scaffold\.toml\.$",
+    "manifest_valid": r"^{root}/scaffold\.toml: `task\.metirc` must be one of the keys of \[task\]: "
+                      r"\[.*'metric'.*\]\. Got 'metirc' instead\. Did you mean 'metric'\? Check the "
+                      r"spelling against scaffolds/STANDARD\.md\.$",
     "hooks_valid": r"^{root}/scaffold\.py: `make_datset` must be one of the hooks \['make_dataset'\]\. Got "
                    r"'make_datset' instead\. Did you mean 'make_dataset'\? Helper functions must start "
                    r"with an underscore\.$",
     "bug_ids_known": r"^Bug ids must be catalogued kinds \(bugs/catalog/\*\.toml\)\. Got unknown ids "
                      r"\['weights_upside_down'\] instead\. Add a catalog entry, or fix the spelling\.$",
     "quirk_ids_known": r"^Quirk ids must be catalogued kinds \(datasets/catalog/\*\.toml\) with a registered "
-                       r"detector \(pitfalls\.quirks\.register\)\. Got unknown ids \['gremlins'\] instead\. "
+                       r"detector \(pitfalls\.datasets\.register\)\. Got unknown ids \['gremlins'\] instead\. "
                        r"Add the kind, or fix the spelling\.$",
     "files_present": r"^A scaffold must have \['workspace/train\.py', 'workspace/model\.py', 'GUIDE\.md', "
                      r"'solution', 'mutants\.toml'\]\. Got no \['GUIDE\.md'\] instead\. Copy the missing "
-                     r"parts from scaffolds/_template/\.$",
+                     r"parts from scaffolds/_template/ \(scaffolds/STANDARD\.md says what each holds\)\.$",
     "mutants_apply": r"^{root}/mutants\.toml: `inverted_class_weights\.old` must be text found exactly once in "
                      r"solution/train\.py\. Got 0 occurrences instead\.",
     "probes_declared": r"^probes\.py must define PROBES with an entry for every bug\. Got none for "

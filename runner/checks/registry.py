@@ -9,14 +9,20 @@ this one meaningless (it is then skipped). Checks with ``per`` run once per bug 
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from pitfalls.checks.context import CheckContext
 from pitfalls.library.catalogs import bugs as bug_catalog
 from pitfalls.library.catalogs import quirks as quirk_catalog
+from pitfalls.library.manifest import load_mutants
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.variants import mutants
+
+SCAFFOLD_FILES = ("scaffold.toml", "scaffold.py", "workspace", "solution", "GUIDE.md", "brief.md",
+                  "mutants.toml", "probes.py")
+"""Everything a scaffold folder may hold (scaffolds/STANDARD.md), besides names starting with . or _."""
 
 DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".feather", ".npy", ".npz", ".pkl", ".pickle",
                  ".joblib", ".skops", ".safetensors", ".pt", ".pth", ".h5", ".xlsx", ".json", ".db"}
@@ -56,8 +62,9 @@ def _oriented(ctx: CheckContext, value: float) -> float:
 # -- contract ---------------------------------------------------------------------------------
 @check("manifest_valid")
 def manifest_valid(ctx: CheckContext) -> str:
-    """scaffold.toml parses, every field is known and typed, and the name is the folder's."""
+    """scaffold.toml and mutants.toml parse, every key is known and typed, the name is the folder's."""
     m = ctx.manifest()
+    load_mutants(ctx.root / "mutants.toml", m.bugs)
     if m.name != ctx.root.name:
         raise CheckFailed(f"name must be the folder name {ctx.root.name!r}. Got {m.name!r} instead. "
                           "Rename one of them.")
@@ -96,15 +103,23 @@ def quirk_ids_known(ctx: CheckContext) -> str:
 
 @check("files_present", needs=("manifest_valid",))
 def files_present(ctx: CheckContext) -> str:
-    """workspace/ has train.py and the predict files, solution/ fixes something, GUIDE.md exists."""
+    """workspace/ has train.py and the predict files; solution/, GUIDE.md, hints exist; mutants.toml
+    when bugs are planted; no other file (a misspelt brief.md would be ignored)."""
     m = ctx.manifest()
-    want = [f"workspace/{n}" for n in ("train.py", *m.predict_files)] + ["GUIDE.md"]
+    want = [f"workspace/{n}" for n in ("train.py", *m.predict_files)] + ["GUIDE.md", "solution"]
     if m.bugs:
-        want += ["solution", "mutants.toml"]
+        want += ["mutants.toml"]
     missing = [w for w in want if not (ctx.root / w).exists()]
     if missing:
         raise CheckFailed(f"A scaffold must have {want}. Got no {missing} instead. Copy the missing "
-                          "parts from scaffolds/_template/.")
+                          "parts from scaffolds/_template/ (scaffolds/STANDARD.md says what each holds).")
+    extra = sorted(p.name for p in ctx.root.iterdir() if p.name not in SCAFFOLD_FILES
+                   and not p.name.startswith((".", "_")))
+    if extra:
+        close = difflib.get_close_matches(extra[0], SCAFFOLD_FILES, n=1)
+        raise CheckFailed(f"A scaffold folder must hold only {list(SCAFFOLD_FILES)}. Got {extra} instead. "
+                          + (f"Did you mean {close[0]!r}? " if close else "")
+                          + "Rename or remove it (scaffolds/STANDARD.md).")
     if not m.hints:
         raise CheckFailed("hints must list at least one hint. Got [] instead. Write the hint ladder, "
                           "gentlest first.")

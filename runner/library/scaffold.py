@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 from pitfalls.core.errors import ManifestError, ScaffoldNotFound
 from pitfalls.core.resources import package_folder
-from pitfalls.library.manifest import Manifest, load_manifest
+from pitfalls.library.manifest import Manifest, load_manifest, load_mutants
 
 REQUIRED_HOOKS = ("make_dataset",)
 OPTIONAL_HOOKS: tuple[str, ...] = ()
@@ -132,6 +132,7 @@ def _load(path: Path) -> Scaffold:
     if manifest.name != path.name:
         raise ManifestError(path=str(path / "scaffold.toml"), field="name",
                             expected=f"the folder name {path.name!r}", got=repr(manifest.name))
+    load_mutants(path / "mutants.toml", manifest.bugs)  # a typo there is refused at load, as in scaffold.toml
     return Scaffold(manifest=manifest, hooks=load_hooks(path / "scaffold.py"), root=path)
 
 
