@@ -10,12 +10,29 @@ from pathlib import Path
 
 import pytest
 
+from no_training import refuse_processes
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
 from pitfalls.service import api
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
+UNIT = Path(__file__).resolve().parent / "unit"
+# No conftest.py in tests/unit/: test files do `from conftest import run_cli`, and a second module
+# named conftest would shadow this one depending on collection order. Unit-only fixtures go here.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true",
+                     help="make test-fast: every test fails if it trains, starts a sandbox, a container or a "
+                          "pitfalls process (tests/unit/ is always run so)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/unit/ (and every test under --fast) may not train or start sandboxes or containers."""
+    if request.config.getoption("--fast") or UNIT in Path(request.path).resolve().parents:
+        refuse_processes(monkeypatch, "A fast test" if request.config.getoption("--fast") else "A unit test")
 
 
 @pytest.fixture(scope="session")

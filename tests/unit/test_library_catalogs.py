@@ -1,12 +1,13 @@
-"""The bug and quirk catalogs are complete data, listable from the CLI."""
+"""The bug and quirk catalogs (pitfalls.library.catalogs) are complete data, listable from the CLI."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from click.testing import CliRunner
 
-from conftest import run_cli
+from pitfalls.cli.main import cli
 from pitfalls.library.catalogs import bugs, catalog, quirks
 from pitfalls.library.scaffold import load_scaffold, scaffold_names
 
@@ -43,8 +44,9 @@ def test_every_planted_id_is_catalogued_and_listed_with_its_scaffolds():
 
 def test_cli_lists_both_catalogs_as_text_and_json():
     """`pitfalls bugs` / `pitfalls quirks` print every id; `--json` gives the entries."""
+    runner = CliRunner()
     for kind, entries in (("bugs", bugs()), ("quirks", quirks())):
-        text = run_cli(kind, check=True).stdout
-        assert all(k in text for k in entries)
-        data = json.loads(run_cli(kind, "--json", check=True).stdout)
-        assert set(data) == set(entries)
+        text = runner.invoke(cli, [kind], catch_exceptions=False)
+        assert text.exit_code == 0 and all(k in text.output for k in entries)
+        data = runner.invoke(cli, [kind, "--json"], catch_exceptions=False)
+        assert data.exit_code == 0 and set(json.loads(data.output)) == set(entries)
