@@ -8,7 +8,6 @@ The held-out labels exist only here, in memory; the prediction sandbox receives 
 from __future__ import annotations
 
 import errno
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from pitfalls.budget.artifacts import ArtifactError, count_params
 from pitfalls.budget.code_count import CODE, CodeCount, count_code, free_code
 from pitfalls.core.results import Status, Violation
+from pitfalls.fs.jobfiles import prepare_dir, regular_file
 from pitfalls.fs.predictions import load_predictions
 from pitfalls.fs.safecopy import copy_tree
 from pitfalls.fs.safefs import Bounds, Walk
@@ -28,7 +28,7 @@ from pitfalls.library.workspace import write_training_data
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from pitfalls.scoring import intervals, verdicts
-from pitfalls.scoring.anchors import cached_anchors
+from pitfalls.scoring.anchor_cache import cached_anchors
 from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
 
 
@@ -85,15 +85,6 @@ def limits_for(scaffold: Scaffold, seconds: float) -> Limits:
                   max_file_mb=b.max_file_mb)
 
 
-def prepare_dir(path: Path, uid: int) -> None:
-    """Create ``path`` and hand it (recursively) to the sandbox's uid, so the sandbox may write there."""
-    path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        for root, dirs, files in os.walk(path):
-            for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
-                os.lchown(name, uid, uid)
-
-
 def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> RunResult:
     """Run ``python train.py`` in the workspace copy ``work``, inside a sandbox."""
     b = scaffold.manifest.budgets
@@ -102,20 +93,6 @@ def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> 
                          limits=limits_for(scaffold, b.train_seconds), cwd="/workspace",
                          env={"SEED": str(seed), "PYTHONPATH": "/workspace"},
                          log_path=job / "train.log", uid=uid)
-
-
-def regular_file(root: Path, rel: str) -> Path | None:
-    """``root/rel`` if it is a regular file reached without any symlink, else None.
-
-    Training ran as another user in a writable copy: anything in it may be a link planted to
-    make this (trusted) process read a host file. Nothing is read from ``work`` without this.
-    """
-    path = root
-    for part in Path(rel).parts:
-        path = path / part
-        if path.is_symlink():
-            return None
-    return path if path.is_file() and not path.is_symlink() else None
 
 
 def _count_code(*, scaffold: Scaffold, work: Path) -> tuple[CodeCount | None, list[Violation]]:
