@@ -1,6 +1,6 @@
 """Find and load scaffolds: the manifest (data) and the hooks module (behaviour).
 
-Hooks are listed in ``scaffolds/_template/scaffold.py``; this module is the only caller.
+Hooks are listed in ``scaffolds/STANDARD.md``; this module is the only caller.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Probes run in a sandbox next to the candidate's code; nothing here reaches the candidate.
 
-PROBES maps each bug id of scaffold.toml to fn(ctx) -> (status, evidence), status in
-"present" | "fixed" | "unknown". setup() (optional) runs once before them; its return value
-is ctx. Each probe runs in its own forked process with the training-time budget.
+PROBES maps each bug id to fn(ctx) -> (status, evidence); setup() returns ctx. Contract:
+scaffolds/STANDARD.md ("probes.py").
 """
 
 from probekit import SklearnSpy, run_training
