@@ -187,14 +187,16 @@ def _kill_all(d: Path) -> None:
 
 
 def remove_stale() -> None:
-    """Remove job cgroups left by holders that were killed (their name carries the holder's pid);
-    a cgroup that still holds processes cannot be removed and stays."""
+    """Kill what still runs in job cgroups whose holder died (their name carries the holder's pid),
+    then remove them: a killed holder's job must not keep running on CPUs its slot no longer holds.
+    (bwrap's ``--die-with-parent`` usually ends it first.)"""
     bases = [b / PARENT for b in (_usable_v1("cpuset"), _usable_v1("cpuacct"), _v2_root()) if b is not None]
     for base in bases:
         for d in base.glob("sched-*-*-*"):
             pid = d.name.split("-")[1]
             if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                _kill_all(d)
                 try:
                     d.rmdir()
                 except OSError:
-                    pass
+                    pass  # its processes are still exiting: the next grant removes it
