@@ -69,14 +69,24 @@ def sched_env(tmp_path, monkeypatch):
     monkeypatch.setenv("PITFALLS_SCHED_DIR", str(folder))
     monkeypatch.setenv("PITFALLS_SCHED_CPUS", "0")
     monkeypatch.setenv("PITFALLS_SCHED_MAX_QUEUE", "32")
-    return tmp_path
+    yield tmp_path
+    for proc in STARTED:  # a failed test leaves no worker waiting forever
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    STARTED.clear()
+
+
+STARTED: list[subprocess.Popen] = []
 
 
 def _start(tmp: Path, session: str, job: str, *, kind: str = "submit", until: str = "go",
            env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WORKER, session, job, kind, str(tmp / "log"), str(tmp / until)],
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, session, job, kind, str(tmp / "log"), str(tmp / until)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
+    STARTED.append(proc)
+    return proc
 
 
 def _held(proc: subprocess.Popen) -> dict:
