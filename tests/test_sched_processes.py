@@ -263,3 +263,16 @@ def test_waiting_reports_place_and_a_timeout_withdraws(sched_env):
             sched.slot(job="train", session_id="s", on_wait=seen.append, timeout=0.3)
         assert sched.status().queue == ()
     assert seen and seen[0].place == 1 and seen[-1].queued_seconds > 0
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_a_wide_job_holds_every_slot_it_asked_for(sched_env, monkeypatch):
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    monkeypatch.setenv("PITFALLS_SCHED_CPUS", f"{cpus[0]},{cpus[1]}")
+    with sched.slot(job="batch", session_id="check", kind="check", width=2) as held:
+        assert held.cpus == tuple(cpus) and held.env["OMP_NUM_THREADS"] == "2"
+        assert all(s.busy and s.job == "batch" for s in sched.status().slots)
+        with pytest.raises(sched.SchedulerTimeout):
+            sched.slot(job="train", session_id="s", timeout=0.2)
+    with pytest.raises(sched.SchedulerError, match="width must be between 1 and the host's 2 slots. Got 3"):
+        sched.enqueue(job="x", session_id="s", width=3)

@@ -37,28 +37,33 @@ __all__ = ["Config", "Held", "QueueEntry", "QueueStatus", "Scheduler", "Schedule
            "SchedulerTimeout", "SlotStatus", "Ticket", "Waiting", "enqueue", "slot", "status", "thread_env"]
 
 
-def enqueue(*, job: str, session_id: str, kind: str = "submit", config: Config | None = None) -> Ticket:
+def enqueue(*, job: str, session_id: str, kind: str = "submit", width: int = 1,
+            config: Config | None = None) -> Ticket:
     """Queue a job now; wait for its slot later with ``ticket.wait()``.
 
     Raises:
         SchedulerBusy: the queue is full (nothing was queued; the message says when to retry).
         SchedulerError: the scheduler's folder or settings are unusable.
     """
-    return Scheduler(config).enqueue(job=job, session_id=session_id, kind=kind)
+    return Scheduler(config).enqueue(job=job, session_id=session_id, kind=kind, width=width)
 
 
-def slot(*, job: str, session_id: str, kind: str = "submit", on_wait: Callable[[Waiting], None] | None = None,
-         timeout: float | None = None, config: Config | None = None) -> Held:
+def slot(*, job: str, session_id: str, kind: str = "submit", width: int = 1,
+         on_wait: Callable[[Waiting], None] | None = None, timeout: float | None = None,
+         config: Config | None = None) -> Held:
     """Queue and wait for a CPU slot; use the result as a context manager (the slot is freed at
     its end, and whatever still runs on its CPUs is killed).
 
     ``kind``: "submit" (a candidate waits), "check" (``pitfalls check``) or "probe" (nobody waits).
+    ``width``: slots held at once (``held.cpus`` is their union), e.g. ``pitfalls check``'s batch
+    sandbox that trains ``len(held.cpus)`` runs side by side.
 
     Raises:
         SchedulerBusy: the queue is full.
         SchedulerTimeout: no slot within ``timeout`` seconds.
     """
-    return Scheduler(config).slot(job=job, session_id=session_id, kind=kind, on_wait=on_wait, timeout=timeout)
+    return Scheduler(config).slot(job=job, session_id=session_id, kind=kind, width=width, on_wait=on_wait,
+                                  timeout=timeout)
 
 
 def status(config: Config | None = None) -> QueueStatus:

@@ -22,25 +22,34 @@ class Held:
     existing ``preexec_fn``) and ``env`` merged into its environment.
     """
 
-    def __init__(self, sched: Scheduler, index: int, fd: int, *, kind: str, session: str, job: str,
+    def __init__(self, sched: Scheduler, locks: dict[int, int], *, kind: str, session: str, job: str,
                  queued_seconds: float) -> None:
-        self.sched, self.index, self._fd = sched, index, fd
+        self.sched, self._locks = sched, dict(locks)
+        self.indices: tuple[int, ...] = tuple(sorted(locks))
+        """The slots held (one, unless the job asked for a wider share)."""
         self.kind, self.session, self.job = kind, session, job
-        self.cpus: tuple[int, ...] = sched.config.slots[index]
+        self.cpus: tuple[int, ...] = tuple(c for i in self.indices for c in sched.config.slots[i])
         self.env: dict[str, str] = thread_env(len(self.cpus))
         self.queued_seconds = round(queued_seconds, 2)
         """Seconds from the ticket to the grant: report it apart from any budgeted time."""
         self.granted_at = time.time()
         self._granted = time.monotonic()
         try:
-            self.reservation = Reservation(self.cpus, name=f"sched-{os.getpid()}-{index}-{time.monotonic_ns()}",
-                                           use_cgroups=sched.config.use_cgroups)
-            write_json(sched.folder / "slots" / f"{index}.json",
-                        {"session": session, "job": job, "kind": kind, "pid": os.getpid(),
-                         "granted": self.granted_at, "queued_seconds": self.queued_seconds})
+            self.reservation = Reservation(
+                self.cpus, name=f"sched-{os.getpid()}-{self.indices[0]}-{time.monotonic_ns()}",
+                use_cgroups=sched.config.use_cgroups)
+            for i in self.indices:
+                write_json(sched.folder / "slots" / f"{i}.json",
+                           {"session": session, "job": job, "kind": kind, "pid": os.getpid(),
+                            "granted": self.granted_at, "queued_seconds": self.queued_seconds})
         except BaseException:
-            os.close(fd)
+            self._close_locks()
             raise
+
+    @property
+    def index(self) -> int:
+        """The first slot held."""
+        return self.indices[0]
 
     @property
     def cgroup_path(self) -> Path | None:
@@ -61,14 +70,18 @@ class Held:
 
     def release(self) -> None:
         """Kill what still runs on the slot's CPUs, then free the slot (idempotent)."""
-        if self._fd is None:
+        if not self._locks:
             return
         try:
             self.reservation.close()
         finally:
-            os.close(self._fd)
-            self._fd = None
+            self._close_locks()
         self.sched.record_hold(self.held_seconds)
+
+    def _close_locks(self) -> None:
+        for fd in self._locks.values():
+            os.close(fd)
+        self._locks = {}
 
     def __enter__(self) -> Held:
         return self
@@ -77,5 +90,5 @@ class Held:
         self.release()
 
     def __repr__(self) -> str:
-        return (f"Held(slot={self.index}, cpus={self.cpus}, session={self.session!r}, job={self.job!r}, "
+        return (f"Held(slots={self.indices}, cpus={self.cpus}, session={self.session!r}, job={self.job!r}, "
                 f"queued={self.queued_seconds}s, cgroup={self.cgroup_path})")

@@ -33,6 +33,8 @@ class TicketInfo:
     kind: str
     pid: int
     arrival_ns: int
+    width: int = 1
+    """Slots the job holds at once (``pitfalls check``'s batch sandbox takes several)."""
 
     @property
     def lane(self) -> int:
@@ -68,11 +70,14 @@ def fair_order(tickets: Iterable[TicketInfo], served: Mapping[str, int]) -> list
 
 
 def may_take(order: list[TicketInfo], name: str, *, free: int, n_slots: int) -> bool:
-    """Whether ticket ``name`` may take a slot now: the tickets ahead of it take theirs first, and a
-    probe leaves one slot free for a submission when the host has more than one."""
+    """Whether ticket ``name`` may take its slots now: the tickets ahead of it take theirs first
+    (strictly in order, so a wide job is not starved by narrow ones behind it), and a probe leaves
+    one slot free for a submission when the host has more than it needs."""
     rank = next(i for i, t in enumerate(order) if t.name == name)
-    need = 2 if order[rank].kind == "probe" and n_slots > 1 else 1
-    return free - rank >= need
+    me = order[rank]
+    ahead = sum(t.width for t in order[:rank])
+    need = me.width + (1 if me.kind == "probe" and n_slots > me.width else 0)
+    return free - ahead >= need
 
 
 def retry_seconds(hold_seconds: float, n_slots: int, excess: int = 1) -> int:

@@ -107,7 +107,7 @@ class Scheduler:
                 data = json.loads(os.read(fd, 65536))
                 out.append(TicketInfo(name=path.name, session=str(data["session"]), job=str(data["job"]),
                                       kind=str(data["kind"]), pid=int(data["pid"]),
-                                      arrival_ns=int(data["arrival_ns"])))
+                                      arrival_ns=int(data["arrival_ns"]), width=int(data.get("width", 1))))
             except (ValueError, KeyError):
                 continue
             finally:
@@ -126,14 +126,17 @@ class Scheduler:
                 os.close(fd)
         return free
 
-    def enqueue(self, *, job: str, session_id: str, kind: str = "submit") -> Ticket:
-        """Queue a job and return its ticket (wait for a slot with :meth:`Ticket.wait`).
+    def enqueue(self, *, job: str, session_id: str, kind: str = "submit", width: int = 1) -> Ticket:
+        """Queue a job that needs ``width`` slots and return its ticket (wait with :meth:`Ticket.wait`).
 
         Raises:
             SchedulerBusy: the lane's queue, or this session's share of it, is full; nothing was queued.
         """
         if kind not in LANES:
             raise SchedulerError(f"kind must be one of {sorted(LANES)}. Got {kind!r} instead.")
+        if not 1 <= width <= self.n_slots:
+            raise SchedulerError(f"width must be between 1 and the host's {self.n_slots} slots. Got {width} instead. "
+                                 "Ask for fewer slots, or give the scheduler more CPUs (PITFALLS_SCHED_CPUS).")
         with self.locked():
             state = self.read_state()
             refused = admission_error(self.live_tickets(), kind=kind, session=session_id,
@@ -147,13 +150,14 @@ class Scheduler:
             fd = open_file(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, json.dumps({"session": session_id, "job": job, "kind": kind, "pid": os.getpid(),
-                                     "arrival_ns": arrival}).encode())
+                                     "arrival_ns": arrival, "width": width}).encode())
         return Ticket(self, path, fd, kind=kind, session=session_id, job=job)
 
-    def slot(self, *, job: str, session_id: str, kind: str = "submit",
+    def slot(self, *, job: str, session_id: str, kind: str = "submit", width: int = 1,
              on_wait: Callable[[Waiting], None] | None = None, timeout: float | None = None) -> Held:
         """Queue and wait: :meth:`enqueue` then :meth:`Ticket.wait` (use the result as a context manager)."""
-        return self.enqueue(job=job, session_id=session_id, kind=kind).wait(on_wait=on_wait, timeout=timeout)
+        ticket = self.enqueue(job=job, session_id=session_id, kind=kind, width=width)
+        return ticket.wait(on_wait=on_wait, timeout=timeout)
 
     def record_hold(self, seconds: float) -> None:
         """Fold a finished hold into the mean used for "retry in about S s"."""
@@ -216,8 +220,9 @@ class Ticket:
                 if not may_take(order, self.path.name, free=len(free), n_slots=sched.n_slots):
                     return None, Waiting(place=place, waiting=len(order), queued_seconds=queued,
                                          slots=sched.n_slots)
-                index = min(free)
-                held = Held(sched, index, free.pop(index), kind=self.kind, session=self.session, job=self.job,
+                me = next(t for t in order if t.name == self.path.name)
+                taken = {i: free.pop(i) for i in sorted(free)[:me.width]}
+                held = Held(sched, taken, kind=self.kind, session=self.session, job=self.job,
                             queued_seconds=queued)
             finally:
                 for fd in free.values():

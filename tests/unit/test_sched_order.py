@@ -79,3 +79,12 @@ def test_probes_never_make_a_submission_busy_and_a_session_has_a_share():
     assert msg.startswith("A session may queue at most 2 submit jobs. Got 2 waiting for session A instead.")
     assert admission_error(_tickets("A A"), kind="submit", session="B", max_queue=10, max_per_session=2,
                            hold_seconds=30.0, n_slots=2) is None
+
+
+def test_a_wide_job_waits_for_all_its_slots_and_those_behind_it_wait_too():
+    wide = TicketInfo(name="k1", session="K", job="check", kind="check", pid=1, arrival_ns=0, width=2)
+    order = fair_order([wide, *_tickets("A", kind="check", start=5)], served={})
+    assert [t.name for t in order] == ["k1", "a1"]
+    assert not may_take(order, "k1", free=1, n_slots=2)
+    assert not may_take(order, "a1", free=1, n_slots=2)  # no overtaking: the wide job would starve
+    assert may_take(order, "k1", free=2, n_slots=2)
