@@ -6,17 +6,15 @@ so none of them imports another for these two helpers.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from pitfalls.fs.safecopy import hand_over
 
 
 def prepare_dir(path: Path, uid: int) -> None:
     """Create ``path`` and hand it (recursively) to the sandbox's uid, so the sandbox may write there."""
     path.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() == 0:
-        for root, dirs, files in os.walk(path):
-            for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
-                os.lchown(name, uid, uid)
+    hand_over(path, uid)
 
 
 def regular_file(root: Path, rel: str) -> Path | None:

@@ -195,3 +195,11 @@ def chown_tree(root: Path, uid: int, gid: int) -> None:
                     os.chown(item.name, uid, gid, dir_fd=item.parent_fd, follow_symlinks=False)
             except FileNotFoundError:  # removed meanwhile (the candidate's own files, or a temp file)
                 continue
+
+
+def hand_over(root: Path, uid: int) -> None:
+    """As root, give ``root`` and everything in it to ``uid`` (and group ``uid``), race-free like
+    :func:`chown_tree`. Not root: nothing to do, every file is already the caller's (and a sandbox
+    or container then runs as the caller)."""
+    if os.geteuid() == 0:
+        chown_tree(root, uid, uid)

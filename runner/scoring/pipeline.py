@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import errno
 import sys
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ContextManager
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sand
 from pitfalls.scoring import intervals, verdicts
 from pitfalls.scoring.anchor_cache import cached_anchors
 from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
+from pitfalls.scoring.verdicts import Stop
 
 
 @dataclass
@@ -47,12 +48,17 @@ class Evaluation:
     timings: dict[str, float] = field(default_factory=dict)
     log_tail: str = ""
 
+    def ended(self, stop: Stop) -> Evaluation:
+        """This evaluation, ended by ``stop``: the one place a rejection or failure is written."""
+        self.status, self.message, self.violations = stop.status, stop.message, list(stop.violations)
+        return self
+
 
 JOB_HEADROOM_MB = 64
+"""Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
 COPY_SKIP = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"}
 COPY_BOUNDS = Bounds(max_entries=100_000, max_depth=64, max_seconds=300.0)
 """A sandbox's copy of a workspace (an unpacked snapshot is smaller: runner/library/workspace.py)."""
-"""Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
 
 
 def _folder_mb(folder: Path) -> int:
@@ -62,7 +68,7 @@ def _folder_mb(folder: Path) -> int:
     return total // 2**20 + 1
 
 
-def job_folder(*, scaffold: Scaffold, source: Path, prefix: str = quota.JOB_PREFIX) -> ContextManager[Path]:
+def job_folder(*, scaffold: Scaffold, source: Path, prefix: str = quota.JOB_PREFIX) -> AbstractContextManager[Path]:
     """A private folder for one sandboxed run of ``source``, bounded to the scaffold's ``max_disk_mb``
     plus the workspace and some headroom (see runner/sandbox/quota.py); folders of killed runners are swept."""
     quota.sweep_stale()
@@ -179,21 +185,20 @@ def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | No
     return scoring.score(pred[mask], labels[mask], **kw), private
 
 
-def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> None:
-    """Load ``out/predictions.npy``, validate it and fill in both slice scores."""
+def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> Stop | None:
+    """Load ``out/predictions.npy``, validate it and fill in both slice scores (``ev`` is scored)."""
     m = scaffold.manifest
     pred = _load_predictions(out, len(scaffold.dataset().heldout), len(m.task.classes))
     result = score_array(scaffold, pred) if isinstance(pred, np.ndarray) else pred
     if isinstance(result, Violation):
-        ev.status, ev.message = "rejected", result.message
-        ev.violations.append(result)
-        return
+        return Stop.reject(result)
     ev.score_public, ev.score_private = result
     ev.score_interval = intervals.public_interval(scaffold, pred)
     cal = cached_anchors(scaffold)  # never measured here: measuring runs this very function
     places = scoring.public_decimals(cal.reference_public if cal else None, ev.score_public)
     shown = scoring.format_public(ev.score_public, places)  # the candidate never sees more digits
     ev.status, ev.message = "scored", f"Scored: {m.task.metric} = {shown} on the public slice."
+    return None
 
 
 def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True) -> Evaluation:
@@ -219,77 +224,67 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
 
 def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
                 enforce: bool) -> Evaluation:
+    """Every stage in order; the first that returns a :class:`Stop` ends the evaluation with it.
+
+    The predictor starts warm next to training and is cancelled if it is not used."""
     b = scaffold.manifest.budgets
+    ev = Evaluation(status="failed", message="")
     predictor, out = start_predictor(scaffold=scaffold, job=job, uid=sandbox_uid(),
                                      limits=limits_for(scaffold, b.predict_seconds))
     try:
-        ev = _train_and_count(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, enforce=enforce)
+        stop = (_train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, ev=ev)
+                or _count(scaffold=scaffold, work=work, enforce=enforce, ev=ev)
+                or _stage(scaffold=scaffold, work=work, job=job))
     except BaseException:
         predictor.cancel()
         raise
-    if ev.violations or ev.message:
+    if stop is not None:
         predictor.cancel()
-        return ev
-    return _predict_and_score(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
+        return ev.ended(stop)
+    stop = (_predict(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
+            or score_predictions(scaffold=scaffold, out=out, ev=ev))
+    return ev if stop is None else ev.ended(stop)
 
 
-def _train_and_count(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
-                     enforce: bool) -> Evaluation:
-    """Training, its limits, the artifact's count and the staged model; a message means stop."""
+def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev: Evaluation) -> Stop | None:
+    """Stage 1: ``python train.py`` in its sandbox, within its time, memory and disk budgets."""
     b = scaffold.manifest.budgets
-    ev = Evaluation(status="failed", message="")
     run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
     ev.timings["train_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = run.log_tail
-    violation = verdicts.limit_violation(run, phase="training", seconds=b.train_seconds, memory_mb=b.memory_mb)
-    if violation:
-        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-        return ev
-    if run.returncode != 0:
-        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
-                                            log_tail=run.log_tail)
-        if violation:
-            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-            return ev
-        ev.message = verdicts.host_disk_full(job.parent) or verdicts.crash_message(run, "python train.py")
-        return ev
-    ev.params, ev.violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
-    if ev.violations:
-        ev.status, ev.message = "rejected", " ".join(v.message for v in ev.violations)
-        return ev
+    return verdicts.run_verdict(run, phase="training", job=job, seconds=b.train_seconds, memory_mb=b.memory_mb,
+                                max_disk_mb=b.max_disk_mb, what="python train.py")
+
+
+def _count(*, scaffold: Scaffold, work: Path, enforce: bool, ev: Evaluation) -> Stop | None:
+    """Stage 2: the artifact's parameters and the prediction code, against the budgets."""
+    ev.params, violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
+    return Stop.reject(*violations) if violations else None
+
+
+def _stage(*, scaffold: Scaffold, work: Path, job: Path) -> Stop | None:
+    """Stage 3: the counted artifact, re-encoded, and the prediction code handed to the predictor."""
     try:
         stage_model(scaffold=scaffold, work=work, job=job)
     except OSError as exc:  # training filled the job folder: no room left to stage the model
-        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=b.max_disk_mb,
+        violation = verdicts.disk_violation(job, phase="training", max_disk_mb=scaffold.manifest.budgets.max_disk_mb,
                                             log_tail=str(exc))
         if exc.errno != errno.ENOSPC or violation is None:
             raise
-        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
+        return Stop.reject(violation)
     except ArtifactError as exc:
-        violation = Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
-                              actual="unusable", message=str(exc))
-        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-    return ev
+        return Stop.reject(Violation(constraint="artifact", limit=scaffold.manifest.artifact_path,
+                                     actual="unusable", message=str(exc)))
+    return None
 
 
-def _predict_and_score(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Evaluation:
+def _predict(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Stop | None:
+    """Stage 4: ``predict()`` in the warm sandbox, within its time, memory and disk budgets."""
     b = scaffold.manifest.budgets
     go_when_warm(predictor, out)
     run = predictor.wait()
     ev.timings["predict_seconds"] = round(run.wall_seconds, 2)
     ev.log_tail = (ev.log_tail + "\n--- predict ---\n" + run.log_tail).strip()[-4096:]
-    violation = verdicts.limit_violation(run, phase="prediction", seconds=b.predict_seconds, memory_mb=b.memory_mb)
-    if violation:
-        ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-        return ev
-    if run.returncode != 0:
-        violation = verdicts.disk_violation(out.parent, phase="prediction", max_disk_mb=b.max_disk_mb,
-                                            log_tail=run.log_tail)
-        if violation:
-            ev.status, ev.message, ev.violations = "rejected", violation.message, [violation]
-            return ev
-        ev.message = (verdicts.host_disk_full(out.parent.parent)
-                      or verdicts.crash_message(run, f"predict() in {scaffold.manifest.predict_files[0]}"))
-        return ev
-    score_predictions(scaffold=scaffold, out=out, ev=ev)
-    return ev
+    return verdicts.run_verdict(run, phase="prediction", job=out.parent, seconds=b.predict_seconds,
+                                memory_mb=b.memory_mb, max_disk_mb=b.max_disk_mb,
+                                what=f"predict() in {scaffold.manifest.predict_files[0]}")

@@ -7,7 +7,9 @@ anything from the held-out data.
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pitfalls.core.results import Violation
 from pitfalls.sandbox import quota
@@ -17,6 +19,32 @@ NEARLY_FULL_MB = 4
 NEARLY_FULL_FRACTION = 0.02
 ENOSPC_SIGNS = ("No space left on device", "[Errno 28]", "ENOSPC", "Disk quota exceeded", "[Errno 122]")
 """What a run's output says when a write failed for lack of room (Python's OSError text, C's name)."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why an evaluation ends before a score: the one value every stage of the pipeline returns
+    (or None to go on), written on the evaluation in one place (``Evaluation.ended``).
+
+    ``rejected`` carries the broken rules (the message joins theirs); ``failed`` only a message.
+    """
+
+    status: Literal["rejected", "failed"]
+    message: str
+    violations: tuple[Violation, ...] = ()
+
+    @classmethod
+    def reject(cls, *violations: Violation) -> Stop:
+        """The submission broke ``violations`` (at least one)."""
+        if not violations:
+            raise ValueError("Stop.reject must be given at least one violation. Got none instead. "
+                             "Use Stop.fail(message) for a run that failed without breaking a rule.")
+        return cls("rejected", " ".join(v.message for v in violations), violations)
+
+    @classmethod
+    def fail(cls, message: str) -> Stop:
+        """The candidate's code (or the host) failed without breaking a rule: ``message`` says how."""
+        return cls("failed", message)
 
 
 def nearly_full(folder: Path) -> tuple[bool, str]:
@@ -62,7 +90,7 @@ def host_disk_full(folder: Path) -> str | None:
 
 def crash_message(run: RunResult, what: str) -> str:
     """``what`` exited non-zero: its exit code and the last line it printed."""
-    lines = [l for l in run.log_tail.strip().splitlines() if l.strip()]
+    lines = [line for line in run.log_tail.strip().splitlines() if line.strip()]
     last = lines[-1] if lines else "(no output)"
     return (f"{what} must exit cleanly. Got exit code {run.returncode} instead; its last line was: "
             f"{last[:300]}  See log_tail for more.")
@@ -83,3 +111,16 @@ def limit_violation(run: RunResult, *, phase: str, seconds: float, memory_mb: in
                                  f"Got killed at the limit (peak {peak} MiB) instead. Use smaller "
                                  "batches or models and avoid copying the data.")
     return None
+
+
+def run_verdict(run: RunResult, *, phase: str, job: Path, seconds: float, memory_mb: int,
+                max_disk_mb: int, what: str) -> Stop | None:
+    """The verdict on a finished sandbox ``run`` whose folder is ``job``: its time or memory limit,
+    then (when it exited non-zero) its disk budget, a full host disk or a crash of ``what``; None
+    when it exited cleanly within its limits."""
+    violation = limit_violation(run, phase=phase, seconds=seconds, memory_mb=memory_mb)
+    if violation is None and run.returncode != 0:
+        violation = disk_violation(job, phase=phase, max_disk_mb=max_disk_mb, log_tail=run.log_tail)
+        if violation is None:
+            return Stop.fail(host_disk_full(job.parent) or crash_message(run, what))
+    return Stop.reject(violation) if violation else None
