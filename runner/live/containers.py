@@ -29,10 +29,14 @@ from pathlib import Path
 from typing import IO
 
 from pitfalls.core.errors import PitfallsError
+from pitfalls.core.resources import checkout
 from pitfalls.core.store import home
 from pitfalls.fs.safecopy import chown_tree
 
-REPO = Path(__file__).resolve().parents[2]
+IMAGE_CONTEXT_ENV = "PITFALLS_IMAGE_CONTEXT"
+CONTEXT_FILES = ("Dockerfile", ".dockerignore", "docker", "scripts/docker.sh")
+"""What a build context must hold: the image is built from a pitfalls checkout, never from an
+installed package (its .dockerignore lets in only docker/: nothing of pitfalls reaches the image)."""
 IMAGE_NAME = "pitfalls-candidate"
 CANDIDATE_UID = 1000
 CONTAINER_HOME = "/home/candidate"
@@ -78,6 +82,26 @@ def engine_ready() -> bool:
         return False
 
 
+def image_context() -> Path:
+    """The candidate image's build context: ``$PITFALLS_IMAGE_CONTEXT``, else the checkout pitfalls
+    runs from (an editable install). A wheel install has no checkout, so it must name one.
+
+    Raises:
+        ContainerError: no context, or one without the Dockerfile, docker/ or scripts/docker.sh.
+    """
+    env = os.environ.get(IMAGE_CONTEXT_ENV)
+    root = Path(env).expanduser().resolve() if env else checkout()
+    missing = [f for f in CONTEXT_FILES if root is None or not (root / f).exists()]
+    if root is None or missing:
+        got = (f"{root} (without {', '.join(missing)})" if root else
+               "none: pitfalls runs from an installed package, which holds no Dockerfile")
+        raise ContainerError(
+            f"The candidate image must be built from a pitfalls checkout ({', '.join(CONTEXT_FILES)}). Got "
+            f"{got} instead. Fix: set {IMAGE_CONTEXT_ENV}=<a clone of the pitfalls repository>, or run "
+            "pitfalls from one (pip install -e <clone>).")
+    return root
+
+
 def ensure_engine() -> None:
     """Make the engine, the base image and the staged torch wheel ready (``scripts/docker.sh``).
 
@@ -87,8 +111,7 @@ def ensure_engine() -> None:
     global _engine_checked
     if _engine_checked and engine_ready():
         return
-    if not (script := REPO / "scripts" / "docker.sh").is_file():
-        raise ContainerError(f"{script} must exist. Got none. Fix: pip install -e <the pitfalls repository>.")
+    script = image_context() / "scripts" / "docker.sh"
     try:
         proc = subprocess.run(["bash", str(script)], check=False, capture_output=True, text=True, timeout=1800)
     except subprocess.TimeoutExpired:
@@ -105,12 +128,12 @@ def image_tag() -> str:
 
     Wheels count by name and size (hashing hundreds of megabytes on every call is slow).
     """
-    digest = hashlib.sha256()
-    context = sorted(p for p in (REPO / "docker").rglob("*") if p.is_file() and p.suffix != ".part")
-    for path in [REPO / "Dockerfile", REPO / ".dockerignore", *context]:
+    digest, repo = hashlib.sha256(), image_context()
+    context = sorted(p for p in (repo / "docker").rglob("*") if p.is_file() and p.suffix != ".part")
+    for path in [repo / "Dockerfile", repo / ".dockerignore", *context]:
         if not path.is_file():
             raise ContainerError(f"{path} must exist (the candidate image's build context). Got no such file.")
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0")
+        digest.update(str(path.relative_to(repo)).encode() + b"\0")
         digest.update(str(path.stat().st_size).encode() if path.suffix == ".whl" else path.read_bytes())
         digest.update(str(path.stat().st_mode & 0o111).encode() + b"\0")
     return f"{IMAGE_NAME}:{digest.hexdigest()[:16]}"
@@ -149,9 +172,10 @@ def ensure_image(*, rebuild: bool = False) -> str:
             return tag
         log_path = home() / "logs" / "docker-build.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        cmd = ["docker", "build", "--network", "host", "--force-rm", "-f", str(REPO / "Dockerfile"),
+        repo = image_context()
+        cmd = ["docker", "build", "--network", "host", "--force-rm", "-f", str(repo / "Dockerfile"),
                "--label", f"pitfalls.context={tag.split(':')[1]}", "-t", tag,
-               *(["--no-cache"] if rebuild else []), str(REPO)]
+               *(["--no-cache"] if rebuild else []), str(repo)]
         with open(log_path, "w") as log:
             code = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT, timeout=3600).returncode
         if code != 0:
