@@ -43,6 +43,9 @@ from pitfalls.sched.order import (
 STATE_FILE = "state.json"
 SERVED_KEPT = 2000
 """Sessions remembered for fairness; one forgotten counts as never served (served first)."""
+MAX_POLL_SECONDS = 1.0
+"""Waiters poll ``poll_seconds * place``, at most this: the head of the queue reacts within
+``poll_seconds`` while a long queue costs the host a few dozen lock rounds a second, not hundreds."""
 REPORT_EVERY = 1.0
 """``on_wait`` is called when the place changes and at least this often (seconds)."""
 
@@ -201,7 +204,7 @@ class Ticket:
                     raise SchedulerTimeout(
                         f"A {self.kind} job must get a CPU slot within {timeout:g} s. Got place {report.place} "
                         f"of {report.waiting} after {now - self._start:.1f} s instead. Retry later.")
-                time.sleep(self.sched.config.poll_seconds)
+                time.sleep(min(MAX_POLL_SECONDS, self.sched.config.poll_seconds * report.place))
         except BaseException:
             self.withdraw()
             raise
