@@ -68,7 +68,23 @@ def manifest_valid(ctx: CheckContext) -> str:
     if m.name != ctx.root.name:
         raise CheckFailed(f"name must be the folder name {ctx.root.name!r}. Got {m.name!r} instead. "
                           "Rename one of them.")
+    for key in m.check.xfail:
+        _xfail_key_known(key, {"bugs": m.bugs, "quirks": m.quirks})
     return f"{m.framework} / {m.task.metric}, {len(m.bugs)} bugs, {len(m.quirks)} quirks"
+
+
+def _xfail_key_known(key: str, ids: dict[str, tuple[str, ...]]) -> None:
+    """A ``[check] xfail`` key names a registered check, or ``family:id`` with a planted id: a
+    misspelt one would silently declare nothing."""
+    specs = {s.name: s for s in CHECKS}
+    family, _, item = key.partition(":")
+    known = sorted(specs) + [f"{n}:{i}" for n, s in specs.items() if s.per for i in ids[s.per]]
+    if family in specs and (not item or item in ids.get(specs[family].per, ())):
+        return
+    close = difflib.get_close_matches(key, known, n=1)
+    raise CheckFailed(f"[check] xfail keys must be check names (`pitfalls check` lists them), or name:id "
+                      f"for a planted id. Got {key!r} instead. "
+                      + (f"Did you mean {close[0]!r}? " if close else "") + "Fix the spelling.")
 
 
 @check("hooks_valid")

@@ -264,3 +264,22 @@ def test_list_refuses_a_library_with_a_misspelt_key_in_one_message(tmp_path, mon
     assert isinstance(result.exception, ManifestError), result.output  # main() prints it as one `error:` line
     assert "`dataset.sead` must be one of the keys of [dataset]: ['seed']. Got 'sead' instead. Did you mean " \
            "'seed'?" in str(result.exception)
+
+
+def test_a_misspelt_check_name_in_check_xfail_fails_manifest_valid(tmp_path):
+    """`[check] xfail = { bug_bitez = ... }` would declare nothing; the check names the one meant."""
+    from pitfalls.checks.suite import run_checks
+
+    for key, meant in (("bug_bitez", "bug_bites"),
+                       ("bug_bites:inverted_class_weight", "bug_bites:inverted_class_weights")):
+        root = _copy(tmp_path / key.replace(":", "_"))
+        toml = root / "scaffold.toml"
+        toml.write_text(toml.read_text().replace("xfail = {}", f'xfail = {{ "{key}" = "on purpose" }}', 1))
+        result = next(r for r in run_checks(scaffold=root, quick=True).results if r.name == "manifest_valid")
+        assert result.status == "failed", result
+        assert f"Got {key!r} instead. Did you mean {meant!r}?" in result.message, result.message
+    root = _copy(tmp_path / "ok")
+    toml = root / "scaffold.toml"
+    toml.write_text(toml.read_text().replace("xfail = {}", 'xfail = { "bug_bites:inverted_class_weights" = "x" }', 1))
+    results = run_checks(scaffold=root, quick=True).results
+    assert next(r for r in results if r.name == "manifest_valid").status == "passed"
