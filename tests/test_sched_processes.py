@@ -276,3 +276,14 @@ def test_a_wide_job_holds_every_slot_it_asked_for(sched_env, monkeypatch):
             sched.slot(job="train", session_id="s", timeout=0.2)
     with pytest.raises(sched.SchedulerError, match="width must be between 1 and the host's 2 slots. Got 3"):
         sched.enqueue(job="x", session_id="s", width=3)
+
+
+def test_a_caller_that_queues_again_before_waiting_does_not_deadlock(sched_env):
+    # api.submit acknowledges a submission with a ticket, then may measure anchors (two more
+    # evaluations of the same session) before it waits: on one slot that must not deadlock.
+    with sched.enqueue(job="submission", session_id="s") as outer:
+        with sched.slot(job="anchor", session_id="s", timeout=2) as held:
+            assert held.cpus == (0,)
+        assert outer.place() == 1
+        with outer.wait(timeout=2) as held:
+            assert held.job == "submission"

@@ -35,6 +35,10 @@ class TicketInfo:
     arrival_ns: int
     width: int = 1
     """Slots the job holds at once (``pitfalls check``'s batch sandbox takes several)."""
+    ready: bool = True
+    """False from :func:`pitfalls.sched.enqueue` until its waiter calls ``wait``: it keeps its place
+    but holds up nobody (no slot idles while its caller prepares, and a caller that queues again
+    before waiting, e.g. to measure anchors, cannot deadlock with itself)."""
 
     @property
     def lane(self) -> int:
@@ -70,12 +74,12 @@ def fair_order(tickets: Iterable[TicketInfo], served: Mapping[str, int]) -> list
 
 
 def may_take(order: list[TicketInfo], name: str, *, free: int, n_slots: int) -> bool:
-    """Whether ticket ``name`` may take its slots now: the tickets ahead of it take theirs first
-    (strictly in order, so a wide job is not starved by narrow ones behind it), and a probe leaves
-    one slot free for a submission when the host has more than it needs."""
+    """Whether ticket ``name`` may take its slots now: the ready tickets ahead of it take theirs
+    first (strictly in order, so a wide job is not starved by narrow ones behind it), and a probe
+    leaves one slot free for a submission when the host has more than it needs."""
     rank = next(i for i, t in enumerate(order) if t.name == name)
     me = order[rank]
-    ahead = sum(t.width for t in order[:rank])
+    ahead = sum(t.width for t in order[:rank] if t.ready)
     need = me.width + (1 if me.kind == "probe" and n_slots > me.width else 0)
     return free - ahead >= need
 

@@ -110,7 +110,8 @@ class Scheduler:
                 data = json.loads(os.read(fd, 65536))
                 out.append(TicketInfo(name=path.name, session=str(data["session"]), job=str(data["job"]),
                                       kind=str(data["kind"]), pid=int(data["pid"]),
-                                      arrival_ns=int(data["arrival_ns"]), width=int(data.get("width", 1))))
+                                      arrival_ns=int(data["arrival_ns"]), width=int(data.get("width", 1)),
+                                      ready=bool(data.get("ready", True))))
             except (ValueError, KeyError):
                 continue
             finally:
@@ -152,9 +153,10 @@ class Scheduler:
             path = self.folder / "tickets" / f"{arrival:020d}-{os.getpid()}-{os.urandom(4).hex()}.json"
             fd = open_file(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, json.dumps({"session": session_id, "job": job, "kind": kind, "pid": os.getpid(),
-                                     "arrival_ns": arrival, "width": width}).encode())
-        return Ticket(self, path, fd, kind=kind, session=session_id, job=job)
+            record = {"session": session_id, "job": job, "kind": kind, "pid": os.getpid(), "arrival_ns": arrival,
+                      "width": width, "ready": False}
+            os.write(fd, json.dumps(record).encode())
+        return Ticket(self, path, fd, record)
 
     def slot(self, *, job: str, session_id: str, kind: str = "submit", width: int = 1,
              on_wait: Callable[[Waiting], None] | None = None, timeout: float | None = None) -> Held:
@@ -171,10 +173,14 @@ class Scheduler:
 
 
 class Ticket:
-    """A queued job. Its file is flock'ed by this process: if the process dies, the ticket is void."""
+    """A queued job. Its file is flock'ed by this process: if the process dies, the ticket is void.
 
-    def __init__(self, sched: Scheduler, path: Path, fd: int, *, kind: str, session: str, job: str) -> None:
-        self.sched, self.path, self.kind, self.session, self.job = sched, path, kind, session, job
+    Until :meth:`wait` is called the ticket keeps its place but lets those behind it go first.
+    """
+
+    def __init__(self, sched: Scheduler, path: Path, fd: int, record: dict) -> None:
+        self.sched, self.path, self._record = sched, path, record
+        self.kind, self.session, self.job = record["kind"], record["session"], record["job"]
         self._fd: int | None = fd
         self._start = time.monotonic()
 
@@ -191,6 +197,7 @@ class Ticket:
             raise SchedulerError("A ticket must be waited for once. Got a ticket already used or withdrawn instead.")
         last: tuple[int, float] | None = None
         try:
+            self._mark_ready()
             while True:
                 held, report = self._try_grant()
                 if held is not None:
@@ -208,6 +215,14 @@ class Ticket:
         except BaseException:
             self.withdraw()
             raise
+
+    def _mark_ready(self) -> None:
+        """From now on the ticket's turn is taken when it comes (see ``TicketInfo.ready``)."""
+        assert self._fd is not None
+        with self.sched.locked():
+            data = json.dumps({**self._record, "ready": True}).encode()
+            os.pwrite(self._fd, data, 0)
+            os.ftruncate(self._fd, len(data))
 
     def _try_grant(self) -> tuple[Held | None, Waiting]:
         sched = self.sched

@@ -88,3 +88,10 @@ def test_a_wide_job_waits_for_all_its_slots_and_those_behind_it_wait_too():
     assert not may_take(order, "k1", free=1, n_slots=2)
     assert not may_take(order, "a1", free=1, n_slots=2)  # no overtaking: the wide job would starve
     assert may_take(order, "k1", free=2, n_slots=2)
+
+
+def test_a_ticket_not_yet_waited_for_holds_up_nobody():
+    first, second = _tickets("A B")
+    order = fair_order([TicketInfo(**{**first.__dict__, "ready": False}), second], served={})
+    assert [t.name for t in order] == ["a1", "b1"]  # it keeps its place
+    assert may_take(order, "b1", free=1, n_slots=1)
