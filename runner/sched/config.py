@@ -49,6 +49,14 @@ def format_cpus(cpus: tuple[int, ...] | list[int]) -> str:
     return ",".join(str(c) for c in sorted(cpus))
 
 
+def online_cpus() -> tuple[int, ...]:
+    """The host's online CPUs (empty when the kernel does not say)."""
+    try:
+        return parse_cpus(Path("/sys/devices/system/cpu/online").read_text().strip())
+    except (OSError, SchedulerError):
+        return ()
+
+
 def default_folder() -> Path:
     """Host-wide, whatever ``PITFALLS_HOME`` is: ``/run/pitfalls-sched`` as root, else
     ``/tmp/pitfalls-sched-<uid>`` (one scheduler per user: users cannot share a 0700 folder)."""
@@ -98,6 +106,10 @@ class Config:
         env = os.environ if env is None else env
         raw_cpus = env.get(ENV_PREFIX + "CPUS", "").strip()
         cpus = parse_cpus(raw_cpus) if raw_cpus else tuple(sorted(os.sched_getaffinity(0)))
+        online = online_cpus()
+        if online and not set(cpus) <= set(online):
+            raise SchedulerError(f"PITFALLS_SCHED_CPUS must name online CPUs ({format_cpus(online)}). Got "
+                                 f"{raw_cpus!r} instead. Name CPUs from that list.")
         cores = _int(env, "CORES", len(cpus), 1)
         folder = env.get(ENV_PREFIX + "DIR", "").strip()
         return cls(folder=Path(folder) if folder else default_folder(), cpus=cpus[:cores],

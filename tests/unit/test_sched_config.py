@@ -20,16 +20,24 @@ def test_cpu_lists_parse_like_the_kernels():
 
 
 def test_slots_split_the_cpus_into_fixed_disjoint_sets(tmp_path):
-    env = {"PITFALLS_SCHED_DIR": str(tmp_path), "PITFALLS_SCHED_CPUS": "0-4", "PITFALLS_SCHED_CORES_PER_JOB": "2"}
-    assert Config.from_env(env).slots == ((0, 1), (2, 3))  # CPU 4 is left over, never shared
-    env["PITFALLS_SCHED_CORES"] = "2"
-    assert Config.from_env(env).slots == ((0, 1),)
-    env["PITFALLS_SCHED_CORES_PER_JOB"] = "3"
+    assert Config(folder=tmp_path, cpus=(0, 1, 2, 3, 4), cores_per_job=2).slots == ((0, 1), (2, 3))  # 4 unused
     with pytest.raises(SchedulerError, match="CORES_PER_JOB must be at most the number of CPUs"):
-        Config.from_env(env)
-    env["PITFALLS_SCHED_CORES_PER_JOB"] = "zero"
+        Config(folder=tmp_path, cpus=(0, 1), cores_per_job=3)
+
+
+def test_settings_come_from_the_environment(tmp_path):
+    env = {"PITFALLS_SCHED_DIR": str(tmp_path), "PITFALLS_SCHED_CPUS": "0", "PITFALLS_SCHED_MAX_QUEUE": "5"}
+    cfg = Config.from_env(env)
+    assert (cfg.folder, cfg.slots, cfg.max_queue, cfg.use_cgroups) == (tmp_path, ((0,),), 5, True)
+    assert not Config.from_env({**env, "PITFALLS_SCHED_CGROUPS": "0"}).use_cgroups
+    assert Config.from_env({**env, "PITFALLS_SCHED_CPUS": "", "PITFALLS_SCHED_CORES": "1"}).slots == (
+        (min(os.sched_getaffinity(0)),),)
+    with pytest.raises(SchedulerError, match="PITFALLS_SCHED_CPUS must name online CPUs"):
+        Config.from_env({**env, "PITFALLS_SCHED_CPUS": "0,4096"})
     with pytest.raises(SchedulerError, match="CORES_PER_JOB must be a whole number >= 1. Got 'zero'"):
-        Config.from_env(env)
+        Config.from_env({**env, "PITFALLS_SCHED_CORES_PER_JOB": "zero"})
+    with pytest.raises(SchedulerError, match="MAX_QUEUE must be a whole number >= 1. Got '0'"):
+        Config.from_env({**env, "PITFALLS_SCHED_MAX_QUEUE": "0"})
 
 
 def test_defaults_fit_this_host_and_the_folder_ignores_pitfalls_home(monkeypatch, tmp_path):
