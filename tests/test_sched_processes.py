@@ -287,3 +287,24 @@ def test_a_caller_that_queues_again_before_waiting_does_not_deadlock(sched_env):
         assert outer.place() == 1
         with outer.wait(timeout=2) as held:
             assert held.job == "submission"
+
+
+@pytest.mark.skipif(not CGROUPS or len(os.sched_getaffinity(0)) < 2, reason="needs root, a cpuset cgroup, two CPUs")
+def test_code_in_the_real_sandbox_cannot_leave_its_cpus(sched_env, monkeypatch):
+    import shutil
+
+    from pitfalls.sandbox.bwrap import build_command, sandbox_uid
+
+    if shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap")
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    monkeypatch.setenv("PITFALLS_SCHED_CPUS", f"{cpus[0]},{cpus[1]}")
+    attack = REPORT_AFFINITY.replace('print(json.dumps({', 'print(json.dumps({"cgroup_fs": os.path.exists('
+                                     '"/sys/fs/cgroup/cpuset"), "uid": os.getuid(), ')
+    with sched.slot(job="train", session_id="s") as held:
+        cmd = build_command(argv=[sys.executable, "-c", attack], mounts=[], env=held.env, cwd="/tmp",
+                            uid=sandbox_uid(), tmp_mb=64)
+        out = subprocess.run(cmd, preexec_fn=held.pin, capture_output=True, text=True, timeout=60)
+    report = json.loads(out.stdout)
+    assert report["given"] == list(held.cpus) and report["after_widening"] == list(held.cpus), out.stderr
+    assert report["omp"] == "1" and report["uid"] != 0 and not report["cgroup_fs"]
