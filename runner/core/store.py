@@ -14,10 +14,11 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pitfalls.core.clock import closes_at  # noqa: F401 - re-exported: callers import it from here
 from pitfalls.core.errors import storage_error
 
 SCHEMA = """
@@ -85,13 +86,6 @@ def _raise_storage(exc: BaseException, folder: Path) -> NoReturn:
     if err is None:
         raise exc
     raise err from exc
-
-
-def closes_at(session: dict[str, Any]) -> datetime | None:
-    """When a timed session's time is up (None for an untimed one)."""
-    if not session.get("duration_minutes"):
-        return None
-    return datetime.fromisoformat(session["created_at"]) + timedelta(minutes=session["duration_minutes"])
 
 
 def now() -> str:

@@ -6,13 +6,16 @@ describe shapes, dtypes and counts of the *predictions*; they never include a la
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any, TypeVar
 
 import numpy as np
 
 from pitfalls.core.results import Violation
+
+T = TypeVar("T")
 
 
 def _skm() -> ModuleType:
@@ -157,3 +160,16 @@ def round_public(value: float | None, decimals: int) -> float | None:
 def format_public(value: float, decimals: int) -> str:
     """A public score as the candidate sees it: on the grid, with exactly ``decimals`` decimals."""
     return f"{value:.{decimals}f}"
+
+
+def best_of(items: Iterable[T], *, higher_is_better: bool, key: Callable[[T], Any] = lambda x: x) -> T | None:
+    """The best of ``items`` by ``key`` in the metric's direction (the first on a tie); items whose
+    key is None are skipped; None when none is left."""
+    better = max if higher_is_better else min
+    return better((i for i in items if key(i) is not None), key=key, default=None)
+
+
+def best_submission(rows: Iterable[Mapping[str, Any]], *, metric: str) -> Mapping[str, Any] | None:
+    """The scored submission row with the best public score for ``metric`` (the earliest on a tie)."""
+    return best_of((r for r in rows if r["status"] == "scored"), higher_is_better=METRICS[metric].higher_is_better,
+                   key=lambda r: r["score_public"])

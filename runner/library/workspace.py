@@ -23,7 +23,20 @@ from pitfalls.library.brief import render_brief, render_eda_notebook
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_path
 
 MARKER = ".pitfalls.json"
-SNAPSHOT_EXCLUDE_DIRS = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
+RUNNER_NAMES = frozenset({"artifacts", MARKER})
+"""Written for the candidate's code, not by it: the trained model's folder and the session marker."""
+CACHE_DIRS = frozenset({"__pycache__", ".ipynb_checkpoints"})
+"""What Python and Jupyter write as code runs."""
+TOOL_DIRS = frozenset({".git", ".venv"})
+"""The candidate's tools (version control, a virtual environment), not their work."""
+HOME_DIRS = frozenset({".local", ".cache", ".ipython", ".jupyter", ".config"})
+"""What pip, IPython and JupyterLab may write in a live session's folders."""
+NOT_THE_CANDIDATES = RUNNER_NAMES | CACHE_DIRS | TOOL_DIRS | HOME_DIRS | {"data"}
+"""Names (at any depth) that views and diffs of a workspace leave out: the dashboard's file list
+and the report's diff show the candidate's own files only."""
+SANDBOX_SKIP = RUNNER_NAMES | CACHE_DIRS
+"""Names (at any depth) a sandbox's copy of a workspace leaves out (runner/scoring/pipeline.py)."""
+SNAPSHOT_EXCLUDE_DIRS = {"artifacts"} | CACHE_DIRS | TOOL_DIRS
 SNAPSHOT_EXCLUDE_FILES = {MARKER, "data/train.csv"}
 MAX_SNAPSHOT_MB = 50
 SNAPSHOT_BOUNDS = Bounds(max_entries=20_000, max_depth=32, max_seconds=30.0)

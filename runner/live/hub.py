@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,15 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed
 from tornado import httpserver, web
 
+from pitfalls.core.clock import remaining_seconds
 from pitfalls.core.errors import PitfallsError, WorkspaceError
-from pitfalls.core.notes import NoteError, validate_note
 from pitfalls.core.store import Store, now
-from pitfalls.library.metrics import METRICS
+from pitfalls.fs.safecopy import hand_over
+from pitfalls.library.metrics import METRICS, best_of
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
 from pitfalls.live.containers import CANDIDATE_UID
-from pitfalls.live.server.service import MAX_QUEUED, RequestError
+from pitfalls.live.server.service import MAX_QUEUED, RequestError, request_note
 from pitfalls.service import api
 
 SAFE_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -118,9 +118,7 @@ def prepare_user(name: str, settings: HubSettings) -> HubUser:
                                    duration_minutes=settings.minutes)
         try:
             create_workspace(scaffold=scaffold, directory=directory, session_id=sid, live=True)
-            for top, dirs, files in os.walk(directory) if os.geteuid() == 0 else ():
-                for entry in [top, *(os.path.join(top, n) for n in dirs + files)]:
-                    os.lchown(entry, CANDIDATE_UID, CANDIDATE_UID)  # the container's candidate; no link followed
+            hand_over(directory, CANDIDATE_UID)  # to the container's candidate, race-free; no link followed
         except BaseException:
             store.update_session(sid, ended_at=now())
             shutil.rmtree(directory, ignore_errors=True)
@@ -137,11 +135,6 @@ async def prepare_spawn(spawner: Any, settings: HubSettings) -> HubUser:
                             f"{spawner.user.name!r} in groups {groups} instead. Fix: an admin adds the user "
                             "to the group (hub admin page, or POST /hub/api/groups/NAME/users).")
     return await asyncio.get_running_loop().run_in_executor(None, prepare_user, spawner.user.name, settings)
-
-
-def _remaining(row: Mapping[str, Any]) -> float | None:
-    end = api.closes_at(dict(row)) if row else None
-    return None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
 
 
 @cache
@@ -168,10 +161,7 @@ class Scorers:
     async def submit(self, user: HubUser, note: Any) -> dict[str, Any]:
         """Score the workspace as it is now: the candidate's view; RequestError for a bad note or a full queue."""
         waiting = self.queued.get(user.name, 0)
-        try:
-            note = validate_note(note)
-        except NoteError as exc:
-            raise RequestError(str(exc)) from None
+        note = request_note(note)
         if waiting >= self.settings.max_queued:
             raise RequestError(f"At most {self.settings.max_queued} submissions may wait for scoring. Got {waiting} "
                                "waiting instead. Wait for the earlier ones to finish, then submit again.", status=429)
@@ -186,12 +176,12 @@ class Scorers:
     def _score(self, user: HubUser, note: str) -> dict[str, Any]:
         with self._slots, closing(Store()) as store:
             res = api.submit(directory=user.workspace, note=note, session_id=user.session_id, store=store)
-            return {**res.candidate_view(), "remaining_seconds": _remaining(store.session(user.session_id) or {})}
+            return {**res.candidate_view(), "remaining_seconds": remaining_seconds(store.session(user.session_id))}
 
     def status(self, user: HubUser) -> dict[str, Any]:
         """What ``pitfalls-submit --status`` shows."""
         with closing(Store()) as store:
-            return {"remaining_seconds": _remaining(store.session(user.session_id) or {}),
+            return {"remaining_seconds": remaining_seconds(store.session(user.session_id)),
                     "submissions": len(store.submissions(user.session_id)),
                     "metric": _metric(self.settings.scaffold), "scoring": self.queued.get(user.name, 0)}
 
@@ -205,9 +195,9 @@ class Scorers:
                 mine = self._users.get(row["candidate"], (None,))[0]
                 out.append({"user": row["candidate"], "session_id": row["id"], "metric": metric,
                             **{k: row[k] for k in ("scaffold", "created_at", "ended_at")},
-                            "remaining_seconds": _remaining(row), "submissions": len(subs), "scored": len(scored),
-                            **{f"best_{k}": (max if best or c == "norm_private" else min)(  # normalized: 1 = reference
-                                (s[c] for s in scored if s[c] is not None), default=None)
+                            "remaining_seconds": remaining_seconds(row), "submissions": len(subs), "scored": len(scored),
+                            **{f"best_{k}": best_of((s[c] for s in scored),  # normalized: 1 = reference
+                                                    higher_is_better=best or c == "norm_private")
                                for k, c in (("public", "score_public"), ("private", "score_private"),
                                             ("private_normalized", "norm_private"))},
                             "last": {k: subs[-1][k] for k in ("id", "created_at", "status", "note")} if subs else None,

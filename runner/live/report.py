@@ -18,14 +18,13 @@ from pitfalls.core.store import Store, closes_at
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import notebook_text, read_files
 from pitfalls.library.catalogs import bug_entry, quirk_entry
-from pitfalls.library.metrics import METRICS
+from pitfalls.library.metrics import METRICS, best_submission
 from pitfalls.library.scaffold import Scaffold, load_scaffold
-from pitfalls.library.workspace import create_workspace
+from pitfalls.library.workspace import NOT_THE_CANDIDATES, create_workspace
 from pitfalls.live.sessions import SessionError, sessions_dir
 from pitfalls.scoring.anchors import cached_anchors
 
-DIFF_SKIP = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
-             ".local", ".cache", ".ipython", ".jupyter", ".config"}
+DIFF_SKIP = NOT_THE_CANDIDATES
 MAX_DIFF_FILE_BYTES = 256 * 1024
 MAX_DIFF_TOTAL_BYTES = 16 * 2**20
 DIFF_BOUNDS = Bounds(max_entries=20_000, max_depth=32, max_seconds=10.0)
@@ -210,8 +209,7 @@ def render_report(*, session_id: str) -> str:
     m = scaffold.manifest
     subs, events = store.submissions(session_id), store.events(session_id)
     scored = [s for s in subs if s["status"] == "scored"]
-    better = max if METRICS[m.task.metric].higher_is_better else min
-    best = better(scored, key=lambda s: s["score_public"]) if scored else None
+    best = best_submission(subs, metric=m.task.metric)
     cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
     session = {"calibration": cal.view() if cal else {},
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}

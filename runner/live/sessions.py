@@ -22,11 +22,11 @@ import secrets
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC
 from pathlib import Path
 
+from pitfalls.core.clock import remaining_seconds
 from pitfalls.core.errors import SessionError
-from pitfalls.core.store import Store, closes_at, now
+from pitfalls.core.store import Store, now
 from pitfalls.library.manifest import load_manifest
 from pitfalls.library.scaffold import scaffold_path
 from pitfalls.library.workspace import create_workspace_cached
@@ -199,19 +199,15 @@ def ensure_container(live: LiveSession) -> None:
 
 def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool = False) -> SessionInfo:
     """The session's URLs, container and server state, timer and submission count."""
-    from datetime import datetime
-
     store = store or Store()
     row = store.session(live.session_id) or {}
     state = containers.container_status(name_or_id=live.container) if containers.engine_ready() else None
-    end = closes_at(row) if row else None
-    remaining = None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
     return SessionInfo(
         session_id=live.session_id, scaffold=live.scaffold, candidate=live.candidate,
         candidate_url=live.candidate_url, interviewer_url=live.interviewer_url, container=live.container,
         container_state=state.state if state else "absent", server_running=server_running(live),
         workspace=str(live.workspace), created_at=row.get("created_at", ""),
-        duration_minutes=row.get("duration_minutes"), remaining_seconds=remaining,
+        duration_minutes=row.get("duration_minutes"), remaining_seconds=remaining_seconds(row),
         submissions=len(store.submissions(live.session_id)), ended_at=row.get("ended_at"), resumed=resumed)
 
 

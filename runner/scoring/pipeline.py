@@ -24,7 +24,7 @@ from pitfalls.fs.safecopy import copy_tree
 from pitfalls.fs.safefs import Bounds, Walk
 from pitfalls.library import metrics as scoring
 from pitfalls.library.scaffold import Scaffold
-from pitfalls.library.workspace import write_training_data
+from pitfalls.library.workspace import SANDBOX_SKIP, write_training_data
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from pitfalls.scoring import intervals, verdicts
@@ -56,7 +56,7 @@ class Evaluation:
 
 JOB_HEADROOM_MB = 64
 """Room in a job's folder beyond ``max_disk_mb`` and the workspace: training data, held-out features."""
-COPY_SKIP = {"artifacts", "__pycache__", ".ipynb_checkpoints", ".pitfalls.json"}
+COPY_SKIP = SANDBOX_SKIP
 COPY_BOUNDS = Bounds(max_entries=100_000, max_depth=64, max_seconds=300.0)
 """A sandbox's copy of a workspace (an unpacked snapshot is smaller: runner/library/workspace.py)."""
 

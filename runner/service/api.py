@@ -14,7 +14,7 @@ from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
 from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
-from pitfalls.library.metrics import METRICS
+from pitfalls.library.metrics import METRICS, best_submission
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.probes.run import run_probes
@@ -260,9 +260,7 @@ def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
             for b in scaffold.manifest.bugs]
     planted = {q["id"]: q for q in scaffold.dataset().quirks}
     quirks = [{**quirk_entry(q), "planted": planted.get(q, {})} for q in scaffold.manifest.quirks]
-    subs = [s for s in store.submissions(session["id"]) if s["status"] == "scored"]
-    better = max if METRICS[scaffold.manifest.task.metric].higher_is_better else min
-    best = better(subs, key=lambda s: s["score_public"]) if subs else None
+    best = best_submission(store.submissions(session["id"]), metric=scaffold.manifest.task.metric)
     store.add_event(session["id"], "reveal", {})
     return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
                   diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),

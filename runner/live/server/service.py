@@ -16,14 +16,16 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from pitfalls.core.clock import closes_at, remaining_seconds
 from pitfalls.core.errors import PitfallsError, WorkspaceError
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
-from pitfalls.core.store import Store, closes_at
+from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import NotebookError, list_files, notebook_cells, read_text
 from pitfalls.library.catalogs import bug_entry, quirk_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.workspace import NOT_THE_CANDIDATES
 from pitfalls.live import containers
 from pitfalls.live.sessions import LiveSession, load_session
 from pitfalls.scoring.anchors import anchors, cached_anchors
@@ -33,8 +35,7 @@ MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
 FILES_BOUNDS = Bounds(max_entries=5000, max_depth=16, max_seconds=0.5)
 """What one file listing may walk (entries, depth, seconds): it runs on the server's behalf."""
-HIDDEN_PARTS = {"artifacts", "data", "__pycache__", ".ipynb_checkpoints", ".git", ".venv", ".pitfalls.json",
-                ".local", ".cache", ".ipython", ".jupyter"}
+HIDDEN_PARTS = NOT_THE_CANDIDATES
 
 
 class RequestError(PitfallsError):
@@ -43,6 +44,14 @@ class RequestError(PitfallsError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+def request_note(text: Any, *, what: str = "The note", required: bool = False) -> str:
+    """``text`` checked by :func:`pitfalls.core.notes.validate_note`; a bad note is a 400 RequestError."""
+    try:
+        return validate_note(text, what=what, required=required)
+    except NoteError as exc:
+        raise RequestError(str(exc)) from None
 
 
 class SessionService:
@@ -80,8 +89,7 @@ class SessionService:
 
     def remaining_seconds(self, row: dict[str, Any]) -> float | None:
         """Seconds left on the session's timer (None when untimed)."""
-        end = closes_at(row)
-        return None if end is None else max(0.0, (end - datetime.now(UTC)).total_seconds())
+        return remaining_seconds(row)
 
     def candidate_status(self) -> dict[str, Any]:
         """What ``pitfalls-submit --status`` shows."""
@@ -98,10 +106,7 @@ class SessionService:
             RequestError: a bad note (400), too many submissions waiting (429), or a workspace the
                 runner will not store (400: over the snapshot limit or the session's storage bound).
         """
-        try:
-            note = validate_note(note)
-        except NoteError as exc:
-            raise RequestError(str(exc)) from None
+        note = request_note(note)
         if self.queued >= MAX_QUEUED:
             raise RequestError(f"At most {MAX_QUEUED} submissions may wait for scoring. Got {self.queued} waiting "
                                "instead. Wait for the earlier ones to finish, then submit again.", status=429)
@@ -126,10 +131,7 @@ class SessionService:
 
     def add_note(self, text: Any) -> dict[str, Any]:
         """Record an interviewer's note; return it with its time."""
-        try:
-            text = validate_note(text, what="A note", required=True)
-        except NoteError as exc:
-            raise RequestError(str(exc)) from None
+        text = request_note(text, what="A note", required=True)
         with closing(Store()) as store:
             store.add_event(self.live.session_id, "note", {"text": text})
             event = store.events(self.live.session_id, "note")[-1]
