@@ -1,13 +1,28 @@
 # The two commands of the README:
 #   make practice   set up, then start a practice session on the default scaffold (JupyterLab)
-#   make test       set up, then run the whole test suite
+#   make test       set up, then lint and run the whole test suite (what CI runs: .ci/run)
+#   make test-fast  the fast tests: parsers, counters, catalogs, checks' messages, store, CLI wiring
+#                   (at most 2 minutes on 2 cores; nothing trains, no sandbox, no container)
+#   make lint       ruff check (the rule set is in pyproject.toml)
 #   make check      validate every scaffold of the library (pitfalls check --all)
 VENV ?= .venv
 SCAFFOLD ?= tumor_triage
 WORKSPACE ?= workspace
 PYTEST_ARGS ?=
+LINTED = runner tests bench scripts datasets bugs scaffolds deploy
+# tests/unit/ plus the fast suites outside it: the data quirks, the budget's rules, the fuzzers of
+# the artifact and prediction parsers, the quota, the datasets, and the quick checks' messages.
+# `--fast` (tests/conftest.py) fails any of them that trains, starts a sandbox, a container or a
+# pitfalls process; a test named below that no longer exists makes pytest fail, not skip.
+FAST_TESTS = tests/unit tests/test_quirks.py tests/test_budget_information.py tests/test_budget_torch.py \
+	tests/test_public_score.py tests/test_quota.py tests/test_scaffolds.py \
+	tests/test_fuzz_skops.py tests/test_fuzz_safetensors.py tests/test_fuzz_predictions.py \
+	tests/test_check.py::test_each_quick_check_fails_alone_on_a_scaffold_broken_that_way \
+	tests/test_check.py::test_template_passes_every_quick_check_and_new_scaffolds_do_too \
+	tests/test_check.py::test_every_registered_check_is_tested_against_a_broken_scaffold
+FAST_DESELECT = --deselect tests/test_scaffolds.py::test_template_scaffold_is_a_working_contract
 
-.PHONY: setup docker browser practice test check clean
+.PHONY: setup docker browser practice lint test test-fast check clean
 
 setup: $(VENV)/.installed
 
@@ -28,8 +43,14 @@ docker:
 browser:
 	bash scripts/browser.sh
 
-test: setup docker browser
+lint: setup
+	$(VENV)/bin/ruff check $(LINTED)
+
+test: lint docker browser
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(VENV)/bin/python -m pytest --fast --timeout 120 -q $(FAST_TESTS) $(FAST_DESELECT) $(PYTEST_ARGS)
 
 check: setup
 	$(VENV)/bin/pitfalls check --all
