@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 from pitfalls.checks.suite import run_checks
@@ -37,6 +38,12 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _one_by_one(scaffold, variants: dict[str, Path], seeds: int) -> list:
+    """Every (variant, seed) run through its own training and prediction sandboxes."""
+    return [evaluate(scaffold=scaffold, source=src, seed=s, enforce_budgets=False)
+            for src in variants.values() for s in range(seeds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -44,12 +51,11 @@ def main() -> None:
     rows = []
     for name in scaffold_names():
         scaffold = load_scaffold(name)
-        whole = _timed(lambda: run_checks(scaffold=name, seeds=args.seeds))
+        whole = _timed(partial(run_checks, scaffold=name, seeds=args.seeds))
         with tempfile.TemporaryDirectory() as tmp:
             variants = _variants(name, Path(tmp))
-            batch = _timed(lambda: run_batch(scaffold=scaffold, variants=variants, seeds=range(args.seeds)))
-            single = _timed(lambda: [evaluate(scaffold=scaffold, source=src, seed=s, enforce_budgets=False)
-                                     for src in variants.values() for s in range(args.seeds)])
+            batch = _timed(partial(run_batch, scaffold=scaffold, variants=variants, seeds=range(args.seeds)))
+            single = _timed(partial(_one_by_one, scaffold, variants, args.seeds))
         rows.append((name, whole, len(variants) * args.seeds, batch, single))
         print(f"{name:22} check {whole:6.1f} s   {rows[-1][2]:3d} runs: batch {batch:6.1f} s, "
               f"one sandbox pair per run {single:6.1f} s ({single / batch:4.1f}x)", flush=True)

@@ -167,7 +167,7 @@ def assert_clear_error(proc: subprocess.CompletedProcess, *, folder: Path, says:
     on stdout, which holds only the result."""
     assert "Traceback" not in proc.stderr, f"a raw traceback instead of an error message:\n{proc.stderr[-2500:]}"
     assert PREPARING not in proc.stdout, f"a progress line on stdout:\n{proc.stdout[-2500:]}"
-    lines = [l for l in proc.stderr.strip().splitlines() if not l.startswith(PREPARING)]
+    lines = [line for line in proc.stderr.strip().splitlines() if not line.startswith(PREPARING)]
     assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     line = lines[0].lower()
     assert str(folder).lower() in line, f"the message must name {folder}: {lines[0]}"
@@ -451,7 +451,7 @@ def test_sigkilled_session_server_loses_no_acknowledged_submission(server):
         allowed = {"before the row": {"before the row", "snapshot write"}}.get(point.stage, {point.stage})
         if point.stage != "anywhere":
             assert stage in allowed, f"round {i}: the kill landed in {stage!r}, not {point.stage!r}"
-        wait_until(lambda: not any(Path(f"/proc/{p}").exists() for p in sandboxes), timeout=10,
+        wait_until(lambda gone=sandboxes: not any(Path(f"/proc/{p}").exists() for p in gone), timeout=10,
                    what=f"the sandboxes {sorted(sandboxes)} to die with their server", poll=0.05)
 
         left_running = [r for r in raw_rows(db) if r["status"] == "running"]

@@ -54,7 +54,7 @@ def submission(r: SubmissionResult) -> str:
     if r.timings:
         lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
     if r.status == "failed" and r.log_tail:
-        lines += ["  --- last output ---", *("  " + l for l in r.log_tail.strip().splitlines()[-15:])]
+        lines += ["  --- last output ---", *("  " + line for line in r.log_tail.strip().splitlines()[-15:])]
     return "\n".join(lines)
 
 
@@ -78,8 +78,8 @@ def plot(points: list[tuple[int, float]], height: int = 8) -> str:
     for x, (_, y) in enumerate(points):
         grid[height - 1 - round((y - lo) / span * (height - 1))][x] = "*"
     labels = [fmt_public(hi), *[""] * (height - 2), fmt_public(lo)] if height > 1 else [fmt_public(hi)]
-    width = max(len(l) for l in labels)
-    rows = [f"{l.rjust(width)} |{'  '.join(r)}" for l, r in zip(labels, grid)]
+    width = max(len(label) for label in labels)
+    rows = [f"{label.rjust(width)} |{'  '.join(r)}" for label, r in zip(labels, grid)]
     axis = " " * width + " +" + "-" * (3 * len(points) - 2)
     ids = " " * (width + 2) + "  ".join(str(p[0])[-1] for p in points)
     return "\n".join(["score by submission", *rows, axis, ids])

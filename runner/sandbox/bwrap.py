@@ -168,7 +168,7 @@ class _Cgroups:
         if not m:
             return False
         ctrl = (m / "memory.oom_control").read_text()
-        kills = [int(l.split()[1]) for l in ctrl.splitlines() if l.startswith("oom_kill ")]
+        kills = [int(line.split()[1]) for line in ctrl.splitlines() if line.startswith("oom_kill ")]
         return bool(kills and kills[0] > 0)
 
     def kill_all(self) -> None:

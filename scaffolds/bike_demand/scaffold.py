@@ -30,21 +30,25 @@ WINDOW = 3  # days in rentals_3d_avg
 SHOCK_PHI, SHOCK_SD, NOISE_SD = 0.3, 0.10, 0.04  # day-to-day variation no column explains
 
 
+def _nth(y: int, month: int, weekday: int, n: int) -> pd.Timestamp:
+    """The ``n``-th ``weekday`` (Monday 0) of ``month`` in year ``y``."""
+    d = pd.Timestamp(y, month, 1)
+    return d + pd.Timedelta(days=(weekday - d.weekday()) % 7 + 7 * (n - 1))
+
+
+def _last(y: int, month: int, weekday: int) -> pd.Timestamp:
+    """The last ``weekday`` (Monday 0) of ``month`` in year ``y``."""
+    d = pd.Timestamp(y, month, 1) + pd.offsets.MonthEnd(0)
+    return d - pd.Timedelta(days=(d.weekday() - weekday) % 7)
+
+
 def _holidays(years: range) -> set[pd.Timestamp]:
     """US federal holidays (fixed dates and nth/last weekday rules), without observed shifts."""
     out = set()
     for y in years:
-        def nth(month, weekday, n):
-            d = pd.Timestamp(y, month, 1)
-            return d + pd.Timedelta(days=(weekday - d.weekday()) % 7 + 7 * (n - 1))
-
-        def last(month, weekday):
-            d = pd.Timestamp(y, month, 1) + pd.offsets.MonthEnd(0)
-            return d - pd.Timedelta(days=(d.weekday() - weekday) % 7)
-
-        out |= {pd.Timestamp(y, 1, 1), nth(1, 0, 3), nth(2, 0, 3), last(5, 0), pd.Timestamp(y, 6, 19),
-                pd.Timestamp(y, 7, 4), nth(9, 0, 1), nth(10, 0, 2), pd.Timestamp(y, 11, 11), nth(11, 3, 4),
-                pd.Timestamp(y, 12, 25)}
+        out |= {pd.Timestamp(y, 1, 1), _nth(y, 1, 0, 3), _nth(y, 2, 0, 3), _last(y, 5, 0), pd.Timestamp(y, 6, 19),
+                pd.Timestamp(y, 7, 4), _nth(y, 9, 0, 1), _nth(y, 10, 0, 2), pd.Timestamp(y, 11, 11),
+                _nth(y, 11, 3, 4), pd.Timestamp(y, 12, 25)}
     return out
 
 
