@@ -58,7 +58,7 @@ SCORE_SECONDS: list[float] = []
 
 # ---- sessions ------------------------------------------------------------------------------------
 
-def _start(home: Path, candidate: str) -> dict[str, Any]:
+def _start(home: Path, candidate: str) -> dict[str, Any]:  # noqa: F811 - a parameter, not the fixture
     info = json.loads(cli(home, "session", "start", SCAFFOLD, "--candidate", candidate, "--duration", "30",
                           "--disk-mb", str(ATTACKER_DISK_MB), "--json").stdout)
     info["home"] = home
@@ -66,7 +66,7 @@ def _start(home: Path, candidate: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def attacker(home: Path) -> Iterator[dict[str, Any]]:
+def attacker(home: Path) -> Iterator[dict[str, Any]]:  # noqa: F811 - the imported fixture, by name
     """The candidate's live session: every attack is made from its container."""
     info = _start(home, "Mallory")
     try:
@@ -76,7 +76,7 @@ def attacker(home: Path) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def victim(home: Path, attacker) -> Iterator[dict[str, Any]]:
+def victim(home: Path, attacker) -> Iterator[dict[str, Any]]:  # noqa: F811 - the imported fixture, by name
     """Another candidate's live session on the same host, with a canary file in its workspace."""
     info = _start(home, "Victim")
     canary = f"victim-canary-{uuid.uuid4().hex}"
@@ -344,7 +344,7 @@ def test_host_store_snapshots_and_tokens_are_not_in_the_container(attacker, cont
     """The candidate searches all it can read for the interviewer's token, looks for the host's SQLite
     store, snapshots and session.json (their host paths show in /proc/self/mountinfo), and plants
     symlinks to them in the workspace for the snapshot, the interviewer's file view and Jupyter to follow."""
-    home = Path(attacker["home"])
+    home = Path(attacker["home"])  # noqa: F811 - a local, not the fixture
     sid = attacker["session_id"]
     folder = Path(attacker["workspace"]).parent
     secret_paths = [home / "pitfalls.sqlite", home / "snapshots" / sid, folder / "session.json",
@@ -404,7 +404,7 @@ def test_submitted_code_cannot_read_the_host_store_or_tokens(attacker):
     """The candidate's train.py (run by the scorer on the host, in its sandbox) reads the host's store,
     session.json, snapshots and server log, searches its processes for the interviewer's token and
     connects to the session server and its sockets, then crashes to show the findings in log_tail."""
-    home, ws = Path(attacker["home"]), Path(attacker["workspace"])
+    home, ws = Path(attacker["home"]), Path(attacker["workspace"])  # noqa: F811 - a local, not the fixture
     port = int(_base(attacker).rsplit(":", 1)[1])
     iport = int(_ibase(attacker).rsplit(":", 1)[1])
     _, interviewer = _tokens(attacker)
@@ -451,7 +451,7 @@ def test_submitted_code_cannot_read_the_host_store_or_tokens(attacker):
         assert _dexec(attacker, "cp", "/tmp/train.py.orig", f"{WORK}/train.py").returncode == 0
     assert (ws / "train.py").read_text() == original
     assert code == 2 and answer["status"] == "failed", answer
-    [line] = [l for l in answer["log_tail"].splitlines() if l.startswith("PROBE ")]
+    [line] = [tail for tail in answer["log_tail"].splitlines() if tail.startswith("PROBE ")]
     found = json.loads(line.removeprefix("PROBE "))
     assert all(str(r).startswith("errno") for r in found["read"].values()), found["read"]
     assert not [t for t, r in found["connect"].items() if r == "connected"], found["connect"]
