@@ -5,13 +5,21 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from pitfalls.sched.config import Config
 from pitfalls.sched.cpuset import Reservation, thread_env
 from pitfalls.sched.files import write_json
 
-if TYPE_CHECKING:
-    from pitfalls.sched.queue import Scheduler
+
+class Scheduler(Protocol):
+    """What a hold needs of its scheduler (:class:`pitfalls.sched.queue.Scheduler`), named here so
+    held.py does not import queue.py, which imports it."""
+
+    config: Config
+    folder: Path
+
+    def record_hold(self, seconds: float) -> None: ...
 
 
 class Held:
@@ -77,6 +85,13 @@ class Held:
         finally:
             self._close_locks()
         self.sched.record_hold(self.held_seconds)
+
+    def release_quietly(self) -> None:
+        """Free the slot without recording its hold (the grant itself failed; under queue.lock)."""
+        try:
+            self.reservation.close()
+        finally:
+            self._close_locks()
 
     def _close_locks(self) -> None:
         for fd in self._locks.values():

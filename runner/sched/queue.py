@@ -245,11 +245,15 @@ class Ticket:
             finally:
                 for fd in free.values():
                     os.close(fd)
-            state = sched.read_state()
-            state["serial"] += 1
-            state["served"][served_key(self.kind, self.session)] = state["serial"]
-            sched.write_state(state)
-            self.withdraw()
+            try:
+                state = sched.read_state()
+                state["serial"] += 1
+                state["served"][served_key(self.kind, self.session)] = state["serial"]
+                sched.write_state(state)
+                self.withdraw()
+            except BaseException:
+                held.release_quietly()
+                raise
         return held, Waiting(place=0, waiting=len(order) - 1, queued_seconds=queued, slots=sched.n_slots)
 
     def place(self) -> int | None:
