@@ -37,6 +37,8 @@ def forbidden(args: Any) -> str | None:
             return f"it runs `python -m {value}`"
     if any(Path(a).name == "train.py" for a in argv):
         return "it runs a train.py"
+    if Path(argv[0]).name.startswith("python") and any("pitfalls" in a for a in argv[1:]):
+        return "it runs pitfalls in another Python"
     return None
 
 

@@ -34,7 +34,7 @@ def test_docker_is_refused_even_through_the_runner():
 @pytest.mark.parametrize("argv", [
     [sys.executable, "-m", "pitfalls", "submit"], [sys.executable, "-I", "-m", "pitfalls.live.server"],
     "/usr/bin/bwrap --die-with-parent true", ["/work/.venv/bin/pitfalls", "list"], ["python", "train.py"],
-    [sys.executable, "-m", "jupyter", "lab"],
+    [sys.executable, "-m", "jupyter", "lab"], [sys.executable, "-c", "from pitfalls.service import api"],
 ])
 def test_forbidden_programs(argv):
     assert forbidden(argv)
