@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitfalls.checks.spec import CheckSpec
 from pitfalls.core.results import ProbeResult
 from pitfalls.library.manifest import Manifest, load_manifest
 from pitfalls.library.scaffold import Dataset, Scaffold, load_hooks, load_scaffold
@@ -35,6 +36,8 @@ class CheckContext:
     root: Path
     seeds: int = SEEDS
     reference_seconds: float = 30.0
+    checks: tuple[CheckSpec, ...] = ()
+    """The suite being run (manifest_valid checks ``[check] xfail`` keys against its names)."""
     _cache: dict[str, Future] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(2))

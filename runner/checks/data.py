@@ -8,7 +8,8 @@ import re
 import pandas as pd
 
 from pitfalls.checks.context import CheckContext
-from pitfalls.checks.registry import DATA_SUFFIXES, CheckFailed, check
+from pitfalls.checks.registry import DATA_SUFFIXES
+from pitfalls.checks.spec import CheckFailed, check, specs_of
 from pitfalls.library.scaffold import Dataset
 
 
@@ -190,3 +191,9 @@ def heldout_labels_hidden(ctx: CheckContext) -> str:
                           "known before them (the training rows, the forecast origin), or drop it there.")
     return (f"no held-out column follows the neighbouring rows' labels (highest R^2 {worst[0]:.2f}: "
             f"{worst[1]}; limit {MAX_LABEL_R2})")
+
+
+CHECKS = specs_of(
+    dataset_deterministic, heldout_clean, workspace_no_secrets, quirk_detected, heldout_labels_hidden,
+)
+"""The data checks, in the order they run (the suite: :mod:`pitfalls.checks.suite`)."""

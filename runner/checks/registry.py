@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ast
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from pitfalls.checks.context import CheckContext
+from pitfalls.checks.spec import CheckFailed, CheckSpec, check, specs_of
 from pitfalls.library.catalogs import bugs as bug_catalog
 from pitfalls.library.catalogs import quirks as quirk_catalog
 from pitfalls.library.manifest import load_mutants
@@ -26,33 +25,6 @@ SCAFFOLD_FILES = ("scaffold.toml", "scaffold.py", "workspace", "solution", "GUID
 
 DATA_SUFFIXES = {".csv", ".tsv", ".parquet", ".feather", ".npy", ".npz", ".pkl", ".pickle",
                  ".joblib", ".skops", ".safetensors", ".pt", ".pth", ".h5", ".xlsx", ".json", ".db"}
-
-
-class CheckFailed(Exception):
-    """A check's property does not hold; the message says what, what was found, and the fix."""
-
-
-@dataclass(frozen=True)
-class CheckSpec:
-    name: str
-    fn: Callable[..., str]
-    doc: str
-    needs: tuple[str, ...] = ()
-    heavy: bool = False
-    """Trains models (skipped by ``check --quick``)."""
-    per: str = ""
-    """``bugs`` or ``quirks``: one instance per id in the manifest, named ``name:id``."""
-
-
-CHECKS: list[CheckSpec] = []
-
-
-def check(name: str, *, needs: tuple[str, ...] = (), heavy: bool = False, per: str = "") -> Callable:
-    """Register a check function under ``name``."""
-    def wrap(fn: Callable[..., str]) -> Callable[..., str]:
-        CHECKS.append(CheckSpec(name, fn, (fn.__doc__ or "").strip().splitlines()[0], needs, heavy, per))
-        return fn
-    return wrap
 
 
 def _oriented(ctx: CheckContext, value: float) -> float:
@@ -69,14 +41,14 @@ def manifest_valid(ctx: CheckContext) -> str:
         raise CheckFailed(f"name must be the folder name {ctx.root.name!r}. Got {m.name!r} instead. "
                           "Rename one of them.")
     for key in m.check.xfail:
-        _xfail_key_known(key, {"bugs": m.bugs, "quirks": m.quirks})
+        _xfail_key_known(key, {"bugs": m.bugs, "quirks": m.quirks}, ctx.checks)
     return f"{m.framework} / {m.task.metric}, {len(m.bugs)} bugs, {len(m.quirks)} quirks"
 
 
-def _xfail_key_known(key: str, ids: dict[str, tuple[str, ...]]) -> None:
+def _xfail_key_known(key: str, ids: dict[str, tuple[str, ...]], suite: tuple[CheckSpec, ...]) -> None:
     """A ``[check] xfail`` key names a registered check, or ``family:id`` with a planted id: a
     misspelt one would silently declare nothing."""
-    specs = {s.name: s for s in CHECKS}
+    specs = {s.name: s for s in suite}
     family, _, item = key.partition(":")
     known = sorted(specs) + [f"{n}:{i}" for n, s in specs.items() if s.per for i in ids[s.per]]
     if family in specs and (not item or item in ids.get(specs[family].per, ())):
@@ -174,3 +146,9 @@ def probes_declared(ctx: CheckContext) -> str:
                           f"{missing} instead. Add `PROBES = {{\"{missing[0]}\": fn, ...}}` (see "
                           "scaffolds/_template/probes.py).")
     return f"{len(keys)} probes"
+
+
+CHECKS = specs_of(
+    manifest_valid, hooks_valid, bug_ids_known, quirk_ids_known, files_present, mutants_apply, probes_declared,
+)
+"""The contract checks, in the order they run (the suite: :mod:`pitfalls.checks.suite`)."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pitfalls.checks.context import CheckContext
 from pitfalls.checks.killability import EFFECT, P_VALUE, Kill
-from pitfalls.checks.registry import CheckFailed, _oriented, check
+from pitfalls.checks.registry import _oriented
+from pitfalls.checks.spec import CheckFailed, check, specs_of
 from pitfalls.library.catalogs import bug_entry
 from pitfalls.library.metrics import normalize
 from pitfalls.scoring.anchors import spread
@@ -170,3 +171,10 @@ def probes_agree(ctx: CheckContext) -> str:
         raise CheckFailed(f"Probes must report each bug present where it is planted and fixed elsewhere. "
                           f"Got {'; '.join(wrong)} instead. Fix the probe or the mutant.")
     return f"{len(bugs)} probes agree on {len(bugs) + 2} variants"
+
+
+CHECKS = specs_of(
+    starter_within_budgets, reference_within_budgets, reference_reaches_goal, reference_fast,
+    starter_below_reference, calibration_matches, bug_bites, probes_agree,
+)
+"""The checks that train and score, in the order they run (the suite: :mod:`pitfalls.checks.suite`)."""

@@ -15,15 +15,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pitfalls.checks import data as checks_data  # noqa: F401  (register their checks)
-from pitfalls.checks import runs as checks_runs  # noqa: F401  (register their checks)
+from pitfalls.checks import data, registry, runs
 from pitfalls.checks.context import SEEDS, CheckContext
-from pitfalls.checks.registry import CHECKS, CheckFailed, CheckSpec
+from pitfalls.checks.spec import CheckFailed, CheckSpec
 from pitfalls.core.errors import PitfallsError
 from pitfalls.library.scaffold import load_scaffold, scaffold_names, scaffolds_root
 
 CheckStatus = Literal["passed", "failed", "xfailed", "xpassed", "skipped"]
 BAD: tuple[CheckStatus, ...] = ("failed", "xpassed")
+CHECKS: tuple[CheckSpec, ...] = (*registry.CHECKS, *data.CHECKS, *runs.CHECKS)
+"""The suite, in run order: the contract, then the data, then the checks that train and score."""
 
 
 @dataclass
@@ -121,7 +122,7 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
         progress: called after each check with (result, index, total).
     """
     root = resolve(scaffold)
-    ctx = CheckContext(root=root, seeds=seeds, reference_seconds=reference_seconds)
+    ctx = CheckContext(root=root, seeds=seeds, reference_seconds=reference_seconds, checks=CHECKS)
     plan = planned(root, quick=quick)
     report = CheckReport(scaffold=root.name, path=str(root))
     done: dict[str, CheckStatus] = {}
@@ -144,7 +145,7 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
 
 
 def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
-    if any(done.get(n) not in ("passed", "xpassed") for n in checks_runs.RUNS + ("mutants_apply",)):
+    if any(done.get(n) not in ("passed", "xpassed") for n in runs.RUNS + ("mutants_apply",)):
         return
     bugs = list(ctx.manifest().bugs)
     keys = ["starter", "reference"]

@@ -236,6 +236,24 @@ def map_problems(repo: Path, readme: str) -> list[str]:
     return found
 
 
+def unlisted_checks(repo: Path) -> list[str]:
+    """Check functions (decorated ``@check``) of runner/checks/ missing from their module's ``CHECKS =
+    specs_of(...)``, or listed out of definition order: the suite composes those tuples, so a check
+    left out would silently never run."""
+    found = []
+    for path in sorted((repo / "runner" / "checks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        decorated = [f.name for f in tree.body if isinstance(f, ast.FunctionDef) and any(
+            isinstance(d, ast.Call) and getattr(d.func, "id", "") == "check" for d in f.decorator_list)]
+        listed = [a.id for node in tree.body if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", "") == "CHECKS" for t in node.targets)
+                  and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "specs_of"
+                  for a in node.value.args if isinstance(a, ast.Name)]
+        if decorated != listed:
+            found.append(f"{path.relative_to(repo)}: CHECKS must list {decorated} in this order. Got {listed} instead.")
+    return found
+
+
 # The repository itself.
 
 
@@ -263,6 +281,10 @@ def test_no_module_finds_files_by_walking_up_from_its_own_file():
 def test_every_subpackage_has_a_docstring_and_a_line_in_the_readme_map():
     assert undocumented(REPO) == []
     assert map_problems(REPO, (REPO / "README.md").read_text()) == []
+
+
+def test_every_check_is_listed_in_its_modules_checks_in_order():
+    assert unlisted_checks(REPO) == []
 
 
 def test_the_graph_sees_every_kind_of_import():
@@ -351,3 +373,14 @@ def test_an_undocumented_subpackage_or_a_wrong_map_line_is_found(tmp_path):
     assert problems[1].startswith("runner/scoring/ in the Layout map must say 'May import: core, fs, sched, library, "
                                   "budget, sandbox.'")
     assert len(problems) == 2
+
+
+def test_a_check_left_out_of_checks_is_found(tmp_path):
+    repo = _tree(tmp_path, {"runner/checks/data.py": (
+        "@check('a')\ndef a(ctx): ...\n\n@check('b', heavy=True)\ndef b(ctx): ...\n\nCHECKS = specs_of(a)\n"),
+        "runner/checks/runs.py": "@check('c')\ndef c(ctx): ...\n@check('d')\ndef d(ctx): ...\nCHECKS = specs_of(d, c)\n",
+        "runner/checks/suite.py": "CHECKS = (*data.CHECKS,)\n"})
+    assert unlisted_checks(repo) == [
+        "runner/checks/data.py: CHECKS must list ['a', 'b'] in this order. Got ['a'] instead.",
+        "runner/checks/runs.py: CHECKS must list ['c', 'd'] in this order. Got ['d', 'c'] instead.",
+    ]
