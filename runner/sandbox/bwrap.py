@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pitfalls.core.errors import SandboxUnavailable
+from pitfalls.sandbox.cgroups import Cgroups
 from pitfalls.sandbox.libraries import library_paths, secrets_inside, site_packages
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 IDLE_SHARES = 2
 """cgroup v1 ``cpu.shares`` of a gated sandbox before ``go`` (the default weight is 1024)."""
 HIDDEN_PACKAGE_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr",
@@ -120,88 +120,7 @@ def _python_mounts(made: set[str]) -> list[str]:
     return args
 
 
-class _Cgroups:
-    """Per-run cgroup v1/v2 memory and pids limits, when the runner may create cgroups (root)."""
-
-    def __init__(self, name: str, limits: Limits, cpu_shares: int | None = None) -> None:
-        self.dirs: list[Path] = []
-        if os.geteuid() != 0:
-            return
-        _remove_stale()
-        for ctrl, files in (("memory", {"memory.limit_in_bytes": limits.memory_mb * 2**20}),
-                            ("pids", {"pids.max": limits.max_processes}),
-                            *([("cpu", {"cpu.shares": cpu_shares})] if cpu_shares else [])):
-            base = CGROUP_ROOT / ctrl
-            if not (base / "cgroup.procs").exists():
-                continue
-            d = base / "pitfalls" / name
-            try:
-                d.mkdir(parents=True, exist_ok=True)
-                for fname, value in files.items():
-                    (d / fname).write_text(str(value))
-            except OSError:
-                continue
-            self.dirs.append(d)
-
-    @property
-    def memory(self) -> Path | None:
-        return next((d for d in self.dirs if d.parts[-3] == "memory"), None)
-
-    def set_cpu_shares(self, shares: int) -> bool:
-        """Change the run's CPU weight (cgroup v1 ``cpu.shares``); False without a cpu cgroup."""
-        cpu = next((d for d in self.dirs if d.parts[-3] == "cpu"), None)
-        if cpu is None:
-            return False
-        (cpu / "cpu.shares").write_text(str(shares))
-        return True
-
-    def join(self) -> None:
-        for d in self.dirs:
-            (d / "cgroup.procs").write_text(str(os.getpid()))
-
-    def peak_mb(self) -> float | None:
-        m = self.memory
-        return int((m / "memory.max_usage_in_bytes").read_text()) / 2**20 if m else None
-
-    def oom(self) -> bool:
-        m = self.memory
-        if not m:
-            return False
-        ctrl = (m / "memory.oom_control").read_text()
-        kills = [int(line.split()[1]) for line in ctrl.splitlines() if line.startswith("oom_kill ")]
-        return bool(kills and kills[0] > 0)
-
-    def kill_all(self) -> None:
-        for d in self.dirs:
-            for pid in (d / "cgroup.procs").read_text().split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-
-    def remove(self) -> None:
-        for d in self.dirs:
-            for _ in range(50):
-                try:
-                    d.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-
-
-def _remove_stale() -> None:
-    """Remove cgroups left by runners that were killed (their name starts with the runner's pid)."""
-    for ctrl in ("memory", "pids", "cpu"):
-        for d in (CGROUP_ROOT / ctrl / "pitfalls").glob("*-*-*"):
-            pid = d.name.split("-")[0]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-                try:
-                    d.rmdir()
-                except OSError:
-                    pass
-
-
-def _preexec(cgroups: _Cgroups, limits: Limits) -> None:
+def _preexec(cgroups: Cgroups, limits: Limits) -> None:
     """Runs in the child between fork and exec: join cgroups, set rlimits."""
     os.setsid()
     cgroups.join()
@@ -258,8 +177,8 @@ class Sandboxed:
     def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool) -> None:
         self.limits, self.log_path = limits, log_path
         # Gated: a minimal CPU weight until go(), so preparing never slows the run it overlaps.
-        self.cgroups = _Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", limits,
-                                cpu_shares=IDLE_SHARES if gated else None)
+        self.cgroups = Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", memory_mb=limits.memory_mb,
+                               max_processes=limits.max_processes, cpu_shares=IDLE_SHARES if gated else None)
         self.start = time.monotonic()
         try:
             with log_path.open("wb") as log:
@@ -336,7 +255,7 @@ def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: 
                            uid=uid, tmp_mb=tmp_mb).wait()
 
 
-def _kill(proc: subprocess.Popen, cgroups: _Cgroups) -> None:
+def _kill(proc: subprocess.Popen, cgroups: Cgroups) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
