@@ -4,7 +4,7 @@ Probe output goes to the interviewer's record and the end-of-practice reveal onl
 candidate's submit output never includes it.
 
 Verdicts are *self-reported*: the probes' spies must run in the process that trains the
-candidate's code. They are cross-checked (see sandbox_harness/probe.py for the channel):
+candidate's code. They are cross-checked (see runner/sandbox/harness/probe.py for the channel):
 
 - the result leaves the sandbox as one HMAC-authenticated record under a per-run nonce that only
   the harness's pristine parent process ever holds; a missing, extra, unauthenticated or non-final

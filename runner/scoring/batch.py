@@ -3,7 +3,7 @@
 ``pitfalls check`` trains the reference and each "reference + one bug" variant with several
 seeds. Through :func:`pitfalls.scoring.pipeline.evaluate` every run pays for two sandboxes and their
 imports (about 3 s); here one sandbox imports the libraries once and forks a child per run
-(``sandbox_harness/batch.py``), two at a time on two cores. Budgets are not enforced (the
+(``runner/sandbox/harness/batch.py``), two at a time on two cores. Budgets are not enforced (the
 starter and reference budgets are checked through the real pipeline); held-out labels stay in
 this process, as everywhere.
 """

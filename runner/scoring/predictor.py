@@ -29,7 +29,7 @@ WARM_MODULES = {
 }
 """What the predictor imports before ``go``, per framework (numpy and pandas always)."""
 WARM_MARKER = ".warm"
-"""The file the harness writes to its /out once those imports are done (sandbox_harness/predict.py)."""
+"""The file the harness writes to its /out once those imports are done (runner/sandbox/harness/predict.py)."""
 WARM_WAIT_SECONDS = 120.0
 """How long :func:`go_when_warm` waits for the imports at most (then the clock counts the rest)."""
 

@@ -204,7 +204,7 @@ def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tupl
         extract_snapshot(snapshot=snapshot, target=source)
         ev = evaluate(scaffold=scaffold, source=source)
         found = run_probes(scaffold=scaffold, source=source, scored=ev) if probes else []  # never raises
-    ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (session_storage.py)
+    ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (runner/service/storage.py)
     return ev, found
 
 
