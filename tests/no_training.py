@@ -19,6 +19,10 @@ from pitfalls.sandbox import bwrap
 
 PROGRAMS = frozenset({"bwrap", "docker", "podman", "jupyter", "jupyter-lab", "jupyterhub", "pitfalls"})
 MODULES = ("pitfalls", "jupyter", "jupyterlab")
+# A child Python that imports these can train or start sandboxes out of the guard's sight; one that
+# uses a lower layer (pitfalls.sandbox.quota, pitfalls.core) is an ordinary fast test.
+SCORING_LAYERS = ("pitfalls.service", "pitfalls.scoring", "pitfalls.probes", "pitfalls.checks", "pitfalls.live",
+                  "pitfalls.cli")
 
 
 class Refused(AssertionError):
@@ -37,8 +41,8 @@ def forbidden(args: Any) -> str | None:
             return f"it runs `python -m {value}`"
     if any(Path(a).name == "train.py" for a in argv):
         return "it runs a train.py"
-    if Path(argv[0]).name.startswith("python") and any("pitfalls" in a for a in argv[1:]):
-        return "it runs pitfalls in another Python"
+    if Path(argv[0]).name.startswith("python") and any(layer in a for a in argv[1:] for layer in SCORING_LAYERS):
+        return "it runs the layers that score, probe or serve in another Python"
     return None
 
 
