@@ -4,6 +4,12 @@ Durability: WAL journal with ``synchronous=FULL``; every write is one transactio
 row is inserted (status ``running``) only after its snapshot file is on disk (fsynced, renamed
 into place), so an acknowledged submission is never lost; a row left ``running`` by a killed
 runner is marked ``failed`` the next time the store opens.
+
+Probes run after the score is recorded (runner/probes/worker.py). Each submission's
+``probe_status`` is ``none`` (not asked for), ``pending`` (waiting for its worker), ``running``,
+``done``, ``failed`` (the runner could not probe) or ``interrupted`` (its worker died; marked the next
+time the store opens, never left ``pending`` or ``running``). ``probe_pid`` is the process that owns
+the probes of a ``pending`` or ``running`` row.
 """
 
 from __future__ import annotations
@@ -69,13 +75,21 @@ CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, id);
 
 JSON_COLUMNS = ("violations", "timings", "probes", "score_interval", "probe_flags")
 ADDED_COLUMNS = {"score_public_exact": "REAL", "score_interval": "TEXT NOT NULL DEFAULT 'null'",
-                 "probe_flags": "TEXT NOT NULL DEFAULT '[]'"}
+                 "probe_flags": "TEXT NOT NULL DEFAULT '[]'", "probe_status": "TEXT NOT NULL DEFAULT 'none'",
+                 "probe_pid": "INTEGER", "probe_pid_started": "TEXT", "probe_finished_at": "TEXT",
+                 "probe_message": "TEXT NOT NULL DEFAULT ''"}
 """Columns added to ``submissions`` after the first release: :meth:`Store.migrate` adds them to an
 older database (``score_public`` then holds the rounded public score, ``score_public_exact`` the full
-one; older rows keep their full-precision ``score_public`` and no interval)."""
+one; older rows keep their full-precision ``score_public`` and no interval; older rows probed before
+they were answered get ``probe_status`` ``done``)."""
+PROBE_STATUSES = ("none", "pending", "running", "done", "failed", "interrupted")
+INTERRUPTED = ("The probe run was interrupted before it finished (its worker process ended). The score "
+               "is kept; `pitfalls reveal` probes the workspace again.")
 _SCORING: set[int] = set()
 """Submissions this process is scoring now. A ``running`` row of this process outside this set was
 abandoned: its outcome could not be written (a full or read-only disk), so it is recovered too."""
+_PROBING: set[int] = set()
+"""Submissions whose probes this process owns now (``pending`` or ``running``); like :data:`_SCORING`."""
 STATE_FOLDER = "The state folder (PITFALLS_HOME)"
 ELSEWHERE = "or set PITFALLS_HOME to a folder on another disk"
 
@@ -154,15 +168,22 @@ class Store:
                 if name not in have:
                     db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {decl}")
                     added.append(name)
+            if "probe_status" in added:  # probed before they were answered: their verdicts are all there
+                db.execute("UPDATE submissions SET probe_status='done' WHERE probes <> '[]'")
         return added
 
     def recover(self) -> int:
-        """Mark submissions whose runner process died mid-run as failed. Returns how many."""
+        """Mark submissions whose runner process died mid-run as failed, and probes whose worker
+        died (``pending`` or ``running``) as interrupted. Returns how many rows were mended."""
         rows = self.db.execute("SELECT id, runner_pid, runner_started FROM submissions "
                                "WHERE status='running'").fetchall()
         dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])
                 or (r["runner_pid"] == os.getpid() and r["id"] not in _SCORING)]
-        if not dead:
+        probes = self.db.execute("SELECT id, probe_pid, probe_pid_started FROM submissions "
+                                 "WHERE probe_status IN ('pending', 'running')").fetchall()
+        lost = [r["id"] for r in probes if not _alive(r["probe_pid"], r["probe_pid_started"])
+                or (r["probe_pid"] == os.getpid() and r["id"] not in _PROBING)]
+        if not dead and not lost:
             return 0  # no write lock when there is nothing to mend (every open runs this)
         with self.tx() as db:
             for sid in dead:
@@ -170,7 +191,11 @@ class Store:
                            (now(), "Scoring was interrupted before it finished (the runner process "
                             "ended, or could not record the outcome). Your snapshot is kept; submit "
                             "again to score it.", sid))
-        return len(dead)
+            for sid in lost:  # only if still unfinished: its worker may have finished since the SELECT
+                db.execute("UPDATE submissions SET probe_status='interrupted', probe_finished_at=?, "
+                           "probe_message=? WHERE id=? AND probe_status IN ('pending', 'running')",
+                           (now(), INTERRUPTED, sid))
+        return len(dead) + len(lost)
 
     def create_session(self, *, scaffold: str, workspace: Path, mode: str, candidate: str = "",
                        duration_minutes: float | None = None) -> str:
@@ -211,6 +236,9 @@ class Store:
         """Write a submission's outcome in one transaction. If that fails, the row is left to
         :meth:`recover` (the next Store opened, in this process or another, marks it failed)."""
         values["finished_at"] = now()
+        if values.get("probe_status") == "pending":  # this process owns them until it hands them on
+            values.update(probe_pid=os.getpid(), probe_pid_started=_start_time(os.getpid()))
+            _PROBING.add(submission_id)
         for key in JSON_COLUMNS:
             if key in values:
                 values[key] = json.dumps(values[key])
@@ -218,8 +246,48 @@ class Store:
         try:
             with self.tx() as db:
                 db.execute(f"UPDATE submissions SET {cols} WHERE id=?", (*values.values(), submission_id))
+        except BaseException:
+            _PROBING.discard(submission_id)
+            raise
         finally:
             _SCORING.discard(submission_id)
+
+    def hand_probes(self, submission_id: int, pid: int) -> bool:
+        """Give this process's ``pending`` probes of a submission to process ``pid`` (a worker it
+        started). False when they are no longer pending (the worker already claimed them)."""
+        try:
+            with self.tx() as db:
+                cur = db.execute("UPDATE submissions SET probe_pid=?, probe_pid_started=? WHERE id=? AND "
+                                 "probe_status='pending' AND probe_pid=?",
+                                 (pid, _start_time(pid), submission_id, os.getpid()))
+        finally:
+            _PROBING.discard(submission_id)
+        return cur.rowcount == 1
+
+    def claim_probes(self, submission_id: int) -> bool:
+        """Mark a submission's ``pending`` probes ``running`` in this process. False when they are
+        not pending (done, claimed by another worker, interrupted, or never asked for)."""
+        with self.tx() as db:
+            cur = db.execute("UPDATE submissions SET probe_status='running', probe_pid=?, probe_pid_started=? "
+                             "WHERE id=? AND probe_status='pending'",
+                             (os.getpid(), _start_time(os.getpid()), submission_id))
+            if cur.rowcount == 1:
+                _PROBING.add(submission_id)
+        return cur.rowcount == 1
+
+    def finish_probes(self, submission_id: int, *, status: str, probes: list[dict[str, Any]],
+                      probe_flags: list[str], message: str = "") -> None:
+        """Record the outcome of probes this process ran (``done`` or ``failed``) in one transaction."""
+        if status not in ("done", "failed"):
+            raise ValueError(f"A probe run must end done or failed. Got {status!r} instead.")
+        try:
+            with self.tx() as db:
+                db.execute("UPDATE submissions SET probe_status=?, probes=?, probe_flags=?, probe_message=?, "
+                           "probe_finished_at=? WHERE id=? AND probe_status='running' AND probe_pid=?",
+                           (status, json.dumps(probes), json.dumps(probe_flags), message, now(),
+                            submission_id, os.getpid()))
+        finally:
+            _PROBING.discard(submission_id)
 
     def submissions(self, session_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT * FROM submissions WHERE session_id=? ORDER BY id",

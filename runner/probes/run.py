@@ -33,7 +33,7 @@ import secrets
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pitfalls.core.resources import package_folder
 from pitfalls.core.results import ProbeResult
@@ -42,7 +42,7 @@ from pitfalls.library.workspace import write_training_data
 from pitfalls.probes.tamper import scan_workspace
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Mount, RunResult, sandbox_uid, start_sandboxed
-from pitfalls.scoring.pipeline import Evaluation, check_artifact, copy_workspace, job_folder, limits_for, prepare_dir
+from pitfalls.scoring.pipeline import check_artifact, copy_workspace, job_folder, limits_for, prepare_dir
 from pitfalls.scoring.predictor import HARNESS_DIR
 
 PROBEKIT_DIR = package_folder("pitfalls.bugs", "probekit")
@@ -51,7 +51,15 @@ MARKER = b"@@pitfalls-probe-record@@"
 MAX_FRAME = 4 << 20
 
 
-def run_probes(*, scaffold: Scaffold, source: Path, scored: Evaluation | None = None,
+class Scored(Protocol):
+    """The scored run a probe run is cross-checked against: an ``Evaluation``, or its stored
+    parameter count (runner/probes/worker.py probes after the score is recorded)."""
+
+    @property
+    def params(self) -> int | None: ...
+
+
+def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None,
                seed: int = 0) -> list[ProbeResult]:
     """Probe ``source`` (a workspace or extracted snapshot) for every bug in the manifest.
 
@@ -73,7 +81,7 @@ def run_probes(*, scaffold: Scaffold, source: Path, scored: Evaluation | None = 
         return [ProbeResult(b, "unknown", "the probe run failed in the runner", tampering=[flag]) for b in bugs]
 
 
-def _probe(*, scaffold: Scaffold, source: Path, scored: Evaluation | None, seed: int) -> list[ProbeResult]:
+def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int) -> list[ProbeResult]:
     with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
         work, kit = job / "work", job / "harness"
@@ -113,7 +121,7 @@ def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonc
 
 
 def cross_checks(*, scaffold: Scaffold, work: Path, payload: dict[str, Any] | None, run: RunResult,
-                 scored: Evaluation | None) -> list[str]:
+                 scored: Scored | None) -> list[str]:
     """Checks computed by this trusted process from what the probe run left behind, which the
     candidate's code cannot rewrite: the artifact it trained (counted here, like the scored run's)
     and whether every bug got a verdict although training completed."""

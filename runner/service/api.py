@@ -8,15 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
-from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
+from pitfalls.core.results import SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from pitfalls.library.metrics import METRICS, best_submission
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
+from pitfalls.probes import worker
 from pitfalls.probes.run import run_probes
 from pitfalls.sandbox import quota
 from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
@@ -133,7 +134,13 @@ def _record_unscored(store: Store, scaffold: Scaffold, session_id: str, note: st
     return result_from_row(store.submission(sub_id), scaffold)
 
 
-def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store | None = None,
+ProbeMode = Literal["wait", "background"]
+"""When a submission's bug probes run (runner/probes/worker.py): ``wait``, in this process after the
+score is recorded, before :func:`submit` returns; ``background``, in a detached low-priority worker
+that :func:`submit` starts before it returns the score."""
+
+
+def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, store: Store | None = None,
            session_id: str | None = None, say: Callable[[str], None] | None = None) -> SubmissionResult:
     """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
     record the submission, train, predict and score it.
@@ -147,7 +154,10 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
     Args:
         directory: a practice or session workspace.
         note: the candidate's reason for this submission.
-        probes: also run the bug probes (recorded for the interviewer and the reveal).
+        probes: also run the bug probes (recorded for the interviewer and the reveal) after the score
+            is recorded: ``True`` or ``"wait"`` before returning (the result carries the verdicts),
+            ``"background"`` in a detached worker (the row's ``probe_status`` says when they are
+            done; see :func:`probe_status`), ``False`` not at all.
         session_id: the live session that owns ``directory`` (default: the workspace's marker).
         say: told when this installation's anchors must be measured first (runner/scoring/anchors.py).
 
@@ -166,7 +176,7 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
                                      snapshot=str(snapshot), snapshot_sha256=digest)
     try:
         cal = _scale(scaffold, say)
-        ev, found = _evaluate_snapshot(scaffold, snapshot, probes)
+        ev = _evaluate_snapshot(scaffold, snapshot)
     except BaseException as exc:
         full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
                              how="or set TMPDIR to a folder on another disk")
@@ -181,8 +191,11 @@ def submit(*, directory: Path, note: str = "", probes: bool = True, store: Store
         score_public_exact=ev.score_public, score_private=ev.score_private,
         norm_private=cal.normalize(ev.score_private, "private") if cal else None,
         params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
-        timings=ev.timings, probes=[p.__dict__ for p in found], log_tail=ev.log_tail,
-        probe_flags=sorted({f for p in found for f in p.tampering}))
+        timings=ev.timings, log_tail=ev.log_tail, probe_status="pending" if probes else "none")
+    if probes == "background":
+        worker.spawn(store, sub_id)
+    elif probes:
+        worker.probe_submission(store, sub_id)
     return result_from_row(store.submission(sub_id), scaffold)
 
 
@@ -198,14 +211,24 @@ def _scale(scaffold: Scaffold, say: Callable[[str], None] | None) -> Anchors | N
         return None
 
 
-def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, probes: bool) -> tuple[Evaluation, list[ProbeResult]]:
+def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path) -> Evaluation:
     with tempfile.TemporaryDirectory(prefix=f"{quota.SNAP_PREFIX}{os.getpid()}-") as tmp:  # swept if killed
         source = Path(tmp)
         extract_snapshot(snapshot=snapshot, target=source)
         ev = evaluate(scaffold=scaffold, source=source)
-        found = run_probes(scaffold=scaffold, source=source, scored=ev) if probes else []  # never raises
     ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (runner/service/storage.py)
-    return ev, found
+    return ev
+
+
+def probe_status(*, directory: Path, wait_seconds: float = 0.0, store: Store | None = None) -> dict[int, str]:
+    """Each submission's probe status (``none``, ``pending``, ``running``, ``done``, ``failed`` or
+    ``interrupted``; see :mod:`pitfalls.core.store`) after waiting up to ``wait_seconds`` for the
+    unfinished ones (a worker that died is marked ``interrupted`` on the way)."""
+    store, session, _ = _open(directory, store)
+    ids = [s["id"] for s in store.submissions(session["id"]) if s["probe_status"] in worker.UNFINISHED]
+    if ids:
+        worker.wait(store, ids, wait_seconds)
+    return {s["id"]: s["probe_status"] for s in store.submissions(session["id"])}
 
 
 def history(*, directory: Path, store: Store | None = None) -> list[SubmissionResult]:
