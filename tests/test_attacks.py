@@ -28,8 +28,8 @@ honest follow-up in order, in a session of their own); each attack's test then c
 outcome, so pytest ids, -k and failures stay per attack.
 
 Cheaper single cases live in test_bad_input.py (bad predictions, training bombs, endless
-training), test_secrecy.py (the full filesystem/proc/network survey) and test_params.py (the
-counter on hand-built artifacts); the attacks here are the ones those do not already make.
+training), test_secrecy.py (the full filesystem/proc/network survey) and tests/unit/test_budget_*.py
+(the counter on hand-built artifacts); the attacks here are the ones those do not already make.
 """
 
 from __future__ import annotations
