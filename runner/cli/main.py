@@ -107,17 +107,24 @@ def _prepare_scale(name: str) -> None:
 @cli.command()
 @DIR
 @click.option("--note", default="", help="Why you think this change helps.")
-@click.option("--no-probes", is_flag=True, help="Skip the bug probes (faster).")
+@click.option("--no-probes", is_flag=True, help="Skip the bug probes.")
+@click.option("--wait-probes", is_flag=True, help="Run the bug probes before returning (scripts and tests); "
+              "by default they run in the background after the score is shown.")
 @JSON
-def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
+def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, as_json: bool) -> None:
     """Score the workspace: retrain it in a sandbox, check the budgets, score held-out predictions.
+
+    The bug probes (for `pitfalls reveal`) run afterwards in the background, at low priority.
 
     \b
     Examples:
       pitfalls submit --dir . --note "balanced class weights"
       pitfalls submit --dir . --json
     """
-    result = _api().submit(directory=directory, note=note, probes=not no_probes,
+    if no_probes and wait_probes:
+        raise click.UsageError("Give --no-probes or --wait-probes, not both.")
+    probes = False if no_probes else "wait" if wait_probes else "background"
+    result = _api().submit(directory=directory, note=note, probes=probes,
                            say=lambda s: click.echo(f"{s} (before this first submission is scored)", err=True))
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
@@ -130,7 +137,9 @@ def submit(directory: Path, note: str, no_probes: bool, as_json: bool) -> None:
 def history(directory: Path, as_json: bool) -> None:
     """Every submission of this workspace: time, status, score, normalized score, note; and a plot."""
     results = _api().history(directory=directory)
-    _emit([r.candidate_view() for r in results], as_json, render.history(results))
+    probes = _api().probe_status(directory=directory)
+    _emit([{**r.candidate_view(), "probe_status": probes.get(r.submission_id, "none")} for r in results], as_json,
+          render.history(results) + render.probe_status(probes))
 
 
 @cli.command()
@@ -144,10 +153,12 @@ def hint(directory: Path, as_json: bool) -> None:
 
 @cli.command()
 @DIR
+@click.option("--wait", "wait_seconds", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for submissions' probes still running.")
 @JSON
-def reveal(directory: Path, as_json: bool) -> None:
+def reveal(directory: Path, wait_seconds: float, as_json: bool) -> None:
     """End of practice: what was planted, which bugs this workspace still has, the reference diff."""
-    rv = _api().reveal(directory=directory)
+    rv = _api().reveal(directory=directory, wait_seconds=wait_seconds)
     _emit(asdict(rv), as_json, render.reveal(rv))
 
 

@@ -68,6 +68,30 @@ def history(results: list[SubmissionResult]) -> str:
     return out + "\n\n" + plot([(r.submission_id, r.score) for r in results if r.score is not None])
 
 
+PROBE_WORDS = {"pending": "probes still running (waiting for a worker)", "running": "probes still running",
+               "failed": "the probe run failed", "interrupted": "probes interrupted (their worker ended)"}
+
+
+def probe_status(statuses: dict[int, str]) -> str:
+    """Lines under the history for submissions whose probes are not done (nothing when all are)."""
+    lines = [f"#{i}: {PROBE_WORDS[s]}" for i, s in statuses.items() if s in PROBE_WORDS]
+    return ("\n\n" + "\n".join(lines) + "\n(`pitfalls reveal` shows the verdicts)") if lines else ""
+
+
+def submission_probes(rv: Any) -> list[str]:
+    """The reveal's lines for each probed submission: its verdicts, or why there are none yet."""
+    if not rv.submissions:
+        return []
+    lines = ["", f"Probes of your submissions{f' (waited {rv.waited:g} s for them)' if rv.waited >= 1 else ''}:"]
+    for s in rv.submissions:
+        if s["probe_status"] == "done":
+            found = ", ".join(f"{b} {v}" for b, v in s["verdicts"].items()) or "no bugs"
+            lines.append(f"  #{s['submission_id']}: {found}{' (tampering suspected)' if s['tampering'] else ''}")
+        else:
+            lines.append(f"  #{s['submission_id']}: {PROBE_WORDS.get(s['probe_status'], s['probe_status'])}")
+    return lines
+
+
 def plot(points: list[tuple[int, float]], height: int = 8) -> str:
     """Scores against submission number as a small ASCII chart."""
     if not points:
@@ -107,6 +131,7 @@ def reveal(rv: Any) -> str:
             verdict = {True: "reached", False: "not reached"}.get(rv.best.get("goal_reached"), "not known")
             lines.append(f"Goal: normalized {rv.best['goal_normalized']:.2f} (private {fmt(rv.best.get('goal'))} "
                          f"on this installation's data): {verdict}")
+    lines += submission_probes(rv)
     lines += ["", "Diff from your workspace to the reference solution:", rv.diff or "(identical)"]
     if rv.guide:
         lines += ["", f"Interviewer guide: {rv.guide}"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from pitfalls.probes.run import run_probes
 from pitfalls.sandbox import quota
 from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
 from pitfalls.scoring.pipeline import Evaluation, evaluate
+from pitfalls.service import probing
 from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from pitfalls.service.views import goal_view, public_view, result_from_row, solution_diff
 
@@ -225,9 +227,7 @@ def probe_status(*, directory: Path, wait_seconds: float = 0.0, store: Store | N
     ``interrupted``; see :mod:`pitfalls.core.store`) after waiting up to ``wait_seconds`` for the
     unfinished ones (a worker that died is marked ``interrupted`` on the way)."""
     store, session, _ = _open(directory, store)
-    ids = [s["id"] for s in store.submissions(session["id"]) if s["probe_status"] in worker.UNFINISHED]
-    if ids:
-        worker.wait(store, ids, wait_seconds)
+    probing.wait_session(store, session["id"], wait_seconds)
     return {s["id"]: s["probe_status"] for s in store.submissions(session["id"])}
 
 
@@ -270,14 +270,26 @@ class Reveal:
     """Unified diff from the current workspace to the reference solution."""
     best: dict[str, Any] = field(default_factory=dict)
     guide: str = ""
+    submissions: list[dict[str, Any]] = field(default_factory=list)
+    """Each probed submission: ``submission_id``, ``note``, ``probe_status`` (``running`` or
+    ``pending`` when its probes were still running after the reveal waited for them) and, when done,
+    ``verdicts`` (bug id to status) and ``tampering`` (any flag)."""
+    waited: float = 0.0
+    """Seconds the reveal waited for submissions' probes still running."""
 
 
-def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
-    """What was planted, which bugs this workspace still has (probes), and the diff to the reference."""
+REVEAL_WAIT_SECONDS = 60.0
+
+
+def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float = REVEAL_WAIT_SECONDS) -> Reveal:
+    """What was planted, which bugs this workspace still has (probes), the diff to the reference, and
+    the probe verdicts of each submission (waiting up to ``wait_seconds`` for those still running)."""
     from pitfalls.library.catalogs import bug_entry, quirk_entry
 
     store, session, scaffold = _open(directory, store)
+    start = time.monotonic()
     found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve())}
+    waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))
     bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence,
              "self_reported": found[b].self_reported, "tampering": found[b].tampering}
             for b in scaffold.manifest.bugs]
@@ -291,7 +303,9 @@ def reveal(*, directory: Path, store: Store | None = None) -> Reveal:
                                                 "private": best["score_private"],
                                                 "normalized_private": best["norm_private"],
                                                 **goal_view(scaffold, best["norm_private"])},
-                  guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "")
+                  guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "",
+                  submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
+                  waited=round(waited, 1))
 
 
 def calibrate(*, name: str, say: Callable[[str], None] | None = None) -> dict[str, Any]:
