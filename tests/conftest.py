@@ -43,8 +43,21 @@ def shared_anchors(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("shared-anchors")
 
 
+HOST_SCHED_DIR = os.environ.get("PITFALLS_SCHED_DIR", "")
+
+
+@pytest.fixture(scope="session")
+def sched_folder(tmp_path_factory) -> Path:
+    """The scoring scheduler's folder for the whole test run (runner/sched/): one per run, so a
+    live session or another test run on the host neither queues these tests nor sees their
+    deliberately full queues. Set PITFALLS_SCHED_DIR to share one (several CI runs on one host,
+    each then measured on its reserved cores)."""
+    return Path(HOST_SCHED_DIR) if HOST_SCHED_DIR else tmp_path_factory.mktemp("sched") / "folder"
+
+
 @pytest.fixture(autouse=True)
-def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors) -> Path:
+def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors, sched_folder) -> Path:
+    monkeypatch.setenv("PITFALLS_SCHED_DIR", str(sched_folder))
     home = tmp_path_factory.mktemp("pitfalls-home")
     (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
     monkeypatch.setenv("PITFALLS_HOME", str(home))

