@@ -10,7 +10,9 @@ candidate container, scores each user's workspace with the same runner and sandb
   ``$PITFALLS_HUB_USERS/<folder>`` (bind-mounted into the user's container); never the marker file.
 - Endpoints under ``$JUPYTERHUB_SERVICE_PREFIX``: ``POST submit {"note"}``, ``GET status`` (the
   answers of ``pitfalls-submit``'s socket protocol) and ``GET sessions`` (interviewers).
-- Scoring: one worker thread per user (arrival order), ``PITFALLS_HUB_PARALLEL`` users at once.
+- Scoring: one worker thread per user (arrival order), ``PITFALLS_HUB_PARALLEL`` users at once; the
+  answer goes back once the score is recorded, the bug probes run afterwards in a detached low-priority
+  worker (runner/probes/worker.py), one per user at a time.
 """
 
 from __future__ import annotations
@@ -175,7 +177,8 @@ class Scorers:
 
     def _score(self, user: HubUser, note: str) -> dict[str, Any]:
         with self._slots, closing(Store()) as store:
-            res = api.submit(directory=user.workspace, note=note, session_id=user.session_id, store=store)
+            res = api.submit(directory=user.workspace, note=note, session_id=user.session_id, store=store,
+                             probes="background")  # after the score, in a detached low-priority worker
             return {**res.candidate_view(), "remaining_seconds": remaining_seconds(store.session(user.session_id))}
 
     def status(self, user: HubUser) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """What the session server does, without HTTP: scoring, the dashboard's state, notes, files.
 
 Scoring runs on a single worker thread (one submission at a time per session, in arrival order)
-through :func:`pitfalls.service.api.submit`, whose sandboxes are network-less and limited. Every call opens
+through :func:`pitfalls.service.api.submit`, whose sandboxes are network-less and limited. The answer
+goes back once the score is recorded; the bug probes then run in a detached low-priority worker
+(runner/probes/worker.py) and each submission's ``probe_status`` in the state says when they are done. Every call opens
 its own :class:`~pitfalls.core.store.Store`, so threads never share a SQLite connection.
 """
 
@@ -123,7 +125,8 @@ class SessionService:
     def _submit_now(self, note: str) -> dict[str, Any]:
         store = Store()
         try:
-            res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store)
+            res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store,
+                             probes="background")  # a detached worker: it outlives a server restart
             view = res.candidate_view()
             return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
         finally:
@@ -181,8 +184,9 @@ class SessionService:
         return self._container_checked[1]
 
     def _bugs(self, subs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each planted bug with the verdict of the newest submission that ran probes."""
-        latest = next((s for s in reversed(subs) if s["probes"]), None)
+        """Each planted bug with the verdict of the newest submission whose probes are done (newer
+        ones still probing show ``probe_status`` ``pending`` or ``running`` in ``submissions``)."""
+        latest = next((s for s in reversed(subs) if s["probes"] and s.get("probe_status", "done") == "done"), None)
         verdicts = {p["bug_id"]: p for p in (latest or {}).get("probes", [])}
         out = []
         for bug in self.scaffold.manifest.bugs:
@@ -234,7 +238,7 @@ def _short(entry: dict[str, Any]) -> dict[str, Any]:
 def _submission(row: dict[str, Any]) -> dict[str, Any]:
     keys = ("id", "created_at", "finished_at", "status", "note", "metric", "score_public", "score_private",
             "norm_public", "norm_private", "params", "message", "violations", "timings", "probes",
-            "score_interval", "probe_flags")
+            "score_interval", "probe_flags", "probe_status", "probe_message")
     return {k: row[k] for k in keys}
 
 
