@@ -1,6 +1,9 @@
-"""Checks of ``pitfalls check`` that train: budgets, goal, margin, calibration, bugs, probes."""
+"""Checks of ``pitfalls check`` that train: budgets and their headroom, goal, margin, calibration, bugs,
+probes."""
 
 from __future__ import annotations
+
+import math
 
 from pitfalls.checks.context import CheckContext
 from pitfalls.checks.killability import EFFECT, P_VALUE, Kill
@@ -82,6 +85,45 @@ def reference_fast(ctx: CheckContext) -> str:
         raise CheckFailed(f"The reference must train and predict within {ctx.reference_seconds:g} s. Got "
                           f"{took:.1f} s instead. Use less data, fewer epochs or a smaller model.")
     return f"{took:.1f} s (limit {ctx.reference_seconds:g} s)"
+
+
+HEADROOM = 0.5
+"""budget_headroom: the starter's and the reference's training may use at most this share of
+``train_seconds``, so noise (a loaded host, a slower installation) cannot reject an honest submission."""
+
+
+def headroom_failure(what: str, seconds: float, budget: float) -> str | None:
+    """The message when ``what`` trained ``seconds`` against a ``budget`` of train_seconds, or None if
+    that leaves enough headroom."""
+    allowed = HEADROOM * budget
+    if seconds <= allowed:
+        return None
+    return (f"The {what}'s training must use at most half of train_seconds ({allowed:g} s of {budget:g} s) so "
+            f"an honest submission is not rejected by noise. Got {seconds:.1f} s instead. Raise [budgets] "
+            f"train_seconds to at least {math.ceil(seconds / HEADROOM)} or slim the starter/reference.")
+
+
+def _train_seconds(ev: Evaluation, what: str) -> float:
+    took = ev.timings.get("train_seconds")
+    if took is None:  # stopped before training ended: no time to judge
+        raise CheckFailed(f"The {what} must train, predict and score. Got {ev.status} instead: {ev.message}")
+    return took
+
+
+@check("budget_headroom", needs=(*RUNS, "mutants_apply"), heavy=True)
+def budget_headroom(ctx: CheckContext) -> str:
+    """The starter's and the reference's training (the slowest run measured) use at most half of
+    train_seconds, so an honest submission is not rejected by noise."""
+    budget = ctx.manifest().budgets.train_seconds
+    starter = _train_seconds(ctx.starter(), "starter")
+    seeds = [r.seconds for r in ctx.runs() if r.variant == "reference"]  # train + predict: errs strict
+    reference = max([_train_seconds(ctx.reference(), "reference"), *seeds])
+    for what, took in (("starter", starter), ("reference", reference)):
+        message = headroom_failure(what, took, budget)
+        if message:
+            raise CheckFailed(message)
+    return (f"starter {starter:.1f} s, reference {reference:.1f} s (slowest of {len(seeds) + 1} runs) of "
+            f"{budget:g} s ({100 * max(starter, reference) / budget:.0f}%, limit {100 * HEADROOM:.0f}%)")
 
 
 @check("starter_below_reference", needs=RUNS + ("mutants_apply",), heavy=True)
@@ -175,6 +217,6 @@ def probes_agree(ctx: CheckContext) -> str:
 
 CHECKS = specs_of(
     starter_within_budgets, reference_within_budgets, reference_reaches_goal, reference_fast,
-    starter_below_reference, calibration_matches, bug_bites, probes_agree,
+    budget_headroom, starter_below_reference, calibration_matches, bug_bites, probes_agree,
 )
 """The checks that train and score, in the order they run (the suite: :mod:`pitfalls.checks.suite`)."""
