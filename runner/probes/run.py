@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
+from pitfalls import sched
 from pitfalls.core.resources import package_folder
 from pitfalls.core.results import ProbeResult
 from pitfalls.library.scaffold import Scaffold
@@ -104,20 +105,24 @@ def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int
 def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonce: bytes, seed: int) -> RunResult:
     """The probe sandbox, as close to pipeline.train's as the harness allows: the same workspace
     mount, cwd, environment (SEED, PYTHONPATH, thread settings, HOME... from sandbox.py's base) and
-    unbuffered output. What remains different is listed in README.md ("Probe verdicts")."""
+    unbuffered output. What remains different is listed in README.md ("Probe verdicts").
+
+    It waits for a CPU slot in the scheduler's lowest lane (runner/sched/: after every waiting
+    submission and check run) and runs on it, with the same thread settings as training."""
     seconds = scaffold.manifest.budgets.train_seconds
-    box = start_sandboxed(argv=[sys.executable, "-I", "-u", "/harness/probe.py", str(seconds)],
-                          mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/harness")],
-                          limits=limits_for(scaffold, seconds * 3 + 30), cwd="/workspace",
-                          env={"SEED": str(seed), "PYTHONPATH": "/workspace"},  # as pipeline.train
-                          log_path=job / "probe.log", uid=uid, gated=True)
-    try:
-        assert box.proc.stdin is not None
-        box.proc.stdin.write(nonce + b"\n")  # the harness's parent reads it after forking its child
-    except OSError:
-        pass  # it already ended: wait() says how
-    box.go()
-    return box.wait()
+    with sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe") as held:
+        box = start_sandboxed(argv=[sys.executable, "-I", "-u", "/harness/probe.py", str(seconds)],
+                              mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/harness")],
+                              limits=limits_for(scaffold, seconds * 3 + 30), cwd="/workspace",
+                              env={"SEED": str(seed), "PYTHONPATH": "/workspace"},  # as pipeline.train
+                              log_path=job / "probe.log", uid=uid, gated=True, held=held)
+        try:
+            assert box.proc.stdin is not None
+            box.proc.stdin.write(nonce + b"\n")  # the harness's parent reads it after forking its child
+        except OSError:
+            pass  # it already ended: wait() says how
+        box.go()
+        return box.wait()
 
 
 def cross_checks(*, scaffold: Scaffold, work: Path, payload: dict[str, Any] | None, run: RunResult,

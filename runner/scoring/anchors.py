@@ -21,6 +21,7 @@ measure the manifest's ``[calibration]`` over (reproducible, and not any install
 from __future__ import annotations
 
 import hashlib
+import os
 import statistics
 import tempfile
 import time
@@ -82,8 +83,12 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
     return found
 
 
-def measure(scaffold: Scaffold) -> Anchors:
+def measure(scaffold: Scaffold, *, kind: str = "submit") -> Anchors:
     """Train and score the untouched starter and the reference on ``scaffold``'s data (its secret).
+
+    Each run takes a CPU slot like any job (lane ``kind`` of runner/sched/; "submit": a user waits
+    for the scale). A caller that queued a ticket of its own and has not started waiting for it
+    (``api.submit``) holds nobody up, so this cannot deadlock with it.
 
     Raises:
         PitfallsError: either does not score.
@@ -97,7 +102,8 @@ def measure(scaffold: Scaffold) -> Anchors:
     for kind, reference in (("baseline", False), ("reference", True)):
         with tempfile.TemporaryDirectory(prefix="pitfalls-cal-") as tmp:
             src = materialize(scaffold=scaffold, target=Path(tmp) / "w", reference=reference)
-            ev = evaluate(scaffold=scaffold, source=src, enforce_budgets=False)
+            ev = evaluate(scaffold=scaffold, source=src, enforce_budgets=False, kind=kind,
+                          session_id=f"anchors-{os.getpid()}")
         if ev.status != "scored":
             raise PitfallsError(f"The {'starter' if kind == 'baseline' else 'reference'} of {scaffold.name} "
                                 f"must score to anchor normalized scores. Got {ev.status} instead: {ev.message} "
@@ -133,4 +139,4 @@ def spread(measured: list[Anchors]) -> Spread:
 
 def measure_secrets(scaffold: Scaffold, secrets: tuple[bytes, ...] = TEST_SECRETS) -> list[Anchors]:
     """:func:`measure` on each of ``secrets`` (the pinned test secrets by default), in order."""
-    return [measure(scaffold.with_secret(s)) for s in secrets]
+    return [measure(scaffold.with_secret(s), kind="check") for s in secrets]

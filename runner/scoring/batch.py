@@ -3,7 +3,8 @@
 ``pitfalls check`` trains the reference and each "reference + one bug" variant with several
 seeds. Through :func:`pitfalls.scoring.pipeline.evaluate` every run pays for two sandboxes and their
 imports (about 3 s); here one sandbox imports the libraries once and forks a child per run
-(``runner/sandbox/harness/batch.py``), two at a time on two cores. Budgets are not enforced (the
+(``runner/sandbox/harness/batch.py``), one per CPU of the scheduler's slots it holds (two on a
+two-core host; runner/sched/), each on one thread. Budgets are not enforced (the
 starter and reference budgets are checked through the real pipeline); held-out labels stay in
 this process, as everywhere.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pitfalls import sched
 from pitfalls.core.results import Violation
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import write_training_data
@@ -67,36 +69,50 @@ def _stage(scaffold: Scaffold, variants: dict[str, Path], job: Path, uid: int) -
 
 
 def run_batch(*, scaffold: Scaffold, variants: dict[str, Path], seeds: range | list[int],
-              parallel: int = 2) -> list[BatchRun]:
+              parallel: int | None = None) -> list[BatchRun]:
     """Train and score every variant (name -> workspace folder) with every seed.
 
+    The batch holds up to two CPU slots of the host-wide scheduler (lane "check") and trains
+    ``parallel`` runs at once (default and at most: one per CPU held).
+
     Raises:
+        SchedulerBusy: the scheduler's queue is full.
         RuntimeError: the batch sandbox itself failed (not a single run: those come back as
             runs with an ``error``).
     """
-    m = scaffold.manifest
     tasks = [{"id": f"{name}--{seed}", "variant": f"/variants/{name}", "seed": seed}
              for name in variants for seed in seeds]
     with tempfile.TemporaryDirectory(prefix="pitfalls-batch-") as tmp:
         job = Path(tmp)
         os.chmod(job, 0o700)
         uid = sandbox_uid()
-        code, data, spec, out = _stage(scaffold, variants, job, uid)
-        (spec / "jobs.json").write_text(json.dumps({
-            "framework": m.framework, "module": Path(m.predict_files[0]).stem,
-            "artifact": m.artifact_path, "train_seconds": m.budgets.train_seconds,
-            "predict_seconds": m.budgets.predict_seconds, "parallel": parallel, "tasks": tasks}))
-        os.chmod(spec / "jobs.json", 0o644)
-        run = run_sandboxed(argv=[sys.executable, "-I", "/harness/batch.py"],
-                            mounts=[Mount(code, "/variants"), Mount(data, "/data"), Mount(spec, "/job"),
-                                    Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
-                            limits=_job_limits(scaffold, len(tasks), parallel), cwd="/tmp",
-                            env={"OMP_NUM_THREADS": "1"}, log_path=job / "batch.log", uid=uid,
-                            tmp_mb=2048)
-        if run.returncode != 0:
-            raise RuntimeError(f"The batch sandbox must exit cleanly. Got exit code {run.returncode}"
-                               f"{' (timed out)' if run.timed_out else ''} instead: {run.log_tail[-400:]}")
+        out = _stage(scaffold, variants, job, uid)[3]
+        scheduler = sched.Scheduler()
+        with scheduler.slot(job=f"check {scaffold.name}: {len(tasks)} runs", session_id=f"check-{os.getpid()}",
+                            kind="check", width=min(2, scheduler.n_slots)) as held:
+            parallel = min(parallel or len(held.cpus), len(held.cpus))
+            _run(scaffold, tasks, parallel=parallel, job=job, uid=uid, held=held)
         return [_collect(scaffold, out, t) for t in tasks]
+
+
+def _run(scaffold: Scaffold, tasks: list[dict], *, parallel: int, job: Path, uid: int, held: sched.Held) -> None:
+    """The batch sandbox on ``held``'s CPUs, ``parallel`` single-threaded runs at a time."""
+    m = scaffold.manifest
+    code, data, spec, out = job / "variants", job / "data", job / "job", job / "out"
+    (spec / "jobs.json").write_text(json.dumps({
+        "framework": m.framework, "module": Path(m.predict_files[0]).stem,
+        "artifact": m.artifact_path, "train_seconds": m.budgets.train_seconds,
+        "predict_seconds": m.budgets.predict_seconds, "parallel": parallel, "tasks": tasks}))
+    os.chmod(spec / "jobs.json", 0o644)
+    run = run_sandboxed(argv=[sys.executable, "-I", "/harness/batch.py"],
+                        mounts=[Mount(code, "/variants"), Mount(data, "/data"), Mount(spec, "/job"),
+                                Mount(HARNESS_DIR, "/harness"), Mount(out, "/out", writable=True)],
+                        limits=_job_limits(scaffold, len(tasks), parallel), cwd="/tmp",
+                        env=sched.thread_env(1), log_path=job / "batch.log", uid=uid,
+                        tmp_mb=2048, held=held)
+    if run.returncode != 0:
+        raise RuntimeError(f"The batch sandbox must exit cleanly. Got exit code {run.returncode}"
+                           f"{' (timed out)' if run.timed_out else ''} instead: {run.log_tail[-400:]}")
 
 
 def _collect(scaffold: Scaffold, out: Path, task: dict) -> BatchRun:
