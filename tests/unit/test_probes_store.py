@@ -1,0 +1,141 @@
+"""Probe status in the store (runner/core/store.py) and its worker's bookkeeping (runner/probes/worker.py).
+
+No probe runs here: rows are written through the Store's methods as api.submit and the worker write
+them, and the "worker" killed is a real process (``sleep``) that owns the row. The end-to-end runs
+(a real worker SIGKILLed mid-probe, the CLI returning before its probes) are tests/test_probes_background.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from pitfalls.cli import render
+from pitfalls.cli.main import cli
+from pitfalls.core.store import ADDED_COLUMNS, Store
+from pitfalls.probes import worker
+
+PROBE_COLUMNS = ("probe_status", "probe_pid", "probe_pid_started", "probe_finished_at", "probe_message")
+
+
+def _scored(store: Store, tmp_path, probe_status: str = "pending") -> int:
+    sid = store.create_session(scaffold="tumor_triage", workspace=tmp_path, mode="practice")
+    sub = store.insert_submission(session_id=sid, note="n", metric="m", snapshot="s", snapshot_sha256="h")
+    store.finish_submission(sub, status="scored", score_public=0.5, probe_status=probe_status)
+    return sub
+
+
+def _owned_by_a_process_that_dies(store: Store, sub: int) -> subprocess.Popen:
+    proc = subprocess.Popen(["sleep", "60"])
+    assert store.hand_probes(sub, proc.pid)
+    return proc
+
+
+def test_an_older_database_gains_probe_status_and_its_probed_rows_are_done(tmp_path):
+    """Rows probed before they were answered keep their verdicts and read ``done``; the others ``none``."""
+    path = tmp_path / "old.sqlite"
+    store = Store(path)
+    probed = _scored(store, tmp_path, probe_status="none")
+    store.db.execute("UPDATE submissions SET probes=? WHERE id=?", ('[{"bug_id": "leak", "status": "fixed"}]', probed))
+    unprobed = _scored(store, tmp_path, probe_status="none")
+    store.close()
+    db = sqlite3.connect(path)
+    for column in PROBE_COLUMNS:
+        db.execute(f"ALTER TABLE submissions DROP COLUMN {column}")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert set(PROBE_COLUMNS) <= set(ADDED_COLUMNS)
+    assert store.submission(probed)["probe_status"] == "done"
+    assert store.submission(probed)["probes"] == [{"bug_id": "leak", "status": "fixed"}]
+    assert store.submission(unprobed)["probe_status"] == "none"
+    assert store.migrate() == []
+
+
+def test_pending_probes_of_a_live_owner_stay_pending_and_of_a_killed_one_are_interrupted(tmp_path):
+    store = Store()
+    sub = _scored(store, tmp_path)
+    assert Store().submission(sub)["probe_status"] == "pending"  # this process owns them: not abandoned
+    proc = _owned_by_a_process_that_dies(store, sub)
+    try:
+        assert Store().submission(sub)["probe_status"] == "pending"  # the worker is alive
+        assert Store().submission(sub)["probe_pid"] == proc.pid
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    row = Store().submission(sub)
+    assert row["probe_status"] == "interrupted" and "interrupted" in row["probe_message"]
+    assert row["probe_finished_at"] and row["status"] == "scored" and row["score_public"] == 0.5  # the score stands
+
+
+def test_probes_this_process_abandoned_are_interrupted(tmp_path):
+    """A row owned by this process but not tracked as probing (its outcome could not be written) is mended."""
+    store = Store()
+    sub = _scored(store, tmp_path)
+    assert store.claim_probes(sub)
+    store.db.execute("UPDATE submissions SET probe_pid=? WHERE id=?", (os.getpid(), sub))
+    from pitfalls.core import store as store_module
+
+    store_module._PROBING.discard(sub)
+    assert Store().submission(sub)["probe_status"] == "interrupted"
+
+
+def test_probes_are_claimed_once_and_finished_only_by_their_claimant(tmp_path):
+    store = Store()
+    sub = _scored(store, tmp_path)
+    assert store.claim_probes(sub) and not store.claim_probes(sub)
+    assert store.submission(sub)["probe_status"] == "running"
+    with pytest.raises(ValueError, match="must end done or failed. Got 'interrupted'"):
+        store.finish_probes(sub, status="interrupted", probes=[], probe_flags=[])
+    store.finish_probes(sub, status="done", probes=[{"bug_id": "leak", "status": "present"}], probe_flags=["f"])
+    row = Store().submission(sub)
+    assert (row["probe_status"], row["probes"], row["probe_flags"]) == ("done", [{"bug_id": "leak", "status": "present"}], ["f"])
+    assert not store.claim_probes(sub) and worker.probe_submission(store, sub) == "done"  # not probed again
+
+
+def test_a_late_worker_cannot_overwrite_interrupted_probes(tmp_path):
+    store = Store()
+    sub = _scored(store, tmp_path)
+    proc = _owned_by_a_process_that_dies(store, sub)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert Store().submission(sub)["probe_status"] == "interrupted"
+    assert worker.probe_submission(store, sub) == "interrupted"  # not pending: nothing runs
+    store.finish_probes(sub, status="done", probes=[{"bug_id": "x", "status": "fixed"}], probe_flags=[])
+    assert store.submission(sub)["probe_status"] == "interrupted" and store.submission(sub)["probes"] == []
+
+
+def test_wait_returns_what_is_unfinished_and_marks_a_dead_worker_on_the_way(tmp_path):
+    store = Store()
+    sub = _scored(store, tmp_path)
+    proc = _owned_by_a_process_that_dies(store, sub)
+    assert worker.wait(store, [sub], timeout=0.3, poll=0.1) == [sub]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert worker.wait(store, [sub], timeout=5, poll=0.1) == []
+    assert store.submission(sub)["probe_status"] == "interrupted"
+
+
+def test_submit_refuses_no_probes_with_wait_probes(tmp_path):
+    result = CliRunner().invoke(cli, ["submit", "--dir", str(tmp_path), "--no-probes", "--wait-probes"])
+    assert result.exit_code == 2 and "Give --no-probes or --wait-probes, not both" in result.output
+
+
+def test_history_and_reveal_say_which_probes_are_not_done():
+    assert render.probe_status({1: "done", 2: "none"}) == ""
+    text = render.probe_status({1: "done", 2: "running", 3: "interrupted"})
+    assert "#2: probes still running" in text and "#3: probes interrupted" in text and "#1" not in text
+
+    class Rv:
+        waited = 12.3
+        submissions = [{"submission_id": 1, "probe_status": "done", "verdicts": {"leak": "fixed"}, "tampering": True},
+                       {"submission_id": 2, "probe_status": "running", "verdicts": {}, "tampering": False}]
+
+    lines = "\n".join(render.submission_probes(Rv()))
+    assert "(waited 12.3 s for them)" in lines and "#1: leak fixed (tampering suspected)" in lines
+    assert "#2: probes still running" in lines
