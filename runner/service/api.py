@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from pitfalls import sched
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
 from pitfalls.core.results import SubmissionResult, Violation
@@ -143,7 +144,8 @@ that :func:`submit` starts before it returns the score."""
 
 
 def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, store: Store | None = None,
-           session_id: str | None = None, say: Callable[[str], None] | None = None) -> SubmissionResult:
+           session_id: str | None = None, say: Callable[[str], None] | None = None,
+           on_wait: Callable[[sched.Waiting], None] | None = None) -> SubmissionResult:
     """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
     record the submission, train, predict and score it.
 
@@ -162,9 +164,12 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
             done; see :func:`probe_status`), ``False`` not at all.
         session_id: the live session that owns ``directory`` (default: the workspace's marker).
         say: told when this installation's anchors must be measured first (runner/scoring/anchors.py).
+        on_wait: told the place in the scoring queue while the submission waits for a CPU slot
+            (runner/sched/; the training clock starts once it holds one).
 
     Raises:
         NoteError: the note is not valid text (see :func:`pitfalls.core.notes.validate_note`).
+        SchedulerBusy: the host's scoring queue is full; nothing was stored (retry in ``retry_seconds``).
         SessionStorageFull: the session's snapshots and logs reached their bound; nothing was stored.
     """
     store, session, scaffold = _open(directory, store, session_id)
@@ -173,13 +178,19 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
     used = ensure_room(store, session["id"])
     if limited:
         return _record_unscored(store, scaffold, session["id"], note, limited)
-    snapshot, digest = store_snapshot(directory=directory.resolve(), session_id=session["id"], used=used)
-    sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
-                                     snapshot=str(snapshot), snapshot_sha256=digest)
+    ticket = sched.enqueue(job=f"submit {scaffold.name}", session_id=session["id"])  # busy: nothing stored
     try:
-        cal = _scale(scaffold, say)
-        ev = _evaluate_snapshot(scaffold, snapshot)
+        snapshot, digest = store_snapshot(directory=directory.resolve(), session_id=session["id"], used=used)
+        sub_id = store.insert_submission(session_id=session["id"], note=note, metric=scaffold.manifest.task.metric,
+                                         snapshot=str(snapshot), snapshot_sha256=digest)
+    except BaseException:
+        ticket.withdraw()
+        raise
+    try:
+        cal = _scale(scaffold, say)  # its runs go ahead of the ticket, which waits only in evaluate
+        ev = _evaluate_snapshot(scaffold, snapshot, ticket=ticket, on_wait=on_wait)
     except BaseException as exc:
+        ticket.withdraw()
         full = storage_error(exc, folder=tempfile.gettempdir(), what="The runner's temporary folder (TMPDIR)",
                              how="or set TMPDIR to a folder on another disk")
         store.finish_submission(sub_id, status="failed", message=(
@@ -213,11 +224,12 @@ def _scale(scaffold: Scaffold, say: Callable[[str], None] | None) -> Anchors | N
         return None
 
 
-def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path) -> Evaluation:
+def _evaluate_snapshot(scaffold: Scaffold, snapshot: Path, *, ticket: sched.Ticket | None = None,
+                       on_wait: Callable[[sched.Waiting], None] | None = None) -> Evaluation:
     with tempfile.TemporaryDirectory(prefix=f"{quota.SNAP_PREFIX}{os.getpid()}-") as tmp:  # swept if killed
         source = Path(tmp)
         extract_snapshot(snapshot=snapshot, target=source)
-        ev = evaluate(scaffold=scaffold, source=source)
+        ev = evaluate(scaffold=scaffold, source=source, ticket=ticket, on_wait=on_wait)
     ev.log_tail = ev.log_tail[-MAX_LOG_TAIL_CHARS:]  # each row's text is bounded (runner/service/storage.py)
     return ev
 
