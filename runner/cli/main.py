@@ -124,11 +124,22 @@ def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, as_js
     if no_probes and wait_probes:
         raise click.UsageError("Give --no-probes or --wait-probes, not both.")
     probes = False if no_probes else "wait" if wait_probes else "background"
-    result = _api().submit(directory=directory, note=note, probes=probes,
+    result = _api().submit(directory=directory, note=note, probes=probes, on_wait=_show_wait(),
                            say=lambda s: click.echo(f"{s} (before this first submission is scored)", err=True))
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
         sys.exit(2)
+
+
+def _show_wait() -> Any:
+    """The submission's place in the scoring queue, on stderr: when it changes and every 10 s."""
+    last = [0, -10.0]
+
+    def show(w: Any) -> None:
+        if w.place != last[0] or w.queued_seconds - last[1] >= 10:
+            last[:] = [w.place, w.queued_seconds]
+            click.echo(render.waiting(w.place, w.waiting, w.queued_seconds), err=True)
+    return show
 
 
 @cli.command()

@@ -52,10 +52,35 @@ def submission(r: SubmissionResult) -> str:
     if r.params is not None:
         lines.append(f"  parameters stored: {r.params:,}")
     if r.timings:
-        lines.append("  timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in r.timings.items()))
+        lines.append("  " + timings(r.timings))
     if r.status == "failed" and r.log_tail:
         lines += ["  --- last output ---", *("  " + line for line in r.log_tail.strip().splitlines()[-15:])]
     return "\n".join(lines)
+
+
+TIMING_WORDS = ("queued_seconds", "train_seconds", "train_limit_seconds", "train_cpu_seconds", "predict_seconds")
+
+
+def timings(t: dict[str, float]) -> str:
+    """``queued 12 s, trained 15.2 s of 60 s (CPU 14.9 s), predicted 0.8 s``: the wait for a CPU
+    slot apart from the budgeted time, which counts from the slot's grant (runner/sched/)."""
+    parts = []
+    if "queued_seconds" in t:
+        parts.append(f"queued {t['queued_seconds']:.0f} s")
+    if "train_seconds" in t:
+        limit = f" of {t['train_limit_seconds']:g} s" if "train_limit_seconds" in t else ""
+        cpu = f" (CPU {t['train_cpu_seconds']:.1f} s)" if "train_cpu_seconds" in t else ""
+        parts.append(f"trained {t['train_seconds']:.1f} s{limit}{cpu}")
+    if "predict_seconds" in t:
+        parts.append(f"predicted {t['predict_seconds']:.1f} s")
+    parts += [f"{k} {v:.1f}s" for k, v in t.items() if k not in TIMING_WORDS]
+    return ", ".join(parts)
+
+
+def waiting(place: int, waiting: int, queued_seconds: float) -> str:
+    """What `pitfalls submit` prints (stderr) while its submission waits for a CPU slot."""
+    return (f"queued for a CPU slot: place {place} of {waiting}, {queued_seconds:.0f} s so far "
+            "(the training clock starts when it runs)")
 
 
 def history(results: list[SubmissionResult]) -> str:

@@ -286,6 +286,7 @@ def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev
     cpu = held.cpu_seconds() if held is not None else None
     run = train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, held=held)
     ev.timings["train_seconds"] = round(run.wall_seconds, 2)
+    ev.timings["train_limit_seconds"] = float(b.train_seconds)  # "trained 15.2 s of 60 s"
     after = held.cpu_seconds() if held is not None else None
     if cpu is not None and after is not None:
         ev.timings["train_cpu_seconds"] = round(after - cpu, 2)
