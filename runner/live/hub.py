@@ -46,6 +46,7 @@ from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
 from pitfalls.live.containers import CANDIDATE_UID
 from pitfalls.live.server.service import MAX_QUEUED, RequestError, request_note
+from pitfalls.sched import SchedulerBusy
 from pitfalls.service import api
 
 SAFE_CHARS = frozenset(string.ascii_lowercase + string.digits)
@@ -253,6 +254,10 @@ class Handler(HubAuthenticated, web.RequestHandler):
             self._answer(await self.scorers.submit(user, body.get("note", "") if isinstance(body, dict) else None))
         except RequestError as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
+        except SchedulerBusy as exc:  # the host's scoring queue is full: nothing was stored
+            self.set_status(503)
+            self.set_header("Retry-After", str(exc.retry_seconds))
+            self._answer({"status": 503, "message": str(exc), "retry_seconds": exc.retry_seconds})
 
     def _answer(self, data: Any) -> None:
         self.set_header("Content-Type", "application/json")

@@ -188,10 +188,11 @@ def _fmt_public(x: float | None) -> str:
 def _constraints(subs: list[dict[str, Any]], budgets: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td>#{s["id"]}</td><td>{s["params"] if s["params"] is not None else "—"} / {budgets["max_params"]}</td>'
-        f'<td>{_fmt(s["timings"].get("train"), 1)} s / {budgets["train_seconds"]:g} s</td>'
+        f'<td>{_fmt(s["timings"].get("train_seconds"), 1)} s / {budgets["train_seconds"]:g} s</td>'
+        f'<td>{_fmt(s["timings"].get("queued_seconds"), 1)} s</td>'
         f'<td>{"; ".join(escape(v["message"]) for v in s["violations"]) or "within every budget"}</td></tr>'
         for s in subs)
-    return f"<table><tr><th>submission</th><th>parameters</th><th>training time</th><th>violations</th></tr>{rows}</table>"
+    return f"<table><tr><th>submission</th><th>parameters</th><th>training time</th><th>queued for a CPU slot</th><th>violations</th></tr>{rows}</table>"
 
 
 def render_report(*, session_id: str) -> str:

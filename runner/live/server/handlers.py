@@ -23,6 +23,7 @@ from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, Extensi
 from tornado import web
 
 from pitfalls.core.errors import PitfallsError, StorageError
+from pitfalls.sched import SchedulerBusy
 
 from .auth import user_role
 from .service import RequestError, SessionService
@@ -125,6 +126,16 @@ def _json_body(handler: web.RequestHandler) -> dict[str, Any]:
     return body
 
 
+def busy(handler: web.RequestHandler, exc: SchedulerBusy) -> None:
+    """503 with ``Retry-After``: the host's scoring queue (runner/sched/) is full and nothing was
+    stored; the message says when to retry."""
+    handler.set_status(503)
+    handler.set_header("Retry-After", str(exc.retry_seconds))
+    handler.set_header("Content-Type", "application/json")
+    handler.set_header("Cache-Control", "no-store")
+    handler.finish(json.dumps({"status": 503, "message": str(exc), "retry_seconds": exc.retry_seconds}))
+
+
 class _Api(ExtensionHandlerMixin, APIHandler):
     """JSON in, JSON out; 403 (never a login redirect) without a valid token."""
 
@@ -164,6 +175,8 @@ class SubmitHandler(_Api):
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
         except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
             raise web.HTTPError(503, log_message=str(exc)) from None
+        except SchedulerBusy as exc:  # the host's scoring queue is full: nothing was stored
+            busy(self, exc)
 
 
 class StateHandler(_Api):
@@ -296,6 +309,8 @@ class SocketSubmitHandler(web.RequestHandler):
             self._refuse(exc.status, str(exc))
         except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
             self._refuse(503, str(exc))
+        except SchedulerBusy as exc:  # the host's scoring queue is full: nothing was stored
+            busy(self, exc)
         except PitfallsError as exc:  # e.g. a workspace over the snapshot limit: its message says how to fix it
             self._refuse(400, str(exc))
 

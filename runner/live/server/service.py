@@ -18,6 +18,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from pitfalls import sched
 from pitfalls.core.clock import closes_at, remaining_seconds
 from pitfalls.core.errors import PitfallsError, WorkspaceError
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
@@ -163,7 +164,8 @@ class SessionService:
                 "now": datetime.now(UTC).isoformat(timespec="seconds"),
                 "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
                 **self._goal_and_scale(), "budgets": asdict(m.budgets),
-                "container_state": self.container_state(), "scoring": self.queued}
+                "container_state": self.container_state(), "scoring": self.queued,
+                "queue": scheduler_queue(self.live.session_id)}
 
     def _goal_and_scale(self) -> dict[str, Any]:
         """The installation's anchors (None until measured) and the goal in public-slice metric
@@ -249,3 +251,14 @@ def _cells(text: str) -> list[dict[str, Any]]:
         return notebook_cells(text)
     except NotebookError as exc:
         return [{"type": "raw", "source": f"{exc}\n\n{text}", "outputs": []}]
+
+
+def scheduler_queue(session_id: str) -> list[dict[str, Any]]:
+    """The session's submissions waiting for a CPU slot on the host (runner/sched/): each one's place
+    among every waiting job and its seconds in the queue; empty when the scheduler cannot be read."""
+    try:
+        status = sched.status()
+    except (PitfallsError, OSError):
+        return []
+    return [{"place": e.place, "of": len(status.queue), "job": e.job, "queued_seconds": e.queued_seconds}
+            for e in status.waiting_for(session_id)]
