@@ -76,7 +76,7 @@ def test_starter_low_reference_high_and_probes_flip(name, workspace):
     from pitfalls.library.variants import materialize
 
     materialize(scaffold=scaffold, target=ws, reference=True)
-    ref = submit_json(ws, "--note", "all fixed")
+    ref = submit_json(ws, "--note", "all fixed", "--wait-probes")  # verdicts recorded before it returns
     assert ref["status"] == "scored", ref["message"]
     assert ref["normalized"] > 0.9
     assert "probes" not in ref and "private_score" not in ref  # the candidate's view

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,12 @@ def test_candidate_submits_and_the_interviewer_sees_score_note_and_probes(fetch,
     [sub] = state["submissions"]
     assert sub["score_public"] == view["score"] and sub["score_private"] is not None
     assert sub["note"] == "starter as is" and sub["params"] is not None
+    # answered once scored: the probes run afterwards, in a detached worker (runner/probes/worker.py)
+    assert sub["probe_status"] in ("pending", "running") and sub["probes"] == []
+    assert {b["status"] for b in state["bugs"]} == {"not probed yet"}
+    state = _probed_state(fetch, live)
+    [sub] = state["submissions"]
+    assert sub["probe_status"] == "done" and sub["probes"]
     assert {b["status"] for b in state["bugs"]} <= {"present", "unknown"} and state["bugs"][0]["submission_id"] == sub["id"]
     status = json.loads(fetch("GET", "pitfalls/api/status", token=live.candidate_token).body)
     assert status["submissions"] == 1 and status["scoring"] == 0
@@ -181,6 +188,17 @@ def test_candidate_submits_and_the_interviewer_sees_score_note_and_probes(fetch,
     assert live.candidate_token not in html and live.interviewer_token not in html
     page = fetch("GET", "pitfalls/report", token=live.interviewer_token)
     assert page.code == 200 and b"starter as is" in page.body
+
+
+def _probed_state(fetch, live, timeout: float = 300) -> dict:
+    """The dashboard's state once no submission's probes are pending or running (at most ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = json.loads(fetch("GET", "pitfalls/api/state", token=live.interviewer_token).body)
+        if all(s["probe_status"] not in ("pending", "running") for s in state["submissions"]):
+            return state
+        assert time.monotonic() < deadline, f"probes still unfinished after {timeout} s: {state['submissions']}"
+        time.sleep(1)
 
 
 def test_submit_refuses_bad_notes_without_recording(fetch, live):

@@ -179,10 +179,11 @@ class Store:
                                "WHERE status='running'").fetchall()
         dead = [r["id"] for r in rows if not _alive(r["runner_pid"], r["runner_started"])
                 or (r["runner_pid"] == os.getpid() and r["id"] not in _SCORING)]
-        probes = self.db.execute("SELECT id, probe_pid, probe_pid_started FROM submissions "
+        probes = self.db.execute("SELECT id, probe_status, probe_pid, probe_pid_started FROM submissions "
                                  "WHERE probe_status IN ('pending', 'running')").fetchall()
-        lost = [r["id"] for r in probes if not _alive(r["probe_pid"], r["probe_pid_started"])
-                or (r["probe_pid"] == os.getpid() and r["id"] not in _PROBING)]
+        lost = [r["id"] for r in probes if not _alive(r["probe_pid"], r["probe_pid_started"])  # a pending row of
+                or (r["probe_pid"] == os.getpid() and r["id"] not in _PROBING  # this process may be handed to it
+                    and r["probe_status"] == "running")]
         if not dead and not lost:
             return 0  # no write lock when there is nothing to mend (every open runs this)
         with self.tx() as db:

@@ -139,3 +139,12 @@ def test_history_and_reveal_say_which_probes_are_not_done():
     lines = "\n".join(render.submission_probes(Rv()))
     assert "(waited 12.3 s for them)" in lines and "#1: leak fixed (tampering suspected)" in lines
     assert "#2: probes still running" in lines
+
+
+def test_a_worker_opening_the_store_does_not_interrupt_the_probes_handed_to_it(tmp_path):
+    """The worker's own Store() sees a pending row owned by its pid (handed over, not yet claimed)."""
+    store = Store()
+    sub = _scored(store, tmp_path)
+    assert store.hand_probes(sub, os.getpid())  # as if this process were the worker spawned for it
+    assert Store().submission(sub)["probe_status"] == "pending"
+    assert store.claim_probes(sub) and Store().submission(sub)["probe_status"] == "running"
