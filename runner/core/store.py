@@ -330,12 +330,15 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _start_time(pid: int) -> str:
-    """The kernel's start time of ``pid`` (clock ticks since boot); tells a reused pid apart."""
+    """The kernel's start time of ``pid`` (clock ticks since boot); tells a reused pid apart. Empty
+    for a process that is gone or has ended (a zombie its parent has not reaped yet: a probe worker
+    SIGKILLed under a long-lived session server is one until the server reaps it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return ""
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return "" if fields[0] in ("Z", "X") else fields[19]
 
 
 def _alive(pid: int | None, started: str | None) -> bool:

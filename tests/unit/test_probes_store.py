@@ -11,6 +11,8 @@ import os
 import signal
 import sqlite3
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -148,3 +150,19 @@ def test_a_worker_opening_the_store_does_not_interrupt_the_probes_handed_to_it(t
     assert store.hand_probes(sub, os.getpid())  # as if this process were the worker spawned for it
     assert Store().submission(sub)["probe_status"] == "pending"
     assert store.claim_probes(sub) and Store().submission(sub)["probe_status"] == "running"
+
+
+def test_a_killed_worker_not_yet_reaped_is_dead(tmp_path):
+    """A zombie (killed, its parent has not waited for it yet) owns nothing: its probes are interrupted."""
+    store = Store()
+    sub = _scored(store, tmp_path)
+    proc = _owned_by_a_process_that_dies(store, sub)
+    proc.send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        assert Store().submission(sub)["probe_status"] == "interrupted"
+    finally:
+        proc.wait()
