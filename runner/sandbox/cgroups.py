@@ -31,6 +31,8 @@ class Cgroups:
             d = base / "pitfalls" / name
             try:
                 d.mkdir(parents=True, exist_ok=True)
+                if ctrl == "cpu":  # the group of every sandbox weighs like one ordinary task per CPU,
+                    _set(d.parent / "cpu.shares", str(1024 * (os.cpu_count() or 1)))  # not one in all
                 for fname, value in files.items():
                     (d / fname).write_text(str(value))
             except OSError:
@@ -81,6 +83,12 @@ class Cgroups:
                     break
                 except OSError:
                     time.sleep(0.05)
+
+
+def _set(path: Path, value: str) -> None:
+    """Write a cgroup file unless it already holds ``value``."""
+    if path.read_text().strip() != value:
+        path.write_text(value)
 
 
 def _remove_stale() -> None:

@@ -7,11 +7,12 @@ The held-out labels exist only here, in memory; the prediction sandbox receives 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +242,7 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
             ticket = ticket or sched.enqueue(job=f"submit {scaffold.name}", kind=kind,
                                              session_id=session_id or f"pid-{os.getpid()}")
             waited = time.monotonic()
-            with ticket.wait(on_wait=on_wait) as held:
+            with ticket.wait(on_wait=on_wait) as held, _on_cpus(held.cpus):
                 queued = time.monotonic() - waited
                 ev = _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
                                  enforce=enforce_budgets, held=held)
@@ -250,6 +251,18 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
             ticket.withdraw()
     ev.timings["queued_seconds"] = round(queued, 2)
     return ev
+
+
+@contextlib.contextmanager
+def _on_cpus(cpus: tuple[int, ...]) -> Iterator[None]:
+    """Keep this thread's own work for the job (counting, staging, scoring) on the job's CPUs, off
+    the other slots' (Linux: ``sched_setaffinity(0)`` pins the calling thread only)."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int,
