@@ -311,7 +311,8 @@ KILL_POINTS = [
     KillPoint("snapshot write", ".part", (0.0, 0.0), blob=True),
     KillPoint("training", "training", (0.0, 0.4)),
     KillPoint("prediction", "prediction", (0.0, 0.2)),
-    KillPoint("probes", "probes", (0.0, 1.0)),
+    # No "probes" point: the server answers before the probes, which a detached worker runs
+    # (runner/probes/worker.py); the end of the test checks that they finish although servers were killed.
     KillPoint("after the answer", "answered", (0.0, 0.5)),
     KillPoint("anywhere", "sent", (0.0, 8.0)),
     KillPoint("anywhere", "sent", (0.0, 8.0)),
@@ -419,8 +420,9 @@ def _kill_at(point: KillPoint, server: Server, client: Client, delay: float,
 
 def test_sigkilled_session_server_loses_no_acknowledged_submission(server):
     """Fault: SIGKILL of the session server process at each stage of scoring (before the row,
-    while the snapshot is written, in training, prediction and probes, right after the answer, and
-    twice at a random moment), each time followed by a restart like ``session start``'s.
+    while the snapshot is written, in training and prediction, right after the answer, and
+    twice at a random moment), each time followed by a restart like ``session start``'s. The probes of
+    the answered submissions run in detached workers and finish although their server was killed.
 
     Every acknowledged submission is stored with the status and score it was answered with; rows
     the killed server left ``running`` are ``failed`` ("interrupted") once the restarted server
@@ -472,6 +474,10 @@ def test_sigkilled_session_server_loses_no_acknowledged_submission(server):
                 c.answer["status"], c.answer["score"], c.answer["normalized"], c.note)
     notes = [r["note"] for r in rows]
     assert len(notes) == len(set(notes)) and set(notes) <= {c.note for c in clients + [final]}
+    # the probe workers outlive the killed servers: every answered submission's probes finish
+    wait_until(lambda: all(r["probe_status"] not in ("pending", "running") for r in raw_rows(db)), timeout=600,
+               what="the probe workers to finish", poll=0.5)
+    assert {r["probe_status"] for r in raw_rows(db) if r["finished_at"] and r["status"] != "failed"} <= {"done"}
     leftovers = sorted(p.name for p in Path(os.environ["TMPDIR"]).iterdir())
     # the killed servers' job, probe and snapshot folders (and their mounts) went with the next job
     assert not [n for n in leftovers if re.match(r"pitfalls-(job|probe|snap)-", n)], leftovers
