@@ -80,11 +80,18 @@ def _probe(store: Store, submission_id: int) -> list:
 
 def spawn(store: Store, submission_id: int) -> int:
     """Start a detached worker for the pending probes of ``submission_id`` and hand it the row;
-    returns its pid. The worker inherits this process's environment (``PITFALLS_HOME``, TMPDIR)."""
-    proc = subprocess.Popen([sys.executable, "-m", "pitfalls.probes.worker", "--submission", str(submission_id),
-                             "--store", str(store.path)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, close_fds=True)
+    returns its pid (0 when none could be started: the probes are then recorded ``failed``). The
+    worker inherits this process's environment (``PITFALLS_HOME``, TMPDIR)."""
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "pitfalls.probes.worker", "--submission", str(submission_id),
+                                 "--store", str(store.path)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+    except OSError as exc:  # no process to be had (a process limit): recorded, the score stands
+        if store.claim_probes(submission_id):
+            store.finish_probes(submission_id, status="failed", probes=[], probe_flags=[],
+                                message=f"The probe worker could not be started: {exc}")
+        return 0
     try:  # at once, not when the worker gets to it: its imports already compete with the scoring
         os.setpriority(os.PRIO_PROCESS, proc.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS))
     except OSError:
