@@ -99,17 +99,17 @@ def measure(scaffold: Scaffold, *, kind: str = "submit") -> Anchors:
 
     runs += 1
     start, scores = time.monotonic(), {}
-    for kind, reference in (("baseline", False), ("reference", True)):
+    for anchor, reference in (("baseline", False), ("reference", True)):
         with tempfile.TemporaryDirectory(prefix="pitfalls-cal-") as tmp:
             src = materialize(scaffold=scaffold, target=Path(tmp) / "w", reference=reference)
             ev = evaluate(scaffold=scaffold, source=src, enforce_budgets=False, kind=kind,
                           session_id=f"anchors-{os.getpid()}")
         if ev.status != "scored":
-            raise PitfallsError(f"The {'starter' if kind == 'baseline' else 'reference'} of {scaffold.name} "
+            raise PitfallsError(f"The {'starter' if anchor == 'baseline' else 'reference'} of {scaffold.name} "
                                 f"must score to anchor normalized scores. Got {ev.status} instead: {ev.message} "
                                 "Try again when the machine is less busy; if it repeats, run "
                                 f"`pitfalls check {scaffold.name}`.")
-        scores[f"{kind}_public"], scores[f"{kind}_private"] = ev.score_public, ev.score_private
+        scores[f"{anchor}_public"], scores[f"{anchor}_private"] = ev.score_public, ev.score_private
     return Anchors(**scores, seconds=round(time.monotonic() - start, 1))
 
 
