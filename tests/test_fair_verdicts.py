@@ -53,6 +53,11 @@ def _reference(scaffold: Scaffold, target: Path, *, report: bool = False) -> Pat
     if report:
         train = src / "train.py"
         train.write_text(REPORT + train.read_text())
+        model = src / "model.py"
+        head, sep, rest = model.read_text().partition("def predict(model, features):\n")
+        assert sep, "the reference's model.py must define predict(model, features)"
+        model.write_text(head + sep + "    import os as _o\n"
+                         "    print('PREDICT-CPUS', sorted(_o.sched_getaffinity(0)), flush=True)\n" + rest)
     return src
 
 
@@ -88,6 +93,9 @@ def test_the_training_clock_starts_at_the_grant_and_the_sandbox_gets_the_slots_t
     seen = json.loads(line.removeprefix("SANDBOX-ENV "))
     assert len(seen["cpus"]) == 1 and seen["cpus"][0] in os.sched_getaffinity(0), seen
     assert seen["omp"] == seen["mkl"] == seen["openblas"] == "1", seen
+    # the warm predictor imports on any idle CPU, but the candidate's predict() runs on the slot
+    predicted = next(ln for ln in ev.log_tail.splitlines() if ln.startswith("PREDICT-CPUS "))
+    assert predicted.split(" ", 1)[1] == str(seen["cpus"]), (predicted, seen)
 
 
 def test_an_explicit_thread_setting_of_the_caller_wins_over_the_slots(private_sched, tmp_path):

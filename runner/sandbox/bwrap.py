@@ -125,12 +125,39 @@ def _python_mounts(made: set[str]) -> list[str]:
     return args
 
 
+def _members(root: int, cgroups: Cgroups) -> list[int]:
+    """Every process of a sandbox: its cgroup's members, or (without cgroups) ``root`` and its
+    descendants found through /proc."""
+    found = cgroups.members()
+    if found is not None:
+        return found
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sorted(tree)
+
+
 def _preexec(cgroups: Cgroups, limits: Limits, held: Held | None) -> None:
     """Runs in the child between fork and exec: join cgroups, pin to the held CPUs, set rlimits."""
     os.setsid()
     cgroups.join()
     if held is not None:  # the scheduler's cpuset (runner/sched/): the sandbox cannot widen it
         held.pin()
+    else:  # not on a slot (a gated warm-up): any CPU, not the runner thread's own pin
+        try:
+            os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        except OSError:
+            pass
     fsize = limits.max_file_mb * 2**20
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -192,13 +219,18 @@ class Sandboxed:
             with log_path.open("wb") as log:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, close_fds=True,
-                                             preexec_fn=lambda: _preexec(self.cgroups, limits, held))
+                                             # a gated run warms up on any idle CPU (at minimal weight)
+                                             # and moves onto the held CPUs at go()
+                                             preexec_fn=lambda: _preexec(self.cgroups, limits,
+                                                                         None if gated else held))
         except BaseException:
             self.cgroups.remove()
             raise
 
     def go(self) -> None:
-        """Let a gated sandbox proceed, at full CPU weight; its time limit starts now."""
+        """Let a gated sandbox proceed, on the held CPUs at full CPU weight; its time limit starts now."""
+        if self.held is not None:  # its warm-up ran unpinned; candidate code runs only on the slot
+            self.held.adopt(_members(self.proc.pid, self.cgroups))
         self.cgroups.set_cpu_shares(1024)
         self.start = time.monotonic()
         try:

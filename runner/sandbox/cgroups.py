@@ -51,6 +51,15 @@ class Cgroups:
         (cpu / "cpu.shares").write_text(str(shares))
         return True
 
+    def members(self) -> list[int] | None:
+        """The processes in the run's cgroup (None without one)."""
+        if not self.dirs:
+            return None
+        try:
+            return [int(p) for p in (self.dirs[0] / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
     def join(self) -> None:
         for d in self.dirs:
             (d / "cgroup.procs").write_text(str(os.getpid()))

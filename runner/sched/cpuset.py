@@ -92,6 +92,25 @@ class Reservation:
             (d / "cgroup.procs").write_text(str(os.getpid()))
         os.sched_setaffinity(0, self.cpus)
 
+    def adopt(self, pids: list[int]) -> None:
+        """Move running processes (every thread of each) onto the reservation, from the trusted
+        parent: into the job's cgroups, and pinned to its CPUs. Processes that ended are skipped."""
+        for pid in pids:
+            for d in self.dirs:
+                try:
+                    (d / "cgroup.procs").write_text(str(pid))
+                except (ProcessLookupError, OSError):
+                    pass
+            try:
+                tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    os.sched_setaffinity(tid, self.cpus)
+                except OSError:
+                    pass
+
     def cpu_seconds(self) -> float | None:
         """CPU time used so far by every process that joined (None without an accounting cgroup)."""
         for d in self.dirs:

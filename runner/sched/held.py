@@ -72,6 +72,10 @@ class Held:
         """In the child, between fork and exec: join the job's cgroups, set the CPU affinity."""
         self.reservation.pin()
 
+    def adopt(self, pids: list[int]) -> None:
+        """From the trusted parent: move running processes onto the slot (cgroups and CPUs)."""
+        self.reservation.adopt(pids)
+
     def cpu_seconds(self) -> float | None:
         """CPU seconds used so far by the job's processes (None without an accounting cgroup)."""
         return self.reservation.cpu_seconds()
