@@ -104,3 +104,28 @@ def test_a_probe_worker_killed_mid_probe_leaves_an_interrupted_row_and_no_sandbo
         time.sleep(0.2)
     rv = api.reveal(directory=ws, wait_seconds=0)
     assert [s["probe_status"] for s in rv.submissions] == ["interrupted"]
+
+
+def test_a_full_probe_lane_is_no_accusation(tmp_path, monkeypatch):
+    """When the host's probe lane stays full, the probes say they did not run; no verdict carries a
+    'tampering suspected' flag (the queue is the host's doing, not the candidate's)."""
+    from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.library.variants import materialize
+    from pitfalls.probes import run as probe_run
+
+    monkeypatch.setenv("PITFALLS_SCHED_DIR", str(tmp_path / "sched"))
+    monkeypatch.setenv("PITFALLS_SCHED_MAX_QUEUE", "1")
+    monkeypatch.setattr(probe_run, "PROBE_QUEUE_SECONDS", 0)
+    scaffold = load_scaffold("tumor_triage")
+    src = materialize(scaffold=scaffold, target=tmp_path / "w", reference=True)
+    from pitfalls import sched
+
+    width = len(sched.status().slots)
+    with sched.slot(job="hog", session_id="other", width=width):
+        blocker = sched.enqueue(job="waiting", session_id="another", kind="probe")  # fills the lane
+        try:
+            results = probe_run.run_probes(scaffold=scaffold, source=src)
+        finally:
+            blocker.withdraw()
+    assert results and all(r.status == "unknown" and not r.tampering for r in results), results
+    assert all("did not run" in r.evidence and "queue" in r.evidence for r in results), results

@@ -32,6 +32,7 @@ import os
 import secrets
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -76,6 +77,8 @@ def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None
         return [ProbeResult(b, "unknown", "this scaffold has no probes.py", self_reported=False) for b in bugs]
     try:
         return _probe(scaffold=scaffold, source=source, scored=scored, seed=seed)
+    except (sched.SchedulerBusy, sched.SchedulerTimeout) as exc:  # the host's queue, not the candidate's code
+        return [ProbeResult(b, "unknown", f"the probes did not run: {exc}", self_reported=False) for b in bugs]
     except Exception as exc:  # noqa: BLE001 - probes are evidence for the interviewer, never a reason to fail
         flag = (f"tampering suspected: the probe run failed in the runner ({type(exc).__name__}: "
                 f"{str(exc)[:200]}), so no verdict was computed; read the candidate's code")
@@ -110,7 +113,7 @@ def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonc
     It waits for a CPU slot in the scheduler's lowest lane (runner/sched/: after every waiting
     submission and check run) and runs on it, with the same thread settings as training."""
     seconds = scaffold.manifest.budgets.train_seconds
-    with sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe") as held:
+    with _probe_slot(scaffold) as held:
         box = start_sandboxed(argv=[sys.executable, "-I", "-u", "/harness/probe.py", str(seconds)],
                               mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/harness")],
                               limits=limits_for(scaffold, seconds * 3 + 30), cwd="/workspace",
@@ -123,6 +126,23 @@ def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonc
             pass  # it already ended: wait() says how
         box.go()
         return box.wait()
+
+
+PROBE_QUEUE_SECONDS = 1800
+"""How long a probe run keeps asking for a slot while the probe lane is full (it runs in the
+background, after the score: waiting costs the candidate nothing)."""
+
+
+def _probe_slot(scaffold: Scaffold) -> sched.Held:
+    """A CPU slot in the probe lane, retried while the lane is full (at most PROBE_QUEUE_SECONDS)."""
+    deadline = time.monotonic() + PROBE_QUEUE_SECONDS
+    while True:
+        try:
+            return sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe")
+        except sched.SchedulerBusy as busy:
+            if time.monotonic() + busy.retry_seconds > deadline:
+                raise
+            time.sleep(max(1, busy.retry_seconds))
 
 
 def cross_checks(*, scaffold: Scaffold, work: Path, payload: dict[str, Any] | None, run: RunResult,
