@@ -150,3 +150,35 @@ def test_the_same_verdict_and_training_time_with_six_other_submissions_in_flight
     print(f"lone {base:.1f} s; in flight {times}; queued {[r['timings'].get('queued_seconds') for r in results]}")
     assert all(r["status"] == "scored" for r in results), [r["message"] for r in results]
     assert max(times) <= 1.3 * base, f"training must take at most 1.3x its lone {base:.1f} s. Got {times} instead."
+
+
+AFFINITY_BEFORE_AND_AFTER_GO = ("import os, sys; print('before', sorted(os.sched_getaffinity(0)), flush=True); "
+                                "sys.stdin.readline(); print('after', sorted(os.sched_getaffinity(0)), flush=True)")
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_gated_sandbox_runs_on_its_slot_from_the_start_unless_it_is_a_warm_up(private_sched, tmp_path, warm):
+    """The probe sandbox is gated only to read its nonce: the candidate's code in it must be on the slot
+    from its first instruction. Only the warm predictor (trusted imports before go) prepares off the
+    slot, and it is on the slot when go() lets candidate code run."""
+    from pitfalls import sched
+    from pitfalls.sandbox.bwrap import Limits, sandbox_uid, start_sandboxed
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two CPUs to tell the slot from the host")
+    with sched.slot(job="t", session_id="me") as held:
+        box = start_sandboxed(argv=[sys.executable, "-c", AFFINITY_BEFORE_AND_AFTER_GO], mounts=[],
+                              limits=Limits(30, 512, 64, 64), env={}, cwd="/tmp", log_path=tmp_path / "log",
+                              uid=sandbox_uid(), gated=True, held=held, warm=warm)
+        deadline = time.monotonic() + 20
+        while "before" not in (tmp_path / "log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        box.go()
+        run = box.wait()
+        slot = str(sorted(held.cpus))
+    lines = dict(line.split(" ", 1) for line in run.log_tail.splitlines() if line.startswith(("before", "after")))
+    assert lines["after"] == slot, lines
+    if warm:
+        assert lines["before"] != slot, lines  # the warm-up used the idle CPUs
+    else:
+        assert lines["before"] == slot, lines

@@ -121,13 +121,13 @@ class CheckContext:
     def starter(self) -> Evaluation:
         source = self.variant("starter")
         return self._get("eval:starter", lambda: self._heavy(lambda: evaluate(
-            scaffold=self.scaffold(), source=source, enforce_budgets=False)))
+            scaffold=self.scaffold(), source=source, enforce_budgets=False, kind="check")))
 
     def reference(self) -> Evaluation:
         source = self.variant("reference")
         # both slots: reference_fast times this run, so nothing else may share the cores
         return self._get("eval:reference", lambda: self._heavy(lambda: evaluate(
-            scaffold=self.scaffold(), source=source, enforce_budgets=False), slots=2))
+            scaffold=self.scaffold(), source=source, enforce_budgets=False, kind="check"), slots=2))
 
     def runs(self) -> list[BatchRun]:
         """Reference and every reference+bug variant, trained with ``seeds`` seeds in one batch."""
@@ -144,7 +144,7 @@ class CheckContext:
         if index is None:
             return [self.secret_anchors(i) for i in range(len(TEST_SECRETS))]
         return self._get(f"secret:{index}", lambda: self._heavy(
-            lambda: measure(self.scaffold().with_secret(TEST_SECRETS[index]))))
+            lambda: measure(self.scaffold().with_secret(TEST_SECRETS[index]), kind="check")))
 
     def probes(self, name: str) -> list[ProbeResult]:
         source = self.variant(name)

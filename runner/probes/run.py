@@ -77,7 +77,8 @@ def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None
         return [ProbeResult(b, "unknown", "this scaffold has no probes.py", self_reported=False) for b in bugs]
     try:
         return _probe(scaffold=scaffold, source=source, scored=scored, seed=seed)
-    except (sched.SchedulerBusy, sched.SchedulerTimeout) as exc:  # the host's queue, not the candidate's code
+    except (sched.SchedulerError, sched.SchedulerBusy, sched.SchedulerTimeout, OSError) as exc:  # the host
+        # (its queue, its disk), not the candidate's code: no accusation
         return [ProbeResult(b, "unknown", f"the probes did not run: {exc}", self_reported=False) for b in bugs]
     except Exception as exc:  # noqa: BLE001 - probes are evidence for the interviewer, never a reason to fail
         flag = (f"tampering suspected: the probe run failed in the runner ({type(exc).__name__}: "
@@ -134,11 +135,13 @@ background, after the score: waiting costs the candidate nothing)."""
 
 
 def _probe_slot(scaffold: Scaffold) -> sched.Held:
-    """A CPU slot in the probe lane, retried while the lane is full (at most PROBE_QUEUE_SECONDS)."""
+    """A CPU slot in the probe lane, asked for at most PROBE_QUEUE_SECONDS (retried while the lane is
+    full; SchedulerTimeout when no slot came in time: the probes then say they did not run)."""
     deadline = time.monotonic() + PROBE_QUEUE_SECONDS
     while True:
         try:
-            return sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe")
+            return sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe",
+                              timeout=max(1.0, deadline - time.monotonic()))
         except sched.SchedulerBusy as busy:
             if time.monotonic() + busy.retry_seconds > deadline:
                 raise

@@ -205,12 +205,18 @@ class Sandboxed:
 
     With ``gated``, the sandboxed process may prepare (import libraries) and then blocks on a
     line from its stdin: :meth:`go` sends ``go`` and restarts the wall clock, so the time limit
-    counts from there; :meth:`cancel` ends it unused.
+    counts from there; :meth:`cancel` ends it unused. With ``warm`` (a gated run whose preparation
+    is trusted code only: the warm predictor), it prepares on any idle CPU and moves onto the held
+    CPUs at :meth:`to_slot`/:meth:`go`; every other run is on the held CPUs from its first instruction.
     """
 
     def __init__(self, cmd: list[str], *, limits: Limits, log_path: Path, uid: int, gated: bool,
-                 held: Held | None = None) -> None:
+                 held: Held | None = None, warm: bool = False) -> None:
+        if warm and not gated:
+            raise ValueError("A warm sandbox must be gated (it waits for go() before candidate code runs). "
+                             "Got warm=True, gated=False instead.")
         self.limits, self.log_path, self.held = limits, log_path, held
+        self._off_slot = warm and held is not None
         # Gated: a minimal CPU weight until go(), so preparing never slows the run it overlaps.
         self.cgroups = Cgroups(f"{os.getpid()}-{uid}-{time.monotonic_ns()}", memory_mb=limits.memory_mb,
                                max_processes=limits.max_processes, cpu_shares=IDLE_SHARES if gated else RUN_SHARES)
@@ -219,18 +225,33 @@ class Sandboxed:
             with log_path.open("wb") as log:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
                                              stdout=log, stderr=subprocess.STDOUT, close_fds=True,
-                                             # a gated run warms up on any idle CPU (at minimal weight)
-                                             # and moves onto the held CPUs at go()
+                                             # a warm run prepares on any idle CPU (at minimal weight)
+                                             # and moves onto the held CPUs before go()
                                              preexec_fn=lambda: _preexec(self.cgroups, limits,
-                                                                         None if gated else held))
+                                                                         None if warm else held))
         except BaseException:
             self.cgroups.remove()
             raise
 
+    def to_slot(self) -> None:
+        """Move a warm sandbox's processes onto the held CPUs (idempotent). Listed and moved until a
+        pass finds no process it has not moved: one forked between a listing and its move is
+        caught by the next pass (before go() only trusted preparation runs, so the tree settles)."""
+        if not self._off_slot:
+            return
+        assert self.held is not None
+        moved: set[int] = set()
+        for _ in range(20):
+            new = set(_members(self.proc.pid, self.cgroups)) - moved
+            if not new:
+                break
+            self.held.adopt(sorted(new))
+            moved |= new
+        self._off_slot = False
+
     def go(self) -> None:
         """Let a gated sandbox proceed, on the held CPUs at full CPU weight; its time limit starts now."""
-        if self.held is not None:  # its warm-up ran unpinned; candidate code runs only on the slot
-            self.held.adopt(_members(self.proc.pid, self.cgroups))
+        self.to_slot()  # candidate code runs only on the slot
         self.cgroups.set_cpu_shares(1024)
         self.start = time.monotonic()
         try:
@@ -269,8 +290,8 @@ class Sandboxed:
 
 def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],
                     cwd: str, log_path: Path, uid: int, tmp_mb: int = 512, gated: bool = False,
-                    held: Held | None = None) -> Sandboxed:
-    """Start ``argv`` in a fresh sandbox and return at once (``gated``: see :class:`Sandboxed`).
+                    held: Held | None = None, warm: bool = False) -> Sandboxed:
+    """Start ``argv`` in a fresh sandbox and return at once (``gated``, ``warm``: see :class:`Sandboxed`).
 
     Output (stdout and stderr) goes to ``log_path``; the last 4 KiB come back in the result.
     ``held``: the scheduler's slot (runner/sched/) the run is pinned to; its thread settings
@@ -284,7 +305,7 @@ def start_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env
                 "OMP_NUM_THREADS": str(min(os.cpu_count() or 1, 4))}
     cmd = build_command(argv=argv, mounts=mounts, env={**base_env, **(held.env if held else {}), **env},
                         cwd=cwd, uid=uid, tmp_mb=tmp_mb)
-    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated, held=held)
+    return Sandboxed(cmd, limits=limits, log_path=log_path, uid=uid, gated=gated, held=held, warm=warm)
 
 
 def run_sandboxed(*, argv: list[str], mounts: list[Mount], limits: Limits, env: dict[str, str],

@@ -55,7 +55,7 @@ def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits,
               Path(m.artifact_path).name],
         mounts=[Mount(model_dir, "/model"), Mount(data_dir, "/data"), Mount(HARNESS_DIR, "/harness"),
                 Mount(out, "/out", writable=True)],
-        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True, held=held)
+        limits=limits, cwd="/model", env={}, log_path=job / "predict.log", uid=uid, gated=True, held=held, warm=True)
     return handle, out
 
 
@@ -70,6 +70,7 @@ def go_when_warm(predictor: Sandboxed, out: Path, *, wait_seconds: float = WARM_
     """
     import time
 
+    predictor.to_slot()  # first onto the slot: its last imports must not take another job's CPU
     predictor.cgroups.set_cpu_shares(1024)
     marker, deadline = out / WARM_MARKER, time.monotonic() + wait_seconds
     while not marker.exists() and predictor.proc.poll() is None and time.monotonic() < deadline:
