@@ -86,6 +86,13 @@ def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None
         return [ProbeResult(b, "unknown", "the probe run failed in the runner", tampering=[flag]) for b in bugs]
 
 
+def did_not_run(results: list[ProbeResult]) -> str:
+    """Why :func:`run_probes` did not run the probes at all (the host's queue was full or timed out,
+    or its disk failed), as its verdicts say; empty when they ran (whatever they found)."""
+    why = [r.evidence for r in results if not r.self_reported and r.evidence.startswith("the probes did not run")]
+    return why[0] if results and len(why) == len(results) else ""
+
+
 def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int) -> list[ProbeResult]:
     with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
