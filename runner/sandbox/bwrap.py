@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pitfalls.core.errors import SandboxUnavailable
 from pitfalls.sandbox.cgroups import Cgroups
-from pitfalls.sandbox.libraries import library_paths, secrets_inside, site_packages
+from pitfalls.sandbox.libraries import PythonView, python_view
 from pitfalls.sched import Held
 
 IDLE_SHARES = 2
@@ -102,27 +102,38 @@ def _parents(dest: str, made: set[str]) -> list[str]:
     return args
 
 
-def _python_mounts(made: set[str]) -> list[str]:
+def _python_mounts(made: set[str], view: PythonView | None = None) -> list[str]:
     """The trusted interpreter, read-only: its prefixes and the library folders its site-packages'
-    ``.pth`` files add (sandbox/libraries.py); then, on top, empty folders over the base data sets
-    and over every folder of pitfalls itself that these mounts would show."""
+    ``.pth`` files add; then, on top, empty folders over the base data sets and over everything
+    of pitfalls and of the host's private folders that these mounts would show (the rules:
+    sandbox/libraries.py). Made by depth, so a folder hidden around a deeper mount (a checkout
+    around its dev ``.venv``) is covered before that mount is made.
+
+    ``view``: what to mount and hide (default: this process's :func:`python_view`).
+
+    Raises:
+        SandboxUnavailable: the Python's prefix cannot be mounted safely (it lies in the checkout).
+    """
+    view = view or python_view()
+    hidden = set(view.hidden) | {os.path.join(lib, rel) for lib in view.libraries for rel in HIDDEN_PACKAGE_DATA
+                                 if os.path.isdir(os.path.join(lib, rel))}
+    binds = [dst for _, dst in view.binds]
+    hidden = {h for h in hidden if not any(_below(h, o) and not any(_below(d, o) and _below(h, d, True) for d in binds)
+                                           for o in hidden)}
+    ops = sorted([(len(Path(dst).parts), 0, src, dst) for src, dst in view.binds] +
+                 [(len(Path(h).parts), 1, h, h) for h in hidden])
     args: list[str] = []
-    prefixes = sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), sys.prefix})
-    roots = [p for p in prefixes if not p.startswith("/usr")]
-    for prefix in roots:
-        args += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
-    sites, libraries = [str(s) for s in site_packages()], library_paths()
-    for path in libraries:
-        if not any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots):
-            args += _parents(path, made) + ["--ro-bind", os.path.realpath(path), path]
-            roots.append(path)
-    hidden = [os.path.join(lib, rel) for lib in sites + libraries for rel in HIDDEN_PACKAGE_DATA
-              if os.path.isdir(os.path.join(lib, rel))]
-    hidden += [h for root in roots + sites for h in secrets_inside(root)]
-    for path in sorted(set(hidden)):
-        if not any(path.startswith(h.rstrip("/") + "/") for h in hidden):
-            args += ["--tmpfs", path]
+    for _, is_hidden, src, dst in ops:
+        if is_hidden:
+            args += ["--tmpfs", dst]
+            made.difference_update({d for d in made if _below(d, dst)})  # gone under the empty folder
+        else:
+            args += _parents(dst, made) + ["--ro-bind", src, dst]
     return args
+
+
+def _below(path: str, folder: str, or_equal: bool = False) -> bool:
+    return (or_equal and path == folder) or path.startswith(folder.rstrip("/") + "/")
 
 
 def _members(root: int, cgroups: Cgroups) -> list[int]:
