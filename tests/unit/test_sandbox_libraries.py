@@ -107,9 +107,11 @@ def test_a_copy_of_pitfalls_is_found_by_its_content_wherever_it_lies(tmp_path):
 
 def test_a_prefix_holding_the_checkout_gets_all_of_it_hidden(tmp_path):
     """pip's `install -e git+...` puts the checkout in <venv>/src/pitfalls: the venv is mounted and
-    the whole checkout (.git, tests, bench, the package) is hidden, not only the package folders."""
+    the whole checkout (.git, tests, bench, the package) is hidden, not only the package folders,
+    also deeper than the content check looks."""
     prefix = _venv(tmp_path / "venv")
-    root = _fake_checkout(prefix / "src" / "pitfalls")
+    root = _fake_checkout(prefix / "share" / "a" / "b" / "c" / "pitfalls")
+    assert pitfalls_copies(str(prefix)) == []  # beyond SCAN_DEPTH: only the known checkout hides it
     host = Host(checkout=str(root), package=[str(root / "runner"), str(root / "scaffolds")])
     view = python_view(prefixes=[str(prefix)], pth=[], host=host)
     assert view.binds == [(str(prefix), str(prefix))]
