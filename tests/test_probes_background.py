@@ -8,16 +8,22 @@ The store's bookkeeping on its own is tests/unit/test_probes_store.py.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from conftest import run_cli, submit_json
 from pitfalls.core.store import Store
 from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.workspace import read_marker
+from pitfalls.probes import worker
 from pitfalls.service import api
+from pitfalls.service.storage import store_snapshot
 
 BUGS = load_scaffold("tumor_triage").manifest.bugs
 
@@ -129,3 +135,118 @@ def test_a_full_probe_lane_is_no_accusation(tmp_path, monkeypatch):
             blocker.withdraw()
     assert results and all(r.status == "unknown" and not r.tampering for r in results), results
     assert all("did not run" in r.evidence and "queue" in r.evidence for r in results), results
+
+
+QUICK = {"train.py": "raise SystemExit(0)\n"}  # a train.py that exits at once: answered in seconds, not rate-limited
+
+
+def _quick_rows(ws: Path) -> tuple[Store, str, Callable[[], int]]:
+    """The store, the session and a maker of rows as api.submit leaves a failed quick submission asked
+    to be probed in the background (its real snapshot stored, the row committed ``pending``)."""
+    store = Store()
+    sid = read_marker(ws)["session_id"]
+    snapshot, digest = store_snapshot(directory=ws, session_id=sid, used=0)
+
+    def add() -> int:
+        sub = store.insert_submission(session_id=sid, note="quick", metric="roc_auc", snapshot=str(snapshot),
+                                      snapshot_sha256=digest)
+        store.finish_submission(sub, status="failed", message="train.py saved no artifact", probe_status="pending")
+        return sub
+
+    return store, sid, add
+
+
+def _workers(session_id: str) -> set[int]:
+    """Live probe worker processes of ``session_id`` (a zombie has no command line; a worker's child
+    between fork and exec still shows the worker's, so it is left out)."""
+    found: dict[int, int] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if b"pitfalls.probes.worker" in argv and session_id.encode() in argv:
+            found[int(proc.name)] = parent
+    return {pid for pid, parent in found.items() if parent not in found}
+
+
+def test_a_burst_of_quick_submissions_runs_at_most_two_workers_and_probes_every_row(workspace):
+    """The DoS: each quick submission used to start a worker of its own, all blocked on the session's
+    lock. Now one waits (handed every row that arrives meanwhile) and one probes; none is orphaned."""
+    store, sid, add = _quick_rows(workspace("tumor_triage", files=QUICK))
+    counts: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            counts.append(len(_workers(sid)))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    run = worker._lock_file(store, sid, "run")
+    fcntl.flock(run, fcntl.LOCK_EX)  # as if a worker were probing: the first one started waits
+    try:
+        first = [add() for _ in range(5)]
+        pids = {worker.spawn(store, sub) for sub in first}
+        assert len(pids) == 1 and _workers(sid) == pids, (pids, _workers(sid))
+        assert {store.submission(sub)["probe_pid"] for sub in first} == pids  # the waiter owns them all
+        assert {store.submission(sub)["probe_status"] for sub in first} == {"pending"}
+    finally:
+        os.close(run)
+    rest = []
+    for _ in range(5):  # while the waiter, now probing, drains: a new waiter at most
+        rest.append(add())
+        worker.spawn(store, rest[-1])
+        time.sleep(0.3)
+    try:
+        assert worker.wait(store, first + rest, timeout=600) == []
+    finally:
+        stop.set()
+        sampler.join()
+    assert counts and max(counts) <= 2, max(counts)
+    assert [store.submission(sub)["probe_status"] for sub in first + rest] == ["done"] * 10
+    deadline = time.monotonic() + 10
+    while _workers(sid):  # each exits once nothing is pending
+        assert time.monotonic() < deadline, _workers(sid)
+        time.sleep(0.1)
+
+
+def test_a_pitfalls_package_in_the_callers_cwd_does_not_replace_the_worker(workspace, tmp_path, monkeypatch):
+    """The practice workspace is the candidate's: a `pitfalls/probes/worker.py` there (or on
+    PYTHONPATH) must not run as the root worker that records the verdicts."""
+    store, sid, add = _quick_rows(workspace("tumor_triage", files=QUICK))
+    evil, marker = tmp_path / "evil", tmp_path / "pwned"
+    (evil / "pitfalls" / "probes").mkdir(parents=True)
+    for init in ("pitfalls/__init__.py", "pitfalls/probes/__init__.py"):
+        (evil / init).write_text("")
+    (evil / "pitfalls" / "probes" / "worker.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.chdir(evil)
+    monkeypatch.setenv("PYTHONPATH", str(evil))
+    sub = add()
+    assert worker.spawn(store, sub)
+    assert worker.wait(store, [sub], timeout=600) == []
+    assert not marker.exists() and store.submission(sub)["probe_status"] == "done"
+
+
+def test_probes_that_did_not_run_are_recorded_failed_not_done(workspace, tmp_path, monkeypatch):
+    """A full probe lane leaves no verdict: the row says so (failed, with the reason) instead of
+    posing as a done row of unknowns that would hide earlier verdicts on the interviewer's dashboard."""
+    from pitfalls import sched
+    from pitfalls.probes import run as probe_run
+
+    store, _, add = _quick_rows(workspace("tumor_triage", files=QUICK))
+    monkeypatch.setenv("PITFALLS_SCHED_DIR", str(tmp_path / "sched"))
+    monkeypatch.setenv("PITFALLS_SCHED_MAX_QUEUE", "1")
+    monkeypatch.setattr(probe_run, "PROBE_QUEUE_SECONDS", 0)
+    sub = add()
+    with sched.slot(job="hog", session_id="other", width=len(sched.status().slots)):
+        blocker = sched.enqueue(job="waiting", session_id="another", kind="probe")  # fills the lane
+        try:
+            assert worker.probe_submission(store, sub) == "failed"
+        finally:
+            blocker.withdraw()
+    row = store.submission(sub)
+    assert row["probe_status"] == "failed" and row["probes"] == [], row
+    assert row["probe_message"].startswith("The probes did not run") and "queue" in row["probe_message"]

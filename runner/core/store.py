@@ -237,7 +237,8 @@ class Store:
         """Write a submission's outcome in one transaction. If that fails, the row is left to
         :meth:`recover` (the next Store opened, in this process or another, marks it failed)."""
         values["finished_at"] = now()
-        if values.get("probe_status") == "pending":  # this process owns them until it hands them on
+        if values.get("probe_status") in ("pending", "running"):  # owned by this process (until it hands
+            # pending ones on to a worker; ``running``: claimed here, so no worker takes them meanwhile)
             values.update(probe_pid=os.getpid(), probe_pid_started=_start_time(os.getpid()))
             _PROBING.add(submission_id)
         for key in JSON_COLUMNS:
@@ -275,6 +276,12 @@ class Store:
             if cur.rowcount == 1:
                 _PROBING.add(submission_id)
         return cur.rowcount == 1
+
+    def pending_probes(self, session_id: str) -> list[int]:
+        """The submissions of a session whose probes are ``pending``, oldest first (a worker drains them)."""
+        rows = self.db.execute("SELECT id FROM submissions WHERE session_id=? AND probe_status='pending' "
+                               "ORDER BY id", (session_id,)).fetchall()
+        return [int(r["id"]) for r in rows]
 
     def finish_probes(self, submission_id: int, *, status: str, probes: list[dict[str, Any]],
                       probe_flags: list[str], message: str = "") -> None:

@@ -64,9 +64,10 @@ def spawn_server(live: LiveSession) -> subprocess.Popen | None:
         return None
     stop_server(live)
     with open(live.dir / "server.log", "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "pitfalls.live.server", "--session-id", live.session_id],
-                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home())})
+        proc = subprocess.Popen([sys.executable, "-I", "-m", "pitfalls.live.server", "--session-id", live.session_id],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",  # -I, /:
+                                # no cwd on sys.path (a `pitfalls/` folder there would replace the server)
+                                start_new_session=True, env={**os.environ, "PITFALLS_HOME": str(home().resolve())})
     live.server_pid = proc.pid
     live.save()
     return proc

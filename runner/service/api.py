@@ -204,12 +204,19 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
         score_public_exact=ev.score_public, score_private=ev.score_private,
         norm_private=cal.normalize(ev.score_private, "private") if cal else None,
         params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
-        timings=ev.timings, log_tail=ev.log_tail, probe_status="pending" if probes else "none")
-    if probes == "background":
+        timings=ev.timings, log_tail=ev.log_tail, probe_status=_probe_start(probes))
+    if probes == "background":  # committed above, before spawn looks for the session's waiting worker
         worker.spawn(store, sub_id)
     elif probes:
-        worker.probe_submission(store, sub_id)
+        worker.probe_submission(store, sub_id, claimed=True)
     return result_from_row(store.submission(sub_id), scaffold)
+
+
+def _probe_start(probes: bool | ProbeMode) -> str:
+    """A scored row's first probe status: ``pending`` for a background worker to drain; ``running``
+    (claimed by this process in the same write, so a worker draining the session leaves it alone)
+    when probed here; ``none`` when not asked for."""
+    return "pending" if probes == "background" else "running" if probes else "none"
 
 
 def _scale(scaffold: Scaffold, say: Callable[[str], None] | None) -> Anchors | None:
