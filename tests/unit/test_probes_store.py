@@ -166,3 +166,37 @@ def test_a_killed_worker_not_yet_reaped_is_dead(tmp_path):
         assert Store().submission(sub)["probe_status"] == "interrupted"
     finally:
         proc.wait()
+
+
+def test_a_session_drains_its_pending_rows_oldest_first_and_leaves_rows_probed_in_process(tmp_path):
+    """A worker drains pending rows only: a ``--wait-probes`` row is claimed ``running`` in the scoring
+    write itself (api.submit), so no worker draining the session takes it from the submitter."""
+    store = Store()
+    sid = store.create_session(scaffold="tumor_triage", workspace=tmp_path, mode="practice")
+    other = _scored(store, tmp_path)  # another session's row
+    rows = []
+    for status in ("pending", "running", "pending", "none"):
+        sub = store.insert_submission(session_id=sid, note="n", metric="m", snapshot="s", snapshot_sha256="h")
+        store.finish_submission(sub, status="scored", score_public=0.5, probe_status=status)
+        rows.append(sub)
+    assert store.pending_probes(sid) == [rows[0], rows[2]]
+    claimed = Store().submission(rows[1])  # another process's open does not interrupt it: this one owns it
+    assert claimed["probe_status"] == "running" and claimed["probe_pid"] == os.getpid()
+    assert worker.drain(store, sid) == {rows[0]: "failed", rows[2]: "failed"}  # snapshot "s" is no snapshot
+    assert store.pending_probes(sid) == [] and store.submission(other)["probe_status"] == "pending"
+    assert store.submission(rows[1])["probe_status"] == "running"
+    assert "The probe run failed in the runner" in store.submission(rows[0])["probe_message"]
+    store.finish_probes(rows[1], status="done", probes=[], probe_flags=[])
+    assert store.submission(rows[1])["probe_status"] == "done"
+
+
+def test_did_not_run_tells_probes_that_never_ran_from_unknown_verdicts():
+    from pitfalls.core.results import ProbeResult
+    from pitfalls.probes.run import did_not_run
+
+    skipped = [ProbeResult(b, "unknown", "the probes did not run: the queue is full", self_reported=False)
+               for b in ("leak", "scale")]
+    assert did_not_run(skipped) == "the probes did not run: the queue is full"
+    assert did_not_run([]) == ""
+    assert did_not_run([skipped[0], ProbeResult("scale", "unknown", "no verdict")]) == ""
+    assert did_not_run([ProbeResult("leak", "unknown", "the probes did not run: forged")]) == ""  # self-reported
