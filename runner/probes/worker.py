@@ -132,7 +132,10 @@ def spawn(store: Store, submission_id: int) -> int:
     A started worker inherits this process's environment (``PITFALLS_HOME``, TMPDIR) but not its cwd."""
     row = store.submission(submission_id)
     session_id = str(row["session_id"]) if row else "unknown"
-    guard = _lock_file(store, session_id, "spawn")  # spawns of a session, one at a time: milliseconds
+    try:
+        guard = _lock_file(store, session_id, "spawn")  # spawns of a session, one at a time: milliseconds
+    except OSError as exc:  # a full or read-only state folder: recorded, the score stands
+        return _not_started(store, submission_id, exc)
     try:
         fcntl.flock(guard, fcntl.LOCK_EX)
         waiting = _lock_file(store, session_id, "wait")
@@ -178,10 +181,7 @@ def _start(store: Store, session_id: str, submission_id: int, waiting: int | Non
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 cwd="/", start_new_session=True, close_fds=True, pass_fds=held)
     except OSError as exc:  # no process to be had (a process limit): recorded, the score stands
-        if store.claim_probes(submission_id):
-            store.finish_probes(submission_id, status="failed", probes=[], probe_flags=[],
-                                message=f"The probe worker could not be started: {exc}")
-        return 0
+        return _not_started(store, submission_id, exc)
     if waiting is not None:
         _write_pid(waiting, proc.pid)
     try:  # at once, not when the worker gets to it: its imports already compete with the scoring
@@ -201,6 +201,14 @@ def absolute_env() -> dict[str, str]:
         if env.get(key):
             env[key] = os.pathsep.join(os.path.abspath(part) if part else part for part in env[key].split(os.pathsep))
     return env
+
+
+def _not_started(store: Store, submission_id: int, exc: OSError) -> int:
+    """Record that no worker could be started for a submission's probes (the score stands); 0."""
+    if store.claim_probes(submission_id):
+        store.finish_probes(submission_id, status="failed", probes=[], probe_flags=[],
+                            message=f"The probe worker could not be started: {exc}")
+    return 0
 
 
 def wait(store: Store, submission_ids: list[int], timeout: float, poll: float = 0.5) -> list[int]:
