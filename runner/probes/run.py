@@ -62,21 +62,22 @@ class Scored(Protocol):
 
 
 def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None,
-               seed: int = 0) -> list[ProbeResult]:
+               seed: int = 0, queue_seconds: float | None = None) -> list[ProbeResult]:
     """Probe ``source`` (a workspace or extracted snapshot) for every bug in the manifest.
 
     A bug without a probe, or whose probe cannot decide, is reported as ``unknown``. Every verdict
     carries the run's tamper flags (empty when nothing suspicious was seen). ``scored`` is the
     scored evaluation of the same files, if any: the probe run is cross-checked against it (it
     trained, so the probe run must train too, to an artifact of the same size). ``seed`` is the
-    SEED the scored run trained with. Never raises: a probe run that fails in the runner yields
+    SEED the scored run trained with. ``queue_seconds``: how long to wait for a CPU slot (default
+    PROBE_QUEUE_SECONDS; the reveal, which a candidate waits for, passes its own wait). Never raises: a probe run that fails in the runner yields
     ``unknown`` verdicts with a flag saying so (a submission is scored whatever its probes do).
     """
     bugs = scaffold.manifest.bugs
     if not scaffold.probes_file.exists():
         return [ProbeResult(b, "unknown", "this scaffold has no probes.py", self_reported=False) for b in bugs]
     try:
-        return _probe(scaffold=scaffold, source=source, scored=scored, seed=seed)
+        return _probe(scaffold=scaffold, source=source, scored=scored, seed=seed, queue_seconds=queue_seconds)
     except (sched.SchedulerError, sched.SchedulerBusy, sched.SchedulerTimeout, OSError) as exc:  # the host
         # (its queue, its disk), not the candidate's code: no accusation
         return [ProbeResult(b, "unknown", f"the probes did not run: {exc}", self_reported=False) for b in bugs]
@@ -93,7 +94,8 @@ def did_not_run(results: list[ProbeResult]) -> str:
     return why[0] if results and len(why) == len(results) else ""
 
 
-def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int) -> list[ProbeResult]:
+def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int,
+           queue_seconds: float | None = None) -> list[ProbeResult]:
     with job_folder(scaffold=scaffold, source=source, prefix=quota.PROBE_PREFIX) as job:
         uid = sandbox_uid()
         work, kit = job / "work", job / "harness"
@@ -107,13 +109,15 @@ def _probe(*, scaffold: Scaffold, source: Path, scored: Scored | None, seed: int
         prepare_dir(work, uid)
         os.chmod(kit, 0o755)
         nonce = secrets.token_hex(32).encode()
-        run = _run(scaffold=scaffold, job=job, work=work, kit=kit, uid=uid, nonce=nonce, seed=seed)
+        run = _run(scaffold=scaffold, job=job, work=work, kit=kit, uid=uid, nonce=nonce, seed=seed,
+                   queue_seconds=queue_seconds)
         payload, channel = read_record(job / "probe.log", nonce)
         checks = cross_checks(scaffold=scaffold, work=work, payload=payload, run=run, scored=scored)
     return _verdicts(scaffold.manifest.bugs, payload, channel + flags + checks, run)
 
 
-def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonce: bytes, seed: int) -> RunResult:
+def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonce: bytes, seed: int,
+         queue_seconds: float | None = None) -> RunResult:
     """The probe sandbox, as close to pipeline.train's as the harness allows: the same workspace
     mount, cwd, environment (SEED, PYTHONPATH, thread settings, HOME... from sandbox.py's base) and
     unbuffered output. What remains different is listed in README.md ("Probe verdicts").
@@ -121,7 +125,7 @@ def _run(*, scaffold: Scaffold, job: Path, work: Path, kit: Path, uid: int, nonc
     It waits for a CPU slot in the scheduler's lowest lane (runner/sched/: after every waiting
     submission and check run) and runs on it, with the same thread settings as training."""
     seconds = scaffold.manifest.budgets.train_seconds
-    with _probe_slot(scaffold) as held:
+    with _probe_slot(scaffold, queue_seconds) as held:
         box = start_sandboxed(argv=[sys.executable, "-I", "-u", "/harness/probe.py", str(seconds)],
                               mounts=[Mount(work, "/workspace", writable=True), Mount(kit, "/harness")],
                               limits=limits_for(scaffold, seconds * 3 + 30), cwd="/workspace",
@@ -141,10 +145,10 @@ PROBE_QUEUE_SECONDS = 1800
 background, after the score: waiting costs the candidate nothing)."""
 
 
-def _probe_slot(scaffold: Scaffold) -> sched.Held:
+def _probe_slot(scaffold: Scaffold, queue_seconds: float | None = None) -> sched.Held:
     """A CPU slot in the probe lane, asked for at most PROBE_QUEUE_SECONDS (retried while the lane is
     full; SchedulerTimeout when no slot came in time: the probes then say they did not run)."""
-    deadline = time.monotonic() + PROBE_QUEUE_SECONDS
+    deadline = time.monotonic() + (PROBE_QUEUE_SECONDS if queue_seconds is None else queue_seconds)
     while True:
         try:
             return sched.slot(job=f"probe {scaffold.name}", session_id=f"pid-{os.getpid()}", kind="probe",

@@ -307,7 +307,8 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
 
     store, session, scaffold = _open(directory, store)
     start = time.monotonic()
-    found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve())}
+    found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
+                                             queue_seconds=max(1.0, wait_seconds))}
     waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))
     bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence,
              "self_reported": found[b].self_reported, "tampering": found[b].tampering}
