@@ -70,8 +70,9 @@ def run_probes(*, scaffold: Scaffold, source: Path, scored: Scored | None = None
     scored evaluation of the same files, if any: the probe run is cross-checked against it (it
     trained, so the probe run must train too, to an artifact of the same size). ``seed`` is the
     SEED the scored run trained with. ``queue_seconds``: how long to wait for a CPU slot (default
-    PROBE_QUEUE_SECONDS; the reveal, which a candidate waits for, passes its own wait). Never raises: a probe run that fails in the runner yields
-    ``unknown`` verdicts with a flag saying so (a submission is scored whatever its probes do).
+    PROBE_QUEUE_SECONDS; the reveal, which a candidate waits for, passes its own wait). Never
+    raises: a probe run that fails in the runner yields ``unknown`` verdicts with a flag saying so
+    (a submission is scored whatever its probes do).
     """
     bugs = scaffold.manifest.bugs
     if not scaffold.probes_file.exists():
