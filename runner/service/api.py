@@ -22,9 +22,10 @@ from pitfalls.library.workspace import create_workspace, extract_snapshot, read_
 from pitfalls.probes import worker
 from pitfalls.probes.run import run_probes
 from pitfalls.sandbox import quota
-from pitfalls.scoring.anchors import Anchors, anchors, cached_anchors
+from pitfalls.scoring.anchors import Anchors, anchors
 from pitfalls.scoring.pipeline import Evaluation, evaluate
 from pitfalls.service import probing
+from pitfalls.service.calibration import calibrate, calibrate_secrets  # noqa: F401 - re-exported: part of the api
 from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from pitfalls.service.views import goal_view, public_view, result_from_row, solution_diff
 
@@ -326,38 +327,3 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
                   guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "",
                   submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
                   waited=round(waited, 1))
-
-
-def calibrate(*, name: str, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """This installation's anchors of ``name`` (runner/scoring/anchors.py), measured now if not cached.
-
-    Returns the four scores, ``seconds`` (how long measuring took) and ``cached`` (whether they
-    were measured earlier).
-
-    Raises:
-        PitfallsError: the starter or the reference could not be scored.
-    """
-    scaffold = load_scaffold(name)
-    cached = cached_anchors(scaffold) is not None
-    cal = anchors(scaffold, say=say)
-    return {**cal.view(), "seconds": cal.seconds, "cached": cached}
-
-
-def calibrate_secrets(*, name: str) -> dict[str, Any]:
-    """Measure ``name``'s starter and reference over the pinned test secrets (runner/scoring/anchors.py):
-    the manifest's ``[calibration]`` values, and ``goal_normalized`` converted from a legacy
-    absolute goal (None when the manifest already has goal_normalized).
-
-    Raises:
-        PitfallsError: the starter or the reference could not be scored on a test secret.
-    """
-    from pitfalls.scoring.anchors import measure_secrets, spread
-
-    scaffold = load_scaffold(name)
-    table = spread(measure_secrets(scaffold)).table()
-    t = scaffold.manifest.task
-    goal = None
-    if t.goal is not None and table["reference_mean"] != table["baseline_mean"]:
-        goal = (t.goal - table["baseline_mean"]) / (table["reference_mean"] - table["baseline_mean"])
-        goal = min(1.0, max(0.01, goal))  # a share of the gap; check tells if the reference misses it
-    return {"calibration": table, "goal_normalized": goal}
