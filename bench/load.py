@@ -5,9 +5,9 @@
 
 Mirrors live sessions on one host: one installation (one PITFALLS_HOME, so one store), one
 scheduler folder (a private one unless PITFALLS_SCHED_DIR is set), and one practice workspace per
-session holding the scaffold's reference solution. After an untimed warm-up submission, a **lone** run: the same code submitted
-with nothing else running (``--lone-runs``, median train time; its verdict is the one every other
-run must reach). Then, for each N in ``--sessions``, N sessions submit for ``--minutes``:
+session holding the scaffold's reference solution. After an untimed warm-up submission, a
+**lone** run: the same code submitted with nothing else running (``--lone-runs``, median train
+time; its verdict is the one every other run must reach). Then, for each N in ``--sessions``, N sessions submit for ``--minutes``:
 
 - **steady**: each session's first submission at a random moment within one interval, then one
   every ``--rate-seconds`` +-20% (default 150 s: one every 2-3 minutes). A session waits for its
