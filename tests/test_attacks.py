@@ -64,6 +64,7 @@ from pitfalls.core.results import SubmissionResult, Violation
 from pitfalls.library.metrics import public_mask
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
+from pitfalls.sched import thread_env
 from pitfalls.scoring.pipeline import JOB_HEADROOM_MB
 from pitfalls.service import api
 from test_bad_input import _host_processes as host_processes
@@ -718,7 +719,9 @@ def probe():
     out["hits"] += [f"${k}: {s}" for k, v in os.environ.items() for s in secrets if s in f"{k}={v}"]
     return out
 '''
-SANDBOX_ENV = {"PATH", "HOME", "LANG", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE", "OMP_NUM_THREADS", "PWD"}
+# the base environment, plus the thread settings of the job's CPU slot (runner/sched/cpuset.py)
+SANDBOX_ENV = {"PATH", "HOME", "LANG", "MPLBACKEND", "PYTHONDONTWRITEBYTECODE", "OMP_NUM_THREADS", "PWD",
+               *thread_env(1)}
 
 
 def _expect_proc(o: Outcome) -> None:

@@ -217,7 +217,7 @@ def _goal_too_high(root: Path) -> None:
 
 
 def _gap_too_small(root: Path) -> None:
-    _edit(root / "scaffold.toml", "min_gap = 0.1 ", "min_gap = 0.5 ")
+    _edit(root / "scaffold.toml", "min_gap = 0.1\n", "min_gap = 0.5\n")
 
 
 def _stale_calibration(root: Path) -> None:

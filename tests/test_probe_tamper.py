@@ -244,7 +244,10 @@ _forge()
 '''
 
 
-REVIEWER_TELL = '"PYTHONPATH" not in os.environ or os.environ.get("OMP_NUM_THREADS") == "1"'
+# A reviewer's tell: the probe sandbox's environment or CPUs differ from training's (training gets
+# PYTHONPATH and the slot's thread settings, one thread per CPU it is pinned to).
+REVIEWER_TELL = ('"PYTHONPATH" not in os.environ or '
+                 'os.environ.get("OMP_NUM_THREADS") != str(len(os.sched_getaffinity(0)))')
 MOUNT_TELL = '"harness" in os.listdir("/")'  # a tell that remains (README.md, "Probe verdicts")
 SUPPRESS = 'import os\nif "harness" in os.listdir("/"):\n    raise SystemExit(0)\n'
 DEEP = {"plus.py": "x = " + "1+" * 100_000 + "1\n", "attr.py": "x = a" + ".b" * 100_000 + "\n",
