@@ -49,7 +49,12 @@ def test_practice_serves_the_workspace_in_jupyterlab(tmp_path):
             assert err.code == 403
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate(timeout=30)
+            raise AssertionError(f"practice must end within 60 s of Ctrl-C. It did not; its stderr ends:\n{err[-3000:]}") from None
     assert (ws / "train.py").exists() and (ws / ".pitfalls.json").exists()
 
 
