@@ -261,8 +261,20 @@ def test_code_too_deep_to_scan_is_a_finding_not_a_crash(name, tmp_path):
     assert scan_workspace(tmp_path) == [f"tampering suspected: {name}:0 code too deeply nested to scan: {name}"]
 
 
-def test_a_probe_run_that_fails_in_the_runner_gives_flagged_unknowns(tmp_path):
+def test_a_probe_run_that_fails_in_the_runner_gives_flagged_unknowns(tmp_path, monkeypatch):
+    """An unexpected failure in the runner is flagged for the interviewer; a failure of the host
+    (a missing folder, a full disk, the queue) only says the probes did not run: no accusation."""
+    from pitfalls.probes import run as probe_run
+
     found = run_probes(scaffold=load_scaffold("tumor_triage"), source=tmp_path / "no-such-workspace")
+    assert {p.status for p in found} == {"unknown"} and len(found) == len(FORGED)
+    assert all(p.evidence.startswith("the probes did not run") and not p.tampering for p in found), found
+
+    def crash(**_: object) -> None:
+        raise RuntimeError("a runner bug")
+
+    monkeypatch.setattr(probe_run, "_probe", crash)
+    found = run_probes(scaffold=load_scaffold("tumor_triage"), source=tmp_path)
     assert {p.status for p in found} == {"unknown"} and len(found) == len(FORGED)
     assert all("the probe run failed in the runner" in p.tampering[0] for p in found)
 

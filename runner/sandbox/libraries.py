@@ -47,20 +47,31 @@ class Host:
     checkout: str | None
     package: list[str] = field(default_factory=list)
     private: list[str] = field(default_factory=list)
+    """Folders of pitfalls' own state ($PITFALLS_HOME, the scheduler's): nothing inside or around them."""
+    shared: list[str] = field(default_factory=list)
+    """Folders many things live in (the user's home, the temp folder): a library folder inside one
+    is fine (a venv in /tmp), one holding or being one is not; hidden inside a mounted prefix."""
 
     @classmethod
     def current(cls) -> Host:
         """This process's checkout, pitfalls folders and private folders."""
         root = checkout()
         return cls(checkout=None if root is None else os.path.realpath(root),
-                   package=[os.path.realpath(p) for p in pitfalls_folders()], private=private_folders())
+                   package=[os.path.realpath(p) for p in pitfalls_folders()], private=private_folders(),
+                   shared=shared_folders())
 
 
 def private_folders() -> list[str]:
-    """$PITFALLS_HOME, the user's home, the scheduler's folder and the temp folder, as real paths
-    (``/`` left out: a home of ``/`` cannot mean that nothing is mountable)."""
+    """$PITFALLS_HOME and the scheduler's folder, as real paths (``/`` left out)."""
     sched = os.environ.get(ENV_PREFIX + "DIR", "").strip() or str(default_folder())
-    found = {os.path.realpath(str(p)) for p in (home(), Path.home(), sched, tempfile.gettempdir())}
+    found = {os.path.realpath(str(p)) for p in (home(), sched)}
+    return sorted(found - {"/"})
+
+
+def shared_folders() -> list[str]:
+    """The user's home and the temp folder, as real paths (``/`` left out: a home of ``/`` cannot
+    mean that nothing is mountable)."""
+    found = {os.path.realpath(str(p)) for p in (Path.home(), tempfile.gettempdir())}
     return sorted(found - {"/"})
 
 
@@ -141,6 +152,9 @@ def refused(path: str, host: Host | None = None) -> str | None:
     for folder in host.private:
         if _inside(real, folder) or _inside(folder, real):
             return f"it {'lies inside' if _inside(real, folder) else 'holds'} the private folder {folder}"
+    for folder in host.shared:
+        if _inside(folder, real):
+            return f"it holds the shared folder {folder} (mount the library folder inside it instead)"
     if copies := pitfalls_copies(real):
         return f"it holds a copy of pitfalls (scaffolds with solutions) at {copies[0]}"
     return None
@@ -162,8 +176,8 @@ def prefix_refused(prefix: str, host: Host | None = None) -> str | None:
                 f"({inside[0]}): its sandboxes mount the Python's prefix. Got the prefix {prefix} instead. "
                 f"Create the venv elsewhere (`python -m venv ~/venvs/pitfalls`) or directly in the "
                 f"checkout's root (`python -m venv {root or '<checkout>'}/.venv`), and install pitfalls into it.")
-    if real in host.private or _is_copy(real):
-        what = "a private folder of the host" if real in host.private else "a copy of pitfalls"
+    if real in host.private + host.shared or _is_copy(real):
+        what = "a private folder of the host" if real in host.private + host.shared else "a copy of pitfalls"
         return (f"The Python that runs pitfalls must have a prefix of its own, not {what}: its sandboxes "
                 f"mount the whole prefix. Got the prefix {prefix} instead. Create a venv elsewhere "
                 f"(`python -m venv ~/venvs/pitfalls`) and install pitfalls into it.")
@@ -176,7 +190,7 @@ def secrets_inside(root: str, host: Host | None = None, *, scan: bool = True) ->
     list), the checkout, the private folders and (``scan``) any copy of pitfalls found by content."""
     host = host or Host.current()
     real_root = os.path.realpath(root)
-    folders = host.package + ([host.checkout] if host.checkout else []) + host.private
+    folders = host.package + ([host.checkout] if host.checkout else []) + host.private + host.shared
     if scan:
         folders += pitfalls_copies(real_root)
     hidden = {root.rstrip("/") + folder[len(real_root.rstrip("/")):] for folder in folders

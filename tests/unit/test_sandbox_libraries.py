@@ -25,6 +25,7 @@ from pitfalls.sandbox.libraries import (
     python_view,
     refused,
     secrets_inside,
+    shared_folders,
 )
 
 
@@ -78,10 +79,15 @@ def test_private_folders_are_refused_around_and_inside_and_hidden_in_a_prefix(tm
     assert "holds the private folder" in refused(str(tmp_path / "prefix" / "share"), host)
     assert refused(str(tmp_path / "prefix" / "bin"), host) is None
     assert str(private) in secrets_inside(str(tmp_path / "prefix"), host)
-    mine = private_folders()
+    mine = private_folders() + shared_folders()
     for folder in (home(), Path.home(), tempfile.gettempdir()):
         assert os.path.realpath(folder) in mine, (folder, mine)
-    assert "private folder" in refused(str(tmp_path))  # the test's tmp_path lies in the temp folder
+    # the user's home and the temp folder are shared: a library folder inside one (a venv in /tmp)
+    # is mounted, one holding one is refused, and inside a mounted prefix one is hidden
+    shared = Host(checkout=None, shared=[str(tmp_path / "prefix" / "share")])
+    assert refused(str(tmp_path / "prefix" / "share" / "lib"), shared) is None
+    assert "holds the shared folder" in refused(str(tmp_path / "prefix"), shared)
+    assert str(tmp_path / "prefix" / "share") in secrets_inside(str(tmp_path / "prefix"), shared)
 
 
 def test_a_copy_of_pitfalls_is_found_by_its_content_wherever_it_lies(tmp_path):
