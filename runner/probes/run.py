@@ -39,12 +39,13 @@ from typing import Any, Protocol
 from pitfalls import sched
 from pitfalls.core.resources import package_folder
 from pitfalls.core.results import ProbeResult
+from pitfalls.fs.jobfiles import prepare_dir
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import write_training_data
 from pitfalls.probes.tamper import scan_workspace
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Mount, RunResult, sandbox_uid, start_sandboxed
-from pitfalls.scoring.pipeline import check_artifact, copy_workspace, job_folder, limits_for, prepare_dir
+from pitfalls.scoring.pipeline import check_artifact, copy_workspace, job_folder, limits_for
 from pitfalls.scoring.predictor import HARNESS_DIR
 
 PROBEKIT_DIR = package_folder("pitfalls.bugs", "probekit")
