@@ -21,6 +21,16 @@ def _api() -> ModuleType:
 
     return api
 
+
+def _job_api() -> ModuleType:
+    """:func:`_api` for a command that scores, checks or calibrates: this process's own work runs at
+    the lowest CPU priority first, so its imports and counting never slow another job's training on
+    its reserved CPU (runner/sched/priority.py)."""
+    from pitfalls.sched.priority import lower_client_priority
+
+    lower_client_priority()
+    return _api()
+
 DIR = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
                    show_default=True, help="The workspace folder.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
@@ -124,7 +134,7 @@ def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, as_js
     if no_probes and wait_probes:
         raise click.UsageError("Give --no-probes or --wait-probes, not both.")
     probes = False if no_probes else "wait" if wait_probes else "background"
-    result = _api().submit(directory=directory, note=note, probes=probes, on_wait=_show_wait(),
+    result = _job_api().submit(directory=directory, note=note, probes=probes, on_wait=_show_wait(),
                            say=lambda s: click.echo(f"{s} (before this first submission is scored)", err=True))
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
@@ -218,7 +228,7 @@ def calibrate(name: str, write: bool, as_json: bool) -> None:
 
     start = time.monotonic()
     if not write:
-        values = _api().calibrate(name=name, say=lambda s: click.echo(s, err=True))
+        values = _job_api().calibrate(name=name, say=lambda s: click.echo(s, err=True))
         how = "cached" if values["cached"] else f"measured in {values['seconds']:.1f} s"
         _emit(values, as_json, "\n".join(f"{k} = {values[k]!r}" for k in ("baseline_public", "baseline_private",
                                                                           "reference_public", "reference_private"))
@@ -265,6 +275,9 @@ def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: 
       pitfalls check scaffolds/my_task --quick
       pitfalls check --all --json
     """
+    from pitfalls.sched.priority import lower_client_priority
+
+    lower_client_priority()  # before the imports below: see _job_api
     from pitfalls.checks.suite import check_all, run_checks
 
     if bool(target) == all_:

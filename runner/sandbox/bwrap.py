@@ -25,6 +25,7 @@ from pitfalls.core.errors import SandboxUnavailable
 from pitfalls.sandbox.cgroups import Cgroups
 from pitfalls.sandbox.libraries import PythonView, python_view
 from pitfalls.sched import Held
+from pitfalls.sched.priority import sandbox_priority
 
 IDLE_SHARES = 2
 """cgroup v1 ``cpu.shares`` of a gated sandbox before ``go`` (the default weight is 1024)."""
@@ -162,6 +163,7 @@ def _preexec(cgroups: Cgroups, limits: Limits, held: Held | None) -> None:
     """Runs in the child between fork and exec: join cgroups, pin to the held CPUs, set rlimits."""
     os.setsid()
     cgroups.join()
+    sandbox_priority()  # the runner's own work is niced; the sandbox's weight is its cgroup's
     if held is not None:  # the scheduler's cpuset (runner/sched/): the sandbox cannot widen it
         held.pin()
     else:  # not on a slot (a gated warm-up): any CPU, not the runner thread's own pin

@@ -33,6 +33,7 @@ from pitfalls.library.workspace import SANDBOX_SKIP, write_training_data
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Limits, Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from pitfalls.sched import Held, Ticket, Waiting
+from pitfalls.sched.priority import client_priority
 from pitfalls.scoring import intervals, verdicts
 from pitfalls.scoring.anchor_cache import cached_anchors
 from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
@@ -213,7 +214,8 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
              on_wait: Callable[[Waiting], None] | None = None) -> Evaluation:
     """Train, count, predict and score the workspace files in ``source`` (not modified).
 
-    The files are copied first; then the job waits for a CPU slot of the host-wide scheduler
+    This thread's own work runs at the lowest CPU priority (runner/sched/priority.py). The files
+    are copied first; then the job waits for a CPU slot of the host-wide scheduler
     (runner/sched/) and every sandbox runs on the slot's CPUs. Time budgets count from the grant:
     ``timings["queued_seconds"]`` is the wait, apart from them.
 
@@ -232,7 +234,7 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
         SchedulerBusy: no ticket was given and the queue is full.
     """
     try:
-        with job_folder(scaffold=scaffold, source=source) as job:
+        with client_priority(), job_folder(scaffold=scaffold, source=source) as job:
             uid = sandbox_uid()
             work = job / "work"
             copy_workspace(source, work)
