@@ -116,6 +116,8 @@ def test_an_explicit_thread_setting_of_the_caller_wins_over_the_slots(private_sc
 
 
 WORKER = r"""
+from pitfalls.sched.priority import lower_client_priority
+lower_client_priority()  # as `pitfalls submit` does before its imports (root only)
 import json, sys, tempfile
 from pathlib import Path
 from pitfalls.library.scaffold import load_scaffold
@@ -150,6 +152,31 @@ def test_the_same_verdict_and_training_time_with_six_other_submissions_in_flight
     print(f"lone {base:.1f} s; in flight {times}; queued {[r['timings'].get('queued_seconds') for r in results]}")
     assert all(r["status"] == "scored" for r in results), [r["message"] for r in results]
     assert max(times) <= 1.3 * base, f"training must take at most 1.3x its lone {base:.1f} s. Got {times} instead."
+
+
+NICE = ("import os\ntry:\n    os.nice(-1)\n    lowered = 'lowered'\nexcept OSError:\n    lowered = 'refused'\n"
+        "print('NICE', os.getpriority(os.PRIO_PROCESS, 0), lowered, flush=True)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the runner lowers its own priority only as root")
+def test_the_runners_own_work_is_niced_and_its_sandboxes_are_not(private_sched, tmp_path):
+    """Inside evaluate the runner's thread runs at nice 19, so its imports and counting take ~1% of
+    another job's reserved CPU; the sandbox it starts is back at nice 0 (its cgroup weight decides)
+    and the candidate's code cannot raise its own priority above that."""
+    from pitfalls.sandbox.bwrap import Limits, run_sandboxed, sandbox_uid
+    from pitfalls.sched.priority import CLIENT_NICE, client_priority
+
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    with client_priority():
+        inside = os.getpriority(os.PRIO_PROCESS, 0)
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        run = run_sandboxed(argv=[sys.executable, "-c", NICE], mounts=[], limits=Limits(30, 512, 64, 64),
+                            env={}, cwd="/tmp", log_path=tmp_path / "log", uid=sandbox_uid())
+    assert (inside, child) == (CLIENT_NICE, str(CLIENT_NICE))
+    assert os.getpriority(os.PRIO_PROCESS, 0) == before
+    line = next(ln for ln in run.log_tail.splitlines() if ln.startswith("NICE"))
+    assert line.split()[1:] == ["0", "refused"], run.log_tail
 
 
 AFFINITY_BEFORE_AND_AFTER_GO = ("import os, sys; print('before', sorted(os.sched_getaffinity(0)), flush=True); "
