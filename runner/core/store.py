@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 from pitfalls.core.clock import closes_at  # noqa: F401 - re-exported: callers import it from here
 from pitfalls.core.errors import storage_error
+from pitfalls.core.finals import SCHEMA as FINALS_SCHEMA
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -129,7 +130,7 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + FINALS_SCHEMA)  # new tables: created on the first open
             self.migrate()
             self.recover()
         except (OSError, sqlite3.Error) as exc:
