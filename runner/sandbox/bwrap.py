@@ -159,14 +159,16 @@ def _members(root: int, cgroups: Cgroups) -> list[int]:
     return sorted(tree)
 
 
-def _preexec(cgroups: Cgroups, limits: Limits, held: Held | None) -> None:
+def _preexec(cgroups: Cgroups, limits: Limits, held: Held | None, warm: bool = False) -> None:
     """Runs in the child between fork and exec: join cgroups, pin to the held CPUs, set rlimits."""
     os.setsid()
     cgroups.join()
     sandbox_priority()  # the runner's own work is niced; the sandbox's weight is its cgroup's
-    if held is not None:  # the scheduler's cpuset (runner/sched/): the sandbox cannot widen it
+    if held is not None and not warm:  # the scheduler's cpuset (runner/sched/): the sandbox cannot widen it
         held.pin()
-    else:  # not on a slot (a gated warm-up): any CPU, not the runner thread's own pin
+    elif held is not None:  # a warm-up: any of the scheduler's CPUs, not the runner thread's own pin
+        held.pin_off_slot()
+    else:  # no scheduler at all: any CPU
         try:
             os.sched_setaffinity(0, range(os.cpu_count() or 1))
         except OSError:
@@ -240,8 +242,7 @@ class Sandboxed:
                                              stdout=log, stderr=subprocess.STDOUT, close_fds=True,
                                              # a warm run prepares on any idle CPU (at minimal weight)
                                              # and moves onto the held CPUs before go()
-                                             preexec_fn=lambda: _preexec(self.cgroups, limits,
-                                                                         None if warm else held))
+                                             preexec_fn=lambda: _preexec(self.cgroups, limits, held, warm))
         except BaseException:
             self.cgroups.remove()
             raise

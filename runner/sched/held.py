@@ -72,6 +72,14 @@ class Held:
         """In the child, between fork and exec: join the job's cgroups, set the CPU affinity."""
         self.reservation.pin()
 
+    def pin_off_slot(self) -> None:
+        """In the child, between fork and exec: any of the scheduler's CPUs (``PITFALLS_SCHED_CPUS``),
+        never one outside them: for trusted preparation that moves onto the slot later (:meth:`adopt`)."""
+        try:
+            os.sched_setaffinity(0, self.sched.config.cpus)
+        except OSError:
+            pass
+
     def adopt(self, pids: list[int]) -> None:
         """From the trusted parent: move running processes onto the slot (cgroups and CPUs)."""
         self.reservation.adopt(pids)
