@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pitfalls.cli.final_view import reveal_lines, submission_lines
 from pitfalls.core.results import SubmissionResult
 
 
@@ -20,14 +21,17 @@ def fmt(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def fmt_public(x: float | None) -> str:
-    """A public score as stored: already on its scaffold's grid, so shown without added digits."""
-    return "-" if x is None else f"{x:.6g}"
+def fmt_public(x: float | None, decimals: int | None = None) -> str:
+    """A public score as stored: already on its scaffold's grid, so shown with exactly the grid's
+    ``decimals`` (no digit added or dropped), or without added digits when they are not known."""
+    if x is None:
+        return "-"
+    return f"{x:.6g}" if decimals is None else f"{x:.{decimals}f}"
 
 
-def fmt_interval(iv: list[float] | None) -> str:
-    """``95% interval LO to HI`` (empty when there is none)."""
-    return "" if not iv else f"95% interval {fmt_public(iv[0])} to {fmt_public(iv[1])}"
+def fmt_interval(iv: list[float] | None, decimals: int | None = None) -> str:
+    """``95% interval LO to HI`` (empty when there is none), on the score's grid."""
+    return "" if not iv else f"95% interval {fmt_public(iv[0], decimals)} to {fmt_public(iv[1], decimals)}"
 
 
 def probe_warning(bug: dict[str, Any]) -> list[str]:
@@ -41,9 +45,10 @@ def submission(r: SubmissionResult) -> str:
     head = {"scored": "SCORED", "rejected": "REJECTED", "failed": "FAILED"}[r.status]
     lines = [f"[{head}] submission #{r.submission_id}"]
     if r.status == "scored":
-        interval = f" ({fmt_interval(r.score_interval)})" if r.score_interval else ""
-        lines.append(f"  {r.metric} (public slice): {fmt_public(r.score)}{interval}   normalized: "
+        interval = f" ({fmt_interval(r.score_interval, r.decimals)})" if r.score_interval else ""
+        lines.append(f"  {r.metric} (public slice): {fmt_public(r.score, r.decimals)}{interval}   normalized: "
                      f"{fmt(r.normalized, 3)}   (starter = 0, reference = 1)")
+    lines += submission_lines(r)
     lines.append(f"  {r.message}")
     for v in r.violations:
         lines.append(f"  - {v.constraint}: limit {v.limit}, got {v.actual}")
@@ -84,13 +89,11 @@ def waiting(place: int, waiting: int, queued_seconds: float) -> str:
 
 
 def history(results: list[SubmissionResult]) -> str:
-    """The history table followed by a score-over-time plot."""
-    rows = [(r.submission_id, r.created_at.replace("T", " ")[:19], r.status, fmt_public(r.score),
-             fmt_interval(r.score_interval).removeprefix("95% interval ") or "-",
-             fmt(r.normalized, 3), r.params if r.params is not None else "-", (r.note or "")[:40])
-            for r in results]
-    out = table(rows, ["#", "time (UTC)", "status", "score", "95% interval", "normalized", "params", "note"])
-    return out + "\n\n" + plot([(r.submission_id, r.score) for r in results if r.score is not None])
+    """The history: every submission in a table, then a chart of the public scores with their intervals
+    (:mod:`pitfalls.cli.history_view`)."""
+    from pitfalls.cli.history_view import history_text
+
+    return history_text(results)
 
 
 PROBE_WORDS = {"pending": "probes still running (waiting for a worker)", "running": "probes still running",
@@ -104,62 +107,53 @@ def probe_status(statuses: dict[int, str]) -> str:
 
 
 def submission_probes(rv: Any) -> list[str]:
-    """The reveal's lines for each probed submission: its verdicts, or why there are none yet."""
+    """The reveal's lines for each probed submission: how many bugs it had fixed and which were still
+    present (by title), or why there are no verdicts yet."""
     if not rv.submissions:
         return []
+    titles = {b["id"]: b.get("title") or b["id"] for b in rv.bugs}
     lines = ["", f"Probes of your submissions{f' (waited {rv.waited:g} s for them)' if rv.waited >= 1 else ''}:"]
     for s in rv.submissions:
-        if s["probe_status"] == "done":
-            found = ", ".join(f"{b} {v}" for b, v in s["verdicts"].items()) or "no bugs"
-            lines.append(f"  #{s['submission_id']}: {found}{' (tampering suspected)' if s['tampering'] else ''}")
-        else:
+        if s["probe_status"] != "done":
             lines.append(f"  #{s['submission_id']}: {PROBE_WORDS.get(s['probe_status'], s['probe_status'])}")
+            continue
+        verdicts = s["verdicts"]
+        fixed = sum(v == "fixed" for v in verdicts.values())
+        present = [titles.get(b, b) for b, v in verdicts.items() if v == "present"]
+        text = f"{fixed} of {len(verdicts)} bugs fixed" + (f"; still present: {'; '.join(present)}" if present else "")
+        lines.append(f"  #{s['submission_id']}: {text}{' (tampering suspected)' if s['tampering'] else ''}")
     return lines
 
 
-def plot(points: list[tuple[int, float]], height: int = 8) -> str:
-    """Scores against submission number as a small ASCII chart."""
-    if not points:
-        return "(no scored submissions yet)"
-    lo, hi = min(p[1] for p in points), max(p[1] for p in points)
-    span = (hi - lo) or 1.0
-    grid = [[" "] * len(points) for _ in range(height)]
-    for x, (_, y) in enumerate(points):
-        grid[height - 1 - round((y - lo) / span * (height - 1))][x] = "*"
-    labels = [fmt_public(hi), *[""] * (height - 2), fmt_public(lo)] if height > 1 else [fmt_public(hi)]
-    width = max(len(label) for label in labels)
-    rows = [f"{label.rjust(width)} |{'  '.join(r)}" for label, r in zip(labels, grid)]
-    axis = " " * width + " +" + "-" * (3 * len(points) - 2)
-    ids = " " * (width + 2) + "  ".join(str(p[0])[-1] for p in points)
-    return "\n".join(["score by submission", *rows, axis, ids])
+BUG_MARKS = {"fixed": "found", "present": "MISSED", "unknown": "not known"}
+EVIDENCE_WORDS = {"fixed": "fixed", "present": "still present", "unknown": "the probe could not decide"}
+QUIRK_MARKS = {"found": "found", "missed": "MISSED", "unknown": "not known", "unchecked": "not checked"}
 
 
 def reveal(rv: Any) -> str:
-    """What `pitfalls reveal` prints."""
-    mark = {"present": "STILL PRESENT", "fixed": "fixed", "unknown": "?"}
-    lines = [f"# {rv.title} — what was planted", "", "Bugs:"]
+    """What `pitfalls reveal` prints: titles and descriptions only, never a catalog reference or an
+    interviewer file (``--json`` holds the ids)."""
+    lines = [f"# {rv.title}: what was planted", "",
+             "Bugs (found: the probes see it fixed in your workspace now; MISSED: still present):"]
     if any(b.get("tampering") for b in rv.bugs):
         lines.append("  WARNING: tampering suspected; do not trust these verdicts without reading the code.")
     for b in rv.bugs:
-        lines.append(f"  [{mark[b['status']]}] {b['id']} ({b.get('ref', '')}): {b.get('title', '')}")
+        lines.append(f"  [{BUG_MARKS[b['status']]}] {b.get('title') or b['id']}")
         lines.append(f"      {b.get('description', '')}")
-        lines.append(f"      probe: {b['evidence']}")
+        lines.append(f"      {EVIDENCE_WORDS[b['status']]}: {b['evidence']}")
         lines += probe_warning(b)
-    lines += ["", "Quirks:"]
+    lines += ["", "Data quirks (found: every bug that hinges on it is fixed; not checked: no probe tells):"]
     for q in rv.quirks:
-        lines.append(f"  {q['id']} ({q.get('ref', '')}): {q.get('description', '')}")
-        lines.append(f"      planted: {q['planted']}")
-    if rv.best:
-        lines += ["", f"Best submission #{rv.best['submission_id']}: public {fmt_public(rv.best['public'])}, "
-                      f"private {fmt(rv.best['private'])} (normalized {fmt(rv.best['normalized_private'], 3)})"]
-        if rv.best.get("goal_normalized") is not None:
-            verdict = {True: "reached", False: "not reached"}.get(rv.best.get("goal_reached"), "not known")
-            lines.append(f"Goal: normalized {rv.best['goal_normalized']:.2f} (private {fmt(rv.best.get('goal'))} "
-                         f"on this installation's data): {verdict}")
+        lines.append(f"  [{QUIRK_MARKS[q.get('status', 'unchecked')]}] {q.get('title') or q['id']}")
+        lines.append(f"      {q.get('description', '')}")
+        details = ", ".join(f"{k}={v}" for k, v in q["planted"].items() if k != "id")
+        if details:
+            lines.append(f"      planted: {details}")
+        if q.get("handle"):
+            lines.append(f"      how to handle it: {q['handle']}")
+    lines += reveal_lines(rv)
     lines += submission_probes(rv)
     lines += ["", "Diff from your workspace to the reference solution:", rv.diff or "(identical)"]
-    if rv.guide:
-        lines += ["", f"Interviewer guide: {rv.guide}"]
     return "\n".join(lines)
 
 

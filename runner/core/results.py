@@ -77,6 +77,8 @@ class SubmissionResult:
     probes: list[ProbeResult] = field(default_factory=list)
     score_interval: list[float] | None = None
     """95% bootstrap interval ``[lo, hi]`` of the public score, rounded like ``score``."""
+    decimals: int | None = None
+    """Decimals of the public grid ``score`` and ``score_interval`` are on (shown with exactly these)."""
 
     def candidate_view(self) -> dict[str, Any]:
         """The JSON object a candidate may see: no private slice, no probe results."""

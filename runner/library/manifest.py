@@ -64,6 +64,8 @@ class Manifest:
     calibration: Calibration = field(default_factory=Calibration)
     check: Check = field(default_factory=Check)
     path: Path = Path(".")
+    quirk_bugs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Quirk id to the planted bugs whose fix shows the quirk was handled (the reveal's found/missed)."""
 
     @property
     def artifact_format(self) -> str:
@@ -124,8 +126,25 @@ def _build(data: dict, path: Path) -> Manifest:
         feedback=parse_table(Feedback, expect(data, "feedback", dict, path, default={}), path, "feedback"),
         calibration=calibration,
         check=_check_table(expect(data, "check", dict, path, default={}), path),
-        path=path.parent,
+        path=path.parent, quirk_bugs=_quirk_bugs(data, path),
     )
+
+
+def _quirk_bugs(data: dict, path: Path) -> dict[str, tuple[str, ...]]:
+    """``quirk_bugs``: each key one of ``quirks``, each value a list of ids from ``bugs``."""
+    table = expect(data, "quirk_bugs", dict, path, default={})
+    quirks, bugs = strings(data, "quirks", path), strings(data, "bugs", path)
+    out = {}
+    for quirk in table:
+        if quirk not in quirks:
+            raise ManifestError(path=str(path), field=f"quirk_bugs.{quirk}", expected=f"one of quirks {list(quirks)}",
+                                got=repr(quirk), hint="Add the quirk to `quirks` or remove its line.")
+        out[quirk] = strings(table, quirk, path, "quirk_bugs")
+        unknown = [b for b in out[quirk] if b not in bugs]
+        if unknown:
+            raise ManifestError(path=str(path), field=f"quirk_bugs.{quirk}", expected=f"ids from bugs {list(bugs)}",
+                                got=repr(unknown[0]), hint="List only bugs this scaffold plants.")
+    return out
 
 
 def _task(data: dict, calibration: Calibration, path: Path) -> Task:

@@ -41,6 +41,7 @@ class ScaffoldToml:
     feedback: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
     check: dict = field(default_factory=dict)
+    quirk_bugs: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -285,11 +285,12 @@ class Reveal:
     """Each planted bug: catalog entry plus this workspace's probe verdict (``status``, ``evidence``,
     ``self_reported`` and ``tampering``: the cross-checks that failed, see runner/probes/run.py)."""
     quirks: list[dict[str, Any]]
-    """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much)."""
+    """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much) and ``status``:
+    ``found`` when every bug the manifest links to it (``quirk_bugs``) is fixed, ``missed`` when one is
+    present, ``unknown`` when a probe could not decide, ``unchecked`` when no bug is linked."""
     diff: str
     """Unified diff from the current workspace to the reference solution."""
     best: dict[str, Any] = field(default_factory=dict)
-    guide: str = ""
     submissions: list[dict[str, Any]] = field(default_factory=list)
     """Each probed submission: ``submission_id``, ``note``, ``probe_status`` (``running`` or
     ``pending`` when its probes were still running after the reveal waited for them) and, when done,
@@ -299,6 +300,20 @@ class Reveal:
 
 
 REVEAL_WAIT_SECONDS = 60.0
+
+
+def _public(entry: dict[str, Any]) -> dict[str, Any]:
+    """A catalog entry without its ``ref`` (an id of the interviewers' reference catalog)."""
+    return {k: v for k, v in entry.items() if k != "ref"}
+
+
+def quirk_status(bug_statuses: list[str]) -> str:
+    """A quirk's reveal status from the probe statuses of the bugs linked to it (see :class:`Reveal`)."""
+    if not bug_statuses:
+        return "unchecked"
+    if "present" in bug_statuses:
+        return "missed"
+    return "found" if all(s == "fixed" for s in bug_statuses) else "unknown"
 
 
 def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float = REVEAL_WAIT_SECONDS) -> Reveal:
@@ -311,11 +326,13 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
     found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
                                              queue_seconds=max(1.0, wait_seconds))}
     waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))
-    bugs = [{**bug_entry(b), "status": found[b].status, "evidence": found[b].evidence,
+    bugs = [{**_public(bug_entry(b)), "status": found[b].status, "evidence": found[b].evidence,
              "self_reported": found[b].self_reported, "tampering": found[b].tampering}
             for b in scaffold.manifest.bugs]
     planted = {q["id"]: q for q in scaffold.dataset().quirks}
-    quirks = [{**quirk_entry(q), "planted": planted.get(q, {})} for q in scaffold.manifest.quirks]
+    quirks = [{**_public(quirk_entry(q)), "planted": planted.get(q, {}),
+               "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
+              for q in scaffold.manifest.quirks]
     best = best_submission(store.submissions(session["id"]), metric=scaffold.manifest.task.metric)
     store.add_event(session["id"], "reveal", {})
     return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
@@ -324,6 +341,5 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
                                                 "private": best["score_private"],
                                                 "normalized_private": best["norm_private"],
                                                 **goal_view(scaffold, best["norm_private"])},
-                  guide=str(scaffold.guide_file) if scaffold.guide_file.exists() else "",
                   submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
                   waited=round(waited, 1))

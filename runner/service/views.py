@@ -32,7 +32,7 @@ def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult
         note=row["note"], created_at=row["created_at"], params=row["params"], timings=row["timings"],
         log_tail=row["log_tail"], private_score=row["score_private"],
         private_normalized=row["norm_private"], probes=[ProbeResult(**p) for p in row["probes"]],
-        score_interval=list(interval) if interval and shown else None)
+        score_interval=list(interval) if interval and shown else None, decimals=places if shown else None)
 
 
 def public_view(scaffold: Scaffold, score: float | None,
