@@ -304,9 +304,11 @@ def new_cmd(name: str, parent: Path | None) -> None:
 
 
 def _register() -> None:
+    from pitfalls.cli.preflight import preflight
     from pitfalls.cli.session import session
 
     cli.add_command(session)
+    cli.add_command(preflight)
 
 
 _register()

@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
-from typing import NoReturn
+from typing import BinaryIO, NoReturn
 
 from pitfalls.core.errors import WorkspaceError, storage_error
 from pitfalls.core.store import ELSEWHERE, STATE_FOLDER, home
@@ -246,6 +246,18 @@ class _Hashing(io.RawIOBase):
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self.sha.update(data)
         return self.out.write(data)
+
+
+def pack_workspace(*, directory: Path, fileobj: BinaryIO) -> None:
+    """Write to ``fileobj`` the .tar.gz a submission's snapshot holds (the same files, limits and
+    race-free reads as :func:`snapshot_workspace`), stored nowhere: preflight trains from it.
+
+    Raises:
+        WorkspaceError: the workspace is over the snapshot limits (size, files, depth).
+    """
+    _check_size(directory)
+    with tarfile.open(fileobj=fileobj, mode="w:gz") as tar:
+        _archive(directory, tar)
 
 
 def snapshot_folder(session_id: str) -> Path:

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from pitfalls import sched
 from pitfalls.budget.artifacts import ArtifactError, count_params
 from pitfalls.budget.code_count import CODE, CodeCount, count_code, free_code
+from pitfalls.budget.types import ParamCount
 from pitfalls.core.results import Status, Violation
 from pitfalls.fs.jobfiles import prepare_dir, regular_file
 from pitfalls.fs.predictions import load_predictions
@@ -38,6 +40,9 @@ from pitfalls.scoring import intervals, verdicts
 from pitfalls.scoring.anchor_cache import cached_anchors
 from pitfalls.scoring.predictor import go_when_warm, stage_model, start_predictor
 from pitfalls.scoring.verdicts import Stop
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -139,22 +144,26 @@ def _count_code(*, scaffold: Scaffold, work: Path) -> tuple[CodeCount | None, li
                                         actual="unusable", message=str(exc))]
 
 
-def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
-    """Count the artifact's parameters and the prediction code's size, against the budgets."""
+def count_artifact(*, scaffold: Scaffold, work: Path) -> tuple[ParamCount | None, CodeCount | None, list[Violation]]:
+    """Count the artifact's parameters and the prediction code's size, against the budgets.
+
+    Returns the artifact's count (its breakdown per tensor or attribute, plus the code's share
+    under ``(prediction code)``; None when the artifact cannot be counted), the code's count and
+    every broken budget (``max_params`` carries the breakdown's largest entries)."""
     m, b = scaffold.manifest, scaffold.manifest.budgets
     artifact = regular_file(work, m.artifact_path)
     parts = Path(m.artifact_path).parts
     if artifact is None and any((work / Path(*parts[:i + 1])).is_symlink() for i in range(len(parts))):
         # a link anywhere on the path (the file, or a folder such as artifacts/) would make this
         # trusted process read, count and hand the predictor a host file
-        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="a symlink",
-                                message=f"{m.artifact_path} must be a regular file in a regular folder. Got "
-                                        "a link on its path instead. Save the model itself there.")]
+        return None, None, [Violation(constraint="artifact", limit=m.artifact_path, actual="a symlink",
+                                      message=f"{m.artifact_path} must be a regular file in a regular folder. Got "
+                                              "a link on its path instead. Save the model itself there.")]
     try:
         count = count_params(artifact or work / m.artifact_path, max_mb=b.max_artifact_mb)
     except ArtifactError as exc:
-        return None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
-                                message=str(exc))]
+        return None, None, [Violation(constraint="artifact", limit=m.artifact_path, actual="unusable",
+                                      message=str(exc))]
     code, found = _count_code(scaffold=scaffold, work=work)
     if code is not None and code.total:
         count.breakdown[CODE] = code.total  # learned values in code literals count like the artifact's
@@ -166,9 +175,16 @@ def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[in
                     f"instead (largest: {', '.join(f'{k}={v:,}' for k, v in list(count.top(3).items()))}"
                     f"{'; ' + code.summary() if code is not None and code.total else ''}). "
                     "Use a smaller model or fewer features."))
+    return count, code, found
+
+
+def check_artifact(*, scaffold: Scaffold, work: Path, enforce: bool) -> tuple[int | None, list[Violation]]:
+    """Count the artifact's parameters and the prediction code's size, against the budgets
+    (:func:`count_artifact`); ``enforce=False`` drops the parameter and code-size violations."""
+    count, _, found = count_artifact(scaffold=scaffold, work=work)
     if not enforce:
         found = [v for v in found if v.constraint not in ("max_params", "max_code_kb")]
-    return count.total, found
+    return (count.total if count is not None else None), found
 
 
 def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Violation:
@@ -176,12 +192,18 @@ def _load_predictions(out: Path, n_rows: int, n_cols: int) -> np.ndarray | Viola
     return load_predictions(out, n_rows=n_rows, n_cols=n_cols)
 
 
+def check_array(scaffold: Scaffold, pred: np.ndarray, *, n_rows: int) -> Violation | None:
+    """Whether ``pred`` has the scaffold's prediction form for ``n_rows`` rows (shape, dtype, finite,
+    valid labels or probability rows): the one validator scoring and preflight share."""
+    m = scaffold.manifest
+    return scoring.check_predictions(pred, n_rows=n_rows, prediction=m.task.prediction, classes=m.task.classes)
+
+
 def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | None] | Violation:
     """Validate ``pred`` and score it on the public and private slices (trusted code only)."""
     m = scaffold.manifest
     labels = scaffold.dataset().heldout[m.task.target].to_numpy()
-    bad = scoring.check_predictions(pred, n_rows=len(labels), prediction=m.task.prediction,
-                                    classes=m.task.classes)
+    bad = check_array(scaffold, pred, n_rows=len(labels))
     if bad:
         return bad
     if pred.ndim == 2 and pred.shape[1] == 1 and m.task.prediction != "proba":
@@ -233,6 +255,33 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
     Raises:
         SchedulerBusy: no ticket was given and the queue is full.
     """
+    with held_job(scaffold=scaffold, source=source, name=f"submit {scaffold.name}", ticket=ticket,
+                  session_id=session_id, kind=kind, on_wait=on_wait) as slot:
+        ev = _run_stages(scaffold=scaffold, work=slot.work, job=slot.job, seed=seed, uid=slot.uid,
+                         enforce=enforce_budgets, held=slot.held)
+    ev.timings["queued_seconds"] = round(slot.queued, 2)
+    return ev
+
+
+@dataclass
+class HeldJob:
+    """A job folder with the workspace copied in, holding its CPU slot (see :func:`held_job`)."""
+
+    job: Path
+    work: Path
+    uid: int
+    held: Held
+    queued: float
+    """Seconds waited for the slot."""
+
+
+@contextlib.contextmanager
+def held_job(*, scaffold: Scaffold, source: Path, name: str, ticket: Ticket | None = None, session_id: str = "",
+             kind: str = "submit", on_wait: Callable[[Waiting], None] | None = None) -> Iterator[HeldJob]:
+    """A bounded job folder holding a copy of ``source`` (``work/``, with the pristine training data
+    and an ``artifacts/`` folder), then a CPU slot of the host-wide scheduler (``ticket``, or one
+    queued now as ``name`` in lane ``kind``), with this thread on its CPUs and at the runner's
+    priority. The ticket is withdrawn whatever happens; the folder is removed on the way out."""
     try:
         with client_priority(), job_folder(scaffold=scaffold, source=source) as job:
             uid = sandbox_uid()
@@ -241,18 +290,13 @@ def evaluate(*, scaffold: Scaffold, source: Path, seed: int = 0, enforce_budgets
             (work / "artifacts").mkdir(exist_ok=True)
             write_training_data(scaffold=scaffold, directory=work)
             prepare_dir(work, uid)
-            ticket = ticket or sched.enqueue(job=f"submit {scaffold.name}", kind=kind,
-                                             session_id=session_id or f"pid-{os.getpid()}")
+            ticket = ticket or sched.enqueue(job=name, kind=kind, session_id=session_id or f"pid-{os.getpid()}")
             waited = time.monotonic()
             with ticket.wait(on_wait=on_wait) as held, _on_cpus(held.cpus):
-                queued = time.monotonic() - waited
-                ev = _run_stages(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid,
-                                 enforce=enforce_budgets, held=held)
+                yield HeldJob(job=job, work=work, uid=uid, held=held, queued=time.monotonic() - waited)
     finally:
         if ticket is not None:
             ticket.withdraw()
-    ev.timings["queued_seconds"] = round(queued, 2)
-    return ev
 
 
 @contextlib.contextmanager
@@ -277,22 +321,22 @@ def _run_stages(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: in
     predictor, out = start_predictor(scaffold=scaffold, job=job, uid=sandbox_uid(),
                                      limits=limits_for(scaffold, b.predict_seconds), held=held)
     try:
-        stop = (_train(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, ev=ev, held=held)
-                or _count(scaffold=scaffold, work=work, enforce=enforce, ev=ev)
-                or _stage(scaffold=scaffold, work=work, job=job))
+        stop = (train_stage(scaffold=scaffold, work=work, job=job, seed=seed, uid=uid, ev=ev, held=held)
+                or count_stage(scaffold=scaffold, work=work, enforce=enforce, ev=ev)
+                or model_stage(scaffold=scaffold, work=work, job=job))
     except BaseException:
         predictor.cancel()
         raise
     if stop is not None:
         predictor.cancel()
         return ev.ended(stop)
-    stop = (_predict(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
+    stop = (predict_stage(scaffold=scaffold, predictor=predictor, out=out, ev=ev)
             or score_predictions(scaffold=scaffold, out=out, ev=ev))
     return ev if stop is None else ev.ended(stop)
 
 
-def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev: Evaluation,
-           held: Held | None = None) -> Stop | None:
+def train_stage(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev: Evaluation,
+                held: Held | None = None) -> Stop | None:
     """Stage 1: ``python train.py`` in its sandbox, within its time, memory and disk budgets.
 
     ``train_cpu_seconds``: the slot's CPU time during training (its cpuacct cgroup; absent without
@@ -310,16 +354,17 @@ def _train(*, scaffold: Scaffold, work: Path, job: Path, seed: int, uid: int, ev
                                 max_disk_mb=b.max_disk_mb, what="python train.py")
 
 
-def _count(*, scaffold: Scaffold, work: Path, enforce: bool, ev: Evaluation) -> Stop | None:
+def count_stage(*, scaffold: Scaffold, work: Path, enforce: bool, ev: Evaluation) -> Stop | None:
     """Stage 2: the artifact's parameters and the prediction code, against the budgets."""
     ev.params, violations = check_artifact(scaffold=scaffold, work=work, enforce=enforce)
     return Stop.reject(*violations) if violations else None
 
 
-def _stage(*, scaffold: Scaffold, work: Path, job: Path) -> Stop | None:
-    """Stage 3: the counted artifact, re-encoded, and the prediction code handed to the predictor."""
+def model_stage(*, scaffold: Scaffold, work: Path, job: Path, features: pd.DataFrame | None = None) -> Stop | None:
+    """Stage 3: the counted artifact, re-encoded, and the prediction code handed to the predictor
+    (with the held-out features, or ``features`` instead: see :func:`stage_model`)."""
     try:
-        stage_model(scaffold=scaffold, work=work, job=job)
+        stage_model(scaffold=scaffold, work=work, job=job, features=features)
     except OSError as exc:  # training filled the job folder: no room left to stage the model
         violation = verdicts.disk_violation(job, phase="training", max_disk_mb=scaffold.manifest.budgets.max_disk_mb,
                                             log_tail=str(exc))
@@ -332,7 +377,7 @@ def _stage(*, scaffold: Scaffold, work: Path, job: Path) -> Stop | None:
     return None
 
 
-def _predict(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Stop | None:
+def predict_stage(*, scaffold: Scaffold, predictor: Sandboxed, out: Path, ev: Evaluation) -> Stop | None:
     """Stage 4: ``predict()`` in the warm sandbox, within its time, memory and disk budgets."""
     b = scaffold.manifest.budgets
     go_when_warm(predictor, out)

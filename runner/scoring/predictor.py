@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pitfalls.budget.canonical import canonicalize
 from pitfalls.budget.code_count import predictor_source
@@ -22,6 +23,9 @@ from pitfalls.fs.jobfiles import prepare_dir, regular_file
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, start_sandboxed
 from pitfalls.sched import Held
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HARNESS_DIR = package_folder("pitfalls.sandbox", "harness")
 WARM_MODULES = {
@@ -33,6 +37,8 @@ WARM_MARKER = ".warm"
 """The file the harness writes to its /out once those imports are done (runner/sandbox/harness/predict.py)."""
 WARM_WAIT_SECONDS = 120.0
 """How long :func:`go_when_warm` waits for the imports at most (then the clock counts the rest)."""
+FEATURES_FILE = "heldout_features.csv"
+"""The rows the harness predicts, in the predictor's /data (runner/sandbox/harness/predict.py)."""
 
 
 def start_predictor(*, scaffold: Scaffold, job: Path, uid: int, limits: Limits,
@@ -79,8 +85,11 @@ def go_when_warm(predictor: Sandboxed, out: Path, *, wait_seconds: float = WARM_
     predictor.go()
 
 
-def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
+def stage_model(*, scaffold: Scaffold, work: Path, job: Path, features: pd.DataFrame | None = None) -> None:
     """Put the prediction code, the canonical artifact and the held-out features in place.
+
+    ``features``: other rows to predict instead (preflight: a few training rows); then nothing of
+    the held-out set is read. The harness reads either from the same file.
 
     Raises:
         ArtifactError: the artifact or the prediction code cannot be re-encoded.
@@ -96,8 +105,9 @@ def stage_model(*, scaffold: Scaffold, work: Path, job: Path) -> None:
         raise ArtifactError(f"{m.artifact_path} must be a regular file. Got a link or nothing instead.")
     canonicalize(artifact, model_dir / Path(m.artifact_path).name,
                  code_files=[model_dir / Path(n).name for n in m.predict_files])
-    heldout = scaffold.dataset().heldout.drop(columns=[m.task.target])
-    heldout.to_csv(data_dir / "heldout_features.csv", index=False)
+    if features is None:
+        features = scaffold.dataset().heldout.drop(columns=[m.task.target])
+    features.to_csv(data_dir / FEATURES_FILE, index=False)
     for d in (model_dir, data_dir):
         for f in d.iterdir():
             os.chmod(f, 0o644)
