@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from pitfalls.cli import render
+from pitfalls.cli import final_view, render
 from pitfalls.core.errors import PitfallsError
 
 
@@ -120,8 +120,10 @@ def _prepare_scale(name: str) -> None:
 @click.option("--no-probes", is_flag=True, help="Skip the bug probes.")
 @click.option("--wait-probes", is_flag=True, help="Run the bug probes before returning (scripts and tests); "
               "by default they run in the background after the score is shown.")
+@click.option("--final", "final", is_flag=True, help="Make this submission your final one (the one that counts) "
+              "if it scores. By default the last scored submission is final; see `pitfalls final`.")
 @JSON
-def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, as_json: bool) -> None:
+def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, final: bool, as_json: bool) -> None:
     """Score the workspace: retrain it in a sandbox, check the budgets, score held-out predictions.
 
     The bug probes (for `pitfalls reveal`) run afterwards in the background, at low priority.
@@ -130,11 +132,12 @@ def submit(directory: Path, note: str, no_probes: bool, wait_probes: bool, as_js
     Examples:
       pitfalls submit --dir . --note "balanced class weights"
       pitfalls submit --dir . --json
+      pitfalls submit --dir . --final --note "my best, I think"
     """
     if no_probes and wait_probes:
         raise click.UsageError("Give --no-probes or --wait-probes, not both.")
     probes = False if no_probes else "wait" if wait_probes else "background"
-    result = _job_api().submit(directory=directory, note=note, probes=probes, on_wait=_show_wait(),
+    result = _job_api().submit(directory=directory, note=note, probes=probes, on_wait=_show_wait(), final=final,
                            say=lambda s: click.echo(f"{s} (before this first submission is scored)", err=True))
     _emit(result.candidate_view(), as_json, render.submission(result))
     if result.status != "scored":
@@ -160,7 +163,26 @@ def history(directory: Path, as_json: bool) -> None:
     results = _api().history(directory=directory)
     probes = _api().probe_status(directory=directory)
     _emit([{**r.candidate_view(), "probe_status": probes.get(r.submission_id, "none")} for r in results], as_json,
-          render.history(results) + render.probe_status(probes))
+          render.history(results) + final_view.final_line(results) + render.probe_status(probes))
+
+
+@cli.command("final")
+@click.argument("number", type=int)
+@DIR
+@JSON
+def final_cmd(number: int, directory: Path, as_json: bool) -> None:
+    """Make scored submission NUMBER your final submission: the one that counts at the end.
+
+    By default the last scored submission is final; a choice holds until you choose again.
+
+    \b
+    Examples:
+      pitfalls history --dir .    # the numbers, and which one is final now
+      pitfalls final 3 --dir .
+    """
+    chosen = _api().choose_final(directory=directory, submission_id=number)
+    _emit({"final": chosen.view()}, as_json, f"Submission #{chosen.submission_id} is now your final submission "
+          "(the one that counts). It stays final until you choose again.")
 
 
 @cli.command()

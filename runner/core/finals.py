@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import Any
 
 from pitfalls.core.errors import PitfallsError
 
-if TYPE_CHECKING:
-    from pitfalls.core.store import Store
+Store = Any
+"""A :class:`pitfalls.core.store.Store` (which imports this module for its schema)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS final_choices (
@@ -93,13 +94,11 @@ def choose_final(store: Store, session_id: str, submission_id: Any, *, via: str,
             appended to the message: where to list them).
         StorageError: the state folder is full or read-only (nothing was recorded).
     """
-    from pitfalls.core.store import now
-
     with store.tx() as db:
         rows = db.execute("SELECT id, status FROM submissions WHERE session_id=? ORDER BY id",
                           (session_id,)).fetchall()
         _check(rows, submission_id, how)
-        at = now()
+        at = datetime.now(UTC).isoformat(timespec="seconds")  # as pitfalls.core.store.now()
         db.execute("INSERT INTO final_choices (session_id, submission_id, at, via) VALUES (?,?,?,?)",
                    (session_id, submission_id, at, via))
         db.execute("INSERT INTO events (session_id, at, kind, data) VALUES (?,?,?,?)",

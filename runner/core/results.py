@@ -80,6 +80,10 @@ class SubmissionResult:
     decimals: int | None = None
     """Decimals of the public grid ``score`` and ``score_interval`` are on (shown with exactly these)."""
 
+    final: bool = False
+    """This is the session's final submission, the one that counts (runner/core/finals.py): the
+    candidate's choice, else the last scored one."""
+
     def candidate_view(self) -> dict[str, Any]:
         """The JSON object a candidate may see: no private slice, no probe results."""
         data = asdict(self)

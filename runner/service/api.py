@@ -16,7 +16,7 @@ from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
 from pitfalls.core.results import SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
-from pitfalls.library.metrics import METRICS, best_submission
+from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.probes import worker
@@ -24,10 +24,10 @@ from pitfalls.probes.run import run_probes
 from pitfalls.sandbox import quota
 from pitfalls.scoring.anchors import Anchors, anchors
 from pitfalls.scoring.pipeline import Evaluation, evaluate
-from pitfalls.service import probing
+from pitfalls.service import finals, probing
 from pitfalls.service.calibration import calibrate, calibrate_secrets  # noqa: F401 - re-exported: part of the api
 from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
-from pitfalls.service.views import goal_view, public_view, result_from_row, solution_diff
+from pitfalls.service.views import public_view, result_from_row, solution_diff
 
 
 @dataclass
@@ -146,7 +146,7 @@ that :func:`submit` starts before it returns the score."""
 
 def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, store: Store | None = None,
            session_id: str | None = None, say: Callable[[str], None] | None = None,
-           on_wait: Callable[[sched.Waiting], None] | None = None) -> SubmissionResult:
+           on_wait: Callable[[sched.Waiting], None] | None = None, final: bool = False) -> SubmissionResult:
     """Check the note, the session's time, rate and storage bound; then snapshot ``directory``,
     record the submission, train, predict and score it.
 
@@ -167,6 +167,8 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
         say: told when this installation's anchors must be measured first (runner/scoring/anchors.py).
         on_wait: told the place in the scoring queue while the submission waits for a CPU slot
             (runner/sched/; the training clock starts once it holds one).
+        final: make this submission the final one if it scores (recorded before this returns;
+            runner/core/finals.py). The result's ``final`` says whether it is.
 
     Raises:
         NoteError: the note is not valid text (see :func:`pitfalls.core.notes.validate_note`).
@@ -206,11 +208,14 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
         norm_private=cal.normalize(ev.score_private, "private") if cal else None,
         params=ev.params, message=ev.message, violations=[v.__dict__ for v in ev.violations],
         timings=ev.timings, log_tail=ev.log_tail, probe_status=_probe_start(probes))
+    if final and ev.status == "scored":
+        finals.choose_final(store, session["id"], sub_id, via="submit --final")
     if probes == "background":  # committed above, before spawn looks for the session's waiting worker
         worker.spawn(store, sub_id)
     elif probes:
         worker.probe_submission(store, sub_id, claimed=True)
-    return result_from_row(store.submission(sub_id), scaffold)
+    return finals.mark([result_from_row(store.submission(sub_id), scaffold)],
+                       finals.final_submission(store, session["id"]))[0]
 
 
 def _probe_start(probes: bool | ProbeMode) -> str:
@@ -254,7 +259,17 @@ def probe_status(*, directory: Path, wait_seconds: float = 0.0, store: Store | N
 def history(*, directory: Path, store: Store | None = None) -> list[SubmissionResult]:
     """Every submission of the workspace's session, oldest first."""
     store, session, scaffold = _open(directory, store)
-    return [result_from_row(r, scaffold) for r in store.submissions(session["id"])]
+    rows = store.submissions(session["id"])
+    return finals.mark([result_from_row(r, scaffold) for r in rows], finals.final_submission(store, session["id"], rows))
+
+
+def choose_final(*, directory: Path, submission_id: Any, store: Store | None = None, session_id: str | None = None,
+                 via: str = "pitfalls final", how: str = finals.PRACTICE_HOW) -> finals.Final:
+    """Make scored submission ``submission_id`` the workspace's final one (runner/core/finals.py);
+    returns once the choice is stored. Raises FinalChoiceError for anything but a scored submission of
+    this workspace's session, or after the session's time is up; StorageError when it cannot be stored."""
+    store, session, _ = _open(directory, store, session_id)
+    return finals.choose(store, session, submission_id, via=via, how=how)
 
 
 @dataclass
@@ -290,7 +305,11 @@ class Reveal:
     present, ``unknown`` when a probe could not decide, ``unchecked`` when no bug is linked."""
     diff: str
     """Unified diff from the current workspace to the reference solution."""
-    best: dict[str, Any] = field(default_factory=dict)
+    final: dict[str, Any] = field(default_factory=dict)
+    """The final submission (the candidate's choice, else the last scored; runner/core/finals.py):
+    ``submission_id``, ``chosen``, ``how``, ``public``, ``private``, ``normalized_private`` and the goal."""
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    """Every scored submission's ``public``, ``private`` and ``normalized_private`` score, ``final`` marked."""
     submissions: list[dict[str, Any]] = field(default_factory=list)
     """Each probed submission: ``submission_id``, ``note``, ``probe_status`` (``running`` or
     ``pending`` when its probes were still running after the reveal waited for them) and, when done,
@@ -333,13 +352,11 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
     quirks = [{**_public(quirk_entry(q)), "planted": planted.get(q, {}),
                "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
               for q in scaffold.manifest.quirks]
-    best = best_submission(store.submissions(session["id"]), metric=scaffold.manifest.task.metric)
+    rows = store.submissions(session["id"])
+    final = finals.final_submission(store, session["id"], rows)
     store.add_event(session["id"], "reveal", {})
     return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
                   diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
-                  best={} if best is None else {"submission_id": best["id"], "public": best["score_public"],
-                                                "private": best["score_private"],
-                                                "normalized_private": best["norm_private"],
-                                                **goal_view(scaffold, best["norm_private"])},
+                  final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final),
                   submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
                   waited=round(waited, 1))

@@ -15,7 +15,7 @@ from pitfalls.cli.main import cli, main
 from pitfalls.library.scaffold import scaffold_names
 from pitfalls.service import api
 
-COMMANDS = ("bugs", "calibrate", "check", "history", "hint", "list", "new", "practice", "quirks", "reveal",
+COMMANDS = ("bugs", "calibrate", "check", "final", "history", "hint", "list", "new", "practice", "quirks", "reveal",
             "session", "submit")
 
 
