@@ -267,7 +267,7 @@ def choose_final(*, directory: Path, submission_id: Any, store: Store | None = N
                  via: str = "pitfalls final", how: str = finals.PRACTICE_HOW) -> finals.Final:
     """Make scored submission ``submission_id`` the workspace's final one (runner/core/finals.py);
     returns once the choice is stored. Raises FinalChoiceError for anything but a scored submission of
-    this workspace's session, or after the session's time is up; StorageError when it cannot be stored."""
+    this workspace's session; StorageError when it cannot be stored."""
     store, session, _ = _open(directory, store, session_id)
     return finals.choose(store, session, submission_id, via=via, how=how)
 

@@ -9,11 +9,9 @@ views and the practice reveal (:func:`scores_view`, :func:`headline`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from pitfalls.core.clock import closes_at
-from pitfalls.core.finals import Final, FinalChoiceError, choose_final, final_submission
+from pitfalls.core.finals import Final, FinalChoiceError, choose_final, final_submission  # noqa: F401 - re-exported
 from pitfalls.core.results import SubmissionResult
 from pitfalls.core.store import Store
 from pitfalls.library.scaffold import Scaffold
@@ -28,16 +26,9 @@ def choose(store: Store, session: Mapping[str, Any], submission_id: Any, *, via:
     """Make scored submission ``submission_id`` of ``session`` (its row) the final one; returns once stored.
 
     Raises:
-        FinalChoiceError: not a scored submission of this session, or the session's time is up (the
-            final submission then stays as it was).
+        FinalChoiceError: not a scored submission of this session (the final submission stays as it was).
         StorageError: the state folder is full or read-only (nothing was recorded).
     """
-    end = closes_at(session)
-    if end is not None and datetime.now(UTC) > end:
-        now = final_submission(store, session["id"])
-        raise FinalChoiceError(f"The final submission must be chosen before the session's time is up "
-                               f"({end:%H:%M:%S} UTC). Got this choice after it instead; "
-                               f"{f'#{now.submission_id}' if now else 'no submission'} stays final.")
     return choose_final(store, session["id"], submission_id, via=via, how=how)
 
 
