@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pitfalls.library.contract import contract_lines
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold
 
@@ -63,9 +64,7 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         "## How to submit", "",
         "In a terminal of JupyterLab:" if live else "From this folder:", "",
         "```bash", *(LIVE_SUBMIT if live else PRACTICE_SUBMIT), "```", "",
-        f"`train.py` must save the model to `{m.artifact_path}`. "
-        f"`{m.predict_files[0]}` must define `load_model(path)` and `predict(model, features)`, "
-        "where `features` is a DataFrame with the training columns minus the target.", ""])
+        *contract_lines(scaffold), ""])
 
 
 def render_eda_notebook(scaffold: Scaffold, *, live: bool = False) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pitfalls import sched
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
-from pitfalls.core.results import SubmissionResult, Violation
+from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
@@ -326,6 +326,22 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if k != "ref"}
 
 
+def planted_entries(scaffold: Scaffold, found: dict[str, ProbeResult]) -> tuple[list[dict[str, Any]],
+                                                                              list[dict[str, Any]]]:
+    """The reveal's bugs (catalog entry and probe verdict) and quirks (catalog entry, what was planted and
+    the found/missed status of :func:`quirk_status`), from the probe results ``found`` by bug id."""
+    from pitfalls.library.catalogs import bug_entry, quirk_entry
+
+    bugs = [{**_public(bug_entry(b)), "status": found[b].status, "evidence": found[b].evidence,
+             "self_reported": found[b].self_reported, "tampering": found[b].tampering}
+            for b in scaffold.manifest.bugs]
+    planted = {q["id"]: q for q in scaffold.dataset().quirks}
+    quirks = [{**_public(quirk_entry(q)), "planted": planted.get(q, {}),
+               "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
+              for q in scaffold.manifest.quirks]
+    return bugs, quirks
+
+
 def quirk_status(bug_statuses: list[str]) -> str:
     """A quirk's reveal status from the probe statuses of the bugs linked to it (see :class:`Reveal`)."""
     if not bug_statuses:
@@ -338,20 +354,12 @@ def quirk_status(bug_statuses: list[str]) -> str:
 def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float = REVEAL_WAIT_SECONDS) -> Reveal:
     """What was planted, which bugs this workspace still has (probes), the diff to the reference, and
     the probe verdicts of each submission (waiting up to ``wait_seconds`` for those still running)."""
-    from pitfalls.library.catalogs import bug_entry, quirk_entry
-
     store, session, scaffold = _open(directory, store)
     start = time.monotonic()
     found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
                                              queue_seconds=max(1.0, wait_seconds))}
     waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))
-    bugs = [{**_public(bug_entry(b)), "status": found[b].status, "evidence": found[b].evidence,
-             "self_reported": found[b].self_reported, "tampering": found[b].tampering}
-            for b in scaffold.manifest.bugs]
-    planted = {q["id"]: q for q in scaffold.dataset().quirks}
-    quirks = [{**_public(quirk_entry(q)), "planted": planted.get(q, {}),
-               "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
-              for q in scaffold.manifest.quirks]
+    bugs, quirks = planted_entries(scaffold, found)
     rows = store.submissions(session["id"])
     final = finals.final_submission(store, session["id"], rows)
     store.add_event(session["id"], "reveal", {})
