@@ -157,13 +157,29 @@ def _show_wait() -> Any:
 
 @cli.command()
 @DIR
+@click.option("--png", "png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also plot the public scores and their intervals into this PNG file (needs matplotlib).")
 @JSON
-def history(directory: Path, as_json: bool) -> None:
-    """Every submission of this workspace: time, status, score, normalized score, note; and a plot."""
+def history(directory: Path, png: Path | None, as_json: bool) -> None:
+    """Every submission of this workspace: time, status, score and interval, normalized score, note; and a chart.
+
+    \b
+    Examples:
+      pitfalls history --dir .
+      pitfalls history --dir . --png history.png
+    """
+    from pitfalls.cli.history_view import write_png
+
     results = _api().history(directory=directory)
     probes = _api().probe_status(directory=directory)
+    saved = ""
+    if png is not None:
+        try:
+            saved = f"\n\nPlot written to {write_png(results, png)}"
+        except RuntimeError as exc:
+            raise click.ClickException(str(exc)) from None
     _emit([{**r.candidate_view(), "probe_status": probes.get(r.submission_id, "none")} for r in results], as_json,
-          render.history(results) + final_view.final_line(results) + render.probe_status(probes))
+          render.history(results) + final_view.final_line(results) + render.probe_status(probes) + saved)
 
 
 @cli.command("final")

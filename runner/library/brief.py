@@ -30,6 +30,14 @@ def goal_lines(scaffold: Scaffold) -> list[str]:
             "same data as you (so a raw score means more next to it: the data differs per installation)."]
 
 
+def final_line(*, live: bool) -> str:
+    """The brief's one line on the final submission (runner/core/finals.py)."""
+    how = ("`pitfalls-submit --final \"note\"` or `pitfalls-submit --set-final N`" if live
+           else "`pitfalls submit --final` or `pitfalls final N`")
+    return (f"- Your **final submission** is the one that counts: the last scored one, unless you choose another "
+            f"with {how} (a choice holds until you choose again).")
+
+
 PRACTICE_SUBMIT = ['pitfalls submit --dir . --note "what you changed and why you think it helps"',
                    "pitfalls history --dir .   # your submissions so far",
                    "pitfalls hint --dir .      # stuck? the next hint"]
@@ -59,6 +67,7 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         "- The public score is rounded and comes with a 95% interval: the public part is a sample of "
         "held-out rows, so two public scores whose intervals overlap may not differ at all.",
         *goal_lines(scaffold),
+        final_line(live=live),
         "- Edits to `data/train.csv` are ignored: the runner trains on a fresh copy. Clean data in code.",
         "", "## Budgets", "", *budget_lines(scaffold), "",
         "## How to submit", "",

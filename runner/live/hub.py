@@ -39,6 +39,7 @@ from tornado import httpserver, web
 
 from pitfalls.core.clock import remaining_seconds
 from pitfalls.core.errors import PitfallsError, WorkspaceError
+from pitfalls.core.finals import FinalChoiceError, final_submission
 from pitfalls.core.store import Store, now
 from pitfalls.fs.safecopy import hand_over
 from pitfalls.library.metrics import METRICS, best_of
@@ -51,7 +52,8 @@ from pitfalls.service import api
 
 SAFE_CHARS = frozenset(string.ascii_lowercase + string.digits)
 LOCK_FILE = ".pitfalls-hub.lock"
-ROUTES = {"submit": ("POST", "candidate"), "status": ("GET", "candidate"), "sessions": ("GET", "interviewer")}
+ROUTES = {"submit": ("POST", "candidate"), "status": ("GET", "candidate"), "final": ("POST", "candidate"),
+          "sessions": ("GET", "interviewer")}
 log = logging.getLogger("pitfalls.live.hub")
 
 
@@ -161,25 +163,28 @@ class Scorers:
             self._users.setdefault(name, (user, ThreadPoolExecutor(1, thread_name_prefix="score")))
         return self._users[name][0]
 
-    async def submit(self, user: HubUser, note: Any) -> dict[str, Any]:
+    async def submit(self, user: HubUser, note: Any, final: Any = False) -> dict[str, Any]:
         """Score the workspace as it is now: the candidate's view; RequestError for a bad note or a full queue."""
         waiting = self.queued.get(user.name, 0)
         note = request_note(note)
+        if not isinstance(final, bool):
+            raise RequestError(f"final must be true or false. Got {final!r} instead.")
         if waiting >= self.settings.max_queued:
             raise RequestError(f"At most {self.settings.max_queued} submissions may wait for scoring. Got {waiting} "
                                "waiting instead. Wait for the earlier ones to finish, then submit again.", status=429)
         self.queued[user.name] = waiting + 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._users[user.name][1], self._score, user, note)
+            return await asyncio.get_running_loop().run_in_executor(self._users[user.name][1], self._score, user, note,
+                                                                    final)
         except WorkspaceError as exc:  # over the snapshot limit or the session's storage bound: nothing stored
             raise RequestError(str(exc)) from None
         finally:
             self.queued[user.name] -= 1
 
-    def _score(self, user: HubUser, note: str) -> dict[str, Any]:
+    def _score(self, user: HubUser, note: str, final: bool = False) -> dict[str, Any]:
         with self._slots, closing(Store()) as store:
             res = api.submit(directory=user.workspace, note=note, session_id=user.session_id, store=store,
-                             probes="background")  # after the score, in a detached low-priority worker
+                             probes="background", final=final)  # after the score, in a detached low-priority worker
             return {**res.candidate_view(), "remaining_seconds": remaining_seconds(store.session(user.session_id))}
 
     def status(self, user: HubUser) -> dict[str, Any]:
@@ -187,10 +192,22 @@ class Scorers:
         with closing(Store()) as store:
             return {"remaining_seconds": remaining_seconds(store.session(user.session_id)),
                     "submissions": len(store.submissions(user.session_id)),
-                    "metric": _metric(self.settings.scaffold), "scoring": self.queued.get(user.name, 0)}
+                    "metric": _metric(self.settings.scaffold), "scoring": self.queued.get(user.name, 0),
+                    "final": (f.view() if (f := final_submission(store, user.session_id)) else None)}
+
+    def choose_final(self, user: HubUser, submission_id: Any) -> dict[str, Any]:
+        """``pitfalls-submit --set-final N``: ``{"final": ...}`` once stored (no score); RequestError otherwise."""
+        try:
+            with closing(Store()) as store:
+                return {"final": api.choose_final(directory=user.workspace, submission_id=submission_id, store=store,
+                                                  session_id=user.session_id, via="pitfalls-submit --set-final",
+                                                  how="`pitfalls-submit --status` lists them.").view()}
+        except FinalChoiceError as exc:
+            raise RequestError(str(exc)) from None
 
     def sessions(self) -> list[dict[str, Any]]:
-        """Per hub session: user, timer, submissions, the best public and private scores, the last submission."""
+        """Per hub session: user, timer, submissions, the best public and private scores, the last submission
+        and the final one (the candidate's choice, else the last scored) with its scores."""
         out = []
         with closing(Store()) as store:
             for row in map(dict, store.db.execute("SELECT * FROM sessions WHERE mode='hub' ORDER BY created_at, id")):
@@ -205,9 +222,20 @@ class Scorers:
                                for k, c in (("public", "score_public"), ("private", "score_private"),
                                             ("private_normalized", "norm_private"))},
                             "last": {k: subs[-1][k] for k in ("id", "created_at", "status", "note")} if subs else None,
+                            "final": _final_scores(store, row["id"], subs),
                             "scoring": self.queued.get(row["candidate"], 0) if mine and mine.session_id == row["id"]
                             else 0})
         return out
+
+
+def _final_scores(store: Store, session_id: str, subs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The final submission with its public and private scores (interviewers only)."""
+    final = final_submission(store, session_id, subs)
+    if final is None:
+        return None
+    row = next(s for s in subs if s["id"] == final.submission_id)
+    return {**final.view(), "public": row["score_public"], "private": row["score_private"],
+            "private_normalized": row["norm_private"]}
 
 
 class Handler(HubAuthenticated, web.RequestHandler):
@@ -251,7 +279,11 @@ class Handler(HubAuthenticated, web.RequestHandler):
             body = None
         user = await self.scorers.user(self.current_user["name"])
         try:  # a body that is not a JSON object has no note: 400, as on the session socket
-            self._answer(await self.scorers.submit(user, body.get("note", "") if isinstance(body, dict) else None))
+            if self.route == "final":
+                pick = body.get("submission_id") if isinstance(body, dict) else None
+                return self._answer(self.scorers.choose_final(user, pick))
+            self._answer(await self.scorers.submit(user, body.get("note", "") if isinstance(body, dict) else None,
+                                                   body.get("final", False) if isinstance(body, dict) else False))
         except RequestError as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
         except SchedulerBusy as exc:  # the host's scoring queue is full: nothing was stored

@@ -170,7 +170,8 @@ class SubmitHandler(_Api):
     async def post(self) -> None:
         _require(self, "candidate")
         try:
-            self._answer(await _service(self).submit(_json_body(self).get("note", "")))
+            body = _json_body(self)
+            self._answer(await _service(self).submit(body.get("note", ""), body.get("final", False)))
         except RequestError as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
         except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
@@ -304,7 +305,7 @@ class SocketSubmitHandler(web.RequestHandler):
             return self._refuse(400, 'The body must be a JSON object like {"note": "..."}. '
                                      f"Got a JSON {type(body).__name__} instead.")
         try:
-            self.finish(await service.submit(body.get("note", "")))
+            self.finish(await service.submit(body.get("note", ""), body.get("final", False)))
         except RequestError as exc:
             self._refuse(exc.status, str(exc))
         except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
@@ -313,6 +314,32 @@ class SocketSubmitHandler(web.RequestHandler):
             busy(self, exc)
         except PitfallsError as exc:  # e.g. a workspace over the snapshot limit: its message says how to fix it
             self._refuse(400, str(exc))
+
+
+class SocketFinalHandler(web.RequestHandler):
+    """POST /final {"submission_id": N} on ``session.sock``: the candidate's final submission
+    (``pitfalls-submit --set-final N``); answered once the choice is stored, with no score in it."""
+
+    async def post(self) -> None:
+        service: SessionService = self.settings["pitfalls_service"]
+        offload: Offload = self.settings["pitfalls_io"]
+        try:
+            body = json.loads(self.request.body or b"{}") if len(self.request.body) <= 4096 else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            self.set_status(400)
+            return self.finish({"message": 'The body must be a JSON object like {"submission_id": 3}. Got something '
+                                           "else instead."})
+        try:
+            self.finish(await offload.run(service.choose_final, body.get("submission_id"), timeout=STATE_TIMEOUT,
+                                          what="Choosing the final submission"))
+        except RequestError as exc:
+            self.set_status(exc.status)
+            self.finish({"message": str(exc)})
+        except (web.HTTPError, StorageError) as exc:
+            self.set_status(503)
+            self.finish({"message": getattr(exc, "log_message", None) or str(exc)})
 
 
 class SocketStatusHandler(web.RequestHandler):

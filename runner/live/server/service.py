@@ -21,6 +21,7 @@ from typing import Any
 from pitfalls import sched
 from pitfalls.core.clock import closes_at, remaining_seconds
 from pitfalls.core.errors import PitfallsError, WorkspaceError
+from pitfalls.core.finals import FinalChoiceError, final_submission
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
 from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
@@ -100,38 +101,64 @@ class SessionService:
             row = self._row(store)
             count = len(store.submissions(row["id"]))
         return {"remaining_seconds": self.remaining_seconds(row), "submissions": count,
-                "metric": self.scaffold.manifest.task.metric, "scoring": self.queued}
+                "metric": self.scaffold.manifest.task.metric, "scoring": self.queued,
+                "final": self.final()}
 
-    async def submit(self, note: Any) -> dict[str, Any]:
-        """Score the workspace as it is now; return the candidate's view of the result.
+    async def submit(self, note: Any, final: Any = False) -> dict[str, Any]:
+        """Score the workspace as it is now; return the candidate's view of the result. ``final``:
+        make it the final submission if it scores (``pitfalls-submit --final``).
 
         Raises:
             RequestError: a bad note (400), too many submissions waiting (429), or a workspace the
                 runner will not store (400: over the snapshot limit or the session's storage bound).
         """
         note = request_note(note)
+        if not isinstance(final, bool):
+            raise RequestError(f"final must be true or false. Got {final!r} instead.")
         if self.queued >= MAX_QUEUED:
             raise RequestError(f"At most {MAX_QUEUED} submissions may wait for scoring. Got {self.queued} waiting "
                                "instead. Wait for the earlier ones to finish, then submit again.", status=429)
         self.queued += 1
         try:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._executor, self._submit_now, note)
+            result = await loop.run_in_executor(self._executor, self._submit_now, note, final)
         except WorkspaceError as exc:  # nothing was stored; the message says how to go on
             raise RequestError(str(exc)) from None
         finally:
             self.queued -= 1
         return result
 
-    def _submit_now(self, note: str) -> dict[str, Any]:
+    def _submit_now(self, note: str, final: bool = False) -> dict[str, Any]:
         store = Store()
         try:
             res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store,
-                             probes="background")  # a detached worker: it outlives a server restart
+                             probes="background", final=final)  # a detached worker: it outlives a server restart
             view = res.candidate_view()
             return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
         finally:
             store.close()
+
+    def choose_final(self, submission_id: Any) -> dict[str, Any]:
+        """The candidate makes scored submission ``submission_id`` final (``pitfalls-submit --set-final N``);
+        answers ``{"final": ...}`` once the choice is stored: which one and how, never a score.
+
+        Raises:
+            RequestError: not a scored submission of this session (400).
+        """
+        try:
+            with closing(Store()) as store:
+                chosen = api.choose_final(directory=self.live.workspace, submission_id=submission_id, store=store,
+                                          session_id=self.live.session_id, via="pitfalls-submit --set-final",
+                                          how="`pitfalls-submit --status` lists them.")
+        except FinalChoiceError as exc:
+            raise RequestError(str(exc)) from None
+        return {"final": chosen.view()}
+
+    def final(self) -> dict[str, Any] | None:
+        """Which submission is final now and how (no score): for ``pitfalls-submit --status``."""
+        with closing(Store()) as store:
+            got = final_submission(store, self.live.session_id)
+        return got.view() if got else None
 
     def add_note(self, text: Any) -> dict[str, Any]:
         """Record an interviewer's note; return it with its time."""
@@ -145,10 +172,13 @@ class SessionService:
         """Everything the dashboard shows, as one JSON-ready object."""
         with closing(Store()) as store:
             row = self._row(store)
-            subs = [_submission(s) for s in store.submissions(row["id"])]
+            rows = store.submissions(row["id"])
+            final = final_submission(store, row["id"], rows)  # runner/core/finals.py: chosen, else the last scored
+            subs = [{**_submission(s), "final": final is not None and s["id"] == final.submission_id} for s in rows]
             events = store.events(row["id"])
         return {"session": self._session_view(row), "submissions": subs, "bugs": self._bugs(subs),
                 "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
+                "final": final.view() if final else None,
                 "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
                           for e in events if e["kind"] == "note"],
                 "events": [{"id": e["id"], "at": e["at"], "kind": e["kind"], "data": e["data"]}
