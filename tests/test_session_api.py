@@ -29,7 +29,7 @@ SUBMIT = REPO / "docker" / "pitfalls-submit"
 
 INTERVIEWER_ONLY = [("GET", "pitfalls/api/state"), ("GET", "pitfalls/api/files"),
                     ("GET", "pitfalls/api/files/train.py"), ("POST", "pitfalls/api/notes"),
-                    ("GET", "pitfalls/report")]
+                    ("GET", "pitfalls/report"), ("POST", "pitfalls/api/clock")]
 CANDIDATE_ONLY = [("POST", "pitfalls/api/submit")]
 BUILTIN = [("GET", "api/kernels"), ("POST", "api/kernels"), ("GET", "api/contents"),
            ("PUT", "api/contents/x.py"), ("GET", "api/sessions"), ("GET", "api/kernelspecs"),
@@ -246,7 +246,7 @@ OURS = {  # pattern -> (methods the candidate's token may use on the interviewer
     "/pitfalls/report": set(), "/pitfalls/report/([A-Za-z0-9_-]{16,64})": set(),
     "/pitfalls/api/report-link": set(), "/pitfalls/api/status": {"GET"}, "/pitfalls/api/state": set(),
     "/pitfalls/api/submit": {"POST"}, "/pitfalls/api/notes": set(), "/pitfalls/api/files": set(),
-    "/pitfalls/api/files/(.+)": set(),
+    "/pitfalls/api/files/(.+)": set(), "/pitfalls/api/clock": set(),  # the clock: the interviewer's alone
 }
 SAMPLES = ["x", "train.py", "00000000-0000-0000-0000-000000000000", "a/b", "abcdefghijklmnopqrstuvwx", "1"]
 

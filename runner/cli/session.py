@@ -14,14 +14,15 @@ from pitfalls.live import sessions
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-def _minutes(seconds: float | None) -> str:
-    return "untimed" if seconds is None else f"{seconds / 60:.0f} min left"
+def _minutes(seconds: float | None, clock: str = "") -> str:
+    left = "untimed" if seconds is None else f"{seconds / 60:.0f} min left"
+    return f"{left}, clock {clock}" if clock and clock != "running" else left
 
 
 def _describe(info: sessions.SessionInfo) -> str:
     head = "Resumed" if info.resumed else "Session"
     return (f"{head} {info.session_id}: {info.scaffold}"
-            f"{f' for {info.candidate}' if info.candidate else ''} ({_minutes(info.remaining_seconds)}, "
+            f"{f' for {info.candidate}' if info.candidate else ''} ({_minutes(info.remaining_seconds, info.clock)}, "
             f"{info.submissions} submissions)\n"
             f"  candidate:   {info.candidate_url}\n  interviewer: {info.interviewer_url}\n"
             f"  container:   {info.container} ({info.container_state}); server "
@@ -36,6 +37,8 @@ def session() -> None:
     Examples:
       pitfalls session start tumor_triage --candidate "Ada L." --duration 60
       pitfalls session status
+      pitfalls session extend SESSION_ID 10
+      pitfalls session pause SESSION_ID
       pitfalls session stop SESSION_ID
       pitfalls session report SESSION_ID -o ada.html
     """
@@ -44,7 +47,9 @@ def session() -> None:
 @session.command("start")
 @click.argument("name")
 @click.option("--candidate", default="", help="The candidate's name (shown on the dashboard and report).")
-@click.option("--duration", type=float, default=60, show_default=True, help="Minutes on the timer (0: untimed).")
+@click.option("--duration", type=click.FloatRange(min=0), default=None,
+              help="Minutes on the timer (0: untimed). Default: 60 for a new session; a resumed one keeps its own. "
+                   "The clock starts when the candidate's JupyterLab first answers.")
 @click.option("--port", type=int, default=None, help="The candidate's TCP port (default: 8890 or a free one).")
 @click.option("--interviewer-port", type=int, default=None,
               help="The interviewer's TCP port, a separate origin (default: 8891 or a free one).")
@@ -57,14 +62,15 @@ def session() -> None:
 @click.option("--disk-mb", type=int, default=2048, show_default=True,
               help="Size of the candidate's workspace file system (0: a plain host folder, unbounded).")
 @JSON
-def start(name: str, candidate: str, duration: float, port: int | None, interviewer_port: int | None, host: str,
+def start(name: str, candidate: str, duration: float | None, port: int | None, interviewer_port: int | None, host: str,
           url_host: str, session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, as_json: bool) -> None:
     """Start (or resume) a live session of scaffold NAME and print both URLs (two ports: two origins)."""
     if not as_json:
-        click.echo("Starting the candidate's container (the first run builds the image: a few minutes)...", err=True)
-    info = sessions.start_session(scaffold=name, candidate=candidate, duration_minutes=duration or None, port=port,
+        click.echo("Starting the candidate's container...", err=True)
+    info = sessions.start_session(scaffold=name, candidate=candidate, duration_minutes=duration, port=port,
                                   host=host, url_host=url_host, session_id=session_id, memory_mb=memory_mb,
-                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port)
+                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port,
+                                  progress=lambda line: click.echo(line, err=True))  # stderr: also with --json
     click.echo(json.dumps(asdict(info), indent=2) if as_json else _describe(info))
 
 
@@ -79,7 +85,7 @@ def status(session_id: str | None, as_json: bool) -> None:
     elif session_id:
         click.echo(_describe(infos[0]))
     else:
-        rows = [(i.session_id, i.scaffold, i.candidate or "-", i.created_at, _minutes(i.remaining_seconds),
+        rows = [(i.session_id, i.scaffold, i.candidate or "-", i.created_at, _minutes(i.remaining_seconds, i.clock),
                  i.submissions, i.container_state, "ended" if i.ended_at else "open") for i in infos]
         click.echo(table(rows, ["session", "scaffold", "candidate", "started", "timer", "subs", "container",
                                 "state"]) if rows else "No sessions yet: pitfalls session start NAME")
@@ -106,3 +112,44 @@ def report(session_id: str, output: Path | None) -> None:
 
     path = write_report(session_id=session_id, output=output)
     click.echo(f"Wrote {path}")
+
+
+def _clock_command(session_id: str, action: str, minutes: float | None, as_json: bool) -> None:
+    from pitfalls.core.errors import SessionError
+    from pitfalls.core.store import Store
+    from pitfalls.live import timer
+
+    sessions.load_session(session_id)  # a live session of this host, or a message listing them
+    try:
+        clock = timer.change(Store(), session_id, action, minutes, by="cli")
+    except SessionError as exc:
+        raise click.ClickException(str(exc)) from None
+    view = clock.view()
+    click.echo(json.dumps(view, indent=2) if as_json else
+               f"Session {session_id}: {_minutes(view['remaining_seconds'], view['state'])}"
+               f"{f' (+{clock.extended_minutes:g} min added in all)' if clock.extended_minutes else ''}.")
+
+
+@session.command("extend")
+@click.argument("session_id")
+@click.argument("minutes", type=float)
+@JSON
+def extend(session_id: str, minutes: float, as_json: bool) -> None:
+    """Give the candidate MINUTES more (logged on the session's timeline; the dashboard shows it at once)."""
+    _clock_command(session_id, "extend", minutes, as_json)
+
+
+@session.command("pause")
+@click.argument("session_id")
+@JSON
+def pause(session_id: str, as_json: bool) -> None:
+    """Pause the session's clock (logged on its timeline) until `pitfalls session unpause`."""
+    _clock_command(session_id, "pause", None, as_json)
+
+
+@session.command("unpause")
+@click.argument("session_id")
+@JSON
+def unpause(session_id: str, as_json: bool) -> None:
+    """Let a paused clock count again (logged on the session's timeline)."""
+    _clock_command(session_id, "unpause", None, as_json)

@@ -24,6 +24,7 @@ import stat
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -153,17 +154,21 @@ def _build_lock() -> IO[bytes]:
         return open(home() / "docker-build.lock", "ab")
 
 
-def ensure_image(*, rebuild: bool = False) -> str:
+def ensure_image(*, rebuild: bool = False, progress: Callable[[str], None] | None = None) -> str:
     """Build the candidate image if the engine lacks it (or always, with ``rebuild``); return its tag.
 
     The build runs ``docker build --network host`` (apt and pip reach their registries) and logs to
-    ``$PITFALLS_HOME/logs/docker-build.log``.
+    ``$PITFALLS_HOME/logs/docker-build.log``; ``progress`` gets one line when it starts (naming the
+    log), one per build step and, while output keeps coming, at most one every
+    :data:`BUILD_HEARTBEAT_SECONDS` of a long step.
 
     Raises:
         ContainerError: no engine, or the build failed (the end of the log is in the message).
     """
     if not rebuild and engine_ready() and image_exists(tag=(tag := image_tag())):
         return tag  # the fast path: no need to run scripts/docker.sh (0.7 s) again
+    say = progress or (lambda _: None)
+    say("Preparing the Docker engine and the base image (scripts/docker.sh; the first time takes minutes)...")
     ensure_engine()
     tag = image_tag()  # after ensure_engine, which may stage the torch wheel the tag counts
     with _build_lock() as lock:
@@ -176,13 +181,44 @@ def ensure_image(*, rebuild: bool = False) -> str:
         cmd = ["docker", "build", "--network", "host", "--force-rm", "-f", str(repo / "Dockerfile"),
                "--label", f"pitfalls.context={tag.split(':')[1]}", "-t", tag,
                *(["--no-cache"] if rebuild else []), str(repo)]
-        with open(log_path, "w") as log:
-            code = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT, timeout=3600).returncode
+        say(f"Building the candidate image {tag} (no session clock runs meanwhile; a first build takes "
+            f"10-15 minutes). Log: {log_path}")
+        code = _build_logged(cmd, log_path, say)
         if code != 0:
             tail = " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-3:])
             raise ContainerError(f"The candidate image {tag} must build. Got exit code {code} instead "
                                  f"({tail[-600:]}). Full log: {log_path}")
+        say(f"Built the candidate image {tag}.")
     return tag
+
+
+BUILD_HEARTBEAT_SECONDS = 30.0
+BUILD_STEP = re.compile(r"^(?:#\d+ \[(?:[\w.-]+ )?(\d+)/(\d+)\] |Step (\d+)/(\d+) : )(.*)")
+"""A build step's first line: BuildKit's ``#7 [stage 3/12] RUN ...`` or the classic ``Step 3/12 : RUN ...``."""
+
+
+def _build_logged(cmd: list[str], log_path: Path, say: Callable[[str], None], timeout: float = 3600) -> int:
+    """Run ``cmd`` with its output into ``log_path``; tell ``say`` each new step and, during a long one,
+    the time spent. Returns the exit code (-9 after ``timeout`` seconds, the build killed)."""
+    start = last = time.monotonic()
+    step = ""
+    with open(log_path, "w") as log, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                      text=True, errors="replace") as proc:
+        for line in proc.stdout or ():
+            log.write(line)
+            found = BUILD_STEP.match(line)
+            now = time.monotonic()
+            if found:
+                n, of = found.group(1) or found.group(3), found.group(2) or found.group(4)
+                if f"{n}/{of}" != step:
+                    step, last = f"{n}/{of}", now
+                    say(f"  image build step {step} ({now - start:.0f} s): {found.group(5).strip()[:100]}")
+            if now - last >= BUILD_HEARTBEAT_SECONDS:
+                last = now
+                say(f"  image build: {now - start:.0f} s so far{f', step {step}' if step else ''} (log: {log_path})")
+            if now - start > timeout:
+                proc.kill()
+        return proc.wait()
 
 
 def hand_to_candidate(workspace: Path) -> None:

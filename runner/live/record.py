@@ -108,6 +108,8 @@ class SessionInfo:
     submissions: int
     ended_at: str | None
     resumed: bool = False
+    clock: str = ""
+    """``waiting`` (the candidate's lab has not answered yet), ``running``, ``paused``, ``stopped``, ``expired``."""
 
 
 def sessions_dir() -> Path:

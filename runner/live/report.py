@@ -14,11 +14,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from pitfalls.core.store import Store, closes_at
+from pitfalls.core.clock import clock_of
+from pitfalls.core.finals import final_submission
+from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import notebook_text, read_files
 from pitfalls.library.catalogs import bug_entry, quirk_entry
-from pitfalls.library.metrics import METRICS, best_submission
+from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
 from pitfalls.library.workspace import NOT_THE_CANDIDATES, create_workspace
 from pitfalls.live.sessions import SessionError, sessions_dir
@@ -129,7 +131,7 @@ def _diff_html(diff: str) -> str:
 
 
 def _timeline(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
-    items = [(s["created_at"], f'submission #{s["id"]}',
+    items = [(s["created_at"], f'submission #{s["id"]}' + (" (final)" if s.get("final") else ""),
               f'<span class="{s["status"]}">{s["status"]}</span> public {_public(s)}, private '
               f'{_fmt(s["score_private"])}; note: {escape(s["note"]) or "<span class=muted>(none)</span>"}'
               + "".join(f'<br><span class="rejected">{escape(v["message"])}</span>' for v in s["violations"])
@@ -209,22 +211,27 @@ def render_report(*, session_id: str) -> str:
     scaffold = load_scaffold(row["scaffold"])
     m = scaffold.manifest
     subs, events = store.submissions(session_id), store.events(session_id)
+    final = final_submission(store, session_id, subs)  # runner/core/finals.py: the candidate's choice, else the last scored
+    subs = [{**s, "final": final is not None and s["id"] == final.submission_id} for s in subs]
     scored = [s for s in subs if s["status"] == "scored"]
-    best = best_submission(subs, metric=m.task.metric)
+    head = next((s for s in subs if s["final"]), None)
     cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
     session = {"calibration": cal.view() if cal else {},
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}
-    end = closes_at(row)
-    limit = f"{row['duration_minutes']:g} min (until {end:%H:%M} UTC)" if end else "none"
+    clock = clock_of(row, events)  # runner/core/clock.py: pauses, stops and extensions counted
+    used = f", {clock.used_seconds / 60:.0f} min used" + (f", {clock.extended_minutes:g} min added"
+                                                           if clock.extended_minutes else "")
+    limit = f"{clock.minutes:g} min{used}" if clock.minutes else f"none{used}"
     who = escape(row["candidate"] or "—")
     summary = (f'<div class="kv"><span>candidate <b>{who}</b></span>'
                f'<span>started {escape(row.get("created_at", ""))}</span>'
                f'<span>ended {escape(row.get("ended_at") or "still open")}</span>'
                f'<span>time limit {limit}</span>'
                f'<span>submissions {len(subs)} ({len(scored)} scored)</span>'
-               f'<span>best public {_public(best) if best else "—"} '
-               f'(private {_fmt(best["score_private"]) if best else "—"}, #{best["id"] if best else "—"})</span>'
-               f'<span>metric {escape(m.task.metric)} ({"higher" if METRICS[m.task.metric].higher_is_better else "lower"} is better)</span></div>')
+               + (f'<span>final submission <b>#{head["id"]}</b> ({escape(final.view()["how"])}): private '
+                  f'<b>{_fmt(head["score_private"])}</b> (normalized {_fmt(head["norm_private"], 3)}), public '
+                  f'{_public(head)}</span>' if head and final else '<span>final submission — (none scored)</span>')
+               + f'<span>metric {escape(m.task.metric)} ({"higher" if METRICS[m.task.metric].higher_is_better else "lower"} is better)</span></div>')
     notes = "".join(f'<li>{escape(e["at"][11:19])} {escape(e["data"].get("text", ""))}</li>'
                     for e in events if e["kind"] == "note") or '<li class="muted">No notes.</li>'
     body = (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(m.name)}</p>"

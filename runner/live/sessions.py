@@ -21,16 +21,17 @@ from __future__ import annotations
 import secrets
 import shutil
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pitfalls.core.clock import remaining_seconds
+from pitfalls.core.clock import session_clock
 from pitfalls.core.errors import SessionError
 from pitfalls.core.store import Store, now
 from pitfalls.library.manifest import load_manifest
 from pitfalls.library.scaffold import scaffold_path
 from pitfalls.library.workspace import create_workspace_cached
-from pitfalls.live import containers
+from pitfalls.live import containers, timer
 from pitfalls.live.process import port_lock, server_running, spawn_server, stop_server, unclaimed_port, wait_for_server
 from pitfalls.live.record import (  # the record; re-exported here
     CANDIDATE_PREFIX,
@@ -40,6 +41,9 @@ from pitfalls.live.record import (  # the record; re-exported here
     sessions_dir,
 )
 from pitfalls.sandbox import quota
+
+DEFAULT_MINUTES = 60.0
+"""A new session's length when ``session start`` gets no ``--duration`` (a resumed one keeps its own)."""
 
 
 def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
@@ -54,7 +58,8 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
     """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
     name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
     session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
-                                      candidate=candidate, duration_minutes=duration_minutes)
+                                      candidate=candidate, duration_minutes=duration_minutes or None)
+    timer.set_length(store, session_id, duration_minutes, by="start")  # the clock waits for the lab
     with port_lock(sessions_dir()):  # the ports are claimed by session.json: concurrent starts never share one
         port = port or unclaimed_port(sessions_dir(), preferred=8890, taken={interviewer_port or 0})
         live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host, port=port,
@@ -117,35 +122,58 @@ def _bound_workspace(live: LiveSession) -> None:
         quota.bound(live.workspace, live.dir / "workspace.img", size_mb=live.disk_mb, owner=containers.CANDIDATE_UID)
 
 
-def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = 60,
+def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float | None = None,
                   port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
                   session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0,
-                  disk_mb: int = 2048, interviewer_port: int | None = None) -> SessionInfo:
+                  disk_mb: int = 2048, interviewer_port: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> SessionInfo:
     """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
-    the same scaffold and candidate): the container, then the session server.
+    the same scaffold and candidate): the image (built first if needed, reporting to ``progress``),
+    the container, then the session server. The clock starts (or resumes) once the candidate's
+    JupyterLab answers through the server, never earlier.
+
+    ``duration_minutes``: None keeps a resumed session's length (a new one gets :data:`DEFAULT_MINUTES`);
+    0 makes the session untimed; a number sets its length (a resumed one keeps the time already used).
 
     Raises:
         SessionError: the session cannot start; ContainerError: Docker failed.
     """
+    containers.ensure_image(progress=progress)  # before any session row: a build is nobody's time
     store = Store()
-    session_id = session_id or _find_open(store, scaffold, candidate)
-    if session_id:
-        live = load_session(session_id)
-        if live.scaffold != scaffold:
-            raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
-                               f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
-                               f"--session {session_id}`.")
-        _claim_interviewer_port(live)
-        changes = {"ended_at": None} | ({"duration_minutes": duration_minutes} if duration_minutes else {})
-        store.update_session(session_id, **changes)
-    else:
-        live = _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes, host=host,
-                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
-                       interviewer_port=interviewer_port)
+    live, resumed = open_session(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
+                                 session_id=session_id, host=host, port=port, url_host=url_host, memory_mb=memory_mb,
+                                 cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port)
+    session_id = live.session_id if resumed else None
     server = _start_parts(live, store, new=not session_id)
     if server is not None:
         wait_for_server(live, server)
+    timer.mark_up(store, live.session_id)  # the candidate's lab answers through the server: time counts
     return session_info(live, store=store, resumed=bool(session_id))
+
+
+def open_session(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None,
+                 session_id: str | None, host: str = "127.0.0.1", port: int | None = None, url_host: str = "",
+                 memory_mb: int = 4096, cpus: float = 2.0, disk_mb: int = 2048,
+                 interviewer_port: int | None = None) -> tuple[LiveSession, bool]:
+    """The record half of :func:`start_session` (no Docker): the session to resume (``session_id``, or
+    the open one of the same scaffold and candidate) with its length set only if ``duration_minutes``
+    is given, else a new one of ``duration_minutes`` or :data:`DEFAULT_MINUTES`. Returns (it, resumed)."""
+    session_id = session_id or _find_open(store, scaffold, candidate)
+    if not session_id:
+        minutes = DEFAULT_MINUTES if duration_minutes is None else duration_minutes
+        return _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=minutes, host=host,
+                       port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
+                       interviewer_port=interviewer_port), False
+    live = load_session(session_id)
+    if live.scaffold != scaffold:
+        raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
+                           f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
+                           f"--session {session_id}`.")
+    _claim_interviewer_port(live)
+    store.update_session(session_id, ended_at=None)
+    if duration_minutes is not None:
+        timer.set_length(store, session_id, duration_minutes, by="resume")
+    return live, True
 
 
 def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Popen | None:
@@ -201,14 +229,16 @@ def session_info(live: LiveSession, *, store: Store | None = None, resumed: bool
     """The session's URLs, container and server state, timer and submission count."""
     store = store or Store()
     row = store.session(live.session_id) or {}
+    clock = session_clock(store, live.session_id)
     state = containers.container_status(name_or_id=live.container) if containers.engine_ready() else None
     return SessionInfo(
         session_id=live.session_id, scaffold=live.scaffold, candidate=live.candidate,
         candidate_url=live.candidate_url, interviewer_url=live.interviewer_url, container=live.container,
         container_state=state.state if state else "absent", server_running=server_running(live),
         workspace=str(live.workspace), created_at=row.get("created_at", ""),
-        duration_minutes=row.get("duration_minutes"), remaining_seconds=remaining_seconds(row),
-        submissions=len(store.submissions(live.session_id)), ended_at=row.get("ended_at"), resumed=resumed)
+        duration_minutes=clock.minutes if clock else None, remaining_seconds=clock.remaining_seconds if clock else None,
+        submissions=len(store.submissions(live.session_id)), ended_at=row.get("ended_at"), resumed=resumed,
+        clock=clock.state if clock else "")
 
 
 def list_sessions() -> list[SessionInfo]:
@@ -229,6 +259,7 @@ def stop_session(*, session_id: str) -> SessionInfo:
                            f"still there. Fix: docker rm -f {live.container}, then stop the session again.")
     quota.release(live.workspace, live.dir / "workspace.img")  # a plain folder again, files kept
     store = Store()
+    timer.mark_down(store, session_id, "stopped")  # a stopped session's time does not count
     if not (store.session(session_id) or {}).get("ended_at"):
         store.update_session(session_id, ended_at=now())
     return session_info(live, store=store)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pitfalls import sched
+from pitfalls.core.clock import clock_of
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
 from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
@@ -99,12 +100,14 @@ def _open(directory: Path, store: Store | None,
     return store, session, load_scaffold(session["scaffold"])
 
 
-def _time_violation(session: dict[str, Any]) -> Violation | None:
-    end = closes_at(session)
-    if end is None or datetime.now(UTC) <= end:
+def _time_violation(session: dict[str, Any], events: list[dict[str, Any]]) -> Violation | None:
+    clock = clock_of(session, events)  # runner/core/clock.py: pauses, stops and extensions counted
+    if clock.minutes is None or not clock.expired:
         return None
-    return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min",
-                     actual=f"{(datetime.now(UTC) - end).total_seconds() / 60:.1f} min late",
+    late = max(0.0, clock.used_seconds - clock.minutes * 60)
+    end = clock.at - timedelta(seconds=late)
+    return Violation(constraint="session_time", limit=f"{clock.minutes:g} min",
+                     actual=f"{late / 60:.1f} min late",
                      message=f"Submissions must arrive before the session's time is up ({end:%H:%M:%S} "
                              "UTC). Got this one after it instead. It is recorded, unscored and without "
                              "a snapshot (your workspace is unchanged); ask the interviewer for more time "
@@ -177,7 +180,7 @@ def submit(*, directory: Path, note: str = "", probes: bool | ProbeMode = True, 
     """
     store, session, scaffold = _open(directory, store, session_id)
     note = validate_note(note)
-    limited = _time_violation(session) or _rate_violation(store, session["id"], scaffold)
+    limited = _time_violation(session, store.events(session["id"])) or _rate_violation(store, session["id"], scaffold)
     used = ensure_room(store, session["id"])
     if limited:
         return _record_unscored(store, scaffold, session["id"], note, limited)

@@ -26,6 +26,7 @@ from pitfalls.live import containers
 from . import logs
 from .auth import deny_foreign_handlers
 from .handlers import (
+    ClockHandler,
     DashboardHandler,
     FilesHandler,
     NotesHandler,
@@ -170,6 +171,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
             (r"/pitfalls/api/state", StateHandler),
             (r"/pitfalls/api/submit", SubmitHandler),
             (r"/pitfalls/api/notes", NotesHandler),
+            (r"/pitfalls/api/clock", ClockHandler),
             (r"/pitfalls/api/files", FilesHandler),
             (r"/pitfalls/api/files/(.+)", FilesHandler),
         ])

@@ -201,6 +201,21 @@ class NotesHandler(_Api):
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
 
 
+class ClockHandler(_Api):
+    """POST /pitfalls/api/clock {"action": "extend", "minutes": N} or {"action": "pause"|"unpause"}: change
+    the session's clock, logged on its timeline (interviewer's token only)."""
+
+    async def post(self) -> None:
+        _require(self, "interviewer")
+        body = _json_body(self)
+        try:
+            self._answer(await _offload(self).run(_service(self).change_clock, body.get("action"),
+                                                  body.get("minutes"), timeout=STATE_TIMEOUT,
+                                                  what="Changing the clock"))
+        except RequestError as exc:
+            raise web.HTTPError(exc.status, log_message=str(exc)) from None
+
+
 class FilesHandler(_Api):
     """GET /pitfalls/api/files[/PATH]: the candidate's files, read-only (interviewer's token)."""
 

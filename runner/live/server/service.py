@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pitfalls import sched
-from pitfalls.core.clock import closes_at, remaining_seconds
-from pitfalls.core.errors import PitfallsError, WorkspaceError
+from pitfalls.core.clock import Clock, clock_of, session_clock
+from pitfalls.core.errors import PitfallsError, SessionError, WorkspaceError
 from pitfalls.core.finals import FinalChoiceError, final_submission
 from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa: F401 - MAX_NOTE_CHARS re-exported
 from pitfalls.core.store import Store
@@ -30,7 +30,7 @@ from pitfalls.library.catalogs import bug_entry, quirk_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
 from pitfalls.library.workspace import NOT_THE_CANDIDATES
-from pitfalls.live import containers
+from pitfalls.live import containers, timer
 from pitfalls.live.sessions import LiveSession, load_session
 from pitfalls.scoring.anchors import anchors, cached_anchors
 from pitfalls.service import api
@@ -91,18 +91,34 @@ class SessionService:
     def _row(self, store: Store) -> dict[str, Any]:
         return store.session(self.live.session_id) or {}
 
-    def remaining_seconds(self, row: dict[str, Any]) -> float | None:
+    def clock(self, store: Store) -> Clock:
+        """The session's clock as the store holds it now (runner/core/clock.py: from its events)."""
+        return session_clock(store, self.live.session_id) or clock_of({})
+
+    def remaining_seconds(self, store: Store) -> float | None:
         """Seconds left on the session's timer (None when untimed)."""
-        return remaining_seconds(row)
+        return self.clock(store).remaining_seconds
 
     def candidate_status(self) -> dict[str, Any]:
         """What ``pitfalls-submit --status`` shows."""
         with closing(Store()) as store:
-            row = self._row(store)
-            count = len(store.submissions(row["id"]))
-        return {"remaining_seconds": self.remaining_seconds(row), "submissions": count,
+            clock = self.clock(store)
+            count = len(store.submissions(self.live.session_id))
+        return {"remaining_seconds": clock.remaining_seconds, "clock": clock.state, "submissions": count,
                 "metric": self.scaffold.manifest.task.metric, "scoring": self.queued,
                 "final": self.final()}
+
+    def change_clock(self, action: Any, minutes: Any = None) -> dict[str, Any]:
+        """The interviewer extends (``minutes`` more), pauses or unpauses the clock; logged as an event.
+
+        Raises:
+            RequestError: an unknown action or bad minutes (400).
+        """
+        with closing(Store()) as store:
+            try:
+                return timer.change(store, self.live.session_id, action, minutes, by="dashboard").view()
+            except SessionError as exc:
+                raise RequestError(str(exc)) from None
 
     async def submit(self, note: Any, final: Any = False) -> dict[str, Any]:
         """Score the workspace as it is now; return the candidate's view of the result. ``final``:
@@ -134,7 +150,7 @@ class SessionService:
             res = api.submit(directory=self.live.workspace, note=note, session_id=self.live.session_id, store=store,
                              probes="background", final=final)  # a detached worker: it outlives a server restart
             view = res.candidate_view()
-            return {**view, "remaining_seconds": self.remaining_seconds(self._row(store))}
+            return {**view, "remaining_seconds": self.remaining_seconds(store)}
         finally:
             store.close()
 
@@ -176,7 +192,7 @@ class SessionService:
             final = final_submission(store, row["id"], rows)  # runner/core/finals.py: chosen, else the last scored
             subs = [{**_submission(s), "final": final is not None and s["id"] == final.submission_id} for s in rows]
             events = store.events(row["id"])
-        return {"session": self._session_view(row), "submissions": subs, "bugs": self._bugs(subs),
+        return {"session": self._session_view(row, clock_of(row, events)), "submissions": subs, "bugs": self._bugs(subs),
                 "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
                 "final": final.view() if final else None,
                 "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
@@ -184,13 +200,13 @@ class SessionService:
                 "events": [{"id": e["id"], "at": e["at"], "kind": e["kind"], "data": e["data"]}
                            for e in events if e["kind"] != "note"]}
 
-    def _session_view(self, row: dict[str, Any]) -> dict[str, Any]:
+    def _session_view(self, row: dict[str, Any], clock: Clock) -> dict[str, Any]:
         m = self.scaffold.manifest
-        end = closes_at(row)
+        end = clock.closes_at
         return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
-                "created_at": row["created_at"], "duration_minutes": row["duration_minutes"],
-                "closes_at": end.isoformat(timespec="seconds") if end else None,
-                "remaining_seconds": self.remaining_seconds(row), "ended_at": row["ended_at"],
+                "created_at": row["created_at"], "duration_minutes": clock.minutes,
+                "closes_at": end.isoformat(timespec="seconds") if end else None, "clock": clock.view(),
+                "remaining_seconds": clock.remaining_seconds, "ended_at": row["ended_at"],
                 "now": datetime.now(UTC).isoformat(timespec="seconds"),
                 "metric": m.task.metric, "higher_is_better": METRICS[m.task.metric].higher_is_better,
                 **self._goal_and_scale(), "budgets": asdict(m.budgets),
