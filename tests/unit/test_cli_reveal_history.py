@@ -109,3 +109,28 @@ def test_history_writes_a_png_beside_the_text(tmp_path):
     out = history_view.write_png([_result(1, 0.91, [0.9, 0.92]), _result(2, None, status="failed")],
                                  tmp_path / "history.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _submit_client():
+    import importlib.machinery
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "docker" / "pitfalls-submit"
+    loader = importlib.machinery.SourceFileLoader("pitfalls_submit_client", str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_live_pitfalls_submit_shows_the_interval_on_the_score_s_grid(capsys):
+    """The container's client prints what the server sends (the candidate view) with the grid's decimals:
+    neither the old 4 fixed decimals nor more digits than the grid."""
+    client = _submit_client()
+    view = _result(7, 0.9, [0.88, 0.93], decimals=3).candidate_view()
+    client.show_submission({**view, "status": "scored"})
+    out = capsys.readouterr().out
+    assert "roc_auc: 0.900 (95% interval 0.880 to 0.930)  (public slice of the held-out set)" in out
+    assert "two scores whose intervals overlap may not differ" in out
+    client.show_submission({**_result(8, 54.3, [50.1, 58.7], metric="rmse", decimals=1).candidate_view()})
+    assert "rmse: 54.3 (95% interval 50.1 to 58.7)" in capsys.readouterr().out
