@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from pitfalls.cli.render import fmt, fmt_interval, fmt_public, table
+from pitfalls.cli.text import fmt, fmt_interval, fmt_public, table
 from pitfalls.core.results import SubmissionResult
 from pitfalls.library.metrics import METRICS
 
