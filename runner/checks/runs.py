@@ -10,7 +10,8 @@ from pitfalls.checks.killability import EFFECT, P_VALUE, Kill
 from pitfalls.checks.registry import _oriented
 from pitfalls.checks.spec import CheckFailed, check, specs_of
 from pitfalls.library.catalogs import bug_entry
-from pitfalls.library.metrics import normalize
+from pitfalls.library.metrics import slice_rows
+from pitfalls.library.scale import normalize, value_at
 from pitfalls.scoring.anchors import spread
 from pitfalls.scoring.pipeline import Evaluation
 
@@ -56,22 +57,24 @@ def reference_reaches_goal(ctx: CheckContext) -> str:
     m = ctx.manifest()
     g = m.task.goal_normalized
     if g is None:
-        raise CheckFailed("task.goal_normalized must be set (the share of the starter-to-reference gap a good "
-                          "solution closes). Got nothing instead. Add `goal_normalized = 0.9` under [task].")
+        raise CheckFailed("task.goal_normalized must be set (the normalized score, starter 0 and reference 1, a good "
+                          "solution reaches). Got nothing instead. Add `goal_normalized = 0.7` under [task].")
     start, ref = _scored(ctx, ctx.starter(), "starter"), _scored(ctx, ctx.reference(), "reference")
     runs = [r for r in ctx.runs() if r.variant == "reference"]
     failed = [r for r in runs if r.score_private is None]
     if failed:
         raise CheckFailed(f"Every seed of the reference must train and score. Got seed {failed[0].seed} "
                           f"failing instead: {failed[0].error}")
-    norms = sorted(min(normalize(r.score_public, baseline=start.score_public, reference=ref.score_public) or 0.0,
-                       normalize(r.score_private, baseline=start.score_private, reference=ref.score_private) or 0.0)
-                   for r in runs)
+    rows = slice_rows(len(ctx.dataset().heldout), fraction=m.feedback.public_fraction)
+    scale = {p: {"baseline": getattr(start, f"score_{p}"), "reference": getattr(ref, f"score_{p}"),
+                 "metric": m.task.metric, "rows": rows[p]} for p in rows}
+    norms = sorted(min(normalize(r.score_public, **scale["public"]) or 0.0,
+                       normalize(r.score_private, **scale["private"]) or 0.0) for r in runs)
     if norms[0] < g:
         raise CheckFailed(f"The reference, retrained with each of {len(runs)} seeds, must reach task.goal_normalized "
                           f"= {g:.2f} on both slices (starter 0, reference 1). Got {', '.join(f'{x:.3f}' for x in norms)} "
                           "instead. Lower the goal, or make the reference's training steadier.")
-    here = start.score_private + g * (ref.score_private - start.score_private)
+    here = value_at(g, **scale["private"])
     return (f"normalized over {len(runs)} seeds {norms[0]:.3f} to {norms[-1]:.3f}; goal {g:.2f} "
             f"(private {m.task.metric} {here:.4f} on this data)")
 

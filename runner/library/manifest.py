@@ -211,12 +211,15 @@ def _goal_normalized(task: Task, cal: Calibration, path: Path) -> float | None:
     if task.goal_normalized is not None:
         if not 0 < task.goal_normalized <= 1:
             raise ManifestError(path=str(path), field="task.goal_normalized",
-                                expected="a number in (0, 1] (a share of the starter-to-reference gap)",
+                                expected="a number in (0, 1] (a normalized score: starter 0, reference 1)",
                                 got=repr(task.goal_normalized))
         return float(task.goal_normalized)
     if task.goal is None or not cal.measured or cal.reference_mean == cal.baseline_mean:
         return None
-    return (task.goal - cal.baseline_mean) / (cal.reference_mean - cal.baseline_mean)
+    from pitfalls.library.scale import normalize  # on use: numpy
+
+    return normalize(task.goal, baseline=cal.baseline_mean, reference=cal.reference_mean, metric=task.metric,
+                     rows=None)
 
 
 def _check_table(data: dict, path: Path) -> Check:

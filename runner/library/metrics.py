@@ -32,6 +32,8 @@ class Metric:
     higher_is_better: bool
     predictions: tuple[str, ...]
     """Which prediction kinds the metric accepts."""
+    perfect: float
+    """The score of a perfect model (its error is 0 on the normalized scale: runner/library/scale.py)."""
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray, classes: tuple[int, ...] = ()) -> float:
@@ -40,13 +42,14 @@ def _log_loss(y: np.ndarray, p: np.ndarray, classes: tuple[int, ...] = ()) -> fl
 
 METRICS: dict[str, Metric] = {
     m.name: m for m in [
-        Metric("balanced_accuracy", lambda y, p: float(_skm().balanced_accuracy_score(y, p)), True, ("label",)),
-        Metric("accuracy", lambda y, p: float(_skm().accuracy_score(y, p)), True, ("label",)),
-        Metric("f1", lambda y, p: float(_skm().f1_score(y, p)), True, ("label",)),
-        Metric("log_loss", _log_loss, False, ("proba",)),
-        Metric("roc_auc", lambda y, p: float(_skm().roc_auc_score(y, p[:, 1] if p.ndim == 2 else p)), True, ("proba",)),
-        Metric("r2", lambda y, p: float(_skm().r2_score(y, p)), True, ("value",)),
-        Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",)),
+        Metric("balanced_accuracy", lambda y, p: float(_skm().balanced_accuracy_score(y, p)), True, ("label",), 1.0),
+        Metric("accuracy", lambda y, p: float(_skm().accuracy_score(y, p)), True, ("label",), 1.0),
+        Metric("f1", lambda y, p: float(_skm().f1_score(y, p)), True, ("label",), 1.0),
+        Metric("log_loss", _log_loss, False, ("proba",), 0.0),
+        Metric("roc_auc", lambda y, p: float(_skm().roc_auc_score(y, p[:, 1] if p.ndim == 2 else p)), True,
+               ("proba",), 1.0),
+        Metric("r2", lambda y, p: float(_skm().r2_score(y, p)), True, ("value",), 1.0),
+        Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",), 0.0),
     ]
 }
 
@@ -117,11 +120,10 @@ def score(pred: np.ndarray, labels: np.ndarray, *, metric: str, classes: tuple[i
     return m.fn(labels, pred)
 
 
-def normalize(value: float | None, *, baseline: float | None, reference: float | None) -> float | None:
-    """Starter = 0, reference = 1 (not clipped: a better-than-reference model scores above 1)."""
-    if value is None or baseline is None or reference is None or reference == baseline:
-        return None
-    return (value - baseline) / (reference - baseline)
+def slice_rows(n_rows: int, *, fraction: float) -> dict[str, int]:
+    """How many rows the public and the private slice hold (as :func:`public_mask` draws them)."""
+    public = int(round(n_rows * fraction))
+    return {"public": public, "private": n_rows - public}
 
 
 def public_mask(n_rows: int, *, fraction: float, seed: int) -> np.ndarray:

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -38,24 +38,46 @@ class Anchors:
     reference_private: float
     seconds: float = 0.0
     """How long measuring took (the starter and the reference, trained and scored)."""
+    metric: str = ""
+    """The scaffold's metric: the scale reads each as an error (runner/library/scale.py). Set by
+    :func:`with_scale` whenever anchors are read or measured."""
+    rows_public: int = 0
+    rows_private: int = 0
+    """How many rows each slice holds (the scale's error floor); 0 in caches written before them."""
 
     def normalize(self, value: float | None, part: str) -> float | None:
         """``value`` on this installation's scale for slice ``part`` (``public`` or ``private``)."""
-        from pitfalls.library.metrics import normalize
+        from pitfalls.library import scale  # numpy: reading a cache needs none of it
 
-        return normalize(value, baseline=getattr(self, f"baseline_{part}"),
-                         reference=getattr(self, f"reference_{part}"))
+        return scale.normalize(value, baseline=getattr(self, f"baseline_{part}"),
+                               reference=getattr(self, f"reference_{part}"), metric=self.metric,
+                               rows=getattr(self, f"rows_{part}") or None)
 
     def goal_score(self, goal_normalized: float | None, part: str = "private") -> float | None:
         """The metric value that ``goal_normalized`` stands for on this installation's slice ``part``."""
         if goal_normalized is None:
             return None
-        base, ref = getattr(self, f"baseline_{part}"), getattr(self, f"reference_{part}")
-        return base + goal_normalized * (ref - base)
+        from pitfalls.library import scale
+
+        return scale.value_at(goal_normalized, baseline=getattr(self, f"baseline_{part}"),
+                              reference=getattr(self, f"reference_{part}"), metric=self.metric,
+                              rows=getattr(self, f"rows_{part}") or None)
 
     def view(self) -> dict[str, float]:
         """The four scores (what the dashboard and the report plot)."""
-        return {k: v for k, v in asdict(self).items() if k != "seconds"}
+        return {k: getattr(self, k) for k in ("baseline_public", "baseline_private", "reference_public",
+                                              "reference_private")}
+
+
+def with_scale(found: Anchors, scaffold: Scaffold) -> Anchors:
+    """``found`` with ``scaffold``'s metric and slice sizes (generated data is read only when the
+    cache predates the sizes)."""
+    from pitfalls.library.metrics import slice_rows
+
+    rows = ({"public": found.rows_public, "private": found.rows_private} if found.rows_public else
+            slice_rows(len(scaffold.dataset().heldout), fraction=scaffold.manifest.feedback.public_fraction))
+    return replace(found, metric=scaffold.manifest.task.metric, rows_public=rows["public"],
+                   rows_private=rows["private"])
 
 
 def content_hash(scaffold: Scaffold) -> str:
@@ -105,7 +127,7 @@ def cached_anchors(scaffold: Scaffold) -> Anchors | None:
     if path in _memo:
         return _memo[path]
     try:
-        found = Anchors(**json.loads(path.read_text()))
+        found = with_scale(Anchors(**json.loads(path.read_text())), scaffold)
     except (OSError, ValueError, TypeError):  # missing, or a torn/foreign file: measure again
         return None
     _memo[path] = found

@@ -38,6 +38,7 @@ from pitfalls.scoring.anchor_cache import (  # the cache, read by the pipeline t
     cached_anchors,
     content_hash,
     locked,
+    with_scale,
     write_anchors,
 )
 
@@ -110,7 +111,7 @@ def measure(scaffold: Scaffold, *, kind: str = "submit") -> Anchors:
                                 "Try again when the machine is less busy; if it repeats, run "
                                 f"`pitfalls check {scaffold.name}`.")
         scores[f"{anchor}_public"], scores[f"{anchor}_private"] = ev.score_public, ev.score_private
-    return Anchors(**scores, seconds=round(time.monotonic() - start, 1))
+    return with_scale(Anchors(**scores, seconds=round(time.monotonic() - start, 1)), scaffold)
 
 
 @dataclass(frozen=True)

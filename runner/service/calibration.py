@@ -39,6 +39,9 @@ def calibrate_secrets(*, name: str) -> dict[str, Any]:
     t = scaffold.manifest.task
     goal = None
     if t.goal is not None and table["reference_mean"] != table["baseline_mean"]:
-        goal = (t.goal - table["baseline_mean"]) / (table["reference_mean"] - table["baseline_mean"])
-        goal = min(1.0, max(0.01, goal))  # a share of the gap; check tells if the reference misses it
+        from pitfalls.library.scale import normalize
+
+        goal = normalize(t.goal, baseline=table["baseline_mean"], reference=table["reference_mean"], metric=t.metric,
+                         rows=None)
+        goal = min(1.0, max(0.01, goal or 0.0))  # on the scale; check tells if the reference misses it
     return {"calibration": table, "goal_normalized": goal}
