@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO, run_cli
 from pitfalls.core.errors import ManifestError
 from pitfalls.library import metrics as scoring
-from pitfalls.library.brief import render_brief
+from pitfalls.library.brief import render_brief, scale_line
 from pitfalls.library.manifest import load_manifest, write_calibration
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.scoring import anchors as anchors_mod
@@ -105,7 +105,9 @@ def test_the_session_server_measures_the_anchors_on_its_scoring_thread_at_start(
         cal = cached_anchors(load_scaffold("_template"))
         view = service.state()["session"]
         assert cal is not None and view["calibration"] == cal.view()
-        assert view["goal"] == pytest.approx(cal.baseline_public + 0.9 * (cal.reference_public - cal.baseline_public))
+        assert view["goal"] == pytest.approx(cal.goal_score(0.9, "public"))
+        assert cal.normalize(view["goal"], "public") == pytest.approx(0.9)
+        assert view["scale"] == scale_line(load_scaffold("_template"))  # the sentence the brief has
     finally:
         service.close()
 
@@ -162,7 +164,8 @@ def test_old_manifests_with_four_values_and_an_absolute_goal_still_load(tmp_path
     path = _manifest(tmp_path, lambda t: t.replace("goal_normalized = 0.9 ", "goal = 0.7 ") + LEGACY)
     m = load_manifest(path)
     assert (m.calibration.secrets, m.calibration.baseline_mean, m.calibration.reference_mean) == (1, 0.4, 0.8)
-    assert m.task.goal_normalized == pytest.approx(0.75)  # (0.7 - 0.4) / (0.8 - 0.4)
+    # on the scale (runner/library/scale.py), errors 1 - x: log(0.6 / 0.3) / log(0.6 / 0.2)
+    assert m.task.goal_normalized == pytest.approx(0.6309, abs=1e-4)
     write_calibration(path, {"secrets": 5, "baseline_mean": 0.45, "baseline_sd": 0.01,
                              "reference_mean": 0.85, "reference_sd": 0.02}, goal_normalized=0.62)
     migrated = load_manifest(path)
@@ -194,6 +197,24 @@ def test_every_shipped_manifest_has_a_measured_calibration_and_a_normalized_goal
         m = load_scaffold(name).manifest
         assert m.calibration.secrets == len(TEST_SECRETS) and m.task.goal is None, name
         assert 0 < m.task.goal_normalized <= 1, name
+
+
+def test_a_cache_written_before_the_log_scale_still_reads_with_the_slice_sizes(monkeypatch):
+    """Old cache files hold the four scores only: the metric and the slice sizes come from the
+    scaffold, so their normalized scores are on the same scale as a fresh measurement's."""
+    monkeypatch.setenv("PITFALLS_DATA_SECRET", OTHER_SECRET)
+    scaffold = load_scaffold("_template")
+    path = anchors_path(scaffold)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"baseline_public": 0.5, "baseline_private": 0.5, "reference_public": 0.9,
+                                "reference_private": 0.95, "seconds": 3.0}))
+    anchors_mod._memo.clear()
+    found = cached_anchors(scaffold)
+    assert (found.metric, found.rows_public, found.rows_private) == ("balanced_accuracy", 20, 20)
+    assert found.normalize(0.9, "public") == 1.0 and found.normalize(0.5, "private") == 0.0
+    assert found.normalize(1.0, "public") == pytest.approx(np.log(0.5 * 40) / np.log(5))  # floor 1/40
+    assert found.goal_score(1.0, "private") == pytest.approx(0.95)
+    assert set(found.view()) == {"baseline_public", "baseline_private", "reference_public", "reference_private"}
 
 
 def test_a_state_folder_that_cannot_take_the_cache_still_gets_anchors(tmp_path, monkeypatch):

@@ -20,13 +20,23 @@ def budget_lines(scaffold: Scaffold) -> list[str]:
             f"(at most {b.max_code_kb} KiB in all)."]
 
 
+def scale_line(scaffold: Scaffold) -> str:
+    """The normalized scale in one sentence (runner/library/scale.py), with an example on the
+    manifest's ``[calibration]`` means; the dashboard shows the same sentence."""
+    from pitfalls.library.scale import scale_sentence
+
+    m = scaffold.manifest
+    cal = m.calibration if m.calibration.measured else None
+    return scale_sentence(m.task.metric, baseline=cal.baseline_mean if cal else None,
+                          reference=cal.reference_mean if cal else None)
+
+
 def goal_lines(scaffold: Scaffold) -> list[str]:
-    """The goal, as a normalized score: its metric value differs per installation (runner/scoring/anchors.py)."""
+    """The scale in one sentence and the goal, as a normalized score: its metric value differs per
+    installation (runner/scoring/anchors.py)."""
     g = scaffold.manifest.task.goal_normalized
-    if g is None:
-        return []
-    return [f"- Goal: a **normalized score of {g:.2f}** or more. Each submission also reports a normalized "
-            "score: 0 is the untouched starter, 1 our reference solution, both trained and scored on the "
+    goal = [] if g is None else [f"- Goal: a **normalized score of {g:.2f}** or more."]
+    return [*goal, f"- {scale_line(scaffold)} The starter and the reference are trained and scored on the "
             "same data as you (so a raw score means more next to it: the data differs per installation)."]
 
 

@@ -26,6 +26,7 @@ from pitfalls.core.notes import MAX_NOTE_CHARS, NoteError, validate_note  # noqa
 from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import NotebookError, list_files, notebook_cells, read_text
+from pitfalls.library.brief import scale_line
 from pitfalls.library.catalogs import bug_entry, quirk_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
@@ -215,11 +216,12 @@ class SessionService:
 
     def _goal_and_scale(self) -> dict[str, Any]:
         """The installation's anchors (None until measured) and the goal in public-slice metric
-        units (the chart plots public scores) with its normalized share."""
+        units (the chart plots public scores) with its normalized share; ``scale``: the scale in
+        the brief's one sentence."""
         cal = cached_anchors(self.scaffold)
         g = self.scaffold.manifest.task.goal_normalized
         return {"calibration": cal.view() if cal else None, "goal_normalized": g,
-                "goal": cal.goal_score(g, "public") if cal else None}
+                "goal": cal.goal_score(g, "public") if cal else None, "scale": scale_line(self.scaffold)}
 
     def container_state(self, max_age: float = 5.0) -> str:
         """The container's state from ``docker inspect``, at most ``max_age`` seconds old (polls are cheap)."""
