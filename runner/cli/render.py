@@ -25,7 +25,7 @@ def submission(r: SubmissionResult) -> str:
     if r.status == "scored":
         interval = f" ({fmt_interval(r.score_interval, r.decimals)})" if r.score_interval else ""
         lines.append(f"  {r.metric} (public slice): {fmt_public(r.score, r.decimals)}{interval}   normalized: "
-                     f"{fmt(r.normalized, 3)}   (starter = 0, reference = 1)")
+                     f"{fmt(r.normalized, 3)}   (starter = 0, reference = 1, above 1 = better than the reference)")
     lines += submission_lines(r)
     lines.append(f"  {r.message}")
     for v in r.violations:

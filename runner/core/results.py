@@ -63,7 +63,8 @@ class SubmissionResult:
     """Public-slice score, rounded to the scaffold's public precision (see
     :func:`pitfalls.library.metrics.public_decimals`); None unless scored and feedback is not withheld."""
     normalized: float | None
-    """(score - starter) / (reference - starter) on the public slice: starter = 0, reference = 1."""
+    """The public score on the normalized scale (runner/library/scale.py): starter = 0, reference = 1,
+    above 1 better than the reference."""
     message: str
     violations: list[Violation] = field(default_factory=list)
     note: str = ""

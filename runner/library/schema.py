@@ -57,7 +57,7 @@ class Task:
     direction: str = ""
     """``max`` or ``min``: must agree with the metric (stated so readers need not look it up)."""
     goal_normalized: float | None = None
-    """The goal as a share of the starter-to-reference gap on the private slice (0 = the untouched
+    """The goal as a normalized score on the private slice (runner/library/scale.py: 0 = the untouched
     starter, 1 = the reference, both on this installation's data; runner/scoring/anchors.py). The
     absolute score it stands for differs per installation: :func:`pitfalls.scoring.anchors.goal_score`
     derives it."""
