@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pitfalls import sched
-from pitfalls.core.clock import closes_at
+from pitfalls.core.clock import clock_of
 from pitfalls.core.results import Violation
 from pitfalls.core.store import Store
 from pitfalls.library.scaffold import Scaffold
@@ -40,11 +40,11 @@ def preflight_limit(scaffold: Scaffold) -> tuple[int, float]:
 
 def _refusal(store: Store, session: dict, scaffold: Scaffold) -> Violation | None:
     """Why this preflight must not run now (time up, rate limit), or None."""
-    end = closes_at(session)
-    if end is not None and datetime.now(UTC) > end:
-        return Violation(constraint="session_time", limit=f"{session['duration_minutes']:g} min", actual="time is up",
-                         message=f"A preflight must run before the session's time is up ({end:%H:%M:%S} UTC). Got "
-                                 "this one after it instead; nothing was run.")
+    clock = clock_of(session, store.events(session["id"]))  # pauses, stops and extensions counted
+    if clock.minutes is not None and clock.expired:
+        return Violation(constraint="session_time", limit=f"{clock.minutes:g} min", actual="time is up",
+                         message="A preflight must run before the session's time is up. Got this one after it "
+                                 "instead; nothing was run. Ask the interviewer for more time if you need it.")
     allowed, minutes = preflight_limit(scaffold)
     since = datetime.now(UTC) - timedelta(minutes=minutes)
     recent = [e for e in store.events(session["id"], EVENT) if datetime.fromisoformat(e["at"]) >= since]
