@@ -14,6 +14,8 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 P_VALUE, EFFECT = 0.05, 0.5
+D_CAP = 99.0
+"""Kill.effect shows a larger Cohen's d as ``d>=99``: beyond it the number only measures float noise."""
 
 
 @dataclass
@@ -29,6 +31,19 @@ class Kill:
     @property
     def killed(self) -> bool:
         return self.p_value < P_VALUE and self.cohens_d >= EFFECT
+
+    @property
+    def deterministic(self) -> bool:
+        """Every seed of the reference scores the same, and every seed of the bug's variant too."""
+        return all(spread_of(x) == 0.0 for x in (self.reference, self.buggy))
+
+    def effect(self) -> str:
+        """p and d for people: d capped at :data:`D_CAP` (a deterministic model's d is a division by
+        a spread of about 0), and "deterministic" said when both spreads are 0."""
+        d = self.cohens_d
+        shown = f"d>={D_CAP:g}" if d >= D_CAP else f"d<=-{D_CAP:g}" if d <= -D_CAP else f"d={d:.2f}"
+        return f"p={self.p_value:.3g}, {shown}" + (" (deterministic: every seed scores the same)"
+                                                  if self.deterministic else "")
 
     @classmethod
     def judge(cls, *, bug: str, reference: list[float], buggy: list[float]) -> Kill:
@@ -52,3 +67,10 @@ def mann_whitney_p(better: list[float], worse: list[float]) -> float:
     if len(set(better) | set(worse)) == 1:
         return 1.0
     return float(mannwhitneyu(better, worse, alternative="greater").pvalue)
+
+
+def spread_of(scores: list[float]) -> float:
+    """max - min of ``scores``, 0.0 when they differ only by float rounding (1e-12 of their size)."""
+    a = np.asarray(scores, float)
+    width = float(a.max() - a.min()) if len(a) else 0.0
+    return 0.0 if width <= 1e-12 * max(1.0, float(np.abs(a).max(initial=0.0))) else width

@@ -186,10 +186,12 @@ def bug_bites(ctx: CheckContext, bug: str) -> str:
     """Reference + this bug scores worse over several seeds (p < 0.05, d >= 0.5), or, for a bug
     silent on the metric by nature, its probe detects it."""
     kill = Kill.judge(bug=bug, reference=_scores(ctx, "reference"), buggy=_scores(ctx, bug))
-    stats = f"p={kill.p_value:.3g}, d={kill.cohens_d:.2f} over {len(kill.reference)} seeds"
+    metric = ctx.manifest().task.metric
+    mean = lambda xs: _oriented(ctx, sum(xs) / len(xs))  # noqa: E731 - back to the metric's own direction
+    stats = (f"reference {mean(kill.reference):.4g}, with the bug {mean(kill.buggy):.4g} ({metric}, private "
+             f"slice, mean of {len(kill.reference)} seeds); {kill.effect()}")
     if kill.killed:
         return stats
-    metric = ctx.manifest().task.metric
     if metric in bug_entry(bug).get("silent_on", []):
         verdict = {r.bug_id: r for r in ctx.probes(bug)}.get(bug)
         if verdict is not None and verdict.status == "present":
