@@ -34,6 +34,7 @@ from .handlers import (
     ReportHandler,
     ReportLinkHandler,
     SocketFinalHandler,
+    SocketPreflightHandler,
     SocketStatusHandler,
     SocketSubmitHandler,
     StateHandler,
@@ -147,7 +148,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
     def _serve_submit_socket(self, path: Path) -> httpserver.HTTPServer:
         """Listen on ``path`` (mode 0666: the candidate's uid 1000 connects from inside the container)."""
         app = web.Application([(r"/submit", SocketSubmitHandler), (r"/status", SocketStatusHandler),
-                               (r"/final", SocketFinalHandler)],
+                               (r"/final", SocketFinalHandler), (r"/preflight", SocketPreflightHandler)],
                               pitfalls_service=self.service, pitfalls_io=self.settings["pitfalls_io"],
                               log_function=_quiet_access_log)
         server = CappedHTTPServer(app, max_connections=SOCKET_CONNECTIONS, stall_seconds=5.0, name=str(path),

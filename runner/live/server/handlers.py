@@ -331,6 +331,27 @@ class SocketSubmitHandler(web.RequestHandler):
             self._refuse(400, str(exc))
 
 
+class SocketPreflightHandler(web.RequestHandler):
+    """POST /preflight on ``session.sock`` (``pitfalls-submit --preflight``): train, count and check
+    predict()'s form on a few training rows; no score, no submission (runner/service/preflight.py)."""
+
+    async def post(self) -> None:
+        service: SessionService = self.settings["pitfalls_service"]
+        try:
+            self.finish(await service.preflight())
+        except RequestError as exc:
+            self.set_status(exc.status)
+            self.finish({"message": str(exc)})
+        except StorageError as exc:  # the host's disk is full or read-only: not the candidate's doing
+            self.set_status(503)
+            self.finish({"message": str(exc)})
+        except SchedulerBusy as exc:  # the host's scoring queue is full: nothing was run
+            busy(self, exc)
+        except PitfallsError as exc:
+            self.set_status(400)
+            self.finish({"message": str(exc)})
+
+
 class SocketFinalHandler(web.RequestHandler):
     """POST /final {"submission_id": N} on ``session.sock``: the candidate's final submission
     (``pitfalls-submit --set-final N``); answered once the choice is stored, with no score in it."""

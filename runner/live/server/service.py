@@ -35,6 +35,7 @@ from pitfalls.live import containers, timer
 from pitfalls.live.sessions import LiveSession, load_session
 from pitfalls.scoring.anchors import anchors, cached_anchors
 from pitfalls.service import api
+from pitfalls.service.preflight import preflight
 
 MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
@@ -154,6 +155,32 @@ class SessionService:
             return {**view, "remaining_seconds": self.remaining_seconds(store)}
         finally:
             store.close()
+
+    async def preflight(self) -> dict[str, Any]:
+        """Check the workspace as a submission would be checked, without a score or a submission
+        (``pitfalls-submit --preflight``; runner/service/preflight.py). It waits on the scoring thread
+        like a submission and counts towards the same queue bound.
+
+        Raises:
+            RequestError: too many submissions waiting (429), or a workspace over the snapshot limits (400).
+        """
+        if self.queued >= MAX_QUEUED:
+            raise RequestError(f"At most {MAX_QUEUED} submissions and preflights may wait. Got {self.queued} waiting "
+                               "instead. Wait for the earlier ones to finish, then try again.", status=429)
+        self.queued += 1
+        try:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, self._preflight_now)
+        except WorkspaceError as exc:  # nothing was run; the message says how to go on
+            raise RequestError(str(exc)) from None
+        finally:
+            self.queued -= 1
+        return result
+
+    def _preflight_now(self) -> dict[str, Any]:
+        with closing(Store()) as store:
+            found = preflight(directory=self.live.workspace, session_id=self.live.session_id, store=store)
+            return {**found.view(), "remaining_seconds": self.remaining_seconds(store)}
 
     def choose_final(self, submission_id: Any) -> dict[str, Any]:
         """The candidate makes scored submission ``submission_id`` final (``pitfalls-submit --set-final N``);
