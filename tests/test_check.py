@@ -104,6 +104,29 @@ def _quirk_not_planted(root: Path) -> None:
     _edit(root / "scaffold.py", "minority=1, keep=10, rng=rng)", "minority=1, keep=1000, rng=rng)")
 
 
+def _drifted_mutant(root: Path) -> None:
+    _edit(root / "mutants.toml", "zip(classes, counts)}  # balance the classes", "zip(classes, counts)}")
+
+
+def _template_brief_left(root: Path) -> Path:
+    """What `pitfalls new` gives before the author writes anything (a scaffold of its own name)."""
+    return new_scaffold(name="churn_signals", parent=root.parent)
+
+
+def _bug_comment(root: Path) -> None:
+    for path in (root / "workspace" / "train.py", root / "mutants.toml"):
+        _edit(path, "# balance the classes", "# weights per class (wrong way round on purpose)")
+
+
+def _solution_copied(root: Path) -> None:
+    shutil.copy(root / "solution" / "train.py", root / "workspace" / "train_fixed.py")
+
+
+def _probe_key_typo(root: Path) -> None:
+    _edit(root / "probes.py", 'PROBES = {"inverted_class_weights": inverted_class_weights}',
+          'PROBES = {"inverted_class_weights": inverted_class_weights, "inverted_class_weight": inverted_class_weights}')
+
+
 QUICK = {
     "manifest_valid": _typo_field,
     "hooks_valid": _typo_hook,
@@ -117,6 +140,11 @@ QUICK = {
     "heldout_labels_hidden": _heldout_feature_from_labels,
     "workspace_no_secrets": _data_in_workspace,
     "quirk_detected:class_imbalance": _quirk_not_planted,
+    "mutants_reproduce_starter": _drifted_mutant,
+    "template_text_left": _template_brief_left,
+    "no_giveaway_comments": _bug_comment,
+    "solution_not_in_workspace": _solution_copied,
+    "catalog_keys_known": _probe_key_typo,
 }
 
 QUICK_MESSAGES = {
@@ -157,6 +185,30 @@ QUICK_MESSAGES = {
     "quirk_detected:class_imbalance": r"^The planted quirk class_imbalance must be detectable in the training "
                                       r"data\. Got a silent detector instead \(.+\)\. Plant it more strongly, "
                                       r"or fix the entry make_dataset returns\.$",
+    "mutants_reproduce_starter": r"^Every bug's mutant, applied in turn to the solution, must reproduce the starter\. "
+                                 r"Got train\.py line 28 'weights = \{int\(c\): n / len\(y\) for c, n in "
+                                 r"zip\(classes, counts\)\}' where the starter has 'weights = \{int\(c\): n / "
+                                 r"len\(y\) for c, n in zip\(classes, counts\)\}  # balance the classes' instead\. "
+                                 r"Edit mutants\.toml so each bug's `new` text is the starter's text around it "
+                                 r"\(comments included\), and bugs on nearby lines edit disjoint text\.$",
+    "template_text_left": r"^The brief, the guide, and the title, summary and hints must be this scaffold's own text\. "
+                          r"Got brief\.md still holding the template's 'two cultivars of wine, told apart by 13 "
+                          r"chemical measurements\.'; GUIDE\.md still holding the template's '.+'; scaffold\.toml "
+                          r"title still holding the template's 'Template: two wine cultivars'; scaffold\.toml "
+                          r"summary still holding .+; scaffold\.toml hints still holding the template's 'which "
+                          r"class does the model favour, and why\?' instead\. Rewrite them for this task: the "
+                          r"candidate reads brief\.md, the title, the summary and the hints; the interviewer "
+                          r"GUIDE\.md\.$",
+    "no_giveaway_comments": r"^Comments, strings and names in the starter must not give a planted bug away\. Got "
+                            r"train\.py line 28 '# weights per class \(wrong way round on purpose\)' \('wrong'\) "
+                            r"instead\. Reword or remove them: a planted bug must look like ordinary code "
+                            r"\(scaffolds/STANDARD\.md\)\.$",
+    "solution_not_in_workspace": r"^The candidate's workspace must not hold the solution under any name\. Got "
+                                 r"workspace/train_fixed\.py holding 100% of what solution/train\.py changes "
+                                 r"instead\. Remove the copy: the solution belongs in solution/ only\.$",
+    "catalog_keys_known": r"^probes\.py's PROBES keys must be planted bug ids \['inverted_class_weights'\]\. Got "
+                          r"'inverted_class_weight' instead\. Did you mean 'inverted_class_weights'\? Fix the "
+                          r"spelling, or drop the probe\.$",
 }
 
 
@@ -164,16 +216,18 @@ QUICK_MESSAGES = {
 def test_each_quick_check_fails_alone_on_a_scaffold_broken_that_way(tmp_path, check):
     """Does a scaffold with exactly this defect fail exactly this check, with this message?"""
     root = _copy(tmp_path)
-    QUICK[check](root)
+    root = QUICK[check](root) or root  # a breakage may give another folder (a fresh `pitfalls new`)
     message = _only_failure(run_checks(scaffold=root, quick=True), check)
     assert re.match(QUICK_MESSAGES[check].replace("{root}", re.escape(str(root))), message), message
 
 
-def test_template_passes_every_quick_check_and_new_scaffolds_do_too(tmp_path):
-    """The template and a fresh `pitfalls new` copy pass the checks that do not train."""
-    for root in (TEMPLATE, new_scaffold(name="fresh_task", parent=tmp_path)):
-        report = run_checks(scaffold=root, quick=True)
-        assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
+def test_template_passes_every_quick_check_and_new_scaffolds_all_but_their_own_text(tmp_path):
+    """The template passes the checks that do not train; a fresh `pitfalls new` copy passes all of
+    them but template_text_left, which asks for the scaffold's own brief, guide, title and hints."""
+    report = run_checks(scaffold=TEMPLATE, quick=True)
+    assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
+    _only_failure(run_checks(scaffold=new_scaffold(name="fresh_task", parent=tmp_path), quick=True),
+                  "template_text_left")
     assert "\n[calibration]" not in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
     assert 'name = "fresh_task"' in (tmp_path / "fresh_task" / "scaffold.toml").read_text()
 
@@ -265,8 +319,9 @@ FULL_MESSAGES = {
     "calibration_matches": r"^calibration\.reference_mean must match a fresh measurement over 5 test secrets "
                            r"\(0\.\d{4}\)\. Got 0\.5 instead\. Run `pitfalls calibrate _template --write`\.$",
     "bug_bites:inverted_class_weights": r"^Reference \+ inverted_class_weights must score worse than the "
-                                        r"reference \(p < 0\.05, d >= 0\.5\)\. Got p=1, d=0\.00 over 5 seeds "
-                                        r"instead\. Make the bug bite \(harder data, a metric that exposes it\), "
+                                        r"reference \(p < 0\.05, d >= 0\.5\)\. Got reference 0\.\d+, with the bug "
+                                        r"0\.\d+ \(balanced_accuracy, private slice, mean of 5 seeds\); p=1, "
+                                        r"d=0\.00 \(deterministic: every seed scores the same\) instead\. Make the bug bite \(harder data, a metric that exposes it\), "
                                         r"or declare the metric in its catalog entry's silent_on\.$",
     "probes_agree": r"^Probes must report each bug present where it is planted and fixed elsewhere\. Got "
                     r"inverted_class_weights in starter: fixed \(looks fine\); inverted_class_weights in "
@@ -315,8 +370,8 @@ def test_declared_failures_are_xfailed_and_stale_declarations_fail(tmp_path):
 def test_check_cli_prints_a_table_json_and_exit_status(tmp_path):
     """`pitfalls check` exits 0 on a valid scaffold, 1 with a "What to fix" section otherwise."""
     ok = run_cli("check", str(TEMPLATE), "--quick")
-    assert ok.returncode == 0 and "PASS  manifest_valid" in ok.stdout and "OK: 12 passed" in ok.stdout
-    assert "12/12" in ok.stderr  # progress
+    assert ok.returncode == 0 and "PASS  manifest_valid" in ok.stdout and "OK: 17 passed" in ok.stdout
+    assert "17/17" in ok.stderr  # progress
     root = _copy(tmp_path)
     _no_guide(root)
     bad = run_cli("check", str(root), "--quick", "--json")
@@ -328,3 +383,90 @@ def test_check_cli_prints_a_table_json_and_exit_status(tmp_path):
     assert {r["status"] for r in data["results"]} <= {"passed", "failed", "skipped"}
     usage = run_cli("check")
     assert usage.returncode == 2 and "Give a scaffold name or folder, or --all" in usage.stderr
+
+
+# -- the authoring checks against a prepared author's near-misses ---------------------------------
+def _status(root: Path, check: str) -> tuple[str, str]:
+    result = {r.name: r for r in run_checks(scaffold=root, quick=True, only=[check]).results}[check]
+    return result.status, result.message
+
+
+def test_the_solution_is_found_in_the_workspace_under_any_name_and_shape(tmp_path):
+    """A renamed, moved, re-indented or comment-stripped copy of the solution is caught; the starter
+    (which resembles the solution everywhere but the bugs) and an unrelated helper file are not."""
+    import json
+
+    source = (TEMPLATE / "solution" / "train.py").read_text()
+    stripped = "".join(line.split("#")[0].rstrip() + "\n" for line in source.splitlines())
+    for name, text in (("solution/model.py", source), ("train_fixed.py", stripped),
+                       ("notes/v2.txt", source.replace("    ", "  ")),
+                       ("eda.ipynb", json.dumps({"cells": [{"cell_type": "code", "source": source.splitlines(True)}]}))):
+        root = _copy(tmp_path / name.replace("/", "_"))
+        (root / "workspace" / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / "workspace" / name).write_text(text)
+        status, message = _status(root, "solution_not_in_workspace")
+        assert status == "failed" and f"workspace/{name} holding" in message, (name, message)
+    root = _copy(tmp_path / "honest")
+    (root / "workspace" / "helpers.py").write_text("import numpy as np\n\n\ndef share(y):\n    return np.mean(y)\n")
+    assert _status(root, "solution_not_in_workspace")[0] == "passed"
+
+
+def test_giveaway_markers_anywhere_and_telling_names_near_planted_lines(tmp_path):
+    """A FIXME on a line the solution shares is caught anywhere in the starter; a telling variable
+    name on a planted line too; an ordinary 'fix' or 'debug' word far from the bugs is not."""
+    from pitfalls.checks.authoring import _giveaways
+
+    starter = (TEMPLATE / "workspace" / "train.py").read_text()
+    solution = (TEMPLATE / "solution" / "train.py").read_text()
+    far = starter.replace("import pandas as pd\n", "import pandas as pd  # FIXME pin the version\n")
+    assert _giveaways("train.py", far, solution.replace("import pandas as pd\n",
+                                                        "import pandas as pd  # FIXME pin the version\n")) == [
+        "train.py line 12 '# FIXME pin the version' ('FIXME')"]
+    named = starter.replace("weights = {int(c)", "wrong_weights = {int(c)")
+    assert any("the name 'wrong_weights' ('wrong')" in f for f in _giveaways("train.py", named, solution))
+    calm = starter.replace("import pandas as pd\n", "import pandas as pd  # a wrong turn here is easy to debug\n")
+    assert _giveaways("train.py", calm, calm) == []
+    assert _giveaways("train.py", starter, solution) == []
+
+
+def test_an_unknown_key_in_a_catalog_entry_fails_with_a_did_you_mean(tmp_path):
+    """`silent_onn` in a bug catalog entry is refused, naming the file, the key and the right one."""
+    from pitfalls.checks.authoring import catalog_folders, catalog_keys_known
+    from pitfalls.checks.context import CheckContext
+    from pitfalls.checks.spec import CheckFailed
+
+    folders = catalog_folders()
+    broken = tmp_path / "bugs"
+    shutil.copytree(folders["bugs"], broken)
+    _edit(broken / "core.toml", 'probe = "Read class_weight / sample weights of the final fit."\n',
+          'probe = "Read class_weight / sample weights of the final fit."\nsilent_onn = ["accuracy"]\n')
+    ctx = CheckContext(root=TEMPLATE, catalogs={"bugs": broken, "quirks": folders["quirks"]})
+    with pytest.raises(CheckFailed) as caught:
+        catalog_keys_known(ctx)
+    assert re.match(rf"^{re.escape(str(broken))}/core\.toml: `inverted_class_weights\.silent_onn` must be one of "
+                    r"the keys of a bug catalog entry: \[.*'silent_on'.*\]\. Got 'silent_onn' instead\. Did you "
+                    r"mean 'silent_on'\?", str(caught.value)), str(caught.value)
+    ctx.close()
+    fine = CheckContext(root=TEMPLATE)
+    assert re.match(r"^\d+ bug and \d+ quirk entries, probes\.py names planted bugs$", catalog_keys_known(fine))
+    fine.close()
+
+
+def test_only_runs_the_named_checks_and_what_they_need_and_refuses_unknown_names():
+    """--only bug_bites plans bug_bites and its prerequisites, nothing else; a typo is refused with
+    the list of names and the closest one."""
+    from pitfalls.checks.suite import selected
+    from pitfalls.core.errors import PitfallsError
+
+    names = [s.name for s, _ in planned(TEMPLATE, only=["bug_bites", "mutants_reproduce_starter"])]
+    assert names == ["manifest_valid", "hooks_valid", "bug_ids_known", "files_present", "mutants_apply",
+                     "mutants_reproduce_starter", "dataset_deterministic", "bug_bites"]
+    assert set(selected(["bug_bites:inverted_class_weights"])["bug_bites"]) == {"inverted_class_weights"}
+    assert planned(TEMPLATE, only=["bug_bites:someone_else"])[-1][0].name == "dataset_deterministic"
+    with pytest.raises(PitfallsError, match=r"^--only must name checks from \['manifest_valid', .*'probes_agree'\]\. "
+                       r"Got 'bug_bite' instead\. Did you mean 'bug_bites'\? Separate several with commas\.$"):
+        planned(TEMPLATE, only=["bug_bite"])
+    quick = run_cli("check", str(TEMPLATE), "--only", "mutants_reproduce_starter")
+    assert quick.returncode == 0 and "OK: 5 passed" in quick.stdout and "probes_declared" not in quick.stdout
+    typo = run_cli("check", str(TEMPLATE), "--only", "mutant_reproduce_starter")
+    assert typo.returncode == 1 and "Did you mean 'mutants_reproduce_starter'?" in typo.stderr

@@ -30,3 +30,14 @@ def test_judge_applies_the_criterion_to_oriented_scores():
     clear = Kill.judge(bug="x", reference=[0.90, 0.91, 0.92, 0.93, 0.94], buggy=[0.5, 0.51, 0.52, 0.53, 0.54])
     assert clear.killed and clear.p_value == pytest.approx(1 / 252) and clear.cohens_d > 10
     assert not Kill.judge(bug="x", reference=[0.7] * 5, buggy=[0.7] * 5).killed
+
+
+def test_effect_caps_d_and_names_deterministic_runs():
+    """A deterministic model's d (a division by a spread of float noise) shows as d>=99 and
+    'deterministic'; an ordinary d is printed as it is."""
+    noise = Kill.judge(bug="x", reference=[0.9000000000000001, 0.9, 0.9, 0.9, 0.9], buggy=[0.8] * 5)
+    assert noise.cohens_d > 1e12 and noise.effect() == "p=0.00279, d>=99 (deterministic: every seed scores the same)"
+    tie = Kill.judge(bug="x", reference=[0.7] * 5, buggy=[0.7] * 5)
+    assert tie.effect() == "p=1, d=0.00 (deterministic: every seed scores the same)"
+    clear = Kill.judge(bug="x", reference=[2.0, 2.1, 1.9], buggy=[1.0, 1.1, 0.9])
+    assert clear.effect() == f"p={clear.p_value:.3g}, d=10.00"

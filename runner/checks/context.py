@@ -38,6 +38,8 @@ class CheckContext:
     reference_seconds: float = 30.0
     checks: tuple[CheckSpec, ...] = ()
     """The suite being run (manifest_valid checks ``[check] xfail`` keys against its names)."""
+    catalogs: dict[str, Path] = field(default_factory=dict)
+    """The ``bugs`` and ``quirks`` catalog folders catalog_keys_known reads (default: the library's)."""
     _cache: dict[str, Future] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _slots: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(2))

@@ -9,13 +9,14 @@ name such as ``bug_bites`` covers every ``bug_bites:<id>``). A declared failure 
 
 from __future__ import annotations
 
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pitfalls.checks import data, registry, runs
+from pitfalls.checks import authoring, data, registry, runs
 from pitfalls.checks.context import SEEDS, CheckContext
 from pitfalls.checks.spec import CheckFailed, CheckSpec
 from pitfalls.core.errors import PitfallsError
@@ -23,8 +24,8 @@ from pitfalls.library.scaffold import load_scaffold, scaffold_names, scaffolds_r
 
 CheckStatus = Literal["passed", "failed", "xfailed", "xpassed", "skipped"]
 BAD: tuple[CheckStatus, ...] = ("failed", "xpassed")
-CHECKS: tuple[CheckSpec, ...] = (*registry.CHECKS, *data.CHECKS, *runs.CHECKS)
-"""The suite, in run order: the contract, then the data, then the checks that train and score."""
+CHECKS: tuple[CheckSpec, ...] = (*registry.CHECKS, *authoring.CHECKS, *data.CHECKS, *runs.CHECKS)
+"""The suite, in run order: the contract, the author's slips, the data, then the checks that train and score."""
 
 
 @dataclass
@@ -70,8 +71,41 @@ def resolve(name_or_path: str | Path) -> Path:
     raise PitfallsError(f"Scaffold must be a folder with a scaffold.toml. Got {name_or_path!r} instead.")
 
 
-def planned(root: Path, *, quick: bool = False) -> list[tuple[CheckSpec, str]]:
-    """(spec, item) pairs to run; item is a bug or quirk id for per-id checks, else ""."""
+def selected(only: list[str]) -> dict[str, set[str]]:
+    """The checks ``--only`` names plus every check they need, each with the ids it was named with
+    (``bug_bites:ID``; an empty set: every id).
+
+    Raises:
+        PitfallsError: a name that is no check's, with the list of names and the closest one.
+    """
+    specs = {s.name: s for s in CHECKS}
+    out: dict[str, set[str]] = {}
+    for name in only:
+        family, _, item = name.strip().partition(":")
+        if family not in specs:
+            close = difflib.get_close_matches(family, list(specs), n=1)
+            raise PitfallsError(f"--only must name checks from {list(specs)}. Got {name!r} instead. "
+                                + (f"Did you mean {close[0]!r}? " if close else "")
+                                + "Separate several with commas.")
+        every = family in out and not out[family]  # named before without an id: every id
+        out.setdefault(family, set())
+        if item and specs[family].per and not every:
+            out[family].add(item)
+        elif not item:
+            out[family] = set()
+    todo = list(out)
+    while todo:
+        for need in specs[todo.pop()].needs:
+            if need not in out:
+                out[need] = set()
+                todo.append(need)
+    return out
+
+
+def planned(root: Path, *, quick: bool = False, only: list[str] | None = None) -> list[tuple[CheckSpec, str]]:
+    """(spec, item) pairs to run; item is a bug or quirk id for per-id checks, else "". ``only``:
+    just those checks and the checks they need (:func:`selected`)."""
+    chosen = selected(only) if only else None
     try:
         from pitfalls.library.manifest import load_manifest
         m = load_manifest(root / "scaffold.toml")
@@ -80,9 +114,11 @@ def planned(root: Path, *, quick: bool = False) -> list[tuple[CheckSpec, str]]:
         ids = {"bugs": [], "quirks": []}
     out = []
     for spec in CHECKS:
-        if quick and spec.heavy:
+        if (quick and spec.heavy) or (chosen is not None and spec.name not in chosen):
             continue
-        out += [(spec, i) for i in ids[spec.per]] if spec.per else [(spec, "")]
+        items = [i for i in ids[spec.per] if not chosen or not chosen[spec.name] or i in chosen[spec.name]] \
+            if spec.per else [""]
+        out += [(spec, i) for i in items]
     return out
 
 
@@ -111,9 +147,10 @@ def _run_one(ctx: CheckContext, spec: CheckSpec, item: str, done: dict[str, Chec
 
 
 def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
-               reference_seconds: float = 30.0,
+               reference_seconds: float = 30.0, only: list[str] | None = None,
                progress: Callable[[CheckResult, int, int], None] | None = None) -> CheckReport:
-    """Run every check (``quick``: only those that do not train) on one scaffold.
+    """Run every check (``quick``: only those that do not train; ``only``: those named and the
+    checks they need) on one scaffold.
 
     Args:
         scaffold: a scaffold name or folder.
@@ -123,7 +160,7 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
     """
     root = resolve(scaffold)
     ctx = CheckContext(root=root, seeds=seeds, reference_seconds=reference_seconds, checks=CHECKS)
-    plan = planned(root, quick=quick)
+    plan = planned(root, quick=quick, only=only)
     report = CheckReport(scaffold=root.name, path=str(root))
     done: dict[str, CheckStatus] = {}
     try:
@@ -132,7 +169,7 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
         xfail = {}
     try:
         for index, (spec, item) in enumerate(plan):
-            if spec.heavy and not any(s.heavy for s, _ in plan[:index]):
+            if not only and spec.heavy and not any(s.heavy for s, _ in plan[:index]):
                 _prefetch(ctx, done)
             result = _run_one(ctx, spec, item, done, xfail)
             done[result.name] = result.status
@@ -154,8 +191,8 @@ def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
     ctx.prefetch(keys + ["runs", "secrets"])
 
 
-def check_all(*, quick: bool = False, seeds: int = SEEDS,
+def check_all(*, quick: bool = False, seeds: int = SEEDS, only: list[str] | None = None,
               progress: Callable[[CheckResult, int, int], None] | None = None) -> list[CheckReport]:
     """Run the checks on every scaffold of the library (and the template)."""
     names: list[str | Path] = [*scaffold_names(), scaffolds_root() / "_template"]
-    return [run_checks(scaffold=n, quick=quick, seeds=seeds, progress=progress) for n in names]
+    return [run_checks(scaffold=n, quick=quick, seeds=seeds, only=only, progress=progress) for n in names]

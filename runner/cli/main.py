@@ -302,8 +302,10 @@ def _progress(result: Any, index: int, total: int) -> None:
 @click.option("--all", "all_", is_flag=True, help="Check every scaffold of the library and the template.")
 @click.option("--quick", is_flag=True, help="Only the checks that do not train (seconds).")
 @click.option("--seeds", type=int, default=5, show_default=True, help="Seeds per variant for bug_bites.")
+@click.option("--only", default=None, metavar="CHECK[,CHECK]",
+              help="Run only these checks (and the checks they need); bug_bites:ID picks one bug.")
 @JSON
-def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: bool) -> None:
+def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, only: str | None, as_json: bool) -> None:
     """(Authors) Validate scaffold TARGET (a name or a folder) with small named checks.
 
     \b
@@ -311,6 +313,7 @@ def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: 
     Examples:
       pitfalls check tumor_triage
       pitfalls check scaffolds/my_task --quick
+      pitfalls check tumor_triage --only bug_bites,mutants_reproduce_starter
       pitfalls check --all --json
     """
     from pitfalls.sched.priority import lower_client_priority
@@ -320,8 +323,9 @@ def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: 
 
     if bool(target) == all_:
         raise click.UsageError("Give a scaffold name or folder, or --all (not both).")
-    reports = (check_all(quick=quick, seeds=seeds, progress=_progress) if all_ else
-               [run_checks(scaffold=target, quick=quick, seeds=seeds, progress=_progress)])
+    names = [n for n in (only or "").split(",") if n.strip()] or None
+    reports = (check_all(quick=quick, seeds=seeds, only=names, progress=_progress) if all_ else
+               [run_checks(scaffold=target, quick=quick, seeds=seeds, only=names, progress=_progress)])
     data = [r.to_dict() for r in reports]
     _emit(data if all_ else data[0], as_json, "\n\n".join(render.check_report(r) for r in reports))
     sys.exit(0 if all(r.ok for r in reports) else 1)
@@ -332,7 +336,7 @@ def check_cmd(target: str | None, all_: bool, quick: bool, seeds: int, as_json: 
 @click.option("--parent", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to create it (default: the scaffolds folder).")
 def new_cmd(name: str, parent: Path | None) -> None:
-    """(Authors) Start scaffold NAME from the template; it passes `pitfalls check NAME --quick` at once."""
+    """(Authors) Start scaffold NAME from the template; `pitfalls check NAME --quick` then asks only for its own text."""
     from pitfalls.library.authoring import new_scaffold
 
     path = new_scaffold(name=name, parent=parent)

@@ -18,8 +18,9 @@ def new_scaffold(*, name: str, parent: Path | None = None) -> Path:
     """Copy the template to ``parent/name`` (default: the scaffolds folder) and make it its own.
 
     The copy is the template's working example (two wine cultivars, one planted bug, one
-    quirk) under a new name and a fresh dataset seed, without calibration: it passes the checks
-    that do not train at once, and ``pitfalls calibrate NAME --write`` completes it.
+    quirk) under a new name and a fresh dataset seed, without calibration: of the checks that do
+    not train it fails only template_text_left (the brief, guide, title, summary and hints are
+    still the template's), and ``pitfalls calibrate NAME --write`` completes it.
 
     Raises:
         PitfallsError: the name is not a lowercase identifier, or the folder exists.
