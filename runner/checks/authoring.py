@@ -28,6 +28,44 @@ from pitfalls.library.catalogs import load_catalog
 from pitfalls.library.variants import mutants
 
 
+# -- catalog keys ----------------------------------------------------------------------------------
+def catalog_folders() -> dict[str, Path]:
+    """The bug and quirk catalogs the library reads."""
+    return {"bugs": package_folder("pitfalls.bugs", "catalog"),
+            "quirks": package_folder("pitfalls.datasets", "catalog")}
+
+
+def _probe_keys(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PROBES" for t in node.targets) \
+                and isinstance(node.value, ast.Dict):
+            return [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+    return []
+
+
+@check("catalog_keys_known", needs=("manifest_valid",))
+def catalog_keys_known(ctx: CheckContext) -> str:
+    """Every key of every bug and quirk catalog entry is a known one, and every bug id the scaffold
+    names in probes.py is planted (a typo such as `silent_onn` would be ignored)."""
+    folders = ctx.catalogs or catalog_folders()
+    counts = {}
+    for kind, folder in folders.items():
+        try:
+            counts[kind] = len(load_catalog(folder, kind))
+        except ManifestError as exc:
+            raise CheckFailed(str(exc)) from None
+    bugs = list(ctx.manifest().bugs)
+    for key in _probe_keys(ctx.root / "probes.py"):
+        if key not in bugs:
+            close = difflib.get_close_matches(key, bugs, n=1)
+            raise CheckFailed(f"probes.py's PROBES keys must be planted bug ids {bugs}. Got {key!r} instead. "
+                              + (f"Did you mean {close[0]!r}? " if close else "") + "Fix the spelling, or "
+                              "drop the probe.")
+    return f"{counts.get('bugs', 0)} bug and {counts.get('quirks', 0)} quirk entries, probes.py names planted bugs"
+
+
 # -- mutants reproduce the starter --------------------------------------------------------------
 @check("mutants_reproduce_starter", needs=("mutants_apply",))
 def mutants_reproduce_starter(ctx: CheckContext) -> str:
@@ -173,44 +211,6 @@ def solution_not_in_workspace(ctx: CheckContext) -> str:
         raise CheckFailed(f"The candidate's workspace must not hold the solution under any name. Got "
                           f"{'; '.join(found)} instead. Remove the copy: the solution belongs in solution/ only.")
     return f"{len(starter)} workspace files, none holds any of {compared} solution files' changes"
-
-
-# -- catalog keys ----------------------------------------------------------------------------------
-def catalog_folders() -> dict[str, Path]:
-    """The bug and quirk catalogs the library reads."""
-    return {"bugs": package_folder("pitfalls.bugs", "catalog"),
-            "quirks": package_folder("pitfalls.datasets", "catalog")}
-
-
-def _probe_keys(path: Path) -> list[str]:
-    if not path.exists():
-        return []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "PROBES" for t in node.targets) \
-                and isinstance(node.value, ast.Dict):
-            return [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
-    return []
-
-
-@check("catalog_keys_known", needs=("manifest_valid",))
-def catalog_keys_known(ctx: CheckContext) -> str:
-    """Every key of every bug and quirk catalog entry is a known one, and every bug id the scaffold
-    names in probes.py is planted (a typo such as `silent_onn` would be ignored)."""
-    folders = ctx.catalogs or catalog_folders()
-    counts = {}
-    for kind, folder in folders.items():
-        try:
-            counts[kind] = len(load_catalog(folder, kind))
-        except ManifestError as exc:
-            raise CheckFailed(str(exc)) from None
-    bugs = list(ctx.manifest().bugs)
-    for key in _probe_keys(ctx.root / "probes.py"):
-        if key not in bugs:
-            close = difflib.get_close_matches(key, bugs, n=1)
-            raise CheckFailed(f"probes.py's PROBES keys must be planted bug ids {bugs}. Got {key!r} instead. "
-                              + (f"Did you mean {close[0]!r}? " if close else "") + "Fix the spelling, or "
-                              "drop the probe.")
-    return f"{counts.get('bugs', 0)} bug and {counts.get('quirks', 0)} quirk entries, probes.py names planted bugs"
 
 
 CHECKS = specs_of(
