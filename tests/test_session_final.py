@@ -16,10 +16,14 @@ import sys
 
 import pytest
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403 - the jp_* fixtures, for this module only
-from test_session_api import SUBMIT, fetch, jp_base_url, jp_server_config, live, submit_socket  # noqa: F401
 
+import test_session_api as session_api
 from pitfalls.core.store import Store
 from pitfalls.live.report import render_report
+
+# the session server of tests/test_session_api.py: a real live session without a container
+live, fetch, submit_socket = session_api.live, session_api.fetch, session_api.submit_socket
+jp_base_url, jp_server_config, SUBMIT = session_api.jp_base_url, session_api.jp_server_config, session_api.SUBMIT
 
 PRIVATE = ("0.7312345", "0.6512345", "0.8812345")
 """Private scores (digits no public score has): never in a candidate's answer."""
