@@ -135,11 +135,15 @@ def test_history_and_reveal_say_which_probes_are_not_done():
 
     class Rv:
         waited = 12.3
-        submissions = [{"submission_id": 1, "probe_status": "done", "verdicts": {"leak": "fixed"}, "tampering": True},
+        bugs = [{"id": "leak", "title": "Scaling fitted on all rows"}, {"id": "seed", "title": "Unseeded split"}]
+        submissions = [{"submission_id": 1, "probe_status": "done", "verdicts": {"leak": "fixed", "seed": "present"},
+                        "tampering": True},
                        {"submission_id": 2, "probe_status": "running", "verdicts": {}, "tampering": False}]
 
     lines = "\n".join(render.submission_probes(Rv()))
-    assert "(waited 12.3 s for them)" in lines and "#1: leak fixed (tampering suspected)" in lines
+    assert "(waited 12.3 s for them)" in lines
+    assert "#1: 1 of 2 bugs fixed; still present: Unseeded split (tampering suspected)" in lines
+    assert "leak" not in lines  # titles only, never a bug's id
     assert "#2: probes still running" in lines
 
 
