@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pitfalls.core.clock import session_clock
 from pitfalls.core.finals import Final, FinalChoiceError, choose_final, final_submission  # noqa: F401 - re-exported
 from pitfalls.core.results import SubmissionResult
 from pitfalls.core.store import Store
@@ -26,9 +27,15 @@ def choose(store: Store, session: Mapping[str, Any], submission_id: Any, *, via:
     """Make scored submission ``submission_id`` of ``session`` (its row) the final one; returns once stored.
 
     Raises:
-        FinalChoiceError: not a scored submission of this session (the final submission stays as it was).
+        FinalChoiceError: not a scored submission of this session, or the session's time is up (the
+            final submission stays as it was).
         StorageError: the state folder is full or read-only (nothing was recorded).
     """
+    clock = session_clock(store, session["id"])
+    if clock is not None and clock.expired:  # the interview is over: its outcome is no longer open
+        raise FinalChoiceError(f"The final submission must be chosen before the time is up. Got a choice "
+                               f"{(clock.used_seconds - (clock.minutes or 0) * 60) / 60:.1f} min after it instead; "
+                               "the final submission stays as it was (the interviewer can extend the time).")
     return choose_final(store, session["id"], submission_id, via=via, how=how)
 
 

@@ -127,3 +127,22 @@ def test_a_database_made_before_final_choices_opens_and_keeps_its_rows(tmp_path)
     assert [r["status"] for r in store.submissions(sid)] == ["scored", "scored", "rejected"]
     assert choose_final(store, sid, ids[0], via="final").submission_id == ids[0]
     assert final_submission(Store(path), sid).submission_id == ids[0]
+
+
+def test_no_final_choice_once_the_time_is_up_and_the_interviewer_can_reopen_it(tmp_path):
+    """A timed session whose clock ran out keeps its final submission: choosing after the end would
+    change the interview's outcome after it ended (service.finals.choose reads the stored clock)."""
+    import time
+
+    from pitfalls.service.finals import choose
+
+    store = Store()
+    sid, ids = _session(store, tmp_path, ["scored", "scored"])
+    store.add_event(sid, "clock_set", {"minutes": 0.001})
+    store.add_event(sid, "clock_up", {})
+    time.sleep(0.2)
+    with pytest.raises(FinalChoiceError, match=r"must be chosen before the time is up\. Got a choice .* min after"):
+        choose(store, store.session(sid), ids[0])
+    assert final_submission(store, sid).submission_id == ids[1]
+    store.add_event(sid, "clock_extend", {"minutes": 5})
+    assert choose(store, store.session(sid), ids[0]).submission_id == ids[0]
