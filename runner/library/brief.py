@@ -48,10 +48,21 @@ def final_line(*, live: bool) -> str:
             f"with {how} (a choice holds until you choose again).")
 
 
-PRACTICE_SUBMIT = ['pitfalls submit --dir . --note "what you changed and why you think it helps"',
+def preflight_line(scaffold: Scaffold, *, live: bool) -> str:
+    """The brief's one line on checking a submission before spending it (runner/scoring/preflight.py)."""
+    fb = scaffold.manifest.feedback
+    how = "`pitfalls-submit --preflight`" if live else "`pitfalls preflight --dir .`"
+    return (f"- Check before you spend a submission: {how} trains your code in the same sandbox, counts "
+            "your model against the budgets and runs `predict()` on a few training rows (no score; "
+            f"{fb.max_preflights} per {fb.window_minutes:g} minutes).")
+
+
+PRACTICE_SUBMIT = ['pitfalls preflight --dir .  # budgets and predict() checked, no score, nothing spent',
+                   'pitfalls submit --dir . --note "what you changed and why you think it helps"',
                    "pitfalls history --dir .   # your submissions so far",
                    "pitfalls hint --dir .      # stuck? the next hint"]
-LIVE_SUBMIT = ['pitfalls-submit "what you changed and why you think it helps"',
+LIVE_SUBMIT = ["pitfalls-submit --preflight   # budgets and predict() checked, no score, nothing spent",
+               'pitfalls-submit "what you changed and why you think it helps"',
                "pitfalls-submit --status   # time left and submissions so far",
                "# from a notebook cell: !pitfalls-submit \"my note\""]
 
@@ -78,6 +89,7 @@ def render_brief(scaffold: Scaffold, *, live: bool = False) -> str:
         "held-out rows, so two public scores whose intervals overlap may not differ at all.",
         *goal_lines(scaffold),
         final_line(live=live),
+        preflight_line(scaffold, live=live),
         "- Edits to `data/train.csv` are ignored: the runner trains on a fresh copy. Clean data in code.",
         "", "## Budgets", "", *budget_lines(scaffold), "",
         "## How to submit", "",

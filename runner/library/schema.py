@@ -109,6 +109,12 @@ class Feedback:
     """Scored submissions allowed per window; more are recorded but rejected unscored."""
     window_minutes: float = 10.0
 
+    @property
+    def max_preflights(self) -> int:
+        """Preflights allowed per window: a quarter of ``max_scored``, at least 1 (a preflight trains
+        like a submission, so it must not become a free training farm)."""
+        return max(1, self.max_scored // 4)
+
 
 @dataclass(frozen=True)
 class Calibration:

@@ -28,14 +28,12 @@ from pitfalls.scoring.preflight import Preflight, run_preflight
 from pitfalls.service.api import _open  # the session, store and scaffold of a workspace, as submit finds them
 
 EVENT = "preflight"
-SHARE_OF_SUBMISSIONS = 4
-"""A session may preflight ``max_scored // SHARE_OF_SUBMISSIONS`` times (at least once) per window."""
 
 
 def preflight_limit(scaffold: Scaffold) -> tuple[int, float]:
-    """(preflights allowed, per this many minutes) for ``scaffold``."""
+    """(preflights allowed, per this many minutes) for ``scaffold`` (``Feedback.max_preflights``)."""
     fb = scaffold.manifest.feedback
-    return max(1, fb.max_scored // SHARE_OF_SUBMISSIONS), fb.window_minutes
+    return fb.max_preflights, fb.window_minutes
 
 
 def _refusal(store: Store, session: dict, scaffold: Scaffold) -> Violation | None:

@@ -88,3 +88,15 @@ def test_no_hand_written_brief_states_a_contract(name):
     text = path.read_text()
     for pattern in DRIFT:
         assert not re.search(pattern, text), (path, pattern)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_every_brief_says_how_to_check_a_submission_before_spending_it(live):
+    """The preflight command and its own limit (Feedback.max_preflights), practice and live."""
+    for name in scaffold_names():
+        scaffold = load_scaffold(name)
+        text = render_brief(scaffold, live=live)
+        command = "pitfalls-submit --preflight" if live else "pitfalls preflight --dir ."
+        fb = scaffold.manifest.feedback
+        assert f"{command}` trains your code in the same sandbox" in text, name
+        assert f"(no score; {fb.max_preflights} per {fb.window_minutes:g} minutes)" in text, name
