@@ -322,7 +322,7 @@ def test_requests_without_a_valid_token_or_the_service_scope_are_refused(scorer)
     for token, got in [("", "Got no valid token instead"), ("forged", "Got no valid token instead"),
                        ("tok-noscope", f"or {SERVICE_SCOPE}. Got a token of user 'ada' without it instead"),
                        ("tok-service", "Got service 'other' in groups [] instead")]:
-        for method, route in [("POST", "submit"), ("GET", "status"), ("GET", "sessions")]:
+        for method, route in [("POST", "submit"), ("POST", "preflight"), ("GET", "status"), ("GET", "sessions")]:
             code, answer = _call(method, f"{scorer}/{route}", token=token, body={"note": "x"} if method == "POST"
                                  else None)
             assert code == 403 and got in answer["message"], (token, route, answer)
@@ -391,3 +391,9 @@ def test_pitfalls_submit_scores_for_real_under_the_hub_users_session_not_the_mar
     assert status.returncode == 0 and "submissions: 1" in status.stdout and "time left:" in status.stdout
     refused = _submit_cli(scorer, "tok-bob", "because")
     assert refused.returncode == 2 and "refused (HTTP 403)" in refused.stderr and "'candidates'" in refused.stderr
+
+    checked = _submit_cli(scorer, "tok-ada", "--preflight", "--json")  # trains and checks; uses no submission
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["outcome"] == "ready" and len(Store().submissions(ada_session)) == 1
+    assert [e["kind"] for e in Store().events(ada_session, "preflight")] == ["preflight"]
+    assert _call("POST", f"{scorer}/preflight", token="tok-bob", body={})[0] == 403

@@ -49,11 +49,12 @@ from pitfalls.live.containers import CANDIDATE_UID
 from pitfalls.live.server.service import MAX_QUEUED, RequestError, request_note
 from pitfalls.sched import SchedulerBusy
 from pitfalls.service import api
+from pitfalls.service.preflight import preflight as run_preflight
 
 SAFE_CHARS = frozenset(string.ascii_lowercase + string.digits)
 LOCK_FILE = ".pitfalls-hub.lock"
 ROUTES = {"submit": ("POST", "candidate"), "status": ("GET", "candidate"), "final": ("POST", "candidate"),
-          "sessions": ("GET", "interviewer")}
+          "preflight": ("POST", "candidate"), "sessions": ("GET", "interviewer")}
 log = logging.getLogger("pitfalls.live.hub")
 
 
@@ -181,6 +182,27 @@ class Scorers:
         finally:
             self.queued[user.name] -= 1
 
+    async def preflight(self, user: HubUser) -> dict[str, Any]:
+        """``pitfalls-submit --preflight``: check the workspace as a submission would be checked (no
+        score, no submission; runner/service/preflight.py), on the user's scoring thread and queue."""
+        waiting = self.queued.get(user.name, 0)
+        if waiting >= self.settings.max_queued:
+            raise RequestError(f"At most {self.settings.max_queued} submissions and preflights may wait. Got "
+                               f"{waiting} waiting instead. Wait for the earlier ones to finish, then try again.",
+                               status=429)
+        self.queued[user.name] = waiting + 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._users[user.name][1], self._preflight, user)
+        except WorkspaceError as exc:  # nothing was run; the message says how to go on
+            raise RequestError(str(exc)) from None
+        finally:
+            self.queued[user.name] -= 1
+
+    def _preflight(self, user: HubUser) -> dict[str, Any]:
+        with self._slots, closing(Store()) as store:
+            found = run_preflight(directory=user.workspace, session_id=user.session_id, store=store)
+            return {**found.view(), "remaining_seconds": remaining_seconds(store.session(user.session_id))}
+
     def _score(self, user: HubUser, note: str, final: bool = False) -> dict[str, Any]:
         with self._slots, closing(Store()) as store:
             res = api.submit(directory=user.workspace, note=note, session_id=user.session_id, store=store,
@@ -282,6 +304,8 @@ class Handler(HubAuthenticated, web.RequestHandler):
             if self.route == "final":
                 pick = body.get("submission_id") if isinstance(body, dict) else None
                 return self._answer(self.scorers.choose_final(user, pick))
+            if self.route == "preflight":
+                return self._answer(await self.scorers.preflight(user))
             self._answer(await self.scorers.submit(user, body.get("note", "") if isinstance(body, dict) else None,
                                                    body.get("final", False) if isinstance(body, dict) else False))
         except RequestError as exc:
