@@ -32,6 +32,7 @@ from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
 from pitfalls.library.workspace import NOT_THE_CANDIDATES
 from pitfalls.live import containers, timer
+from pitfalls.live.given_hints import HINT_GIVEN, given_hints
 from pitfalls.live.sessions import LiveSession, load_session
 from pitfalls.scoring.anchors import anchors, cached_anchors
 from pitfalls.service import api
@@ -102,13 +103,15 @@ class SessionService:
         return self.clock(store).remaining_seconds
 
     def candidate_status(self) -> dict[str, Any]:
-        """What ``pitfalls-submit --status`` shows."""
+        """What ``pitfalls-submit --status`` shows (and the timer in the candidate's lab): the clock, the
+        submission count, and the hints the interviewer gave (:mod:`pitfalls.live.given_hints`)."""
         with closing(Store()) as store:
             clock = self.clock(store)
             count = len(store.submissions(self.live.session_id))
+            hints = given_hints(store.events(self.live.session_id, HINT_GIVEN))
         return {"remaining_seconds": clock.remaining_seconds, "clock": clock.state, "submissions": count,
                 "metric": self.scaffold.manifest.task.metric, "scoring": self.queued,
-                "final": self.final()}
+                "final": self.final(), "hints_given": hints}
 
     def change_clock(self, action: Any, minutes: Any = None) -> dict[str, Any]:
         """The interviewer extends (``minutes`` more), pauses or unpauses the clock; logged as an event.
