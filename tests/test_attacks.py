@@ -65,7 +65,7 @@ from pitfalls.library.metrics import public_mask
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
 from pitfalls.sched import thread_env
-from pitfalls.scoring.pipeline import JOB_HEADROOM_MB
+from pitfalls.scoring.jobs import JOB_HEADROOM_MB
 from pitfalls.service import api
 from test_bad_input import _host_processes as host_processes
 from test_secrecy import _host_ips as host_ips

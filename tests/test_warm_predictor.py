@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from pitfalls.fs.jobfiles import prepare_dir
 from pitfalls.sandbox.bwrap import Limits, Mount, Sandboxed, sandbox_uid, start_sandboxed
-from pitfalls.scoring.pipeline import prepare_dir
 from pitfalls.scoring.predictor import WARM_MARKER, go_when_warm
 
 WARMUP = 3.0

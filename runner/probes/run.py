@@ -45,7 +45,8 @@ from pitfalls.library.workspace import write_training_data
 from pitfalls.probes.tamper import scan_workspace
 from pitfalls.sandbox import quota
 from pitfalls.sandbox.bwrap import Mount, RunResult, sandbox_uid, start_sandboxed
-from pitfalls.scoring.pipeline import check_artifact, copy_workspace, job_folder, limits_for
+from pitfalls.scoring.jobs import copy_workspace, job_folder, limits_for
+from pitfalls.scoring.pipeline import check_artifact
 from pitfalls.scoring.predictor import HARNESS_DIR
 
 PROBEKIT_DIR = package_folder("pitfalls.bugs", "probekit")

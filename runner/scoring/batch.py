@@ -27,7 +27,8 @@ from pitfalls.fs.jobfiles import prepare_dir
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import write_training_data
 from pitfalls.sandbox.bwrap import Limits, Mount, run_sandboxed, sandbox_uid
-from pitfalls.scoring.pipeline import copy_workspace, score_array
+from pitfalls.scoring.jobs import copy_workspace
+from pitfalls.scoring.pipeline import score_array
 from pitfalls.scoring.predictor import HARNESS_DIR
 
 

@@ -27,13 +27,11 @@ from pitfalls.fs.predictions import load_predictions
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import sandbox_uid
 from pitfalls.sched import Ticket, Waiting
+from pitfalls.scoring.jobs import HeldJob, held_job, limits_for
 from pitfalls.scoring.pipeline import (
     Evaluation,
-    HeldJob,
     check_array,
     count_artifact,
-    held_job,
-    limits_for,
     model_stage,
     predict_stage,
     train_stage,

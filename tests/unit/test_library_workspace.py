@@ -12,9 +12,9 @@ def test_views_and_diffs_hide_the_same_names():
 
 
 def test_a_sandbox_copy_leaves_out_the_runner_owned_files_and_caches():
-    from pitfalls.scoring import pipeline
-    assert pipeline.COPY_SKIP == {"artifacts", ".pitfalls.json", "__pycache__", ".ipynb_checkpoints"}
-    assert "data" not in pipeline.COPY_SKIP  # training gets the runner's pristine data/train.csv written over it
+    from pitfalls.scoring import jobs
+    assert jobs.COPY_SKIP == {"artifacts", ".pitfalls.json", "__pycache__", ".ipynb_checkpoints"}
+    assert "data" not in jobs.COPY_SKIP  # training gets the runner's pristine data/train.csv written over it
 
 
 def test_the_candidates_code_is_never_hidden():
