@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pitfalls.core.errors import ManifestError
+from pitfalls.library.reasoning import parse_rubric, validation_regex
 from pitfalls.library.schema import (
     ArtifactTable,
     Budgets,
@@ -25,6 +26,7 @@ from pitfalls.library.schema import (
     DatasetTable,
     Feedback,
     MutantEdit,
+    RubricCriterion,
     ScaffoldToml,
     Task,
     WorkspaceTable,
@@ -66,6 +68,8 @@ class Manifest:
     path: Path = Path(".")
     quirk_bugs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Quirk id to the planted bugs whose fix shows the quirk was handled (the reveal's found/missed)."""
+    rubric: tuple[RubricCriterion, ...] = ()
+    """The interviewer's rubric: criteria with their rating levels (runner/library/reasoning.py)."""
 
     @property
     def artifact_format(self) -> str:
@@ -126,7 +130,7 @@ def _build(data: dict, path: Path) -> Manifest:
         feedback=parse_table(Feedback, expect(data, "feedback", dict, path, default={}), path, "feedback"),
         calibration=calibration,
         check=_check_table(expect(data, "check", dict, path, default={}), path),
-        path=path.parent, quirk_bugs=_quirk_bugs(data, path),
+        path=path.parent, quirk_bugs=_quirk_bugs(data, path), rubric=parse_rubric(data, path),
     )
 
 
@@ -162,6 +166,7 @@ def _task(data: dict, calibration: Calibration, path: Path) -> Task:
     if task.direction and task.direction != direction:
         raise ManifestError(path=str(path), field="task.direction",
                             expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
+    validation_regex(task.validation_pattern, path=path)
     if task.prediction != "value" and len(task.classes) < 2:
         raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
                             got=repr(list(task.classes)))

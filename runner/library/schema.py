@@ -42,6 +42,7 @@ class ScaffoldToml:
     calibration: dict = field(default_factory=dict)
     check: dict = field(default_factory=dict)
     quirk_bugs: dict = field(default_factory=dict)
+    rubric: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,10 @@ class Task:
     goal: float | None = None
     """Legacy absolute goal (a metric value). Read only: :func:`load_manifest` converts it to
     ``goal_normalized`` with the ``[calibration]`` means; ``pitfalls calibrate --write`` migrates it."""
+    validation_pattern: str = ""
+    """How train.py reports the candidate's own validation score: a regular expression with one
+    capturing group (the number), matched per line of the training log; the last match counts
+    (runner/library/reasoning.py). Empty: the dashboard shows "not reported"."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,18 @@ class Check:
     """How far (metric units) the starter must trail the reference; default 5% of the larger score."""
 
 
+@dataclass(frozen=True)
+class RubricCriterion:
+    """One ``[[rubric]]`` entry of ``scaffold.toml``: a criterion the interviewer rates."""
+
+    criterion: str
+    """Its id: a lowercase identifier, unique in the scaffold, stored in ``rubric_rated`` events."""
+    title: str
+    """What is rated, in a few words."""
+    levels: tuple[str, ...]
+    """The evidence for each rating, lowest first: rating N is ``levels[N-1]``; at least two."""
+
+
 # -- mutants.toml and the catalogs -------------------------------------------------------------
 @dataclass(frozen=True)
 class MutantEdit:
@@ -195,7 +212,7 @@ class QuirkEntry:
 TABLES: dict[str, dict[str, type]] = {
     "scaffold.toml": {"": ScaffoldToml, "task": Task, "budgets": Budgets, "dataset": DatasetTable,
                       "artifact": ArtifactTable, "workspace": WorkspaceTable, "feedback": Feedback,
-                      "calibration": Calibration, "check": Check},
+                      "calibration": Calibration, "check": Check, "[[rubric]]": RubricCriterion},
     "mutants.toml": {"[[bug_id]]": MutantEdit},
     "bugs/catalog/*.toml": {"[bug_id]": BugEntry},
     "datasets/catalog/*.toml": {"[quirk_id]": QuirkEntry},

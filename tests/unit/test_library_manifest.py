@@ -47,7 +47,7 @@ def _insert(text: str, table: str, line: str) -> str:
     """``line`` added at the top of ``[table]`` (``""``: the top level, before the first table)."""
     if not table:
         return line + "\n" + text
-    header = f"\n[{table}]"
+    header = f"\n{table}" if table.startswith("[[") else f"\n[{table}]"  # an array of tables: its first entry
     at = text.index(header) + len(header)
     at = text.index("\n", at) + 1
     return text[:at] + line + "\n" + text[at:]
@@ -73,8 +73,11 @@ def test_a_misspelt_key_of_any_scaffold_toml_table_is_refused_with_the_key_meant
     toml = root / "scaffold.toml"
     toml.write_text(_insert(toml.read_text(), table, f"{_typo(key)} = 1"))
     label = f"[{table}]" if table else "the top level of scaffold.toml"
-    _refused(lambda: load_manifest(toml), field=f"{table}.{_typo(key)}" if table else _typo(key),
-             table_label=f"one of the keys of {label}", typo=_typo(key), meant=key)
+    field = f"{table}.{_typo(key)}" if table else _typo(key)
+    if table.startswith("[["):  # [[rubric]]: the first criterion
+        label, field = f"a {table} criterion", f"{table.strip('[]')}[0].{_typo(key)}"
+    _refused(lambda: load_manifest(toml), field=field, table_label=f"one of the keys of {label}", typo=_typo(key),
+             meant=key)
 
 
 def test_the_issue_s_three_typos_no_longer_pass_the_quick_checks(tmp_path):
