@@ -41,6 +41,7 @@ from .handlers import (
     StatusHandler,
     SubmitHandler,
 )
+from .lab_status import lab_routes
 from .netcap import CappedHTTPServer
 from .proxy import MAX_BODY, CandidateProxyHandler
 from .service import SessionService
@@ -69,11 +70,15 @@ def _quiet_access_log(handler: web.RequestHandler) -> None:
         handler.log.error("%d %s %s", handler.get_status(), handler.request.method, handler.request.path)
 
 
-def candidate_application(socket_path: str) -> web.Application:
-    """The candidate's origin: the proxy to the container's JupyterLab, and nothing else."""
-    return web.Application([(r"/candidate/(.*)", CandidateProxyHandler, {"socket_path": socket_path}),
+def candidate_application(socket_path: str, service: SessionService | None = None,
+                          offload: Offload | None = None) -> web.Application:
+    """The candidate's origin: the proxy to the container's JupyterLab, and with ``service`` the lab
+    timer's script and status (lab_status.py), nothing else."""
+    own = lab_routes(socket_path) if service is not None else []
+    return web.Application([*own, (r"/candidate/(.*)", CandidateProxyHandler, {"socket_path": socket_path}),
                             (r"/", web.RedirectHandler, {"url": "/candidate/lab"})],
-                           default_handler_class=NotHereHandler, log_function=_quiet_access_log)
+                           default_handler_class=NotHereHandler, log_function=_quiet_access_log,
+                           pitfalls_service=service, pitfalls_io=offload)
 
 
 class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
@@ -119,7 +124,8 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
         want = {"interviewer": live.interviewer_port if self.interviewer_port < 0 else self.interviewer_port,
                 "candidate": live.port if self.candidate_port < 0 else self.candidate_port}
         apps = {"interviewer": self.serverapp.web_app,
-                "candidate": candidate_application(str(live.run_dir / containers.JUPYTER_SOCKET))}
+                "candidate": candidate_application(str(live.run_dir / containers.JUPYTER_SOCKET), self.service,
+                                                   self.settings["pitfalls_io"])}
         out = {}
         for role, port in want.items():
             socks = netutil.bind_sockets(port, address=ip)

@@ -14,6 +14,8 @@ from typing import Any
 from tornado import httpclient, web, websocket
 from tornado.netutil import Resolver
 
+from . import lab
+
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
               "transfer-encoding", "upgrade", "content-length"}
 WS_FORWARDED = ("Cookie", "Origin", "Authorization", "User-Agent", "Host")
@@ -31,6 +33,16 @@ class UnixResolver(Resolver):
         return [(socket.AF_UNIX, self.socket_path)]
 
 
+def proxy_client(app: web.Application, socket_path: str) -> httpclient.AsyncHTTPClient:
+    """The HTTP client to the container's JupyterLab on ``socket_path`` (one per application)."""
+    client = app.settings.get("pitfalls_proxy_client")
+    if client is None:
+        client = httpclient.AsyncHTTPClient(force_instance=True, max_body_size=MAX_BODY,
+                                            resolver=UnixResolver(socket_path=socket_path))
+        app.settings["pitfalls_proxy_client"] = client
+    return client
+
+
 class CandidateProxyHandler(websocket.WebSocketHandler):
     """``/candidate/...``: every method, and WebSocket upgrades on GET."""
 
@@ -44,12 +56,7 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         """The container's Jupyter checks XSRF itself."""
 
     def _client(self) -> httpclient.AsyncHTTPClient:
-        client = self.application.settings.get("pitfalls_proxy_client")
-        if client is None:
-            client = httpclient.AsyncHTTPClient(force_instance=True, max_body_size=MAX_BODY,
-                                                resolver=UnixResolver(socket_path=self.socket_path))
-            self.application.settings["pitfalls_proxy_client"] = client
-        return client
+        return proxy_client(self.application, self.socket_path)
 
     async def get(self, *args: Any) -> None:
         if self.request.headers.get("Upgrade", "").lower() == "websocket":
@@ -77,6 +84,9 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
 
     async def _forward(self) -> None:
         headers = {k: v for k, v in self.request.headers.get_all() if k.lower() not in HOP_BY_HOP}
+        page = lab.is_page_request(self.request.method, self.request.headers)
+        if page:  # JupyterLab's own pages get the timer's script tag (lab.py): ask for them whole and plain
+            headers = lab.page_request_headers(headers)
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS") else None
         req = httpclient.HTTPRequest(f"http://candidate{self.request.uri}", method=self.request.method,
                                      headers=headers, body=body, follow_redirects=False,
@@ -90,13 +100,15 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if resp.code == 599:
             raise web.HTTPError(502, "The candidate's JupyterLab did not answer in time.")
         self.set_status(resp.code, resp.reason)
+        injected = lab.inject(resp.body, resp.headers) if page and resp.code == 200 and resp.body else None
+        dropped = HOP_BY_HOP | (lab.STALE_AFTER_INJECTION if injected is not None else set())
         for name in {n for n, _ in resp.headers.get_all()}:
             self.clear_header(name)  # tornado's defaults (Content-Type, Server, ...) give way to upstream's
         for name, value in resp.headers.get_all():
-            if name.lower() not in HOP_BY_HOP:
+            if name.lower() not in dropped:
                 self.add_header(name, value)
         if resp.code not in (204, 304) and self.request.method != "HEAD" and resp.body:
-            self.write(resp.body)
+            self.write(resp.body if injected is None else injected)  # Content-Length: tornado's, of what is sent
         await self.finish()
 
     # ---- WebSocket ----
