@@ -117,6 +117,6 @@ def test_the_interviewer_sees_every_private_score_and_the_final_one_marked(fetch
     assert [s["id"] for s in state["submissions"] if s["final"]] == [rows[0]] and state["final"]["chosen"]
     assert any(e["kind"] == "final" and e["data"]["submission_id"] == rows[0] for e in state["events"])
     html = render_report(session_id=live.session_id)
-    assert f"final submission <b>#{rows[0]}</b> (chosen by the candidate): private <b>0.7312</b>" in html
+    assert f"balanced_accuracy 0.7312 · submission <b>#{rows[0]}</b> (chosen by the candidate)" in html
     assert f"submission #{rows[0]} (final)" in html and "best public" not in html
     assert all(p[:6] in html for p in PRIVATE)  # every submission's private score

@@ -1,8 +1,9 @@
 """The session report: one self-contained HTML file (no script, no external resource).
 
-Timeline of submissions, notes and events; score chart (public and private); constraint reports;
-the planted bugs with the first submission whose probes found each fixed; the interviewer's notes;
-and the final diff of the candidate's files against the starter.
+A summary first (runner/live/report_summary.py: final private score on the scale, rubric, hints,
+bugs fixed and when, time used, notes); then the score chart (runner/live/report_chart.py), the
+timeline of submissions (each with its diff against the previous one, runner/live/report_diffs.py),
+notes and events; the planted bugs; the constraint reports; and the final diff against the starter.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ from pitfalls.library.catalogs import bug_entry, quirk_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
 from pitfalls.library.workspace import NOT_THE_CANDIDATES, create_workspace
+from pitfalls.live.report_chart import chart_svg
+from pitfalls.live.report_diffs import submission_diffs
+from pitfalls.live.report_summary import NOTE_KINDS, clock_minutes, fmt_minutes, summary_html
 from pitfalls.live.sessions import SessionError, sessions_dir
 from pitfalls.scoring.anchors import cached_anchors
+from pitfalls.service.finals import headline
 
 DIFF_SKIP = NOT_THE_CANDIDATES
 MAX_DIFF_FILE_BYTES = 256 * 1024
@@ -38,51 +43,16 @@ text-align:left;vertical-align:top} .muted{color:#667} .scored{color:#1a7f37} .r
 .failed{color:#cf222e} .fixed{color:#1a7f37;font-weight:600} .present{color:#cf222e;font-weight:600}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:12px} .add{background:#e6ffec} .del{background:#ffebe9}
 .hunk{color:#8250df} .kv span{margin-right:1.5em} .tamper{color:#cf222e;font-weight:600}
+#summary{border:1px solid #d0d7de;border-radius:8px;padding:.2em 1em 1em;background:#fbfcfe}
+#summary h2{border:0;margin-top:.6em} .headline{font-size:1.15em} .headline .scale{font-size:1.3em}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:1.5em} h3{margin:.9em 0 .3em;font-size:1.02em}
+details.sub-diff summary{cursor:pointer;color:#0969da} details.sub-diff pre{max-height:28em}
+svg.chart{max-width:100%;height:auto}
 """
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
-
-
-def _chart(subs: list[dict[str, Any]], session: dict[str, Any]) -> str:
-    """An inline SVG line chart of public and private scores of scored submissions."""
-    pts = [(s["id"], s["score_public"], s["score_private"]) for s in subs
-           if s["status"] == "scored" and s["score_public"] is not None]
-    if not pts:
-        return '<p class="muted">No scored submission.</p>'
-    cal = session["calibration"]
-    refs = [v for v in (cal.get("baseline_public"), cal.get("reference_public"), session.get("goal")) if v is not None]
-    ys = [v for _, a, b in pts for v in (a, b) if v is not None] + refs
-    lo, hi = min(ys), max(ys)
-    lo, hi = (lo - 0.05, hi + 0.05) if hi - lo < 1e-9 else (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-    w, h, pad = 760, 260, 48
-
-    def x(i: int) -> float:
-        return pad + (w - 2 * pad) * (i / max(1, len(pts) - 1))
-
-    def y(v: float) -> float:
-        return h - pad + (pad * 2 - h) * (v - lo) / (hi - lo)
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img">']
-    for label, v in (("starter", cal.get("baseline_public")), ("reference", cal.get("reference_public")),
-                     ("goal", session.get("goal"))):
-        if v is not None:
-            parts.append(f'<line x1="{pad}" x2="{w - pad}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#999" '
-                         f'stroke-dasharray="4 4"/><text x="{w - pad + 4}" y="{y(v) + 4:.1f}" font-size="11" '
-                         f'fill="#666">{label}</text>')
-    for k in range(5):
-        v = lo + (hi - lo) * k / 4
-        parts.append(f'<text x="4" y="{y(v) + 4:.1f}" font-size="11" fill="#666">{v:.3f}</text>')
-    for idx, colour, name in ((1, "#0969da", "public"), (2, "#8250df", "private")):
-        line = [(x(i), y(p[idx])) for i, p in enumerate(pts) if p[idx] is not None]
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                     + " ".join(f"{a:.1f},{b:.1f}" for a, b in line) + '"/>')
-        parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3.5" fill="{colour}"/>' for a, b in line]
-        parts.append(f'<text x="{pad + (idx - 1) * 80}" y="16" font-size="12" fill="{colour}">● {name}</text>')
-    parts += [f'<text x="{x(i) - 6:.1f}" y="{h - pad + 18}" font-size="11" fill="#666">#{p[0]}</text>'
-              for i, p in enumerate(pts)]
-    return "".join(parts) + "</svg>"
 
 
 def _notebook_text(text: str) -> str:
@@ -103,11 +73,17 @@ def _files(root: Path) -> dict[str, str]:
     return out
 
 
-def starter_diff(*, scaffold: Scaffold, workspace: Path) -> str:
-    """Unified diff from the starter workspace to ``workspace`` (notebooks as their cell sources)."""
+def starter_files(scaffold: Scaffold) -> dict[str, str]:
+    """The starter workspace's files as :func:`_files` reads them (a fresh copy in a temporary folder)."""
     with tempfile.TemporaryDirectory(prefix="pitfalls-starter-") as tmp:
         create_workspace(scaffold=scaffold, directory=Path(tmp) / "w", session_id="starter", live=True)
-        before = _files(Path(tmp) / "w")
+        return _files(Path(tmp) / "w")
+
+
+def starter_diff(*, scaffold: Scaffold, workspace: Path, before: dict[str, str] | None = None) -> str:
+    """Unified diff from the starter workspace (``before``: its files, read anew when None) to
+    ``workspace`` (notebooks as their cell sources)."""
+    before = starter_files(scaffold) if before is None else before
     after = _files(workspace)
     chunks: list[str] = []
     for rel in sorted(set(before) | set(after)):
@@ -130,19 +106,54 @@ def _diff_html(diff: str) -> str:
     return "<pre>" + "\n".join(rows) + "</pre>"
 
 
-def _timeline(subs: list[dict[str, Any]], events: list[dict[str, Any]]) -> str:
+def messages(s: dict[str, Any]) -> list[str]:
+    """What a submission's row says beyond its scores, each text once: its violations' messages, then
+    its own message when it is not scored and says something they do not (a late submission's message
+    is its violation's)."""
+    out: list[str] = []
+    for text in [v.get("message", "") for v in s["violations"]] + ([s["message"]] if s["status"] != "scored" else []):
+        if text and text.strip() not in {t.strip() for t in out}:
+            out.append(text)
+    return out
+
+
+def _submission_row(s: dict[str, Any], diff: str) -> str:
+    note = escape(s["note"]) or "<span class=muted>(none)</span>"
+    said = "".join(f'<br><span class="{"rejected" if s["status"] != "failed" else "failed"} message">{escape(t)}</span>'
+                   for t in messages(s))
+    return (f'<span class="{s["status"]}">{s["status"]}</span> public {_public(s)}, private '
+            f'{_fmt(s["score_private"])}; note: {note}{said}{diff}')
+
+
+EVENT_WORDS = {"hint_given": "hint given", "rubric_rated": "rubric rated", "note": "interviewer note",
+               "interviewer_note": "interviewer note", "clock_extend": "clock extended", "clock_pause": "clock paused",
+               "clock_unpause": "clock resumed", "clock_set": "clock set", "clock_up": "lab up",
+               "clock_down": "session stopped"}
+
+
+def _event_text(e: dict[str, Any]) -> str:
+    d = e["data"] if isinstance(e["data"], dict) else {}
+    if e["kind"] in NOTE_KINDS:
+        return escape(str(d.get("text", "")))
+    if e["kind"] == "hint_given":
+        return f'hint {escape(str(d.get("level", "?")))}: {escape(str(d.get("text", "")))}'
+    if e["kind"] == "rubric_rated":
+        note = f' · {escape(str(d.get("note")))}' if d.get("note") else ""
+        return f'{escape(str(d.get("criterion", "?")))}: {escape(str(d.get("rating", "?")))}{note}'
+    if e["kind"] == "clock_extend":
+        return f'+{escape(str(d.get("minutes", "?")))} min'
+    return escape(json.dumps(d)) if d else ""
+
+
+def _timeline(subs: list[dict[str, Any]], events: list[dict[str, Any]], row: dict[str, Any],
+              diffs: dict[int, str]) -> str:
     items = [(s["created_at"], f'submission #{s["id"]}' + (" (final)" if s.get("final") else ""),
-              f'<span class="{s["status"]}">{s["status"]}</span> public {_public(s)}, private '
-              f'{_fmt(s["score_private"])}; note: {escape(s["note"]) or "<span class=muted>(none)</span>"}'
-              + "".join(f'<br><span class="rejected">{escape(v["message"])}</span>' for v in s["violations"])
-              + (f'<br><span class="muted">{escape(s["message"])}</span>' if s["status"] != "scored" else ""))
-             for s in subs]
-    for e in events:
-        text = e["data"].get("text", "") if e["kind"] == "note" else json.dumps(e["data"]) if e["data"] else ""
-        items.append((e["at"], "interviewer note" if e["kind"] == "note" else e["kind"], escape(text)))
-    rows = "".join(f"<tr><td>{escape(at[11:19])}</td><td>{escape(what)}</td><td>{body}</td></tr>"
+              _submission_row(s, diffs.get(s["id"], ""))) for s in subs]
+    items += [(e["at"], EVENT_WORDS.get(e["kind"], e["kind"]), _event_text(e)) for e in events]
+    rows = "".join(f'<tr><td>{escape(at[11:19])}</td><td>{fmt_minutes(clock_minutes(row, events, at))}</td>'
+                   f"<td>{escape(what)}</td><td>{body}</td></tr>"
                    for at, what, body in sorted(items, key=lambda t: t[0]))
-    return f"<table><tr><th>UTC</th><th>what</th><th>details</th></tr>{rows}</table>"
+    return f'<table id="timeline"><tr><th>UTC</th><th>clock</th><th>what</th><th>details</th></tr>{rows}</table>'
 
 
 def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
@@ -187,18 +198,43 @@ def _fmt_public(x: float | None) -> str:
     return "—" if x is None else f"{x:.6g}"
 
 
+def training_time(t: dict[str, Any], budget: float) -> str:
+    """``12.3 s / 60 s (CPU 11.9 s)`` from the keys the scoring pipeline stores (runner/scoring/pipeline.py:
+    ``train_seconds``, ``train_limit_seconds``, ``train_cpu_seconds``); ``—`` when it did not train."""
+    if not isinstance(t.get("train_seconds"), (int, float)):
+        return "—"
+    limit = t.get("train_limit_seconds", budget)
+    cpu = f' (CPU {t["train_cpu_seconds"]:.1f} s)' if isinstance(t.get("train_cpu_seconds"), (int, float)) else ""
+    return f'{t["train_seconds"]:.1f} s / {limit:g} s{cpu}'
+
+
+def _seconds(t: dict[str, Any], key: str) -> str:
+    return f"{t[key]:.1f} s" if isinstance(t.get(key), (int, float)) else "—"
+
+
 def _constraints(subs: list[dict[str, Any]], budgets: dict[str, Any]) -> str:
     rows = "".join(
         f'<tr><td>#{s["id"]}</td><td>{s["params"] if s["params"] is not None else "—"} / {budgets["max_params"]}</td>'
-        f'<td>{_fmt(s["timings"].get("train_seconds"), 1)} s / {budgets["train_seconds"]:g} s</td>'
-        f'<td>{_fmt(s["timings"].get("queued_seconds"), 1)} s</td>'
+        f'<td class="train-time">{training_time(s["timings"], budgets["train_seconds"])}</td>'
+        f'<td>{_seconds(s["timings"], "predict_seconds")}</td><td>{_seconds(s["timings"], "queued_seconds")}</td>'
         f'<td>{"; ".join(escape(v["message"]) for v in s["violations"]) or "within every budget"}</td></tr>'
         for s in subs)
-    return f"<table><tr><th>submission</th><th>parameters</th><th>training time</th><th>queued for a CPU slot</th><th>violations</th></tr>{rows}</table>"
+    return ('<table id="constraints"><tr><th>submission</th><th>parameters</th><th>training time</th><th>prediction time'
+            f"</th><th>queued for a CPU slot</th><th>violations</th></tr>{rows}</table>")
+
+
+def _header(row: dict[str, Any], m: Any, session_id: str) -> str:
+    who = escape(row["candidate"] or "—")
+    direction = "higher" if METRICS[m.task.metric].higher_is_better else "lower"
+    return (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(m.name)} · "
+            f'candidate <b>{who}</b> · started {escape(row.get("created_at", ""))} · ended '
+            f'{escape(row.get("ended_at") or "still open")} · metric {escape(m.task.metric)} ({direction} is better)</p>')
 
 
 def render_report(*, session_id: str) -> str:
-    """The report of a session (live, hub or practice) as of now, as one HTML document.
+    """The report of a session (live, hub or practice) as of now, as one HTML document: the summary
+    first (runner/live/report_summary.py), then the chart, the timeline with per-submission diffs,
+    the planted bugs, the constraint reports and the final diff against the starter.
 
     Raises:
         SessionError: no such session in the store.
@@ -213,33 +249,20 @@ def render_report(*, session_id: str) -> str:
     subs, events = store.submissions(session_id), store.events(session_id)
     final = final_submission(store, session_id, subs)  # runner/core/finals.py: the candidate's choice, else the last scored
     subs = [{**s, "final": final is not None and s["id"] == final.submission_id} for s in subs]
-    scored = [s for s in subs if s["status"] == "scored"]
-    head = next((s for s in subs if s["final"]), None)
     cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
-    session = {"calibration": cal.view() if cal else {},
+    view = cal.view() if cal else {}
+    anchors = {"starter": view.get("baseline_public"), "reference": view.get("reference_public"),
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}
     clock = clock_of(row, events)  # runner/core/clock.py: pauses, stops and extensions counted
-    used = f", {clock.used_seconds / 60:.0f} min used" + (f", {clock.extended_minutes:g} min added"
-                                                           if clock.extended_minutes else "")
-    limit = f"{clock.minutes:g} min{used}" if clock.minutes else f"none{used}"
-    who = escape(row["candidate"] or "—")
-    summary = (f'<div class="kv"><span>candidate <b>{who}</b></span>'
-               f'<span>started {escape(row.get("created_at", ""))}</span>'
-               f'<span>ended {escape(row.get("ended_at") or "still open")}</span>'
-               f'<span>time limit {limit}</span>'
-               f'<span>submissions {len(subs)} ({len(scored)} scored)</span>'
-               + (f'<span>final submission <b>#{head["id"]}</b> ({escape(final.view()["how"])}): private '
-                  f'<b>{_fmt(head["score_private"])}</b> (normalized {_fmt(head["norm_private"], 3)}), public '
-                  f'{_public(head)}</span>' if head and final else '<span>final submission — (none scored)</span>')
-               + f'<span>metric {escape(m.task.metric)} ({"higher" if METRICS[m.task.metric].higher_is_better else "lower"} is better)</span></div>')
-    notes = "".join(f'<li>{escape(e["at"][11:19])} {escape(e["data"].get("text", ""))}</li>'
-                    for e in events if e["kind"] == "note") or '<li class="muted">No notes.</li>'
-    body = (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(m.name)}</p>"
-            f"{summary}{_tamper_banner(subs)}<h2>Scores</h2>{_chart(subs, session)}<h2>Timeline</h2>{_timeline(subs, events)}"
+    summary = summary_html(row=row, subs=subs, events=events, head=headline(subs, final, scaffold),
+                           metric=m.task.metric, bugs=m.bugs, rubric=getattr(m, "rubric", ()) or (), clock=clock)
+    starter = starter_files(scaffold)
+    body = (f"{_header(row, m, session_id)}{summary}{_tamper_banner(subs)}<h2>Scores</h2>{chart_svg(subs, anchors)}"
+            f"<h2>Timeline</h2>{_timeline(subs, events, row, submission_diffs(subs, starter))}"
             f"<h2>Planted bugs and quirks</h2>{_bugs_html(scaffold, subs)}"
             f"<h2>Constraint reports</h2>{_constraints(subs, m.budgets.__dict__)}"
-            f"<h2>Interviewer notes</h2><ul>{notes}</ul>"
-            f"<h2>Final diff against the starter</h2>{_diff_html(starter_diff(scaffold=scaffold, workspace=Path(row['workspace'])))}")
+            f"<h2>Final diff against the starter</h2>"
+            f"{_diff_html(starter_diff(scaffold=scaffold, workspace=Path(row['workspace']), before=starter))}")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>pitfalls report {escape(session_id)}'
             f"</title><style>{STYLE}</style></head><body>{body}</body></html>")
 
