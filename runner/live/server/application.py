@@ -44,6 +44,7 @@ from .handlers import (
 from .lab_status import lab_routes
 from .netcap import CappedHTTPServer
 from .proxy import MAX_BODY, CandidateProxyHandler
+from .seat_handlers import ROUTES as SEAT_ROUTES
 from .service import SessionService
 
 HERE = Path(__file__).parent
@@ -70,6 +71,14 @@ def _quiet_access_log(handler: web.RequestHandler) -> None:
         handler.log.error("%d %s %s", handler.get_status(), handler.request.method, handler.request.path)
 
 
+def _candidate_log(handler: web.RequestHandler) -> None:
+    """The candidate port's log (errors only), and the candidate's presence: a request answered now."""
+    _quiet_access_log(handler)
+    service = handler.settings.get("pitfalls_service")
+    if service is not None and handler.get_status() < 400:
+        service.presence.seen()
+
+
 def candidate_application(socket_path: str, service: SessionService | None = None,
                           offload: Offload | None = None) -> web.Application:
     """The candidate's origin: the proxy to the container's JupyterLab, and with ``service`` the lab
@@ -77,7 +86,7 @@ def candidate_application(socket_path: str, service: SessionService | None = Non
     own = lab_routes(socket_path) if service is not None else []
     return web.Application([*own, (r"/candidate/(.*)", CandidateProxyHandler, {"socket_path": socket_path}),
                             (r"/", web.RedirectHandler, {"url": "/candidate/lab"})],
-                           default_handler_class=NotHereHandler, log_function=_quiet_access_log,
+                           default_handler_class=NotHereHandler, log_function=_candidate_log,
                            pitfalls_service=service, pitfalls_io=offload)
 
 
@@ -181,6 +190,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
             (r"/pitfalls/api/clock", ClockHandler),
             (r"/pitfalls/api/files", FilesHandler),
             (r"/pitfalls/api/files/(.+)", FilesHandler),
+            *SEAT_ROUTES,
         ])
 
     async def stop_extension(self) -> None:

@@ -224,7 +224,8 @@ class FilesHandler(_Api):
         service = _service(self)
         try:
             if rel:
-                data = await _offload(self).run(service.file, rel, timeout=FILES_TIMEOUT, what=f"Reading {rel}")
+                data = await _offload(self).run(lambda: service.highlighted(service.file(rel)), timeout=FILES_TIMEOUT,
+                                                what=f"Reading {rel}")
             else:
                 data = await _offload(self).run(service.listing, timeout=FILES_TIMEOUT,
                                                 what="Listing the workspace")

@@ -125,6 +125,14 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
                 resolver=UnixResolver(socket_path=self.socket_path), max_message_size=MAX_BODY)
         except (OSError, httpclient.HTTPClientError, websocket.WebSocketError):
             self.close(1011, "the candidate's Jupyter refused the connection")
+            return
+        self._present(+1)
+
+    def _present(self, delta: int) -> None:
+        """Count this WebSocket in the candidate's presence (the dashboard's "connected")."""
+        service = self.settings.get("pitfalls_service")
+        if service is not None:
+            service.presence.socket(delta)
 
     def _from_upstream(self, message: str | bytes | None) -> None:
         if message is None:
@@ -144,4 +152,5 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if self.upstream is not None:
             self.upstream.close()
             self.upstream = None
+            self._present(-1)
 

@@ -38,6 +38,8 @@ from pitfalls.scoring.anchors import anchors, cached_anchors
 from pitfalls.service import api
 from pitfalls.service.preflight import preflight
 
+from .seat_service import SeatService
+
 MAX_QUEUED = 10
 MAX_FILE_BYTES = 512 * 1024
 FILES_BOUNDS = Bounds(max_entries=5000, max_depth=16, max_seconds=0.5)
@@ -61,7 +63,7 @@ def request_note(text: Any, *, what: str = "The note", required: bool = False) -
         raise RequestError(str(exc)) from None
 
 
-class SessionService:
+class SessionService(SeatService):
     """One live session's behaviour; the handlers only translate HTTP to these calls."""
 
     def __init__(self, *, session_id: str) -> None:
@@ -229,7 +231,7 @@ class SessionService:
                 "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
                           for e in events if e["kind"] == "note"],
                 "events": [{"id": e["id"], "at": e["at"], "kind": e["kind"], "data": e["data"]}
-                           for e in events if e["kind"] != "note"]}
+                           for e in events if e["kind"] != "note"], **self.seat_state(rows, events)}
 
     def _session_view(self, row: dict[str, Any], clock: Clock) -> dict[str, Any]:
         m = self.scaffold.manifest
