@@ -23,6 +23,7 @@ from pitfalls.core.store import Store
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.live import sessions
 from pitfalls.live.report import render_report
+from pitfalls.live.server.report_page import report_key
 
 REPO = Path(__file__).resolve().parent.parent
 SUBMIT = REPO / "docker" / "pitfalls-submit"
@@ -247,6 +248,7 @@ OURS = {  # pattern -> (methods the candidate's token may use on the interviewer
     "/pitfalls/api/report-link": set(), "/pitfalls/api/status": {"GET"}, "/pitfalls/api/state": set(),
     "/pitfalls/api/submit": {"POST"}, "/pitfalls/api/notes": set(), "/pitfalls/api/files": set(),
     "/pitfalls/api/files/(.+)": set(), "/pitfalls/api/clock": set(),  # the clock: the interviewer's alone
+    "/pitfalls/api/hint": set(), "/pitfalls/api/rubric": set(), "/pitfalls/api/diff/([0-9]{1,12})": set(),
 }
 SAMPLES = ["x", "train.py", "00000000-0000-0000-0000-000000000000", "a/b", "abcdefghijklmnopqrstuvwx", "1"]
 
@@ -295,8 +297,8 @@ def test_every_registered_route_denies_the_candidate_token_except_the_reviewed_o
     app = jp_serverapp.web_app
     ports = app.settings["pitfalls_ports"]
     rules = _rules(app.default_router) + _rules(app.wildcard_router)
-    ours = {r.matcher.regex.pattern.rstrip("$") for r in rules
-            if r.target.__module__.startswith("pitfalls.live.server.handlers")}
+    ours = {r.matcher.regex.pattern.rstrip("$") for r in rules  # every module of the session server's own
+            if r.target.__module__.startswith("pitfalls.live.server.") and r.target.__name__ != "DeniedHandler"}
     assert ours == set(OURS), "a route was added or removed: review it and update OURS"
     foreign = [r for r in rules if r.matcher.regex.pattern.rstrip("$") not in OURS]
     assert len(foreign) > 30 and {r.target.__name__ for r in foreign} == {"DeniedHandler"}
@@ -361,15 +363,24 @@ def test_no_cookie_authenticates_on_the_interviewers_port(jp_asyncio_loop, jp_se
     assert page.code == 200 and "Set-Cookie" not in page.headers and page.headers["X-Frame-Options"] == "DENY"
 
 
-def test_report_opens_at_a_one_time_address_in_a_sandbox(fetch, live):
+def test_report_opens_at_its_own_address_in_a_sandbox(fetch, live):
+    """The report's address (runner/live/server/report_page.py) reloads, grants the report only, and
+    cannot be made without the interviewer's token."""
     assert fetch("POST", "pitfalls/api/report-link", token=live.candidate_token).code == 403
     link = json.loads(fetch("POST", "pitfalls/api/report-link", token=live.interviewer_token).body)
-    assert link["url"].startswith("pitfalls/report/") and link["expires_in"] == 300
-    page = fetch("GET", link["url"])  # no token: the link is the credential, once
-    assert page.code == 200 and b"<html" in page.body.lower()
+    assert link["url"].startswith("pitfalls/report/") and link["expires_in"] is None
+    page = fetch("GET", link["url"])  # no token: the read-only key is the credential
+    assert page.code == 200 and b"<html" in page.body.lower() and b'id="summary"' in page.body
     assert page.headers["Content-Security-Policy"].startswith("sandbox;") and "script" not in page.headers[
         "Content-Security-Policy"]
     assert "Set-Cookie" not in page.headers and live.interviewer_token.encode() not in page.body
-    again = fetch("GET", link["url"])
-    assert again.code == 404 and b"used or expired" in again.body and "Set-Cookie" not in again.headers
-    assert fetch("GET", "pitfalls/report/" + "A" * 32).code == 404
+    again = fetch("GET", link["url"])  # a reload shows the report again, never the dashboard
+    assert again.code == 200 and b'id="summary"' in again.body and b"pitfalls/dashboard" not in again.body
+    key = link["url"].rsplit("/", 1)[1]
+    # the key is not a token: neither the API nor the dashboard's data answer to it
+    assert fetch("GET", "pitfalls/api/state", token=key).code == 403
+    assert fetch("POST", "pitfalls/api/report-link", token=key).code == 403
+    # keys the candidate could make (from its own token, the session id, a guess) open nothing
+    forged = [report_key(live.candidate_token, live.session_id), report_key(live.session_id, live.session_id),
+              key[:-1] + ("A" if key[-1] != "A" else "B"), "A" * 43]
+    assert [fetch("GET", "pitfalls/report/" + k).code for k in forged] == [404] * len(forged)

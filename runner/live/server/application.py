@@ -31,8 +31,6 @@ from .handlers import (
     FilesHandler,
     NotesHandler,
     Offload,
-    ReportHandler,
-    ReportLinkHandler,
     SocketFinalHandler,
     SocketPreflightHandler,
     SocketStatusHandler,
@@ -44,6 +42,7 @@ from .handlers import (
 from .lab_status import lab_routes
 from .netcap import CappedHTTPServer
 from .proxy import MAX_BODY, CandidateProxyHandler
+from .report_page import ReportHandler, ReportLinkHandler
 from .seat_handlers import ROUTES as SEAT_ROUTES
 from .service import SessionService
 
@@ -181,7 +180,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.handlers.extend([
             (r"/pitfalls/dashboard", DashboardHandler),
             (r"/pitfalls/report", ReportHandler),
-            (r"/pitfalls/report/([A-Za-z0-9_-]{16,64})", ReportHandler),
+            (r"/pitfalls/report/([A-Za-z0-9_-]{16,64})", ReportHandler),  # report_page.report_key
             (r"/pitfalls/api/report-link", ReportLinkHandler),
             (r"/pitfalls/api/status", StatusHandler),
             (r"/pitfalls/api/state", StateHandler),

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -30,11 +28,6 @@ from .service import RequestError, SessionService
 
 FILES_TIMEOUT = 5.0
 STATE_TIMEOUT = 10.0
-REPORT_TIMEOUT = 60.0
-REPORT_LINK_SECONDS = 300
-MAX_REPORT_LINKS = 16
-REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
-"""The report is static HTML: no script runs in it, and it gets an opaque origin (no storage, no cookies)."""
 
 
 class Offload:
@@ -71,28 +64,6 @@ class Offload:
     def shutdown(self) -> None:
         """Stop taking work; threads already stuck are left to end on their own."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-class ReportLinks:
-    """One-time report addresses: the dashboard opens the report at its own URL, without a token."""
-
-    def __init__(self) -> None:
-        self._links: dict[str, float] = {}
-
-    def new(self) -> str:
-        """A fresh one-time id, valid for ``REPORT_LINK_SECONDS`` (the oldest is dropped past ``MAX_REPORT_LINKS``)."""
-        now = time.monotonic()
-        self._links = {k: t for k, t in self._links.items() if t > now}
-        while len(self._links) >= MAX_REPORT_LINKS:
-            self._links.pop(next(iter(self._links)))
-        nonce = secrets.token_urlsafe(24)
-        self._links[nonce] = now + REPORT_LINK_SECONDS
-        return nonce
-
-    def take(self, nonce: str) -> bool:
-        """True once for a live id; it is spent by this call."""
-        expires = self._links.pop(nonce, None)
-        return expires is not None and expires > time.monotonic()
 
 
 def _offload(handler: web.RequestHandler) -> Offload:
@@ -234,15 +205,6 @@ class FilesHandler(_Api):
         self._answer(data)
 
 
-class ReportLinkHandler(_Api):
-    """POST /pitfalls/api/report-link: a one-time address of the report (interviewer's token)."""
-
-    def post(self) -> None:
-        _require(self, "interviewer")
-        links = self.settings.setdefault("pitfalls_report_links", ReportLinks())
-        self._answer({"url": f"pitfalls/report/{links.new()}", "expires_in": REPORT_LINK_SECONDS})
-
-
 class _Page(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare(_redirect_to_login=False)
@@ -273,30 +235,6 @@ class DashboardHandler(_Page):
         # ``_xsrf`` cookie on the host; cookies are not port-scoped, so none is ever set here.
         self.finish(self.get_template("dashboard.html").render(session_id=live.session_id, scaffold=live.scaffold,
                                                                candidate=""))
-
-
-class ReportHandler(_Page):
-    """GET /pitfalls/report (interviewer's token) or /pitfalls/report/ID (a one-time link): the
-    self-contained HTML report, as of now, in a sandbox (no script, an origin of its own)."""
-
-    @allow_unauthenticated
-    async def get(self, nonce: str = "") -> None:
-        from pitfalls.live.report import render_report
-
-        links = self.settings.setdefault("pitfalls_report_links", ReportLinks())
-        if nonce and not links.take(nonce):
-            raise web.HTTPError(404, reason="Not Found", log_message=(
-                "The report link must be fresh and unused (each works once, for 5 minutes). Got a used or "
-                "expired one instead. Open the report again from the dashboard."))
-        if not nonce:
-            _require(self, "interviewer")
-        html = await _offload(self).run(lambda: render_report(session_id=_service(self).live.session_id),
-                                        timeout=REPORT_TIMEOUT, what="The report")
-        self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header("Content-Security-Policy", REPORT_CSP)
-        self.finish(html)
 
 
 class SocketSubmitHandler(web.RequestHandler):
