@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import re
 import socketserver
 import threading
 import urllib.request
@@ -28,7 +29,7 @@ PAGE = (b'<!doctype html><html><head><script id="jupyter-config-data" type="appl
         b'{"baseUrl": "/candidate/"}</script></head><body><div id="main"></div></body></html>')
 CONTENTS = json.dumps({"name": "eda.ipynb", "content": "x" * 5000}).encode()
 TAG = b'<script src="/candidate/pitfalls-lab/timer.js" defer></script>'
-GOOD_COOKIE = "username-127-0-0-1-9999=accepted"
+GOOD_COOKIE = "accepted"  # the value FakeJupyter accepts in its host-named login cookie
 
 
 class FakeJupyter(BaseHTTPRequestHandler):
@@ -55,7 +56,9 @@ class FakeJupyter(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         FakeJupyter.seen.append({"path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
         if self.path.startswith("/candidate/api/status"):
-            ok = self.headers.get("Cookie") == GOOD_COOKIE
+            # as jupyter-server: the login cookie is named after the Host asked for (username-127-0-0-1-PORT)
+            name = re.sub(r"[^A-Za-z0-9]", "-", f"username-{self.headers.get('Host', '')}")
+            ok = self.headers.get("Cookie") == f"{name}={GOOD_COOKIE}"
             self._send(200 if ok else 403, b'{"started": "x"}' if ok else b'{"message": "Forbidden"}',
                        "application/json", zipped=False)
         elif self.path.startswith("/candidate/api/contents"):
@@ -146,7 +149,8 @@ def _the_lab_status_answers_the_candidate_only(served) -> None:
     code, answer = _lab_status(live, Authorization=f"token {live.candidate_token}")
     assert code == 200 and set(answer) == {"clock", "remaining_seconds", "hints_given"}
     assert answer["clock"] == "running" and 29 * 60 < answer["remaining_seconds"] <= 30 * 60
-    code, answer = _lab_status(live, Cookie=GOOD_COOKIE)  # the lab page's own cookie, as Jupyter accepts it
+    assert _lab_status(live, Cookie=f"username-candidate={GOOD_COOKIE}")[0] == 403  # named for another host
+    code, answer = _lab_status(live, Cookie=f"username-127-0-0-1-{live.port}={GOOD_COOKIE}")  # the lab page's own
     assert code == 200 and answer["hints_given"] == []
     assert _get(live.interviewer_port, "/candidate/pitfalls-lab/status",
                 {"Authorization": f"token {live.candidate_token}"})[0] == 404

@@ -106,7 +106,9 @@ class LabStatusHandler(web.RequestHandler):
 
     async def _upstream_accepts(self, cookie: str) -> bool:
         """The container's JupyterLab answers 200 to this cookie (as it does to the lab page's own calls)."""
-        req = httpclient.HTTPRequest(f"http://candidate{UPSTREAM_CHECK}", headers={"Cookie": cookie},
+        # jupyter-server names its login cookie after the Host the browser asked for: pass it on as the proxy does
+        headers = {"Cookie": cookie, "Host": self.request.headers.get("Host", "")}
+        req = httpclient.HTTPRequest(f"http://candidate{UPSTREAM_CHECK}", headers=headers,
                                      follow_redirects=False, request_timeout=5, connect_timeout=3)
         try:
             resp = await proxy_client(self.application, self.socket_path).fetch(req, raise_error=False)
