@@ -171,7 +171,7 @@
     if (crossed.length) {
       var nearest = Math.min.apply(null, crossed); // a page opened late shows only the nearest one
       notice("warning", warnTitle(nearest), nearest === 0 ? "The session's time is over." :
-             "Of this interview's time (as your interviewer's clock counts it).", 60);
+             "Submit (pitfalls-submit) what you want scored before then.", 60);
       kept = kept.concat(crossed);
     }
     if (crossed.length || kept.length !== warned.length) {
