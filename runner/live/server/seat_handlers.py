@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from tornado import web
 
+from pitfalls.live.seat import SeatError
+
 from .handlers import STATE_TIMEOUT, _Api, _json_body, _offload, _require, _service
 from .service import RequestError
 
@@ -23,7 +25,7 @@ class HintHandler(_Api):
         try:
             self._answer(await _offload(self).run(_service(self).give_hint, body.get("level"),
                                                   timeout=STATE_TIMEOUT, what="Giving a hint"))
-        except RequestError as exc:
+        except (RequestError, SeatError) as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
 
 
@@ -37,7 +39,7 @@ class RubricHandler(_Api):
             self._answer(await _offload(self).run(_service(self).rate, body.get("criterion"), body.get("rating"),
                                                   body.get("note", ""), timeout=STATE_TIMEOUT,
                                                   what="Rating the rubric"))
-        except RequestError as exc:
+        except (RequestError, SeatError) as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
 
 
@@ -49,7 +51,7 @@ class DiffHandler(_Api):
         try:
             self._answer(await _offload(self).run(_service(self).diff, int(submission_id), timeout=STATE_TIMEOUT,
                                                   what="The diff"))
-        except RequestError as exc:
+        except (RequestError, SeatError) as exc:
             raise web.HTTPError(exc.status, log_message=str(exc)) from None
 
 

@@ -11,14 +11,14 @@ from typing import Any
 
 from pitfalls.core.store import Store
 from pitfalls.live.highlight import tokens
-from pitfalls.live.seat import Presence, Seat, SeatError, last_edit
+from pitfalls.live.seat import Presence, Seat, last_edit
 
 LAST_EDIT_SECONDS = 5.0
 """How old the workspace's last edit time may be (it walks the workspace, like the file listing)."""
 
 
 class SeatService:
-    """Mixed into the session service: needs ``live``, ``scaffold``, ``listing()`` and ``RequestError``."""
+    """Mixed into the session service: needs ``live``, ``scaffold`` and ``listing()``."""
 
     live: Any
     scaffold: Any
@@ -60,13 +60,9 @@ class SeatService:
         return data
 
     def _seat_call(self, fn: Any, *args: Any) -> dict[str, Any]:
-        from .service import RequestError
-
+        """``fn(store, *args)`` with a store of its own; a refusal is a :class:`SeatError` (with its status)."""
         with closing(Store()) as store:
-            try:
-                return fn(store, *args)
-            except SeatError as exc:
-                raise RequestError(str(exc), status=exc.status) from None
+            return fn(store, *args)
 
     def give_hint(self, level: Any) -> dict[str, Any]:
         """The interviewer gives rung ``level`` of the hint ladder (stored as ``hint_given``)."""
