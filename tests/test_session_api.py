@@ -249,6 +249,7 @@ OURS = {  # pattern -> (methods the candidate's token may use on the interviewer
     "/pitfalls/api/submit": {"POST"}, "/pitfalls/api/notes": set(), "/pitfalls/api/files": set(),
     "/pitfalls/api/files/(.+)": set(), "/pitfalls/api/clock": set(),  # the clock: the interviewer's alone
     "/pitfalls/api/hint": set(), "/pitfalls/api/rubric": set(), "/pitfalls/api/diff/([0-9]{1,12})": set(),
+    "/pitfalls/api/container": set(),  # resume the container: the interviewer's alone
 }
 SAMPLES = ["x", "train.py", "00000000-0000-0000-0000-000000000000", "a/b", "abcdefghijklmnopqrstuvwx", "1"]
 

@@ -13,12 +13,14 @@ add, swap or remove entries); the session server (host side) then puts ``session
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import http.client
 import json
 import os
 import re
+import secrets
 import socket
 import stat
 import subprocess
@@ -44,6 +46,7 @@ CONTAINER_HOME = "/home/candidate"
 CONTAINER_WORK = f"{CONTAINER_HOME}/work"
 CONTAINER_RUN = "/run/pitfalls"
 JUPYTER_SOCKET = "jupyter.sock"
+COOKIE_SECRET = "jupyter_cookie_secret"
 _engine_checked = False
 
 
@@ -271,6 +274,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     scratch_mb = max(64, memory_mb // 8)
     _prepare_dirs(workspace=workspace, socket_dir=socket_dir)
     (socket_dir / JUPYTER_SOCKET).unlink(missing_ok=True)
+    stable_cookie_secret(socket_dir)
     tag = ensure_image()
     sock_mode = "0600" if os.geteuid() in (0, CANDIDATE_UID) else "0666"
     cmd = [
@@ -293,6 +297,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
         "jupyter", "lab", "--no-browser", f"--ServerApp.root_dir={CONTAINER_WORK}",
         f"--ServerApp.base_url={base_url}", "--ServerApp.allow_remote_access=True",
         f"--ServerApp.sock={CONTAINER_RUN}/{JUPYTER_SOCKET}", f"--ServerApp.sock_mode={sock_mode}",
+        f"--ServerApp.cookie_secret_file={CONTAINER_RUN}/{COOKIE_SECRET}",
         # jupyter-server >= 2 reads the token from IdentityProvider (ServerApp.token is deprecated).
         f"--IdentityProvider.token={token}",
         # No network: skip the news feed, update checks and the PyPI extension manager.
@@ -300,6 +305,31 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
         "--LabApp.extension_manager=readonly",
     ]
     return _docker(*cmd, timeout=120).stdout.strip()
+
+
+def stable_cookie_secret(socket_dir: Path) -> Path:
+    """The lab's cookie secret in ``socket_dir``, made once per session and kept across containers.
+
+    jupyter-server signs the candidate's login cookie with it; its default lives in the container's
+    home folder (a tmpfs), so a recreated container (``docker rm -f``, a resume) signed with a new one
+    and the candidate's open JupyterLab, whose cookie no longer counted, stayed "Disconnected" until
+    a reload. With the same secret, token, base URL and proxied address, the open lab reconnects.
+    The file is the host's (root, 0644, in the sealed folder as root): the container reads it and
+    cannot change it; it lets nobody do more than the candidate's own token already does."""
+    path = socket_dir / COOKIE_SECRET
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid()):
+        path.unlink()  # not the one this host wrote: a new secret (the open lab then needs one reload)
+        st = None
+    if st is None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    path.chmod(0o644)
+    return path
 
 
 class _UnixHTTPConnection(http.client.HTTPConnection):

@@ -128,7 +128,7 @@ def _submission_row(s: dict[str, Any], diff: str) -> str:
 EVENT_WORDS = {"hint_given": "hint given", "rubric_rated": "rubric rated", "note": "interviewer note",
                "interviewer_note": "interviewer note", "clock_extend": "clock extended", "clock_pause": "clock paused",
                "clock_unpause": "clock resumed", "clock_set": "clock set", "clock_up": "lab up",
-               "clock_down": "session stopped"}
+               "clock_down": "session stopped", "container_resumed": "container resumed"}
 
 
 def _event_text(e: dict[str, Any]) -> str:

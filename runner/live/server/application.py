@@ -42,6 +42,7 @@ from .handlers import (
 from .lab_status import lab_routes
 from .netcap import CappedHTTPServer
 from .proxy import MAX_BODY, CandidateProxyHandler
+from .recovery import ROUTES as RECOVERY_ROUTES
 from .report_page import ReportHandler, ReportLinkHandler
 from .seat_handlers import ROUTES as SEAT_ROUTES
 from .service import SessionService
@@ -190,6 +191,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
             (r"/pitfalls/api/files", FilesHandler),
             (r"/pitfalls/api/files/(.+)", FilesHandler),
             *SEAT_ROUTES,
+            *RECOVERY_ROUTES,
         ])
 
     async def stop_extension(self) -> None:
