@@ -10,7 +10,8 @@ Chromium then plays the interviewer on the dashboard:
   (the added line, shown as text: a hostile-looking line stays text);
 - "Give hint 1" stores a ``hint_given`` event and the rung shows "given at";
 - a rubric rating with a note stores a ``rubric_rated`` event and shows as selected;
-- opening the candidate's lab turns the presence pill to "candidate connected";
+- opening the candidate's lab turns the presence pill to "candidate connected"; a cell run there
+  shows its output in the dashboard's view of the notebook within 20 s, nobody saving (autosave 5 s);
 - the file view highlights train.py (token spans); no JavaScript error.
 """
 
@@ -29,11 +30,16 @@ import pytest
 from pitfalls.core.store import Store
 from pitfalls.library.scaffold import load_scaffold
 from test_browser import (  # noqa: F401 - live and browser are fixtures; it skips without Playwright
+    KERNEL,
     SCORING_TIMEOUT_MS,
     UI_TIMEOUT_MS,
     VIEWPORT,
     Browser,
+    Page,
     Watch,
+    _code_cell,
+    _run_cell,
+    _train_shape,
     browser,
     expect,
     live,
@@ -42,6 +48,7 @@ from test_browser import (  # noqa: F401 - live and browser are fixtures; it ski
 
 pytestmark = pytest.mark.docker
 
+AUTOSAVE_MS = 20_000  # the image's JupyterLab autosaves every 5 s, the file view polls every 5 s
 ADDED = "print('<b>reasoning</b> & more')  # added for the diff"
 
 
@@ -54,6 +61,17 @@ def _submit(info: dict[str, Any], note: str) -> dict[str, Any]:
                                  headers={"Authorization": f"token {token}", "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=SCORING_TIMEOUT_MS / 1000) as resp:
         return json.loads(resp.read())
+
+
+def _run_first_cell(lab: Page, rows: int, cols: int) -> None:
+    """Open eda.ipynb in the candidate's lab and run its first cell (the shape of data/train.csv); no save."""
+    item = lab.locator(".jp-DirListing-item", has=lab.locator(".jp-DirListing-itemText", has_text="eda.ipynb"))
+    expect(item).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    item.dblclick()
+    expect(lab.locator("#jp-main-statusbar")).to_contain_text(f"{KERNEL} | Idle", timeout=UI_TIMEOUT_MS)
+    first = _code_cell(lab, "read_csv")
+    _run_cell(lab, first)
+    expect(first.locator(".jp-OutputArea-output")).to_have_text(f"({rows}, {cols})", timeout=UI_TIMEOUT_MS)
 
 
 def _candidate_token(info: dict[str, Any]) -> str:
@@ -115,11 +133,18 @@ def test_validation_diff_hint_and_rubric_on_the_dashboard(live: dict[str, Any], 
     assert (rated["criterion"], rated["rating"], rated["note"]) == (
         criterion.criterion, 3, "spotted the leak from the <i>gap</i>")
 
-    # presence: the candidate opens the lab
+    # presence: the candidate opens the lab; a cell's output reaches the file view without a save
     lab = context.new_page()
     lab.goto(info["candidate_url"], wait_until="domcontentloaded")
     expect(page.locator("#presence")).to_have_text("candidate connected", timeout=UI_TIMEOUT_MS)
     expect(page.locator("#presence-edit")).to_contain_text("last edit")
+    rows, cols = _train_shape(Path(info["workspace"]))
+    _run_first_cell(lab, rows, cols)
+    ran = time.monotonic()
+    page.locator('#files button.file[data-path="eda.ipynb"]').click()
+    expect(page.locator("#file-body .cell .out").filter(has_text=f"({rows}, {cols})")).to_have_count(
+        1, timeout=AUTOSAVE_MS)
+    print(f"\nnotebook output on the dashboard {time.monotonic() - ran:.1f} s after the cell ran (no save)")
     lab.close()
 
     # the file view highlights the code
