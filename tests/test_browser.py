@@ -210,7 +210,9 @@ def candidate_submits(page: Page, live: dict[str, Any]) -> str:
     _wait_executed(submit, timeout=SCORING_TIMEOUT_MS)
     output = submit.locator(".jp-OutputArea").inner_text()
     assert re.search(r"^status:\s+scored\s*$", output, re.M), f"the submission must be scored. Got:\n{output}"
-    found = re.search(r"^balanced_accuracy: (\d+\.\d{4})\s+\(public", output, re.M)
+    # the public score on the scaffold's grid, with its interval on the same grid
+    found = re.search(r"^balanced_accuracy: (\d+\.\d+) \(95% interval \d+\.\d+ to \d+\.\d+\)\s+\(public", output,
+                      re.M)
     assert found, f"`pitfalls-submit` must print the public balanced_accuracy. Got:\n{output}"
     _assert_no_news_question(page)
     page.screenshot(path=str(screenshots_dir() / "candidate.png"))
@@ -224,9 +226,10 @@ def interviewer_sees(page: Page, live: dict[str, Any], score: str) -> None:
 
     row = page.locator("#submissions .submission").filter(has=page.locator(".note", has_text=SUBMIT_NOTE))
     expect(row).to_have_count(1, timeout=UI_TIMEOUT_MS)
-    expect(row.locator(".score-public")).to_have_text(score)
     submitted = [s for s in _api_state(live["interviewer_url"])["submissions"] if s["note"] == SUBMIT_NOTE]
-    assert len(submitted) == 1 and f"{submitted[0]['score_public']:.4f}" == score, submitted
+    assert len(submitted) == 1 and submitted[0]["score_public"] == float(score), submitted  # stored on the grid
+    score = f"{float(score):.4f}"  # the interviewer's card: 4 decimals of the same (already rounded) value
+    expect(row.locator(".score-public")).to_have_text(score)
     assert row.get_attribute("data-id") == str(submitted[0]["id"])
 
     token = parse_qs(urlsplit(live["interviewer_url"]).query)["token"][0]

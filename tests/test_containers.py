@@ -264,7 +264,8 @@ def test_pitfalls_submit_talks_to_the_session_socket(candidate):
         out = done.stdout.decode()
         assert done.returncode == 2, done.stderr  # rejected
         assert "0.8125" in out and "4100 parameters > 2000" in out and "20 min 34 s" in out
-        assert _SessionHandler.answers[-1] == {"path": "/submit", "body": {"note": "pipeline fixes the scaler"}}
+        assert _SessionHandler.answers[-1] == {"path": "/submit", "body": {"note": "pipeline fixes the scaler",
+                                                                         "final": False}}
         status = _exec(candidate.cid, "pitfalls-submit", "--status")
         assert "submissions: 3" in status and "20 min 00 s" in status
     finally:
