@@ -20,7 +20,7 @@ from pathlib import Path
 from pitfalls import sched
 from pitfalls.core.clock import clock_of
 from pitfalls.core.results import Violation
-from pitfalls.core.store import Store
+from pitfalls.core.store import Store, now
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.library.workspace import extract_snapshot, pack_workspace
 from pitfalls.sandbox import quota
@@ -28,6 +28,9 @@ from pitfalls.scoring.preflight import Preflight, run_preflight
 from pitfalls.service.api import _open  # the session, store and scaffold of a workspace, as submit finds them
 
 EVENT = "preflight"
+STARTED = "preflight_started"
+"""Logged when a preflight is allowed to run; the rate limit counts these (a preflight that ends in
+an error is counted all the same)."""
 
 
 def preflight_limit(scaffold: Scaffold) -> tuple[int, float]:
@@ -45,7 +48,7 @@ def _refusal(store: Store, session: dict, scaffold: Scaffold) -> Violation | Non
                                  "instead; nothing was run. Ask the interviewer for more time if you need it.")
     allowed, minutes = preflight_limit(scaffold)
     since = datetime.now(UTC) - timedelta(minutes=minutes)
-    recent = [e for e in store.events(session["id"], EVENT) if datetime.fromisoformat(e["at"]) >= since]
+    recent = [e for e in store.events(session["id"], STARTED) if datetime.fromisoformat(e["at"]) >= since]
     if len(recent) < allowed:
         return None
     retry = datetime.fromisoformat(recent[0]["at"]) + timedelta(minutes=minutes)
@@ -53,6 +56,17 @@ def _refusal(store: Store, session: dict, scaffold: Scaffold) -> Violation | Non
                      message=f"At most {allowed} preflights are allowed per {minutes:g} minutes. Got {len(recent)} "
                              f"already instead; nothing was run. Preflight again after {retry:%H:%M:%S} UTC, or "
                              "submit (a submission is checked the same way).")
+
+
+def _reserve(store: Store, session: dict, scaffold: Scaffold) -> Violation | None:
+    """Check the limits and take one preflight of the window in one transaction: counted before it
+    runs, so one that ends in an error still counts, and two at once cannot both pass the check."""
+    with store.tx() as db:
+        refused = _refusal(store, session, scaffold)
+        if refused is None:
+            db.execute("INSERT INTO events (session_id, at, kind, data) VALUES (?,?,?,?)",
+                       (session["id"], now(), STARTED, "{}"))
+    return refused
 
 
 def preflight(*, directory: Path, store: Store | None = None, session_id: str | None = None,
@@ -70,7 +84,7 @@ def preflight(*, directory: Path, store: Store | None = None, session_id: str | 
         SchedulerBusy: the host's scoring queue is full; nothing was run.
     """
     store, session, scaffold = _open(directory, store, session_id)
-    refused = _refusal(store, session, scaffold)
+    refused = _reserve(store, session, scaffold)
     if refused is not None:
         return Preflight(outcome="refused", message=refused.message, problems=[refused],
                          max_params=scaffold.manifest.budgets.max_params)
