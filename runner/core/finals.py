@@ -41,6 +41,11 @@ CREATE INDEX IF NOT EXISTS final_choices_by_session ON final_choices(session_id,
 WHY = {"running": "it is still being scored", "rejected": "it was rejected", "failed": "it failed"}
 
 
+MAX_CHOICES = 100
+"""Changes of the final submission a session may make: each is a row and a timeline event, so an
+unbounded loop of ``pitfalls-submit --set-final`` would flood the dashboard and the report."""
+
+
 class FinalChoiceError(PitfallsError):
     """A final-submission choice that cannot be recorded (not a scored submission of this session)."""
 
@@ -98,6 +103,14 @@ def choose_final(store: Store, session_id: str, submission_id: Any, *, via: str,
         rows = db.execute("SELECT id, status FROM submissions WHERE session_id=? ORDER BY id",
                           (session_id,)).fetchall()
         _check(rows, submission_id, how)
+        newest = db.execute("SELECT submission_id, at, (SELECT COUNT(*) FROM final_choices WHERE session_id=?) AS n "
+                            "FROM final_choices WHERE session_id=? ORDER BY id DESC LIMIT 1",
+                            (session_id, session_id)).fetchone()
+        if newest is not None and newest["submission_id"] == submission_id:  # already final: nothing to log
+            return Final(submission_id=int(submission_id), chosen=True, at=newest["at"])
+        if newest is not None and newest["n"] >= MAX_CHOICES:
+            raise FinalChoiceError(f"A session may change its final submission at most {MAX_CHOICES} times. Got "
+                                   f"{newest['n']} changes already instead; #{newest['submission_id']} stays final.")
         at = datetime.now(UTC).isoformat(timespec="seconds")  # as pitfalls.core.store.now()
         db.execute("INSERT INTO final_choices (session_id, submission_id, at, via) VALUES (?,?,?,?)",
                    (session_id, submission_id, at, via))

@@ -146,3 +146,21 @@ def test_no_final_choice_once_the_time_is_up_and_the_interviewer_can_reopen_it(t
     assert final_submission(store, sid).submission_id == ids[1]
     store.add_event(sid, "clock_extend", {"minutes": 5})
     assert choose(store, store.session(sid), ids[0]).submission_id == ids[0]
+
+
+def test_choosing_the_final_again_logs_nothing_and_changes_are_bounded(tmp_path, monkeypatch):
+    """A loop of `pitfalls-submit --set-final` cannot flood the timeline: the same choice again is
+    no new row or event, and a session changes its final at most MAX_CHOICES times."""
+    from pitfalls.core import finals
+
+    store = Store()
+    sid, ids = _session(store, tmp_path, ["scored", "scored"])
+    first = choose_final(store, sid, ids[0], via="test")
+    assert choose_final(store, sid, ids[0], via="test") == first
+    assert len(store.events(sid, "final")) == 1
+    monkeypatch.setattr(finals, "MAX_CHOICES", 3)
+    choose_final(store, sid, ids[1], via="test")
+    choose_final(store, sid, ids[0], via="test")
+    with pytest.raises(FinalChoiceError, match=r"at most 3 times\. Got 3 changes already instead; #\d+ stays final"):
+        choose_final(store, sid, ids[1], via="test")
+    assert final_submission(store, sid).submission_id == ids[0] and len(store.events(sid, "final")) == 3
