@@ -8,9 +8,10 @@ large to lex quickly, there are no tokens and the view shows plain text.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-MAX_CHARS = 200 * 1024
+MAX_CHARS = 100 * 1024
 """Files larger than this are shown plain (the view shows at most this much anyway)."""
 MAX_TOKENS = 60_000
 KINDS = ("k", "s", "c", "n", "o", "f", "d", "b")
@@ -29,19 +30,31 @@ def _kind(ttype: Any) -> str:
     return ""
 
 
+LEXERS = {".py": "python", ".ipynb": "python", ".toml": "toml", ".md": "markdown", ".json": "json",
+          ".yaml": "yaml", ".yml": "yaml", ".cfg": "ini", ".ini": "ini", ".sh": "bash"}
+"""The only lexers used, by file suffix: the candidate names the files, and some of Pygments' lexers
+are slow on crafted input; anything else is shown plain."""
+
+
 def tokens(text: str, path: str) -> list[list[str]] | None:
     """``text`` as ``[[kind, piece], ...]`` (pieces concatenate to ``text``), or None: no lexer for
-    ``path``, no Pygments, or too large."""
-    if len(text) > MAX_CHARS:
+    ``path``, no Pygments, or too large. Cached: the view polls an unchanged file every few seconds."""
+    name = LEXERS.get("." + path.rsplit(".", 1)[-1].lower()) if "." in path.rsplit("/", 1)[-1] else None
+    if name is None or len(text) > MAX_CHARS:
         return None
+    found = _tokens(text, name)
+    return None if found is None else [list(t) for t in found]
+
+
+@functools.lru_cache(maxsize=256)
+def _tokens(text: str, name: str) -> tuple[tuple[str, str], ...] | None:
     try:
-        from pygments.lexers import get_lexer_for_filename
+        from pygments.lexers import get_lexer_by_name
         from pygments.util import ClassNotFound
     except ImportError:
         return None
-    name = "x.py" if path.endswith(".ipynb") else path.rsplit("/", 1)[-1]
     try:
-        lexer = get_lexer_for_filename(name, stripnl=False, ensurenl=False)
+        lexer = get_lexer_by_name(name, stripnl=False, ensurenl=False)
     except ClassNotFound:
         return None
     out: list[list[str]] = []
@@ -55,4 +68,4 @@ def tokens(text: str, path: str) -> list[list[str]] | None:
             return None
     if "".join(p for _, p in out) != text:  # a lexer that changed the text: show it plain
         return None
-    return out
+    return tuple((k, p) for k, p in out)

@@ -114,3 +114,18 @@ def test_highlight_tokens_rebuild_the_text_exactly():
     assert got is not None and "".join(p for _, p in got) == text
     assert ["s", '"<script>"'] in got and ["c", "# <b>bold?</b>"] in got
     assert tokens("a,b\n", "data.csv") is None and tokens("x" * 300_000, "big.py") is None
+
+
+def test_only_known_suffixes_are_highlighted_and_an_unchanged_file_is_lexed_once():
+    """The candidate names the files: only the listed lexers run (others are shown plain), and the
+    file view's polls of an unchanged file reuse the tokens."""
+    from pitfalls.live import highlight
+
+    assert highlight.tokens("x = 1\n", "a/train.py") and highlight.tokens("[a]\nb = 1\n", "s.toml")
+    for path in ("evil.rb", "x.tex", "Makefile", "noext", "a.py/readme"):
+        assert highlight.tokens("x = 1\n", path) is None, path
+    assert highlight.tokens("x" * (highlight.MAX_CHARS + 1), "big.py") is None
+    highlight._tokens.cache_clear()
+    for _ in range(3):
+        highlight.tokens("import os\n", "cell.py")
+    assert highlight._tokens.cache_info().hits == 2

@@ -231,6 +231,8 @@
       }
       if (state === "running" || state === "paused") {
         checkWarnings(left);
+      } else if (state === "expired") { // the server may reach 0 before this page's own countdown does
+        checkWarnings(0);
       }
     }
     if (failures >= 3) {
