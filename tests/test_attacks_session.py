@@ -498,6 +498,8 @@ def test_socket_folder_cannot_be_tampered_with(attacker):
             "chmod the folder": lambda: os.chmod(RUN, 0o777),
             "chown the folder": lambda: os.chown(RUN, 1000, 1000),
             "chmod session.sock": lambda: os.chmod(RUN + "/session.sock", 0),
+            "overwrite the lab's cookie secret": lambda: open(RUN + "/jupyter_cookie_secret", "wb").close(),
+            "delete the lab's cookie secret": lambda: os.unlink(RUN + "/jupyter_cookie_secret"),
             "mount over the folder": lambda: sysc(libc.mount, b"none", RUN.encode(), b"tmpfs", 0, None),
             "unmount the folder": lambda: sysc(libc.umount2, RUN.encode(), 2),
         }
@@ -516,8 +518,12 @@ def test_socket_folder_cannot_be_tampered_with(attacker):
     st = run_dir.stat()
     assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (0, 0o755)
     after = {p.name: (p.stat().st_ino, p.stat().st_uid) for p in run_dir.iterdir()}
-    assert after == before and set(after) == {"jupyter.sock", "session.sock"}
-    assert all(stat.S_ISSOCK(p.lstat().st_mode) for p in run_dir.iterdir())
+    # the lab's own cookie secret (kept over container recreation, so an open lab reconnects): the
+    # candidate's lab reads it, nobody in the container may change it
+    assert after == before and set(after) == {"jupyter.sock", "session.sock", "jupyter_cookie_secret"}
+    assert all(stat.S_ISSOCK(p.lstat().st_mode) for p in run_dir.iterdir() if p.name.endswith(".sock"))
+    secret = (run_dir / "jupyter_cookie_secret").lstat()
+    assert stat.S_ISREG(secret.st_mode) and (secret.st_uid, stat.S_IMODE(secret.st_mode)) == (0, 0o644)
     assert stat.S_IMODE((run_dir / "session.sock").stat().st_mode) == 0o666
 
     # jupyter.sock is the candidate's own (Jupyter created it as uid 1000): a chmod is allowed, and harmless.
@@ -632,7 +638,7 @@ def test_jupyter_api_stays_in_the_workspace(attacker):
             out["session"][method + " " + p] = ask("/run/pitfalls/session.sock", method, p, token)
         print(json.dumps(out))
     """, json.dumps(paths))
-    assert got["token"] == cand and got["listing"] == ["jupyter.sock", "session.sock"]
+    assert got["token"] == cand and got["listing"] == ["jupyter.sock", "jupyter_cookie_secret", "session.sock"]
     host_passwd = Path("/etc/passwd").read_text()
     for path, (code, body) in got["jupyter"].items():
         assert code >= 400 and "root:x:0:0" not in body and interviewer not in body, (path, code, body[:300])
