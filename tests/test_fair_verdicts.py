@@ -163,17 +163,20 @@ def test_the_runners_own_work_is_niced_and_its_sandboxes_are_not(private_sched, 
     """Inside evaluate the runner's thread runs at nice 19, so its imports and counting take ~1% of
     another job's reserved CPU; the sandbox it starts is back at nice 0 (its cgroup weight decides)
     and the candidate's code cannot raise its own priority above that."""
+    from pitfalls import sched
     from pitfalls.sandbox.bwrap import Limits, run_sandboxed, sandbox_uid
     from pitfalls.sched.priority import CLIENT_NICE, client_priority
 
     before = os.getpriority(os.PRIO_PROCESS, 0)
     with client_priority():
+        with sched.slot(job="t", session_id="me"):  # the holder enforces time limits: not behind other work
+            holding = os.getpriority(os.PRIO_PROCESS, 0)
         inside = os.getpriority(os.PRIO_PROCESS, 0)
         child = subprocess.run([sys.executable, "-c", "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"],
                                capture_output=True, text=True, check=True).stdout.strip()
         run = run_sandboxed(argv=[sys.executable, "-c", NICE], mounts=[], limits=Limits(30, 512, 64, 64),
                             env={}, cwd="/tmp", log_path=tmp_path / "log", uid=sandbox_uid())
-    assert (inside, child) == (CLIENT_NICE, str(CLIENT_NICE))
+    assert (holding, inside, child) == (0, CLIENT_NICE, str(CLIENT_NICE))
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
     line = next(ln for ln in run.log_tail.splitlines() if ln.startswith("NICE"))
     assert line.split()[1:] == ["0", "refused"], run.log_tail

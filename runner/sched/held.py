@@ -10,6 +10,7 @@ from typing import Protocol
 from pitfalls.sched.config import Config
 from pitfalls.sched.cpuset import Reservation, thread_env
 from pitfalls.sched.files import write_json
+from pitfalls.sched.priority import holder_priority
 
 
 class Scheduler(Protocol):
@@ -42,6 +43,7 @@ class Held:
         """Seconds from the ticket to the grant: report it apart from any budgeted time."""
         self.granted_at = time.time()
         self._granted = time.monotonic()
+        self._restore_priority = holder_priority()
         try:
             self.reservation = Reservation(
                 self.cpus, name=f"sched-{os.getpid()}-{self.indices[0]}-{time.monotonic_ns()}",
@@ -109,6 +111,7 @@ class Held:
         for fd in self._locks.values():
             os.close(fd)
         self._locks = {}
+        self._restore_priority()
 
     def __enter__(self) -> Held:
         return self

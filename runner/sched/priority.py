@@ -7,6 +7,9 @@ and slows that training (measured: six fresh submit processes starting while dig
 reference trained made it take 1.8x its lone time). At nice 19 a runner thread weighs 15 against
 the sandboxes' cpu cgroup (1024 per CPU): it uses idle CPU time and takes ~1% from a training.
 
+The thread that holds a slot is back at nice 0 while it holds it (:func:`holder_priority`): it
+enforces its job's time limits, and its work then runs on its job's own CPUs.
+
 Only as root: there every sandbox is put back at nice 0 between fork and exec
 (:func:`sandbox_priority`) and its cgroup weight decides. An unprivileged runner could not undo
 the nice value for its sandboxes, whose training would then yield to every process on the host.
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 CLIENT_NICE = 19
 """The runner's own work (Linux nice value; 19 is the lowest priority)."""
@@ -57,3 +61,21 @@ def sandbox_priority() -> None:
     the candidate's code cannot lower it again once its capabilities are dropped)."""
     if _may_restore():
         os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
+def holder_priority() -> Callable[[], None]:
+    """The calling thread at nice 0 while it holds a slot; returns what puts its own value back.
+
+    The holder waits on its job's sandboxes and kills them at their time limits: at nice 19 its
+    wake-up could wait behind other work on its CPU, and a limit would be enforced (and reported)
+    late. While holding, its own work runs on its job's CPUs, which nothing else of the scheduler's
+    uses, so nice 0 takes nothing from another job. Root only (see the module's docstring)."""
+    if not _may_restore():
+        return lambda: None
+    tid, before = threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+    def restore() -> None:
+        if threading.get_native_id() == tid:  # only the thread that was changed
+            os.setpriority(os.PRIO_PROCESS, 0, before)
+    return restore
