@@ -188,8 +188,9 @@ class Store:
         if not dead and not lost:
             return 0  # no write lock when there is nothing to mend (every open runs this)
         with self.tx() as db:
-            for sid in dead:
-                db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=?",
+            for sid in dead:  # only if still running: its runner may have finished it since the SELECT
+                db.execute("UPDATE submissions SET status='failed', finished_at=?, message=? WHERE id=? "
+                           "AND status='running'",
                            (now(), "Scoring was interrupted before it finished (the runner process "
                             "ended, or could not record the outcome). Your snapshot is kept; submit "
                             "again to score it.", sid))

@@ -38,6 +38,26 @@ def test_a_row_whose_runner_is_gone_is_failed_with_its_note_and_snapshot_kept(tm
     assert (row["note"], row["snapshot"], row["snapshot_sha256"]) == ("kept", "s.tar", "h")
 
 
+def test_a_row_finished_while_recovery_looks_keeps_its_verdict(tmp_path, monkeypatch):
+    """Recovery reads the running rows, then decides which runners are dead: a row its runner
+    finished in between keeps its verdict (the CI saw a rejected submission turn 'failed')."""
+    from pitfalls.core import store as store_module
+
+    store = Store()
+    sid = _session(store, tmp_path)
+    sub = store.insert_submission(session_id=sid, note="", metric="m", snapshot="s", snapshot_sha256="h")
+    other = Store()
+
+    def finished_meanwhile(pid, started):  # called after the SELECT, as a slow runner check would be
+        store.finish_submission(sub, status="rejected", message="Prediction must finish within 5 s.")
+        return False
+
+    monkeypatch.setattr(store_module, "_alive", finished_meanwhile)
+    other.recover()
+    row = store.submission(sub)
+    assert (row["status"], row["message"]) == ("rejected", "Prediction must finish within 5 s.")
+
+
 def test_finished_submission_round_trips_its_json_columns(tmp_path):
     """Violations, timings and probes are stored as JSON and come back as the same values."""
     store = Store()
