@@ -178,7 +178,9 @@ def test_wheel_install_checks_a_scaffold_quickly(fresh):
                 cwd=fresh["cwd"], env=fresh["env"])
     report = json.loads(proc.stdout[proc.stdout.index("{"):])  # exit 0 already: every check passed
     assert report["path"] == str(fresh["site"] / "pitfalls" / "scaffolds" / SCAFFOLD), report["path"]
-    assert len(report["results"]) >= 10 and all(r["status"] == "passed" for r in report["results"]), report
+    # passed, or failed as the scaffold declares in [check] xfail (tumor_triage: mutants_reproduce_starter)
+    assert report["ok"] and len(report["results"]) >= 10, report
+    assert {r["status"] for r in report["results"]} <= {"passed", "xfailed"}, report
 
 
 def test_wheel_install_needs_a_checkout_to_build_the_candidate_image(fresh):
