@@ -4,7 +4,8 @@ One live tumor_triage session (the real CLI, a real container; fixtures of tests
 Chromium opens the candidate's lab and the test plays the interviewer through the session server's
 API and the store, as the dashboard and ``pitfalls session start --duration`` do:
 
-- the lab works and shows the countdown over its status bar; a pause shows as "Paused";
+- the lab works and shows the countdown over its status bar; the dashboard's Pause shows there as
+  "Paused", its Resume and +5 min follow within one poll;
 - a hint given on the interviewer's API (``POST /pitfalls/api/hint``) appears as a notice within one
   poll, and in the "Hints (N)" list; hints not given appear nowhere in the page;
 - the session's length set so that 70 s remain: the "5 minutes left" notice, then, as the clock
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -62,14 +64,42 @@ def _open_lab(page: Page, info: dict[str, Any]) -> None:
     expect(page.locator("#pitfalls-lab-timer")).to_be_visible(timeout=UI_TIMEOUT_MS)
 
 
-def _countdown_and_pause(page: Page, info: dict[str, Any]) -> None:
+def _shown_seconds(page: Page) -> int:
+    """The seconds the lab's clock shows ("29:41 left", "Paused: 29:41 left")."""
+    found = re.search(r"(\d+):(\d\d) left$", page.locator("#pitfalls-lab-clock").inner_text())
+    assert found, page.locator("#pitfalls-lab-clock").inner_text()
+    return int(found[1]) * 60 + int(found[2])
+
+
+def _until(check, what: str, timeout_ms: int = ONE_POLL_MS) -> None:
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.25)
+
+
+def _countdown_pause_and_extend(page: Page, dashboard: Page, info: dict[str, Any]) -> None:
+    """The lab shows the session's remaining time; the interviewer pauses, resumes and extends the
+    clock with the dashboard's buttons; the lab follows within one poll and the timeline logs each.
+    (Compared with the stored clock, not a fixed minute: a slow page load must not fail it.)"""
     clock = page.locator("#pitfalls-lab-clock")
-    expect(clock).to_have_text(re.compile(r"^(29|30):\d\d left$"))
+    expect(clock).to_have_text(re.compile(r"^\d+:\d\d left$"))
+    stored = session_clock(Store(), info["session_id"]).remaining_seconds
+    assert stored is not None and abs(_shown_seconds(page) - stored) <= 15, (clock.inner_text(), stored)
     assert page.locator("#jp-main-statusbar").is_visible()  # the bar sits over the status bar, not instead of it
-    _interviewer(info, "pitfalls/api/clock", {"action": "pause"})
+    dashboard.goto(info["interviewer_url"], wait_until="domcontentloaded")
+    pause = dashboard.locator("#clock-pause")
+    expect(pause).to_have_text("Pause")
+    pause.click()
     expect(clock).to_have_text(re.compile(r"^Paused: \d+:\d\d left$"), timeout=ONE_POLL_MS)
-    _interviewer(info, "pitfalls/api/clock", {"action": "unpause"})
+    expect(pause).to_have_text("Resume clock")
+    paused_at = _shown_seconds(page)
+    pause.click()
     expect(clock).to_have_text(re.compile(r"^\d+:\d\d left$"), timeout=ONE_POLL_MS)
+    dashboard.locator("#clock-extend-5").click()
+    _until(lambda: _shown_seconds(page) >= paused_at + 240, "the lab must show the 5 minutes added")
+    kinds = [e["kind"] for e in Store().events(info["session_id"]) if e["kind"].startswith("clock_")]
+    assert kinds[-3:] == ["clock_pause", "clock_unpause", "clock_extend"], kinds
 
 
 def _hint_reaches_the_lab(page: Page, info: dict[str, Any]) -> str:
@@ -109,13 +139,15 @@ def test_the_lab_shows_the_time_warnings_and_hints(live: dict[str, Any], browser
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(UI_TIMEOUT_MS)
     page = context.new_page()
+    dashboard = context.new_page()
     watch = Watch(page)
     try:
         _open_lab(page, live)
-        _countdown_and_pause(page, live)
+        _countdown_pause_and_extend(page, dashboard, live)
         hint = _hint_reaches_the_lab(page, live)
         _warnings_once_each(page, live)
 
+        timer.pause(Store(), live["session_id"], by="test")  # time must not run out during the reload below
         page.reload(wait_until="domcontentloaded")  # once each: neither the warnings nor the hint again
         _open_lab(page, live)
         expect(page.locator("#pitfalls-lab-hints-button")).to_have_text("Hints (1)", timeout=ONE_POLL_MS)
