@@ -186,27 +186,33 @@ AFFINITY_BEFORE_AND_AFTER_GO = ("import os, sys; print('before', sorted(os.sched
                                 "sys.stdin.readline(); print('after', sorted(os.sched_getaffinity(0)), flush=True)")
 
 
+def _affinity_before_and_after_go(held, log: Path, *, warm: bool) -> dict[str, str]:
+    """A gated sandbox on ``held`` that prints its CPUs while it prepares and again after go()."""
+    from pitfalls.sandbox.bwrap import Limits, sandbox_uid, start_sandboxed
+
+    box = start_sandboxed(argv=[sys.executable, "-c", AFFINITY_BEFORE_AND_AFTER_GO], mounts=[],
+                          limits=Limits(30, 512, 64, 64), env={}, cwd="/tmp", log_path=log,
+                          uid=sandbox_uid(), gated=True, held=held, warm=warm)
+    deadline = time.monotonic() + 20
+    while "before" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    box.go()
+    run = box.wait()
+    return dict(line.split(" ", 1) for line in run.log_tail.splitlines() if line.startswith(("before", "after")))
+
+
 @pytest.mark.parametrize("warm", [False, True])
 def test_a_gated_sandbox_runs_on_its_slot_from_the_start_unless_it_is_a_warm_up(private_sched, tmp_path, warm):
     """The probe sandbox is gated only to read its nonce: the candidate's code in it must be on the slot
     from its first instruction. Only the warm predictor (trusted imports before go) prepares off the
     slot, and it is on the slot when go() lets candidate code run."""
     from pitfalls import sched
-    from pitfalls.sandbox.bwrap import Limits, sandbox_uid, start_sandboxed
 
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs two CPUs to tell the slot from the host")
     with sched.slot(job="t", session_id="me") as held:
-        box = start_sandboxed(argv=[sys.executable, "-c", AFFINITY_BEFORE_AND_AFTER_GO], mounts=[],
-                              limits=Limits(30, 512, 64, 64), env={}, cwd="/tmp", log_path=tmp_path / "log",
-                              uid=sandbox_uid(), gated=True, held=held, warm=warm)
-        deadline = time.monotonic() + 20
-        while "before" not in (tmp_path / "log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        box.go()
-        run = box.wait()
+        lines = _affinity_before_and_after_go(held, tmp_path / "log", warm=warm)
         slot = str(sorted(held.cpus))
-    lines = dict(line.split(" ", 1) for line in run.log_tail.splitlines() if line.startswith(("before", "after")))
     assert lines["after"] == slot, lines
     if warm:
         assert lines["before"] != slot, lines  # the warm-up used the idle CPUs
@@ -218,20 +224,11 @@ def test_a_warm_up_stays_on_the_schedulers_cpus(private_sched, tmp_path, monkeyp
     """PITFALLS_SCHED_CPUS gives the scoring host part of the machine: a warm-up prepares on those
     CPUs only (before, it took any CPU of the machine)."""
     from pitfalls import sched
-    from pitfalls.sandbox.bwrap import Limits, sandbox_uid, start_sandboxed
 
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("needs two CPUs to leave one outside the scheduler")
     monkeypatch.setenv("PITFALLS_SCHED_CPUS", str(cpus[-1]))
     with sched.slot(job="t", session_id="me") as held:
-        box = start_sandboxed(argv=[sys.executable, "-c", AFFINITY_BEFORE_AND_AFTER_GO], mounts=[],
-                              limits=Limits(30, 512, 64, 64), env={}, cwd="/tmp", log_path=tmp_path / "log",
-                              uid=sandbox_uid(), gated=True, held=held, warm=True)
-        deadline = time.monotonic() + 20
-        while "before" not in (tmp_path / "log").read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        box.go()
-        run = box.wait()
-    lines = dict(line.split(" ", 1) for line in run.log_tail.splitlines() if line.startswith(("before", "after")))
+        lines = _affinity_before_and_after_go(held, tmp_path / "log", warm=True)
     assert lines == {"before": str([cpus[-1]]), "after": str([cpus[-1]])}, lines

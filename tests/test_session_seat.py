@@ -8,8 +8,6 @@ the rubric. Submissions are stored through the real store with real snapshots (n
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,18 +19,7 @@ from pitfalls.library.workspace import snapshot_workspace
 from pitfalls.live import containers, sessions, timer
 from pitfalls.live.process import spawn_server, stop_server, wait_for_server
 from pitfalls.live.server.application import SESSION_SOCKET
-
-
-def _req(url: str, token: str | None, body: dict | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                 headers={"Authorization": f"token {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        return err.code, json.loads(raw) if raw.startswith(b"{") else {}
+from test_session_clock import _req  # one JSON request helper for the session-server tests
 
 
 @pytest.fixture
