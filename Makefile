@@ -46,8 +46,9 @@ browser:
 lint: setup
 	$(VENV)/bin/ruff check $(LINTED)
 
+# --durations: CI's log then names the slowest tests, the first place to look when the suite nears 50 min
 test: lint docker browser
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest --durations=40 $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest --fast --timeout 120 -q $(FAST_TESTS) $(FAST_DESELECT) $(PYTEST_ARGS)
