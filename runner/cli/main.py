@@ -242,12 +242,16 @@ def bugs_cmd(planted: bool, as_json: bool) -> None:
 @PLANTED
 @JSON
 def quirks_cmd(planted: bool, as_json: bool) -> None:
-    """(Authors) The catalog of data-quirk kinds, datasets/catalog/."""
-    from pitfalls.library.catalogs import catalog
+    """(Authors) The catalog of data-quirk kinds, datasets/catalog/, with the function that plants each.
 
-    entries = catalog("quirks", planted=planted)
-    rows = [(k, v.get("ref", ""), v.get("title", ""), ", ".join(v.get("scaffolds", []))) for k, v in entries.items()]
-    _emit(entries, as_json, render.table(rows, ["id", "ref", "title", "planted in"]))
+    --json adds each planter's parameters (name, kind, annotation, default)."""
+    from pitfalls.library.catalogs import catalog
+    from pitfalls.library.planters import planter
+
+    entries = {k: {**v, **planter(k)} for k, v in catalog("quirks", planted=planted).items()}
+    rows = [(k, v.get("ref", ""), v.get("title", ""), v["planter"] or "(none registered)",
+             ", ".join(v.get("scaffolds", []))) for k, v in entries.items()]
+    _emit(entries, as_json, render.table(rows, ["id", "ref", "title", "planter", "planted in"]))
 
 
 @cli.command()
@@ -346,11 +350,14 @@ def new_cmd(name: str, parent: Path | None) -> None:
 
 
 def _register() -> None:
+    from pitfalls.cli.authoring import probe, workspace
     from pitfalls.cli.preflight import preflight
     from pitfalls.cli.session import session
 
     cli.add_command(session)
     cli.add_command(preflight)
+    cli.add_command(probe)
+    cli.add_command(workspace)
 
 
 _register()

@@ -15,8 +15,8 @@ from pitfalls.cli.main import cli, main
 from pitfalls.library.scaffold import scaffold_names
 from pitfalls.service import api
 
-COMMANDS = ("bugs", "calibrate", "check", "final", "history", "hint", "list", "new", "practice", "preflight", "quirks",
-            "reveal", "session", "submit")
+COMMANDS = ("bugs", "calibrate", "check", "final", "history", "hint", "list", "new", "practice", "preflight", "probe",
+            "quirks", "reveal", "session", "submit", "workspace")
 
 
 def _invoke(*args: str) -> str:
