@@ -84,10 +84,12 @@ def _file_secret(path: Path) -> bytes:
     return value
 
 
-def derive_seed(public_seed: int, secret: bytes | None = None) -> int:
-    """The seed ``make_dataset`` gets: a 128-bit hash of the secret and the manifest's public seed."""
+def derive_seed(public_seed: int, secret: bytes | None = None, variant: str = "") -> int:
+    """The seed ``make_dataset`` gets: a 128-bit hash of the secret and the manifest's public seed,
+    and of the variant id for a variant (runner/library/variant_spec.py; "" is the shipped scaffold)."""
     key = data_secret() if secret is None else secret
-    digest = hashlib.blake2b(str(public_seed).encode(), key=key[:64], digest_size=SEED_BITS // 8,
+    message = f"{public_seed}@{variant}" if variant else str(public_seed)
+    digest = hashlib.blake2b(message.encode(), key=key[:64], digest_size=SEED_BITS // 8,
                              person=b"pitfalls-data").digest()
     return int.from_bytes(digest, "big")
 

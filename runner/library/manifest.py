@@ -18,6 +18,7 @@ from typing import Any
 
 from pitfalls.core.errors import ManifestError
 from pitfalls.library.reasoning import parse_rubric, validation_regex
+from pitfalls.library.variant_spec import VariantSpec, parse_variants
 from pitfalls.library.schema import (
     ArtifactTable,
     Budgets,
@@ -70,6 +71,8 @@ class Manifest:
     """Quirk id to the planted bugs whose fix shows the quirk was handled (the reveal's found/missed)."""
     rubric: tuple[RubricCriterion, ...] = ()
     """The interviewer's rubric: criteria with their rating levels (runner/library/reasoning.py)."""
+    variants: VariantSpec | None = None
+    """``[variants]``: what differs between candidates (runner/library/variant_spec.py); None: nothing."""
 
     @property
     def artifact_format(self) -> str:
@@ -131,6 +134,7 @@ def _build(data: dict, path: Path) -> Manifest:
         calibration=calibration,
         check=_check_table(expect(data, "check", dict, path, default={}), path),
         path=path.parent, quirk_bugs=_quirk_bugs(data, path), rubric=parse_rubric(data, path),
+        variants=parse_variants(data, path, strings(data, "bugs", path)),
     )
 
 

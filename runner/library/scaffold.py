@@ -48,10 +48,17 @@ class Scaffold:
     root: Path
     secret: bytes | None = None
     """The data secret to derive seeds with; None means the installation's (:mod:`pitfalls.core.secret`)."""
+    variant: Any = None
+    """A :class:`pitfalls.library.variant.Variant` (its id, draw and shipped scaffold), or None."""
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    @property
+    def ref(self) -> str:
+        """What sessions and workspaces record: the id, and ``@`` the variant id for a variant."""
+        return f"{self.name}@{self.variant.id}" if self.variant is not None else self.name
 
     @property
     def workspace_dir(self) -> Path:
@@ -74,15 +81,21 @@ class Scaffold:
         128-bit hash of it and the data secret, so the repository alone does not determine data."""
         from pitfalls.core.secret import derive_seed
 
-        return derive_seed(self.manifest.dataset_seed if seed is None else seed, self.secret)
+        return derive_seed(self.manifest.dataset_seed if seed is None else seed, self.secret,
+                           variant=self.variant.id if self.variant is not None else "")
 
     def with_secret(self, secret: bytes) -> Scaffold:
-        """This scaffold with another data secret (calibration measures several)."""
+        """This scaffold with another data secret (calibration measures several); a variant is
+        drawn anew (the secret decides what it plants)."""
+        if self.variant is not None:
+            return self.variant.with_secret(secret)
         return dataclasses.replace(self, secret=secret)
 
     def dataset(self, seed: int | None = None) -> Dataset:
         """Build (or reuse) the dataset for the public ``seed`` (default: the manifest's seed),
-        generated from :meth:`data_seed`."""
+        generated from :meth:`data_seed`; a variant's columns renamed and ordered as it drew."""
+        if self.variant is not None:
+            return self.variant.dataset(_dataset(self.variant.base.root, self.data_seed(seed)))
         return _dataset(self.root, self.data_seed(seed))
 
 
@@ -103,9 +116,18 @@ def load_scaffold(name_or_path: str | Path) -> Scaffold:
 
     Raises:
         ScaffoldNotFound: with a "did you mean" suggestion.
-        ManifestError: the manifest or hooks break the contract.
+        ManifestError: the manifest or hooks break the contract, or the variant id is not one of its.
+
+    ``NAME@v3`` loads variant v3 of the scaffold (runner/library/variant.py).
     """
-    return _load(scaffold_path(name_or_path))
+    from pitfalls.library.variant_spec import split_ref
+
+    base, variant = split_ref(name_or_path) if isinstance(name_or_path, str) else (name_or_path, None)
+    if variant is None:
+        return _load(scaffold_path(base))
+    from pitfalls.library.variant import variant_scaffold
+
+    return variant_scaffold(_load(scaffold_path(base)), variant)
 
 
 def scaffold_path(name_or_path: str | Path) -> Path:

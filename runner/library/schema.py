@@ -43,6 +43,7 @@ class ScaffoldToml:
     check: dict = field(default_factory=dict)
     quirk_bugs: dict = field(default_factory=dict)
     rubric: tuple[dict, ...] = ()
+    variants: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,31 @@ class RubricCriterion:
     """The evidence for each rating, lowest first: rating N is ``levels[N-1]``; at least two."""
 
 
+@dataclass(frozen=True)
+class VariantsTable:
+    """``[variants]``: what may differ between the workspaces of two candidates
+    (runner/library/variant_spec.py). Without the table every session gets the shipped scaffold."""
+
+    count: int = 0
+    """How many variants exist (ids ``v1`` .. ``vN``); 0: open-ended (ids drawn from v1 .. v99999)."""
+    columns: dict = field(default_factory=dict)
+    """Column -> list of interchangeable names; a variant renames the column to one of them, in the
+    data and in every quoted occurrence in the workspace, solution, mutants, probes and brief."""
+    shuffle_columns: bool = False
+    """Whether a variant shuffles the column order of data/train.csv and the held-out frame."""
+    constants: dict = field(default_factory=dict)
+    """NAME -> list of allowed numbers: the ``NAME = value`` lines of the workspace and solution."""
+    bug_pool: tuple[str, ...] = ()
+    """Interchangeable ids from ``bugs``: a variant plants ``plant`` of them (the others always)."""
+    plant: int = 0
+    """How many of ``bug_pool`` a variant plants; 0: all of them."""
+    check_variants: int = 5
+    """How many variants ``variants_equally_hard`` measures (at least 5)."""
+    tolerance: float = 0.25
+    """How far (normalized: starter 0, reference 1) a variant's starter and reference may sit from the
+    shipped scaffold's on the same data."""
+
+
 # -- mutants.toml and the catalogs -------------------------------------------------------------
 @dataclass(frozen=True)
 class MutantEdit:
@@ -212,7 +238,8 @@ class QuirkEntry:
 TABLES: dict[str, dict[str, type]] = {
     "scaffold.toml": {"": ScaffoldToml, "task": Task, "budgets": Budgets, "dataset": DatasetTable,
                       "artifact": ArtifactTable, "workspace": WorkspaceTable, "feedback": Feedback,
-                      "calibration": Calibration, "check": Check, "[[rubric]]": RubricCriterion},
+                      "calibration": Calibration, "check": Check, "[[rubric]]": RubricCriterion,
+                      "variants": VariantsTable},
     "mutants.toml": {"[[bug_id]]": MutantEdit},
     "bugs/catalog/*.toml": {"[bug_id]": BugEntry},
     "datasets/catalog/*.toml": {"[quirk_id]": QuirkEntry},
@@ -305,7 +332,7 @@ def _kind(kind: type | tuple) -> str:
 
 
 SCALARS: dict[str, type | tuple] = {"float": (int, float), "float | None": (int, float), "int": int,
-                                    "int | None": int, "str": str, "dict": dict}
+                                    "int | None": int, "str": str, "dict": dict, "bool": bool}
 
 
 def parse_table(cls: type, data: dict, path: Path | str, section: str, label: str = "") -> Any:

@@ -48,6 +48,8 @@ def _insert(text: str, table: str, line: str) -> str:
     if not table:
         return line + "\n" + text
     header = f"\n{table}" if table.startswith("[[") else f"\n[{table}]"  # an array of tables: its first entry
+    if header not in text:  # a table the template leaves out ([variants])
+        return text.rstrip("\n") + f"\n{header}\n{line}\n"
     at = text.index(header) + len(header)
     at = text.index("\n", at) + 1
     return text[:at] + line + "\n" + text[at:]
