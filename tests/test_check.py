@@ -186,12 +186,14 @@ QUICK_MESSAGES = {
     "quirk_detected:class_imbalance": r"^The planted quirk class_imbalance must be detectable in the training "
                                       r"data\. Got a silent detector instead \(.+\)\. Plant it more strongly, "
                                       r"or fix the entry make_dataset returns\.$",
-    "mutants_reproduce_starter": r"^Every bug's mutant, applied in turn to the solution, must reproduce the starter\. "
+    "mutants_reproduce_starter": r"^Every bug's mutant, applied in turn to the solution, then the \[\[starter\]\] edits, "
+                                 r"must reproduce the starter\. "
                                  r"Got train\.py line 28 'weights = \{int\(c\): n / len\(y\) for c, n in "
                                  r"zip\(classes, counts\)\}' where the starter has 'weights = \{int\(c\): n / "
                                  r"len\(y\) for c, n in zip\(classes, counts\)\}  # balance the classes' instead\. "
                                  r"Edit mutants\.toml so each bug's `new` text is the starter's text around it "
-                                 r"\(comments included\), and bugs on nearby lines edit disjoint text\.$",
+                                 r"\(comments included\), bugs on nearby lines edit disjoint text, and differences "
+                                 r"that are no bug are \[\[starter\]\] edits\.$",
     "template_text_left": r"^The brief, the guide, and the title, summary and hints must be this scaffold's own text\. "
                           r"Got brief\.md still holding the template's 'two cultivars of wine, told apart by 13 "
                           r"chemical measurements\.'; GUIDE\.md still holding the template's '.+'; scaffold\.toml "
@@ -220,6 +222,44 @@ def test_each_quick_check_fails_alone_on_a_scaffold_broken_that_way(tmp_path, ch
     root = QUICK[check](root) or root  # a breakage may give another folder (a fresh `pitfalls new`)
     message = _only_failure(run_checks(scaffold=root, quick=True), check)
     assert re.match(QUICK_MESSAGES[check].replace("{root}", re.escape(str(root))), message), message
+
+
+STARTER_EDIT = '''
+[[starter]]
+file = "train.py"
+old = "C=0.05"
+new = "C={c}"
+'''
+
+
+def test_a_deliberate_difference_passes_as_a_starter_edit_and_a_wrong_one_is_named(tmp_path):
+    """A starter that differs from the reference by more than its bugs fails mutants_reproduce_starter
+    until a [[starter]] edit puts that difference back; a [[starter]] edit that writes other text, or
+    whose old text is gone once the bugs are applied, fails it with the line or the edit named."""
+    root = _copy(tmp_path)
+    _edit(root / "workspace" / "train.py", "C=0.05", "C=5.0")
+    message = _only_failure(run_checks(scaffold=root, quick=True), "mutants_reproduce_starter")
+    assert "Got train.py line 29 " in message and "C=0.05" in message, message
+    mutants = root / "mutants.toml"
+    base = mutants.read_text()
+    mutants.write_text(base + STARTER_EDIT.format(c="5.0"))
+    _load.cache_clear()
+    report = run_checks(scaffold=root, quick=True, only=["mutants_reproduce_starter"])
+    assert report.ok, report.results
+    assert "1 mutants and 1 [[starter]] edits applied in turn give the starter's 2 files exactly" in \
+        next(r.message for r in report.results if r.name == "mutants_reproduce_starter")
+    mutants.write_text(base + STARTER_EDIT.format(c="0.5"))
+    _load.cache_clear()
+    message = _only_failure(run_checks(scaffold=root, quick=True), "mutants_reproduce_starter")
+    assert re.match(r"^Every bug's mutant, applied in turn to the solution, then the \[\[starter\]\] edits, must "
+                    r"reproduce the starter\. Got train\.py line 29 'model = make_pipeline\(StandardScaler\(\), "
+                    r"LogisticRegression\(class_weight=weights, C=0\.5\)\)' where the starter has '.*C=5\.0\)\)' "
+                    r"instead\.", message), message
+    mutants.write_text(base + STARTER_EDIT.format(c="5.0").replace('"C=0.05"', '"C=0.005"'))
+    _load.cache_clear()
+    message = _only_failure(run_checks(scaffold=root, quick=True), "mutants_reproduce_starter")
+    assert "Got edit 1 of starter (train.py) finding its old text 0 times once the mutants before it are " \
+           "applied instead." in message, message
 
 
 def test_template_passes_every_quick_check_and_new_scaffolds_all_but_their_own_text(tmp_path):

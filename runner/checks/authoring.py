@@ -25,7 +25,8 @@ from pitfalls.checks.texts import (
 from pitfalls.core.errors import ManifestError
 from pitfalls.core.resources import package_folder
 from pitfalls.library.catalogs import load_catalog
-from pitfalls.library.variants import mutants
+from pitfalls.library.manifest import STARTER_EDITS
+from pitfalls.library.variants import mutants, starter_edits
 
 
 # -- catalog keys ----------------------------------------------------------------------------------
@@ -69,29 +70,32 @@ def catalog_keys_known(ctx: CheckContext) -> str:
 # -- mutants reproduce the starter --------------------------------------------------------------
 @check("mutants_reproduce_starter", needs=("mutants_apply",))
 def mutants_reproduce_starter(ctx: CheckContext) -> str:
-    """Every bug's mutant applied in turn to the solution gives the starter's files exactly, so
-    bug_bites and the probes measure the bugs the candidate gets, not stand-ins."""
+    """Every bug's mutant applied in turn to the solution, then the ``[[starter]]`` edits, give the
+    starter's files exactly, so bug_bites and the probes measure the bugs the candidate gets, not
+    stand-ins."""
     m = ctx.manifest()
     starter = text_files(ctx.root / "workspace")
-    built, stuck = apply_in_turn(reference_files(ctx.root), mutants(ctx.scaffold()), m.bugs)
+    extra = starter_edits(ctx.scaffold())
+    table = {**mutants(ctx.scaffold()), STARTER_EDITS: extra}
+    built, stuck = apply_in_turn(reference_files(ctx.root), table, (*m.bugs, STARTER_EDITS))
+    what = "Every bug's mutant, applied in turn to the solution, then the [[starter]] edits, must reproduce the starter."
     fix = ("Edit mutants.toml so each bug's `new` text is the starter's text around it (comments "
-           "included), and bugs on nearby lines edit disjoint text.")
+           "included), bugs on nearby lines edit disjoint text, and differences that are no bug are "
+           "[[starter]] edits.")
     if stuck:
-        raise CheckFailed(f"Every bug's mutant, applied in turn to the solution, must reproduce the starter. "
-                          f"Got {stuck} instead. {fix}")
+        raise CheckFailed(f"{what} Got {stuck} instead. {fix}")
     for name in sorted(set(starter) | set(built)):
         want, got = starter.get(name), built.get(name)
         if want == got:
             continue
         if want is None:
-            raise CheckFailed(f"Every bug's mutant, applied in turn to the solution, must reproduce the starter. "
-                              f"Got solution/{name}, which the starter does not have, instead. Remove it, or "
-                              "add it to workspace/ too.")
+            raise CheckFailed(f"{what} Got solution/{name}, which the starter does not have, instead. Remove "
+                              "it, or add it to workspace/ too.")
         line, theirs, ours = first_difference(want, got or "")
-        raise CheckFailed(f"Every bug's mutant, applied in turn to the solution, must reproduce the starter. "
-                          f"Got {name} line {line} {ours.strip()!r} where the starter has {theirs.strip()!r} "
-                          f"instead. {fix}")
-    return f"{len(m.bugs)} mutants applied in turn give the starter's {len(starter)} files exactly"
+        raise CheckFailed(f"{what} Got {name} line {line} {ours.strip()!r} where the starter has "
+                          f"{theirs.strip()!r} instead. {fix}")
+    return (f"{len(m.bugs)} mutants and {len(extra)} [[starter]] edits applied in turn give the starter's "
+            f"{len(starter)} files exactly")
 
 
 # -- template text left --------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from pitfalls.library.schema import (
 )
 
 __all__ = ["Budgets", "Calibration", "Check", "Feedback", "Manifest", "Task", "load_manifest",
-           "load_mutants", "write_calibration"]
+           "load_mutants", "load_starter_edits", "write_calibration"]
 
 STANDARD_VERSION = 1
 FRAMEWORKS = ("sklearn", "torch")
@@ -242,23 +242,49 @@ def _check_table(data: dict, path: Path) -> Check:
     return Check(xfail=dict(xfail), min_gap=None if check.min_gap is None else float(check.min_gap))
 
 
+STARTER_EDITS = "starter"
+"""The reserved table of ``mutants.toml`` holding the starter's deliberate non-bug differences from the
+reference (``[[starter]]``); no planted bug may carry this id."""
+
+
 def load_mutants(path: Path, bugs: tuple[str, ...]) -> dict[str, list[MutantEdit]]:
     """Parse ``mutants.toml``: for each planted bug id, the edits that put it back into solution/.
 
-    A missing file is an empty table (``files_present`` requires it when ``bugs`` is not empty).
+    A missing file is an empty table (``files_present`` requires it when ``bugs`` is not empty). The
+    reserved ``[[starter]]`` table is validated too but left out (:func:`load_starter_edits`).
 
     Args:
-        bugs: the manifest's bug ids, the only table names allowed.
+        bugs: the manifest's bug ids, the only table names allowed besides ``starter``.
 
     Raises:
         ManifestError: a table that is not a planted bug id (with the closest one), a table that is
-            not an array of tables (``[[bug_id]]``), or an edit with an unknown, missing or non-string key.
+            not an array of tables (``[[bug_id]]``), an edit with an unknown, missing or non-string
+            key, or a planted bug named ``starter``.
     """
+    return {k: v for k, v in _mutant_tables(path, bugs).items() if k != STARTER_EDITS}
+
+
+def load_starter_edits(path: Path, bugs: tuple[str, ...]) -> list[MutantEdit]:
+    """The ``[[starter]]`` edits of ``mutants.toml`` (applied after every bug's edits, they turn the
+    reference into the starter: differences that are no planted bug); [] without them.
+
+    Raises:
+        ManifestError: as :func:`load_mutants`.
+    """
+    return _mutant_tables(path, bugs).get(STARTER_EDITS, [])
+
+
+def _mutant_tables(path: Path, bugs: tuple[str, ...]) -> dict[str, list[MutantEdit]]:
+    if STARTER_EDITS in bugs:
+        raise ManifestError(path=str(path.parent / "scaffold.toml"), field="bugs",
+                            expected=f"bug ids other than {STARTER_EDITS!r} (mutants.toml's reserved "
+                                     "[[starter]] table)", got=repr(STARTER_EDITS),
+                            hint="Give the bug kind another id.")
     if not path.exists():
         return {}
     data = _read_toml(path, "a mutants.toml file", "Copy scaffolds/_template/mutants.toml.")
-    label = "mutants.toml (the bug ids of scaffold.toml's `bugs`)"
-    reject_unknown(data, list(bugs), path=path, where="", label=label)
+    label = "mutants.toml (the bug ids of scaffold.toml's `bugs`) or [[starter]]"
+    reject_unknown(data, [*bugs, STARTER_EDITS], path=path, where="", label=label)
     out: dict[str, list[MutantEdit]] = {}
     for bug, edits in data.items():
         if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):

@@ -240,7 +240,7 @@ TABLES: dict[str, dict[str, type]] = {
                       "artifact": ArtifactTable, "workspace": WorkspaceTable, "feedback": Feedback,
                       "calibration": Calibration, "check": Check, "[[rubric]]": RubricCriterion,
                       "variants": VariantsTable},
-    "mutants.toml": {"[[bug_id]]": MutantEdit},
+    "mutants.toml": {"[[bug_id]]": MutantEdit, "[[starter]]": MutantEdit},
     "bugs/catalog/*.toml": {"[bug_id]": BugEntry},
     "datasets/catalog/*.toml": {"[quirk_id]": QuirkEntry},
 }
