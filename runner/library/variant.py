@@ -18,6 +18,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -28,7 +29,11 @@ from typing import Any
 
 from pitfalls.core.errors import ManifestError
 from pitfalls.library.scaffold import Dataset, Scaffold
-from pitfalls.library.variant_spec import Draw, check_id, draw
+from pitfalls.library.variant_spec import Draw, VariantSpec, check_id, draw, new_id, split_ref
+
+VARIANT_ENV = "PITFALLS_VARIANT"
+"""Pins what :func:`choose` picks when no variant is asked for: an id, or ``base`` (tests, CI)."""
+SHIPPED = "base"
 
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".json", ".ipynb", ".cfg", ".yaml", ".yml", ".csv"}
 _built: dict[tuple, Scaffold] = {}
@@ -61,6 +66,35 @@ class Variant:
         return self._frames[key][1]
 
 
+def pick(scaffold_id: str, spec: VariantSpec | None, variant: str | None = None) -> str:
+    """What a new session records for ``scaffold_id``: ``ID@vN`` or ``ID`` (see :func:`choose`),
+    decided from the manifest's ``[variants]`` alone (nothing is built).
+
+    Raises:
+        ManifestError: an id that is not one of the scaffold's, or any id for a scaffold without variants.
+    """
+    variant = variant or os.environ.get(VARIANT_ENV) or None
+    if variant == SHIPPED or (variant is None and spec is None):
+        return scaffold_id
+    if spec is None:
+        raise ManifestError(path=f"{scaffold_id}: scaffold.toml", field="variants",
+                            expected="a [variants] table (the scaffold declares no variants)",
+                            got=f"--variant {variant}", hint="Leave --variant out for this scaffold.")
+    return f"{scaffold_id}@{check_id(spec, variant or new_id(spec), name=scaffold_id)}"
+
+
+def choose(base: Scaffold, variant: str | None = None) -> Scaffold:
+    """The scaffold a new session gets: variant ``variant`` of ``base``; ``"base"``: the shipped
+    scaffold; None: ``$PITFALLS_VARIANT`` if set (tests pin ``base``), else a variant drawn from a
+    fresh seed when ``base`` declares ``[variants]`` (the shipped scaffold when it does not).
+
+    Raises:
+        ManifestError: an id that is not one of ``base``'s, or any id for a scaffold without variants.
+    """
+    chosen = split_ref(pick(base.name, base.manifest.variants, variant))[1]
+    return base if chosen is None else variant_scaffold(base, chosen)
+
+
 def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
     """Variant ``variant`` of the shipped scaffold ``base`` (built once per content and secret).
 
@@ -84,7 +118,8 @@ def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
             manifest = dataclasses.replace(
                 base.manifest, bugs=chosen.planted,
                 quirk_bugs={q: tuple(b for b in bs if b in planted) for q, bs in base.manifest.quirk_bugs.items()})
-            _built[key] = dataclasses.replace(base, manifest=manifest, root=root,
+            named = {"id": f"{base.name}@{variant}"} if "id" in {f.name for f in dataclasses.fields(base)} else {}
+            _built[key] = dataclasses.replace(base, manifest=manifest, root=root, **named,
                                               variant=Variant(id=variant, base=base, draw=chosen))
         return _built[key]
 
