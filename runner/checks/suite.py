@@ -20,7 +20,7 @@ from pitfalls.checks import authoring, data, registry, runs
 from pitfalls.checks.context import SEEDS, CheckContext
 from pitfalls.checks.spec import CheckFailed, CheckSpec
 from pitfalls.core.errors import PitfallsError
-from pitfalls.library.scaffold import load_scaffold, scaffold_names, scaffolds_root
+from pitfalls.library.scaffold import scaffold_id, scaffold_names, scaffold_path, scaffolds_root
 
 CheckStatus = Literal["passed", "failed", "xfailed", "xpassed", "skipped"]
 BAD: tuple[CheckStatus, ...] = ("failed", "xpassed")
@@ -62,13 +62,7 @@ class CheckReport:
 
 def resolve(name_or_path: str | Path) -> Path:
     """The folder of a scaffold given by name or path (it need not load: checks say why)."""
-    path = Path(name_or_path)
-    if (path / "scaffold.toml").exists():
-        return path.resolve()
-    if (scaffolds_root() / str(name_or_path) / "scaffold.toml").exists():
-        return (scaffolds_root() / str(name_or_path)).resolve()
-    load_scaffold(name_or_path)  # raises ScaffoldNotFound with a did-you-mean
-    raise PitfallsError(f"Scaffold must be a folder with a scaffold.toml. Got {name_or_path!r} instead.")
+    return scaffold_path(name_or_path)  # an id (NAME, PACK/NAME) or a folder; ScaffoldNotFound with a did-you-mean
 
 
 def selected(only: list[str]) -> dict[str, set[str]]:
@@ -161,7 +155,7 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
     root = resolve(scaffold)
     ctx = CheckContext(root=root, seeds=seeds, reference_seconds=reference_seconds, checks=CHECKS)
     plan = planned(root, quick=quick, only=only)
-    report = CheckReport(scaffold=root.name, path=str(root))
+    report = CheckReport(scaffold=scaffold_id(root), path=str(root))
     done: dict[str, CheckStatus] = {}
     try:
         xfail = ctx.manifest().check.xfail

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from pitfalls.cli import final_view, render
+from pitfalls.cli.packs_option import SCAFFOLDS
 from pitfalls.core.errors import PitfallsError
 
 
@@ -34,6 +35,9 @@ def _job_api() -> ModuleType:
 DIR = click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
                    show_default=True, help="The workspace folder.")
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+VARIANT = click.option("--variant", default=None, metavar="ID",
+                       help="The scaffold's variant (v1, v2, ...; 'base': the shipped files). Default: one drawn "
+                            "at random when the scaffold declares [variants], recorded with the session.")
 
 
 def _emit(data: Any, as_json: bool, text: str) -> None:
@@ -54,6 +58,7 @@ def cli() -> None:
 
 
 @cli.command("list")
+@SCAFFOLDS
 @JSON
 def list_cmd(as_json: bool) -> None:
     """Show the scaffolds: name, title, difficulty, framework, metric and budgets."""
@@ -66,13 +71,16 @@ def list_cmd(as_json: bool) -> None:
 
 
 @cli.command()
+@SCAFFOLDS
 @click.argument("name")
 @DIR
 @click.option("--no-jupyter", is_flag=True, help="Only create the workspace; do not start JupyterLab.")
 @click.option("--port", type=int, default=None, help="JupyterLab port (default: 8888 or a free one).")
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Address JupyterLab listens on.")
+@VARIANT
 @JSON
-def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip: str, as_json: bool) -> None:
+def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip: str, variant: str | None,
+             as_json: bool) -> None:
     """Create (or resume) a practice workspace for scaffold NAME in --dir and open JupyterLab on it.
 
     \b
@@ -80,10 +88,10 @@ def practice(name: str, directory: Path, no_jupyter: bool, port: int | None, ip:
       pitfalls practice tumor_triage --dir ~/triage
       pitfalls practice digits_budget --dir ~/digits --no-jupyter
     """
-    info = _api().start_practice(name=name, directory=directory)
-    _prepare_scale(name)
+    info = _api().start_practice(name=name, directory=directory, variant=variant)
+    _prepare_scale(info["scaffold"])
     verb = "Resumed" if info["resumed"] else "Created"
-    text = (f"{verb} workspace {info['workspace']} (scaffold {name}, session {info['session_id']}).\n"
+    text = (f"{verb} workspace {info['workspace']} (scaffold {info['scaffold']}, session {info['session_id']}).\n"
             f"Read BRIEF.md, then: pitfalls submit --dir {info['workspace']} --note \"...\"")
     if no_jupyter:
         _emit(info, as_json, text)
@@ -226,6 +234,7 @@ PLANTED = click.option("--planted", is_flag=True,
 
 
 @cli.command("bugs")
+@SCAFFOLDS
 @PLANTED
 @JSON
 def bugs_cmd(planted: bool, as_json: bool) -> None:
@@ -239,6 +248,7 @@ def bugs_cmd(planted: bool, as_json: bool) -> None:
 
 
 @cli.command("quirks")
+@SCAFFOLDS
 @PLANTED
 @JSON
 def quirks_cmd(planted: bool, as_json: bool) -> None:
@@ -255,6 +265,7 @@ def quirks_cmd(planted: bool, as_json: bool) -> None:
 
 
 @cli.command()
+@SCAFFOLDS
 @click.argument("name")
 @click.option("--write", is_flag=True, help="Measure over the pinned test secrets and write the scaffold's "
               "[calibration] table (authors; trains the starter and the reference 5 times).")
@@ -302,6 +313,7 @@ def _progress(result: Any, index: int, total: int) -> None:
 
 
 @cli.command("check")
+@SCAFFOLDS
 @click.argument("target", required=False)
 @click.option("--all", "all_", is_flag=True, help="Check every scaffold of the library and the template.")
 @click.option("--quick", is_flag=True, help="Only the checks that do not train (seconds).")

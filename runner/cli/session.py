@@ -8,10 +8,14 @@ from pathlib import Path
 
 import click
 
+from pitfalls.cli.packs_option import SCAFFOLDS
 from pitfalls.cli.render import table
 from pitfalls.live import sessions
 
 JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+VARIANT = click.option("--variant", default=None, metavar="ID",
+                       help="The scaffold's variant (v1, v2, ...; 'base': the shipped files). Default: one drawn "
+                            "at random when the scaffold declares [variants], recorded with the session.")
 
 
 def _minutes(seconds: float | None, clock: str = "") -> str:
@@ -46,6 +50,7 @@ def session() -> None:
 
 @session.command("start")
 @click.argument("name")
+@SCAFFOLDS
 @click.option("--candidate", default="", help="The candidate's name (shown on the dashboard and report).")
 @click.option("--duration", type=click.FloatRange(min=0), default=None,
               help="Minutes on the timer (0: untimed). Default: 60 for a new session; a resumed one keeps its own. "
@@ -61,16 +66,19 @@ def session() -> None:
 @click.option("--cpus", type=float, default=2.0, show_default=True, help="Container CPU limit.")
 @click.option("--disk-mb", type=int, default=2048, show_default=True,
               help="Size of the candidate's workspace file system (0: a plain host folder, unbounded).")
+@VARIANT
 @JSON
 def start(name: str, candidate: str, duration: float | None, port: int | None, interviewer_port: int | None, host: str,
-          url_host: str, session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, as_json: bool) -> None:
+          url_host: str, session_id: str | None, memory_mb: int, cpus: float, disk_mb: int, variant: str | None,
+          as_json: bool) -> None:
     """Start (or resume) a live session of scaffold NAME and print both URLs (two ports: two origins)."""
     if not as_json:
         click.echo("Starting the candidate's container...", err=True)
     info = sessions.start_session(scaffold=name, candidate=candidate, duration_minutes=duration, port=port,
                                   host=host, url_host=url_host, session_id=session_id, memory_mb=memory_mb,
                                   cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port,
-                                  progress=lambda line: click.echo(line, err=True))  # stderr: also with --json
+                                  progress=lambda line: click.echo(line, err=True),  # stderr: also with --json
+                                  variant=variant)
     click.echo(json.dumps(asdict(info), indent=2) if as_json else _describe(info))
 
 

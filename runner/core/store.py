@@ -83,6 +83,9 @@ ADDED_COLUMNS = {"score_public_exact": "REAL", "score_interval": "TEXT NOT NULL 
 older database (``score_public`` then holds the rounded public score, ``score_public_exact`` the full
 one; older rows keep their full-precision ``score_public`` and no interval; older rows probed before
 they were answered get ``probe_status`` ``done``)."""
+SESSION_COLUMNS = {"scaffold_source": "TEXT NOT NULL DEFAULT ''"}
+"""Columns added to ``sessions`` later: ``scaffold_source``, the folder its scaffold was loaded from
+(a pack's scaffold is found from it in any directory: runner/core/packs.py; empty: look up the id)."""
 PROBE_STATUSES = ("none", "pending", "running", "done", "failed", "interrupted")
 INTERRUPTED = ("The probe run was interrupted before it finished (its worker process ended). The score "
                "is kept; `pitfalls reveal` probes the workspace again.")
@@ -158,17 +161,19 @@ class Store:
             _raise_storage(exc, self.path.parent)
 
     def migrate(self) -> list[str]:
-        """Add the columns of :data:`ADDED_COLUMNS` an older database lacks; returns their names."""
-        have = {r["name"] for r in self.db.execute("PRAGMA table_info(submissions)")}
-        if set(ADDED_COLUMNS) <= have:
+        """Add the columns of :data:`ADDED_COLUMNS` and :data:`SESSION_COLUMNS` an older database
+        lacks; returns their names."""
+        tables = {"submissions": ADDED_COLUMNS, "sessions": SESSION_COLUMNS}
+        if all(set(cols) <= {r["name"] for r in self.db.execute(f"PRAGMA table_info({t})")} for t, cols in tables.items()):
             return []  # no write lock when there is nothing to add (every open runs this)
         added = []
         with self.tx() as db:
-            have = {r["name"] for r in db.execute("PRAGMA table_info(submissions)")}  # another process may have
-            for name, decl in ADDED_COLUMNS.items():
-                if name not in have:
-                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {decl}")
-                    added.append(name)
+            for table, columns in tables.items():
+                have = {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}  # another process may have
+                for name, decl in columns.items():
+                    if name not in have:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+                        added.append(name)
             if "probe_status" in added:  # probed before they were answered: their verdicts are all there
                 db.execute("UPDATE submissions SET probe_status='done' WHERE probes <> '[]'")
         return added
@@ -201,13 +206,13 @@ class Store:
         return len(dead) + len(lost)
 
     def create_session(self, *, scaffold: str, workspace: Path, mode: str, candidate: str = "",
-                       duration_minutes: float | None = None) -> str:
-        """Insert a session; returns its id."""
+                       duration_minutes: float | None = None, scaffold_source: str = "") -> str:
+        """Insert a session (``scaffold``: its id; ``scaffold_source``: the folder it came from); returns its id."""
         sid = secrets.token_hex(4)
         with self.tx() as db:
             db.execute("INSERT INTO sessions (id, scaffold, workspace, mode, candidate, created_at, "
-                       "duration_minutes) VALUES (?,?,?,?,?,?,?)",
-                       (sid, scaffold, str(workspace), mode, candidate, now(), duration_minutes))
+                       "duration_minutes, scaffold_source) VALUES (?,?,?,?,?,?,?,?)",
+                       (sid, scaffold, str(workspace), mode, candidate, now(), duration_minutes, scaffold_source))
         return sid
 
     def update_session(self, session_id: str, **values: Any) -> None:

@@ -1,7 +1,9 @@
 """Readers for the bug catalog (``bugs/catalog/*.toml``) and quirk catalog (``datasets/catalog/*.toml``).
 
 Each catalog is a folder of TOML files, one table per kind, so teams add kinds in files of their
-own; an id defined in two files is an error. Every entry is checked against its declaration
+own; an id defined in two files is an error. A scaffold pack (runner/core/packs.py) brings its own
+``bugs/*.toml`` and ``quirks/*.toml``: they join the shipped catalog while the pack is known, and an
+id a pack defines again (the shipped catalog's or another pack's) is an error naming both files. Every entry is checked against its declaration
 (:class:`~pitfalls.library.schema.BugEntry`, :class:`~pitfalls.library.schema.QuirkEntry`) when the
 catalog is first read: an unknown key (``silent_onn``) is an error with a did-you-mean.
 """
@@ -13,6 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pitfalls.core import packs
 from pitfalls.core.errors import ManifestError
 from pitfalls.core.resources import package_folder
 from pitfalls.library.schema import BugEntry, QuirkEntry, parse_table
@@ -66,19 +69,53 @@ def _validate(kind: str, key: str, value: Any, path: Path) -> None:
                                 expected=f"a list of metric names from {sorted(METRICS)}", got=repr(unknown[0]))
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=16)
 def _load(folder: Path, kind: str) -> dict[str, dict[str, Any]]:
     return load_catalog(folder, kind)
 
 
+SHIPPED = {"bugs": ("pitfalls.bugs", "catalog"), "quirks": ("pitfalls.datasets", "catalog")}
+
+
+def catalog_folders(kind: str) -> list[Path]:
+    """The folders the ``bugs`` or ``quirks`` catalog is read from: the shipped one, then each
+    known pack's (those that exist)."""
+    pack_folders = [p.catalog(kind) for p in packs.packs()]
+    return [package_folder(*SHIPPED[kind]), *(f for f in pack_folders if f.is_dir())]
+
+
+def merged(kind: str) -> dict[str, dict[str, Any]]:
+    """The ``bugs`` or ``quirks`` catalog: the shipped entries and every known pack's.
+
+    Raises:
+        ManifestError: an id defined in two catalogs (naming both files).
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    where: dict[str, Path] = {}
+    for folder in catalog_folders(kind):
+        for key, value in _load(folder, kind).items():
+            if key in entries:
+                first, second = _file_of(where[key], key), _file_of(folder, key)
+                raise ManifestError(path=str(second), field=key, expected=f"a {kind[:-1]} id no other catalog "
+                                    "defines", got=f"{key!r} in both {first} and {second}",
+                                    hint="A pack cannot override an entry: give its kind an id of its own.")
+            entries[key], where[key] = value, folder
+    return entries
+
+
+def _file_of(folder: Path, key: str) -> Path:
+    """The file of ``folder`` that defines ``key``."""
+    return next((p for p in sorted(folder.glob("*.toml")) if key in tomllib.loads(p.read_text())), folder)
+
+
 def bugs() -> dict[str, dict[str, Any]]:
-    """All bug kinds planted by some scaffold, keyed by id."""
-    return _load(package_folder("pitfalls.bugs", "catalog"), "bugs")
+    """All bug kinds planted by some scaffold (the shipped catalog and the known packs'), keyed by id."""
+    return merged("bugs")
 
 
 def quirks() -> dict[str, dict[str, Any]]:
-    """All quirk kinds planted by some scaffold, keyed by id."""
-    return _load(package_folder("pitfalls.datasets", "catalog"), "quirks")
+    """All quirk kinds planted by some scaffold (the shipped catalog and the known packs'), keyed by id."""
+    return merged("quirks")
 
 
 def bug_entry(bug_id: str) -> dict[str, Any]:

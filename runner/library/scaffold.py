@@ -9,7 +9,6 @@ import dataclasses
 import difflib
 import functools
 import importlib.util
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -18,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from pitfalls.core.errors import ManifestError, ScaffoldNotFound
-from pitfalls.core.resources import package_folder
+from pitfalls.core import packs
+from pitfalls.core.errors import ManifestError
 from pitfalls.library.manifest import Manifest, load_manifest, load_mutants
 
 REQUIRED_HOOKS = ("make_dataset",)
@@ -50,15 +49,24 @@ class Scaffold:
     """The data secret to derive seeds with; None means the installation's (:mod:`pitfalls.core.secret`)."""
     variant: Any = None
     """A :class:`pitfalls.library.variant.Variant` (its id, draw and shipped scaffold), or None."""
+    id: str = ""
+    """Its id: the bare name of a built-in scaffold, ``PACK/NAME`` of a pack's (runner/core/packs.py)."""
 
     @property
     def name(self) -> str:
-        return self.manifest.name
+        """Its id (what stores, workspaces and sessions record); ``manifest.name`` is the bare name."""
+        return self.id or self.manifest.name
 
     @property
-    def ref(self) -> str:
-        """What sessions and workspaces record: the id, and ``@`` the variant id for a variant."""
-        return f"{self.name}@{self.variant.id}" if self.variant is not None else self.name
+    def source(self) -> str:
+        """The folder it was loaded from, as sessions record it (a variant's: its shipped scaffold's)."""
+        return str(self.variant.base.root if self.variant is not None else self.root)
+
+    @property
+    def distribution(self) -> str:
+        """The installed distribution of its pack (``acme-pitfalls 1.0``), or empty."""
+        pack = packs.pack_of(self.name)
+        return pack.distribution if pack else ""
 
     @property
     def workspace_dir(self) -> Path:
@@ -100,62 +108,66 @@ class Scaffold:
 
 
 def scaffolds_root() -> Path:
-    """``$PITFALLS_SCAFFOLDS`` or the repository's ``scaffolds/`` folder."""
-    env = os.environ.get("PITFALLS_SCAFFOLDS")
-    return Path(env) if env else package_folder("pitfalls.scaffolds")
+    """The built-in library's folder (``scaffolds/``); packs add to it (:mod:`pitfalls.core.packs`)."""
+    return packs.builtin_root()
 
 
 def scaffold_names(root: Path | None = None) -> list[str]:
-    """Names of all scaffolds (folders with a scaffold.toml, not starting with ``_``)."""
-    root = root or scaffolds_root()
-    return sorted(p.parent.name for p in root.glob("*/scaffold.toml") if not p.parent.name.startswith("_"))
+    """Ids of all scaffolds: the built-in names, then ``PACK/NAME`` of every pack (``root``: only
+    the names of the scaffolds in that folder)."""
+    if root is not None:
+        return sorted(p.parent.name for p in root.glob("*/scaffold.toml") if not p.parent.name.startswith("_"))
+    return packs.ids()
 
 
-def load_scaffold(name_or_path: str | Path) -> Scaffold:
-    """Load a scaffold by name (from :func:`scaffolds_root`) or by folder path.
+def load_scaffold(name_or_path: str | Path, source: str | Path | None = None) -> Scaffold:
+    """Load a scaffold by id (``NAME`` built in, ``PACK/NAME`` of a pack) or by folder path.
+
+    ``source``: the folder a session recorded for the id (tried first; see :func:`packs.locate`).
 
     Raises:
         ScaffoldNotFound: with a "did you mean" suggestion.
-        ManifestError: the manifest or hooks break the contract, or the variant id is not one of its.
+        ManifestError: the manifest or hooks break the contract.
+        PackError: two packs with one name, or a pack folder that is none.
 
     ``NAME@v3`` loads variant v3 of the scaffold (runner/library/variant.py).
     """
     from pitfalls.library.variant_spec import split_ref
 
     base, variant = split_ref(name_or_path) if isinstance(name_or_path, str) else (name_or_path, None)
+    scaffold_id, path = packs.locate(base, source)
     if variant is None:
-        return _load(scaffold_path(base))
+        return _load(path, scaffold_id)
     from pitfalls.library.variant import variant_scaffold
 
-    return variant_scaffold(_load(scaffold_path(base)), variant)
+    return variant_scaffold(_load(path, scaffold_id), variant)
 
 
-def scaffold_path(name_or_path: str | Path) -> Path:
-    """The folder of the scaffold named ``name_or_path`` (or that folder), found without loading it.
+def scaffold_path(name_or_path: str | Path, source: str | Path | None = None) -> Path:
+    """The folder of the scaffold ``name_or_path`` (an id or a folder), found without loading it.
 
     Raises:
         ScaffoldNotFound: with a "did you mean" suggestion.
     """
-    path = Path(name_or_path)
-    if not (path / "scaffold.toml").exists():
-        path = scaffolds_root() / str(name_or_path)
-    if not (path / "scaffold.toml").exists():
-        names = scaffold_names()
-        close = difflib.get_close_matches(str(name_or_path), names, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ScaffoldNotFound(f"Scaffold must be one of {names} or a folder with a scaffold.toml. "
-                               f"Got {str(name_or_path)!r} instead.{hint}")
-    return path.resolve()
+    from pitfalls.library.variant_spec import split_ref
+
+    return packs.locate(split_ref(name_or_path)[0] if isinstance(name_or_path, str) else name_or_path, source)[1]
+
+
+def scaffold_id(name_or_path: str | Path, source: str | Path | None = None) -> str:
+    """The id of the scaffold ``name_or_path`` (an id or a folder), found without loading it."""
+    return packs.locate(name_or_path, source)[0]
 
 
 @functools.lru_cache(maxsize=32)
-def _load(path: Path) -> Scaffold:
+def _load(path: Path, scaffold_id: str = "") -> Scaffold:
     manifest = load_manifest(path / "scaffold.toml")
     if manifest.name != path.name:
         raise ManifestError(path=str(path / "scaffold.toml"), field="name",
                             expected=f"the folder name {path.name!r}", got=repr(manifest.name))
     load_mutants(path / "mutants.toml", manifest.bugs)  # a typo there is refused at load, as in scaffold.toml
-    return Scaffold(manifest=manifest, hooks=load_hooks(path / "scaffold.py"), root=path)
+    return Scaffold(manifest=manifest, hooks=load_hooks(path / "scaffold.py"), root=path,
+                    id=scaffold_id or packs.id_of(path))
 
 
 def load_hooks(path: Path) -> ModuleType:
@@ -190,7 +202,7 @@ def load_hooks(path: Path) -> ModuleType:
 def _dataset(root: Path, seed: int) -> Dataset:
     import pandas as pd  # on use: `pitfalls session` and the CLI's start-up do not need it
 
-    scaffold = _load(root)
+    scaffold = _load(root, packs.id_of(root))
     ds = scaffold.hooks.make_dataset(seed)
     target = scaffold.manifest.task.target
     where = str(root / "scaffold.py")

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from pitfalls.core.errors import WorkspaceError, storage_error
+from pitfalls.core.packs import locate
 from pitfalls.core.store import ELSEWHERE, STATE_FOLDER, home
 from pitfalls.fs.safefs import Bounds, Walk, open_file, read_rel
 from pitfalls.library.brief import render_brief, render_eda_notebook
-from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_path
+from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.variant_spec import split_ref
 
 MARKER = ".pitfalls.json"
 RUNNER_NAMES = frozenset({"artifacts", MARKER})
@@ -61,23 +63,40 @@ def create_workspace(*, scaffold: Scaffold, directory: Path, session_id: str, li
     (directory / "BRIEF.md").write_text(render_brief(scaffold, live=live))
     if not (directory / "eda.ipynb").exists():
         (directory / "eda.ipynb").write_text(render_eda_notebook(scaffold, live=live))
-    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold.name}))
+    (directory / MARKER).write_text(json.dumps(marker(scaffold, session_id, live=live)))
 
 
-def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, live: bool = False) -> None:
+def marker(scaffold: Scaffold, session_id: str, *, live: bool = False) -> dict[str, str]:
+    """What ``.pitfalls.json`` holds: the session and the scaffold's id; a practice workspace also
+    where the scaffold came from (its folder and pack distribution). A live one names no host
+    folder: the candidate reads it, and the session's record (the store) holds the source."""
+    found = {"session_id": session_id, "scaffold": scaffold.name}
+    if not live:
+        found |= {"source": scaffold.source, "distribution": scaffold.distribution}
+    return found
+
+
+def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, live: bool = False,
+                            source: str | None = None) -> None:
     """:func:`create_workspace` of the scaffold named ``scaffold``, from a cache of its starting files.
 
     Building a dataset and rendering the notebook take seconds (and the hooks import pandas and
     scikit-learn); a live session starts faster from a copy. The cache (``$PITFALLS_HOME/cache``)
     is keyed by the content of the scaffold's folder and of the code that makes the files, so
-    any change rebuilds it. It holds only what the candidate gets: no held-out data.
+    any change rebuilds it. It holds only what the candidate gets: no held-out data. A variant
+    (``NAME@vN``, drawn per session) is built directly: there is nothing to reuse.
     """
-    root = scaffold_path(scaffold)
-    cached = home() / "cache" / f"{root.name}-{'live' if live else 'practice'}-{_starter_key(root)}"
+    if split_ref(scaffold)[1] is not None:
+        create_workspace(scaffold=load_scaffold(scaffold, source=source), directory=directory,
+                         session_id=session_id, live=live)
+        return
+    scaffold_id, root = locate(scaffold, source)
+    stem = scaffold_id.replace("/", "--")  # two packs' scaffolds of one name keep caches of their own
+    cached = home() / "cache" / f"{stem}-{'live' if live else 'practice'}-{_starter_key(root)}"
     if not cached.is_dir():
         cached.parent.mkdir(parents=True, exist_ok=True)
         build = Path(tempfile.mkdtemp(prefix=f".{cached.name}-", dir=cached.parent))
-        create_workspace(scaffold=load_scaffold(root), directory=build, session_id="", live=live)
+        create_workspace(scaffold=load_scaffold(scaffold_id, source=root), directory=build, session_id="", live=live)
         (build / MARKER).unlink()
         try:
             build.rename(cached)
@@ -88,7 +107,7 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
         raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
                              "in it instead. Pick another --dir, or resume it if it is a workspace.")
     shutil.copytree(cached, directory, dirs_exist_ok=True)
-    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": root.name}))
+    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold_id}))
 
 
 def _starter_key(root: Path) -> str:

@@ -121,7 +121,7 @@ def prepare_user(name: str, settings: HubSettings) -> HubUser:
                                  f"without a session in {store.path} instead (was PITFALLS_HOME changed?). "
                                  "Fix: move the folder away, or point PITFALLS_HOME back.")
         sid = store.create_session(scaffold=scaffold.name, workspace=directory, mode="hub", candidate=name,
-                                   duration_minutes=settings.minutes)
+                                   duration_minutes=settings.minutes, scaffold_source=scaffold.source)
         try:
             create_workspace(scaffold=scaffold, directory=directory, session_id=sid, live=True)
             hand_over(directory, CANDIDATE_UID)  # to the container's candidate, race-free; no link followed

@@ -45,6 +45,8 @@ class LiveSession:
     interviewer_port: int = 0
     """The interviewer's port: dashboard, API and report under /pitfalls/ (0: not claimed yet, a
     session from before the ports were split; claimed when it resumes)."""
+    scaffold_source: str = ""
+    """The folder the scaffold (``scaffold`` is its id) was loaded from; empty: look the id up."""
 
     @property
     def dir(self) -> Path:

@@ -27,9 +27,11 @@ from pathlib import Path
 
 from pitfalls.core.clock import session_clock
 from pitfalls.core.errors import SessionError
+from pitfalls.core.packs import locate
 from pitfalls.core.store import Store, now
 from pitfalls.library.manifest import load_manifest
-from pitfalls.library.scaffold import scaffold_path
+from pitfalls.library.variant import pick
+from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace_cached
 from pitfalls.live import containers, timer
 from pitfalls.live.process import port_lock, server_running, spawn_server, stop_server, unclaimed_port, wait_for_server
@@ -47,22 +49,27 @@ DEFAULT_MINUTES = 60.0
 
 
 def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
-    rows = store.db.execute("SELECT id FROM sessions WHERE mode='live' AND scaffold=? AND candidate=? "
-                            "AND ended_at IS NULL ORDER BY created_at DESC", (scaffold, candidate)).fetchall()
+    """The newest open live session of ``scaffold`` (any of its variants, ``scaffold@vN``) and ``candidate``."""
+    rows = store.db.execute("SELECT id FROM sessions WHERE mode='live' AND (scaffold=? OR scaffold GLOB ?) AND "
+                            "candidate=? AND ended_at IS NULL ORDER BY created_at DESC",
+                            (scaffold, f"{scaffold}@v[0-9]*", candidate)).fetchall()
     return next((r["id"] for r in rows if (sessions_dir() / r["id"] / "session.json").is_file()), None)
 
 
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
-            fill: bool = True, interviewer_port: int | None = None) -> LiveSession:
-    """A new session's folder and record; its workspace is filled unless ``fill`` is False."""
-    name = load_manifest(scaffold_path(scaffold) / "scaffold.toml").name  # the hooks load in fill_workspace
-    session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live",
-                                      candidate=candidate, duration_minutes=duration_minutes or None)
+            fill: bool = True, interviewer_port: int | None = None, variant: str | None = None) -> LiveSession:
+    """A new session's folder and record; its workspace is filled unless ``fill`` is False. ``variant``:
+    an id, ``base`` or None (drawn when the scaffold declares variants: runner/library/variant.py)."""
+    name, source = locate(scaffold)  # its id and folder; the hooks load in fill_workspace
+    name = pick(name, load_manifest(source / "scaffold.toml").variants, variant)  # a broken manifest stops here
+    session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live", candidate=candidate,
+                                      duration_minutes=duration_minutes or None, scaffold_source=str(source))
     timer.set_length(store, session_id, duration_minutes, by="start")  # the clock waits for the lab
     with port_lock(sessions_dir()):  # the ports are claimed by session.json: concurrent starts never share one
         port = port or unclaimed_port(sessions_dir(), preferred=8890, taken={interviewer_port or 0})
-        live = LiveSession(session_id=session_id, scaffold=name, candidate=candidate, host=host, port=port,
+        live = LiveSession(session_id=session_id, scaffold=name, scaffold_source=str(source), candidate=candidate,
+                           host=host, port=port,
                            interviewer_port=interviewer_port or unclaimed_port(sessions_dir(), preferred=8891,
                                                                                taken={port}),
                            candidate_token=secrets.token_urlsafe(24), interviewer_token=secrets.token_urlsafe(24),
@@ -105,7 +112,8 @@ def fill_workspace(live: LiveSession) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-    create_workspace_cached(scaffold=live.scaffold, directory=live.workspace, session_id=live.session_id, live=True)
+    create_workspace_cached(scaffold=live.scaffold, directory=live.workspace, session_id=live.session_id, live=True,
+                            source=live.scaffold_source or None)
     containers.hand_to_candidate(live.workspace)
     live.ready = True
     live.save()
@@ -126,7 +134,7 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                   port: int | None = None, host: str = "127.0.0.1", url_host: str = "",
                   session_id: str | None = None, memory_mb: int = 4096, cpus: float = 2.0,
                   disk_mb: int = 2048, interviewer_port: int | None = None,
-                  progress: Callable[[str], None] | None = None) -> SessionInfo:
+                  progress: Callable[[str], None] | None = None, variant: str | None = None) -> SessionInfo:
     """Start a live session of ``scaffold``, or resume one (``session_id``, or the open session of
     the same scaffold and candidate): the image (built first if needed, reporting to ``progress``),
     the container, then the session server. The clock starts (or resumes) once the candidate's
@@ -142,7 +150,7 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
     store = Store()
     live, resumed = open_session(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
                                  session_id=session_id, host=host, port=port, url_host=url_host, memory_mb=memory_mb,
-                                 cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port)
+                                 cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant)
     session_id = live.session_id if resumed else None
     server = _start_parts(live, store, new=not session_id)
     if server is not None:
@@ -154,18 +162,20 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
 def open_session(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None,
                  session_id: str | None, host: str = "127.0.0.1", port: int | None = None, url_host: str = "",
                  memory_mb: int = 4096, cpus: float = 2.0, disk_mb: int = 2048,
-                 interviewer_port: int | None = None) -> tuple[LiveSession, bool]:
+                 interviewer_port: int | None = None, variant: str | None = None) -> tuple[LiveSession, bool]:
     """The record half of :func:`start_session` (no Docker): the session to resume (``session_id``, or
     the open one of the same scaffold and candidate) with its length set only if ``duration_minutes``
     is given, else a new one of ``duration_minutes`` or :data:`DEFAULT_MINUTES`. Returns (it, resumed)."""
-    session_id = session_id or _find_open(store, scaffold, candidate)
+    if not session_id:
+        scaffold = locate(scaffold)[0]  # its id: given by folder or id, the same open session resumes
+        session_id = _find_open(store, scaffold, candidate)
     if not session_id:
         minutes = DEFAULT_MINUTES if duration_minutes is None else duration_minutes
         return _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=minutes, host=host,
                        port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
-                       interviewer_port=interviewer_port), False
+                       interviewer_port=interviewer_port, variant=variant), False
     live = load_session(session_id)
-    if live.scaffold != scaffold:
+    if split_ref(live.scaffold)[0] not in (scaffold, locate(scaffold, live.scaffold_source or None)[0]):
         raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "
                            f"{live.scaffold!r} instead. Run `pitfalls session start {live.scaffold} "
                            f"--session {session_id}`.")

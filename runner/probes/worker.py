@@ -90,7 +90,7 @@ def _probe(store: Store, submission_id: int) -> list:
     session = store.session(row["session_id"]) if row else None
     if row is None or session is None:
         raise LookupError(f"submission {submission_id} is not in {store.path}")
-    scaffold = load_scaffold(session["scaffold"])
+    scaffold = load_scaffold(session["scaffold"], source=session.get("scaffold_source"))
     with tempfile.TemporaryDirectory(prefix=f"{quota.SNAP_PREFIX}{os.getpid()}-") as tmp:  # swept if killed
         source = Path(tmp)
         extract_snapshot(snapshot=Path(row["snapshot"]), target=source)

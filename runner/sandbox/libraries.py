@@ -8,7 +8,7 @@ or imports fail inside. Every mounted folder (a Python prefix, a ``.pth`` librar
 the same rules (:func:`python_view`):
 
 - pitfalls itself is never visible: its folders (the scaffolds with their solutions and guides, the
-  catalogs, the data-set generators) and the whole source checkout (``.git``, tests, ``build/``)
+  catalogs, the data-set generators, and every scaffold pack's folder: runner/core/packs.py) and the whole source checkout (``.git``, tests, ``build/``)
   are hidden wherever a mounted folder holds them (``pip install -e git+...`` puts the checkout in
   ``<venv>/src/pitfalls``), and so is any other copy of pitfalls found by its content: a folder
   holding ``scaffolds/*/solution`` or a ``pitfalls`` package with ``scaffolds``;
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pitfalls.core.errors import SandboxUnavailable
+from pitfalls.core.packs import pack_folders
 from pitfalls.core.resources import checkout, pitfalls_folders
 from pitfalls.core.store import home
 from pitfalls.sched.config import ENV_PREFIX, default_folder
@@ -57,7 +58,8 @@ class Host:
         """This process's checkout, pitfalls folders and private folders."""
         root = checkout()
         return cls(checkout=None if root is None else os.path.realpath(root),
-                   package=[os.path.realpath(p) for p in pitfalls_folders()], private=private_folders(),
+                   package=[os.path.realpath(p) for p in [*pitfalls_folders(), *pack_folders()]],
+                   private=private_folders(),
                    shared=shared_folders())
 
 

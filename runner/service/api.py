@@ -18,7 +18,9 @@ from pitfalls.core.notes import validate_note
 from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from pitfalls.library.metrics import METRICS
-from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_names
+from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_id, scaffold_names
+from pitfalls.library.variant import choose
+from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.probes import worker
 from pitfalls.probes.run import run_probes
@@ -48,7 +50,7 @@ def list_scaffolds() -> list[ScaffoldInfo]:
     for name in scaffold_names():
         m = load_scaffold(name).manifest
         b = m.budgets
-        out.append(ScaffoldInfo(name=m.name, title=m.title, difficulty=m.difficulty, framework=m.framework,
+        out.append(ScaffoldInfo(name=name, title=m.title, difficulty=m.difficulty, framework=m.framework,
                                 metric=m.task.metric, higher_is_better=METRICS[m.task.metric].higher_is_better,
                                 budgets={"max_params": b.max_params, "train_seconds": b.train_seconds,
                                          "memory_mb": b.memory_mb}))
@@ -56,8 +58,9 @@ def list_scaffolds() -> list[ScaffoldInfo]:
 
 
 def start_practice(*, name: str, directory: Path, candidate: str = "",
-                   store: Store | None = None) -> dict[str, Any]:
+                   store: Store | None = None, variant: str | None = None) -> dict[str, Any]:
     """Create a practice workspace and its session, or resume the one already in ``directory``.
+    ``variant``: an id, ``base`` (the shipped scaffold) or None (drawn: runner/library/variant.py).
 
     Returns ``{"session_id", "scaffold", "workspace", "resumed"}``.
     """
@@ -65,17 +68,17 @@ def start_practice(*, name: str, directory: Path, candidate: str = "",
     directory = directory.resolve()
     if (directory / ".pitfalls.json").exists():
         marker = read_marker(directory)
-        if marker["scaffold"] != name:
+        if split_ref(marker["scaffold"])[0] not in (name, scaffold_id(name)):
             raise WorkspaceError(f"{directory} must be a workspace of {name!r} to resume it. Got a "
                                  f"workspace of {marker['scaffold']!r} instead. Use another --dir.")
         if store.session(marker["session_id"]) is None:
             raise WorkspaceError(f"The session {marker['session_id']} of {directory} must exist in "
                                  f"{store.path}. Got no such session (was PITFALLS_HOME changed?).")
-        return {"session_id": marker["session_id"], "scaffold": name, "workspace": str(directory),
+        return {"session_id": marker["session_id"], "scaffold": marker["scaffold"], "workspace": str(directory),
                 "resumed": True}
-    scaffold = load_scaffold(name)
+    scaffold = choose(load_scaffold(name), variant)
     session_id = store.create_session(scaffold=scaffold.name, workspace=directory, mode="practice",
-                                      candidate=candidate)
+                                      candidate=candidate, scaffold_source=scaffold.source)
     create_workspace(scaffold=scaffold, directory=directory, session_id=session_id)
     return {"session_id": session_id, "scaffold": scaffold.name, "workspace": str(directory), "resumed": False}
 
@@ -97,7 +100,7 @@ def _open(directory: Path, store: Store | None,
     if explicit and Path(session["workspace"]).resolve() != directory.resolve():
         raise WorkspaceError(f"Session {session_id} must belong to {directory}. Got a session of "
                              f"{session['workspace']} instead.")
-    return store, session, load_scaffold(session["scaffold"])
+    return store, session, load_scaffold(session["scaffold"], source=session.get("scaffold_source"))
 
 
 def _time_violation(session: dict[str, Any], events: list[dict[str, Any]]) -> Violation | None:

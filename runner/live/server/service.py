@@ -78,7 +78,7 @@ class SessionService(SeatService):
     @functools.cached_property
     def scaffold(self) -> Scaffold:
         """The session's scaffold (its hooks import pandas and friends: loaded on first use)."""
-        return load_scaffold(self.live.scaffold)
+        return load_scaffold(self.live.scaffold, source=self.live.scaffold_source)
 
     def _warm_up(self) -> None:
         import sklearn.metrics  # noqa: F401 - scoring's; the scaffold's hooks import the rest
