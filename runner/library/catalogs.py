@@ -19,6 +19,7 @@ from pitfalls.core import packs
 from pitfalls.core.errors import ManifestError
 from pitfalls.core.resources import package_folder
 from pitfalls.library.schema import BugEntry, QuirkEntry, parse_table
+from pitfalls.library.wording import reworded
 
 BUG_FRAMEWORKS = ("sklearn", "torch", "pandas", "any")
 ENTRIES: dict[str, type] = {"bugs": BugEntry, "quirks": QuirkEntry}
@@ -118,9 +119,10 @@ def quirks() -> dict[str, dict[str, Any]]:
     return merged("quirks")
 
 
-def bug_entry(bug_id: str) -> dict[str, Any]:
-    """The catalog entry of ``bug_id`` with its id; a bare id if the catalog lacks it."""
-    return {"id": bug_id, **bugs().get(bug_id, {})}
+def bug_entry(bug_id: str, wording: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """The catalog entry of ``bug_id`` with its id; a bare id if the catalog lacks it. ``wording``: a
+    scaffold's ``[wording.BUG_ID]`` tables (its manifest's ``wording``), whose texts replace the catalog's."""
+    return reworded({"id": bug_id, **bugs().get(bug_id, {})}, wording)
 
 
 def quirk_entry(quirk_id: str) -> dict[str, Any]:

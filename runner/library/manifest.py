@@ -18,7 +18,6 @@ from typing import Any
 
 from pitfalls.core.errors import ManifestError
 from pitfalls.library.reasoning import parse_rubric, validation_regex
-from pitfalls.library.variant_spec import VariantSpec, parse_variants
 from pitfalls.library.schema import (
     ArtifactTable,
     Budgets,
@@ -37,6 +36,8 @@ from pitfalls.library.schema import (
     reject_unknown,
     strings,
 )
+from pitfalls.library.variant_spec import VariantSpec, parse_variants
+from pitfalls.library.wording import parse_wording
 
 __all__ = ["Budgets", "Calibration", "Check", "Feedback", "Manifest", "Task", "load_manifest",
            "load_mutants", "load_starter_edits", "write_calibration"]
@@ -73,6 +74,8 @@ class Manifest:
     """The interviewer's rubric: criteria with their rating levels (runner/library/reasoning.py)."""
     variants: VariantSpec | None = None
     """``[variants]``: what differs between candidates (runner/library/variant_spec.py); None: nothing."""
+    wording: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``[wording.BUG_ID]``: this scaffold's texts for a bug kind, over the catalog's (runner/library/wording.py)."""
 
     @property
     def artifact_format(self) -> str:
@@ -135,6 +138,7 @@ def _build(data: dict, path: Path) -> Manifest:
         check=_check_table(expect(data, "check", dict, path, default={}), path),
         path=path.parent, quirk_bugs=_quirk_bugs(data, path), rubric=parse_rubric(data, path),
         variants=parse_variants(data, path, strings(data, "bugs", path)),
+        wording=parse_wording(data, path, strings(data, "bugs", path)),
     )
 
 

@@ -44,6 +44,7 @@ class ScaffoldToml:
     quirk_bugs: dict = field(default_factory=dict)
     rubric: tuple[dict, ...] = ()
     variants: dict = field(default_factory=dict)
+    wording: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,19 @@ class VariantsTable:
     shipped scaffold's on the same data."""
 
 
+@dataclass(frozen=True)
+class Wording:
+    """One ``[wording.BUG_ID]`` table of ``scaffold.toml``: this scaffold's own words for a planted bug
+    kind it shares with other scaffolds; each key given replaces the catalog entry's text for this
+    scaffold wherever it is shown (the reveal, the dashboard, the report)."""
+
+    title: str | None = None
+    description: str | None = None
+    symptom: str | None = None
+    why: str | None = None
+    probe: str | None = None
+
+
 # -- mutants.toml and the catalogs -------------------------------------------------------------
 @dataclass(frozen=True)
 class MutantEdit:
@@ -239,7 +253,7 @@ TABLES: dict[str, dict[str, type]] = {
     "scaffold.toml": {"": ScaffoldToml, "task": Task, "budgets": Budgets, "dataset": DatasetTable,
                       "artifact": ArtifactTable, "workspace": WorkspaceTable, "feedback": Feedback,
                       "calibration": Calibration, "check": Check, "[[rubric]]": RubricCriterion,
-                      "variants": VariantsTable},
+                      "variants": VariantsTable, "wording.bug_id": Wording},
     "mutants.toml": {"[[bug_id]]": MutantEdit, "[[starter]]": MutantEdit},
     "bugs/catalog/*.toml": {"[bug_id]": BugEntry},
     "datasets/catalog/*.toml": {"[quirk_id]": QuirkEntry},
@@ -332,7 +346,7 @@ def _kind(kind: type | tuple) -> str:
 
 
 SCALARS: dict[str, type | tuple] = {"float": (int, float), "float | None": (int, float), "int": int,
-                                    "int | None": int, "str": str, "dict": dict, "bool": bool}
+                                    "int | None": int, "str": str, "str | None": str, "dict": dict, "bool": bool}
 
 
 def parse_table(cls: type, data: dict, path: Path | str, section: str, label: str = "") -> Any:

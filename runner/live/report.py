@@ -162,7 +162,7 @@ def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
         verdicts = [(s["id"], p) for s in subs for p in s["probes"] if p["bug_id"] == bug]
         first = next((sid for sid, p in verdicts if p["status"] == "fixed"), None)
         last = verdicts[-1][1] if verdicts else {"status": "not probed", "evidence": "", "self_reported": False}
-        rows.append(f'<tr><td><b>{escape(bug)}</b><br>{escape(bug_entry(bug).get("title", ""))}</td>'
+        rows.append(f'<tr><td><b>{escape(bug)}</b><br>{escape(bug_entry(bug, scaffold.manifest.wording).get("title", ""))}</td>'
                     f'<td class="{escape(last["status"])}">{escape(last["status"])}'
                     f'{"<br><span class=muted>self-reported</span>" if last.get("self_reported", True) else ""}</td>'
                     f'<td>{f"#{first}" if first else "—"}</td><td class="muted">{escape(last["evidence"])}'
@@ -255,7 +255,8 @@ def render_report(*, session_id: str) -> str:
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}
     clock = clock_of(row, events)  # runner/core/clock.py: pauses, stops and extensions counted
     summary = summary_html(row=row, subs=subs, events=events, head=headline(subs, final, scaffold),
-                           metric=m.task.metric, bugs=m.bugs, rubric=getattr(m, "rubric", ()) or (), clock=clock)
+                           metric=m.task.metric, bugs=m.bugs, rubric=getattr(m, "rubric", ()) or (), clock=clock,
+                           wording=m.wording)
     starter = starter_files(scaffold)
     body = (f"{_header(row, m, session_id)}{summary}{_tamper_banner(subs)}<h2>Scores</h2>{chart_svg(subs, anchors)}"
             f"<h2>Timeline</h2>{_timeline(subs, events, row, submission_diffs(subs, starter))}"

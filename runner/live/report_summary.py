@@ -40,8 +40,9 @@ def fmt_minutes(m: float | None) -> str:
 
 
 def bug_fixes(bugs: Sequence[str], subs: Sequence[Mapping[str, Any]], row: Mapping[str, Any],
-              events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Per planted bug: the first submission whose probes say ``fixed`` (``first_fixed``: its id or
+              events: Sequence[Mapping[str, Any]],
+              wording: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Per planted bug (titled as the scaffold's ``wording`` says, else as the catalog): the first submission whose probes say ``fixed`` (``first_fixed``: its id or
     None), the clock minutes at it (``minutes``), and the verdict in the final submission (``status``;
     the newest probed one's while the final one has none)."""
     out = []
@@ -50,7 +51,7 @@ def bug_fixes(bugs: Sequence[str], subs: Sequence[Mapping[str, Any]], row: Mappi
         verdicts = [(s, p) for s in subs for p in s.get("probes") or [] if p.get("bug_id") == bug]
         first = next((s for s, p in verdicts if p.get("status") == "fixed"), None)
         now = [p for s, p in verdicts if s in final] or [p for _, p in verdicts[-1:]]
-        out.append({"bug": bug, "title": bug_entry(bug).get("title", ""),
+        out.append({"bug": bug, "title": bug_entry(bug, wording).get("title", ""),
                     "status": now[-1].get("status", "not probed") if now else "not probed",
                     "first_fixed": first["id"] if first else None,
                     "minutes": clock_minutes(row, events, first["created_at"]) if first else None})
@@ -112,9 +113,9 @@ def _headline(head: Mapping[str, Any] | None, metric: str) -> str:
 
 def summary_html(*, row: Mapping[str, Any], subs: Sequence[Mapping[str, Any]], events: Sequence[Mapping[str, Any]],
                  head: Mapping[str, Any] | None, metric: str, bugs: Sequence[str], rubric: Sequence[Any],
-                 clock: Clock) -> str:
+                 clock: Clock, wording: dict[str, dict[str, str]] | None = None) -> str:
     """The summary section (``<section id="summary">``): headline, time, bugs, hints, rubric, notes."""
-    fixes = bug_fixes(bugs, subs, row, events)
+    fixes = bug_fixes(bugs, subs, row, events, wording)
     fixed = sum(1 for f in fixes if f["status"] == "fixed")
     limit = f" of {clock.minutes:g} min" if clock.minutes else " (untimed)"
     extra = f", {clock.extended_minutes:g} min added" if clock.extended_minutes else ""
