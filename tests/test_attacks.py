@@ -1550,8 +1550,9 @@ ATTACKS = SECRECY + SMUGGLING + LIMITS + SCORER
 
 @pytest.fixture(scope="module")
 def short_scaffolds(tmp_path_factory) -> Path:
-    """A copy of tumor_triage with SHORT_BUDGETS, as PITFALLS_SCAFFOLDS."""
-    root = tmp_path_factory.mktemp("short-scaffolds")
+    """A copy of tumor_triage with SHORT_BUDGETS in the scaffold pack ``short`` (PITFALLS_SCAFFOLDS):
+    short/tumor_triage."""
+    root = tmp_path_factory.mktemp("short-scaffolds") / "short"
     shutil.copytree(TUMOR, root / "tumor_triage", ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     toml = root / "tumor_triage" / "scaffold.toml"
     text = toml.read_text()
@@ -1565,8 +1566,10 @@ def short_scaffolds(tmp_path_factory) -> Path:
 def new_workspace(directory: Path, files: dict[str, str]) -> Path:
     """A practice workspace of tumor_triage with the reference overlaid, then ``files`` (as the
     ``workspace`` fixture of conftest.py makes them)."""
-    api.start_practice(name="tumor_triage", directory=directory)
-    materialize(scaffold=load_scaffold("tumor_triage"), target=directory, reference=True)
+    pack = os.environ.get("PITFALLS_SCAFFOLDS")  # the short group's: the pack short/
+    name = f"{Path(pack).name}/tumor_triage" if pack else "tumor_triage"
+    api.start_practice(name=name, directory=directory)
+    materialize(scaffold=load_scaffold(name), target=directory, reference=True)
     for rel, text in files.items():
         (directory / rel).write_text(text)
     return directory

@@ -157,9 +157,10 @@ class Session:
 
 def _new_session(root: Path, scaffolds: Path | None) -> Session:
     session = Session(home=root / "home", directory=root / "ws", scaffolds=scaffolds, starter={})
+    name = f"{scaffolds.name}/tumor_triage" if scaffolds else "tumor_triage"  # a pack's id is PACK/NAME
     with pytest.MonkeyPatch.context() as mp:
         session.env(mp)
-        run_cli("practice", "tumor_triage", "--dir", str(session.directory), "--no-jupyter", check=True)
+        run_cli("practice", name, "--dir", str(session.directory), "--no-jupyter", check=True)
     session.starter = {name: (session.directory / name).read_text() for name in ("train.py", "model.py")}
     return session
 
@@ -171,11 +172,12 @@ def _tumor_session(tmp_path_factory) -> Session:
 
 @pytest.fixture(scope="module")
 def _short_session(tmp_path_factory) -> Session:
-    """tumor_triage with train_seconds lowered to 8 and max_disk_mb to 64 (a modified copy of the
-    scaffolds folder)."""
+    """tumor_triage with train_seconds lowered to 8 and max_disk_mb to 64 (a modified copy in the
+    scaffold pack ``short``: short/tumor_triage)."""
     root = tmp_path_factory.mktemp("short-session")
-    scaffolds = root / "scaffolds"
-    shutil.copytree(REPO / "scaffolds", scaffolds, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    scaffolds = root / "short"
+    shutil.copytree(REPO / "scaffolds" / "tumor_triage", scaffolds / "tumor_triage",
+                    ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     toml = scaffolds / "tumor_triage" / "scaffold.toml"
     text = _patched(toml.read_text(), "train_seconds = 60\n", f"train_seconds = {SHORT_TRAIN_SECONDS}\n")
     toml.write_text(_patched(text, "max_file_mb = 64\n", f"max_file_mb = 64\nmax_disk_mb = {SHORT_DISK_MB}\n"))

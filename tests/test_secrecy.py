@@ -43,10 +43,14 @@ class Leak(AssertionError):
 ROOMY_MAX_PARAMS = 8000
 
 
+TUMOR = "roomy/tumor_triage"
+"""tumor_triage's roomy copy: the scaffold pack ``roomy`` (runner/core/packs.py)."""
+
+
 @pytest.fixture(scope="module")
 def _roomy_library(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("roomy-library") / "scaffolds"
-    shutil.copytree(REPO / "scaffolds", root, ignore=shutil.ignore_patterns("__pycache__"))
+    root = tmp_path_factory.mktemp("roomy-library") / "roomy"
+    shutil.copytree(REPO / "scaffolds" / "tumor_triage", root / "tumor_triage", ignore=shutil.ignore_patterns("__pycache__"))
     toml = root / "tumor_triage" / "scaffold.toml"
     text, n = re.subn(r"(?m)^max_params = \d+", f"max_params = {ROOMY_MAX_PARAMS}", toml.read_text())
     assert n == 1
@@ -597,7 +601,7 @@ def _probe_report(result: dict, phase: str) -> dict:
 
 
 def _heldout_labels() -> np.ndarray:
-    return load_scaffold("tumor_triage").dataset().heldout[TARGET].to_numpy()
+    return load_scaffold(TUMOR).dataset().heldout[TARGET].to_numpy()
 
 
 def _assert_nothing(found: dict, keys: list[str], where: str) -> None:
@@ -656,7 +660,7 @@ def test_training_sandbox_finds_no_secrets(workspace, pitfalls_home, tmp_path):
                          "daemon"])
     cfg["writable"] = ["/workspace"]  # positive control
     cfg["links"] = ["/workspace/link_home", "/workspace/link_db", "/workspace/link_scaffolds"]
-    ws = workspace("tumor_triage", files=_candidate_files(cfg))
+    ws = workspace(TUMOR, files=_candidate_files(cfg))
     assert ws == ws_dir
     # host-side symlinks in the workspace, pointing at the runner's state and the repo
     (ws / "link_home").symlink_to(pitfalls_home, target_is_directory=True)
@@ -739,7 +743,7 @@ def test_prediction_sandbox_sees_features_only(workspace, pitfalls_home, tmp_pat
                   predict=["fs", "env", "proc", "sklearn", "home", "write", "data"])
     cfg["writable"] = ["/out"]  # positive control
     cfg["extra_write_targets"] = ["/model", "/data", "/harness"]
-    ws = workspace("tumor_triage", files=_candidate_files(cfg))
+    ws = workspace(TUMOR, files=_candidate_files(cfg))
     result = submit_json(ws, NO_PROBES)
     report = _probe_report(result, "PROBE_PREDICT")
     assert result["status"] == "scored", result["message"]
@@ -783,7 +787,7 @@ def test_private_tmp_is_writable_and_not_shared_between_runs(workspace, pitfalls
     """The sandbox's /tmp (also HOME) and /dev/shm are writable by the unprivileged uid (joblib and
     shared-memory DataLoader workers need them), and private to one run."""
     cfg = _config(home=pitfalls_home, ws=tmp_path / "ws", train=["markers"], predict=["find_markers"])
-    ws = workspace("tumor_triage", files=_candidate_files(cfg))
+    ws = workspace(TUMOR, files=_candidate_files(cfg))
     result = submit_json(ws, NO_PROBES)
     train = _probe_report(result, "PROBE_TRAIN")
     predict = _probe_report(result, "PROBE_PREDICT")
@@ -832,7 +836,7 @@ def test_network_is_unreachable_from_both_sandboxes(workspace, pitfalls_home, tm
         net = {"port_lo": lo.getsockname()[1], "port_any": any_.getsockname()[1], "host_ips": _host_ips(),
                "abstract": abstract_name}
         cfg = _config(home=pitfalls_home, ws=tmp_path / "ws", train=["net"], predict=["net"], net=net)
-        ws = workspace("tumor_triage", files=_candidate_files(cfg))
+        ws = workspace(TUMOR, files=_candidate_files(cfg))
         result = submit_json(ws, NO_PROBES)
         for phase in ("PROBE_TRAIN", "PROBE_PREDICT"):
             found = _probe_report(result, phase)["net"]
@@ -867,7 +871,7 @@ def _exact_row_matches(rows: np.ndarray, table: np.ndarray) -> int:
 def test_heldout_rows_are_not_rows_of_the_public_datasets():
     from sklearn.datasets import load_breast_cancer, load_digits
 
-    ds = load_scaffold("tumor_triage").dataset()
+    ds = load_scaffold(TUMOR).dataset()
     public = load_breast_cancer(as_frame=True).data
     public.columns = [c.replace(" ", "_") for c in public.columns]
     heldout = ds.heldout[public.columns].to_numpy(dtype=float)
@@ -892,7 +896,7 @@ def test_heldout_rows_are_not_rows_of_the_public_datasets():
 @pytest.mark.parametrize("override,what", [("sevens", "labels [7]"), ("short", "shape (249,)"),
                                            ("nan", "NaN")])
 def test_scorer_messages_never_contain_labels(workspace, pitfalls_home, tmp_path, override, what):
-    ws = workspace("tumor_triage", files=_candidate_files(None, override=override))
+    ws = workspace(TUMOR, files=_candidate_files(None, override=override))
     result = submit_json(ws, NO_PROBES)
     assert result["status"] == "rejected", result
     assert [v["constraint"] for v in result["violations"]] == ["predictions"], result["violations"]
@@ -908,7 +912,7 @@ def test_scorer_messages_never_contain_labels(workspace, pitfalls_home, tmp_path
     assert "malignant" not in scorer_text.lower()
     # no class count of the held-out set (overall, public slice, private slice) appears, unless
     # it coincides with a number the message must legitimately contain (a shape or a class)
-    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold("tumor_triage").data_seed())
+    mask = public_mask(len(labels), fraction=0.5, seed=load_scaffold(TUMOR).data_seed())
     counts = {int(labels.sum()), int((1 - labels).sum()), int(labels[mask].sum()), int((1 - labels[mask]).sum()),
               int(labels[~mask].sum()), int((1 - labels[~mask]).sum())}
     n_nan = len(range(0, len(labels), 3))
@@ -967,7 +971,7 @@ def test_runner_does_not_follow_symlinks_planted_by_training(workspace, pitfalls
         "__TARGET__", repr(str(secret)))
     if victim != "model.py":
         files["model.py"] += READ_ARTIFACT_MODEL_TAIL
-    ws = workspace("tumor_triage", files=files)
+    ws = workspace(TUMOR, files=files)
     result = submit_json(ws, NO_PROBES)
     assert "planted" in result["log_tail"], result  # the symlink was made inside the sandbox
     if token in json.dumps(result):
@@ -1013,7 +1017,7 @@ def test_reveal_does_not_copy_host_files_through_workspace_symlinks(workspace, p
     cfg = _config(home=pitfalls_home, ws=tmp_path / "ws")
     files = _candidate_files(cfg)
     files["train.py"] = REVEAL_TRAIN_HEAD + files["train.py"]
-    ws = workspace("tumor_triage", files=files)
+    ws = workspace(TUMOR, files=files)
     (ws / link).unlink(missing_ok=True)
     (ws / link).symlink_to(secret)
     proc = run_cli("reveal", "--dir", str(ws), "--json")

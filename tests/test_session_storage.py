@@ -237,14 +237,15 @@ def test_an_unbounded_folder_never_gives_a_disk_violation(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path, monkeypatch) -> str:
-    """tumor_triage with max_disk_mb = 16 (a modified copy of the scaffolds folder)."""
-    root = tmp_path / "scaffolds"
-    shutil.copytree(REPO / "scaffolds", root, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    """tumor_triage with max_disk_mb = 16 (a modified copy in the scaffold pack ``small``)."""
+    root = tmp_path / "small"
+    shutil.copytree(REPO / "scaffolds" / "tumor_triage", root / "tumor_triage",
+                    ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     toml = root / "tumor_triage" / "scaffold.toml"
     toml.write_text(toml.read_text().replace("max_file_mb = 64\n", "max_file_mb = 64\nmax_disk_mb = 16\n"))
     monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(root))
     _load.cache_clear()
-    yield "tumor_triage"
+    yield "small/tumor_triage"
     _load.cache_clear()
 
 

@@ -84,13 +84,13 @@ def test_rate_limit_rejects_but_records(workspace, monkeypatch, tmp_path):
 
     from pitfalls.library.scaffold import _load
 
-    root = tmp_path / "scaffolds"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "scaffolds", root)
+    root = tmp_path / "strict"  # a scaffold pack: strict/tumor_triage
+    shutil.copytree(Path(__file__).resolve().parent.parent / "scaffolds" / "tumor_triage", root / "tumor_triage")
     toml = root / "tumor_triage" / "scaffold.toml"
     toml.write_text(toml.read_text().replace("max_scored = 20", "max_scored = 1"))
     monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(root))
     _load.cache_clear()
-    ws = workspace("tumor_triage")
+    ws = workspace("strict/tumor_triage")
     assert submit_json(ws, "--no-probes")["status"] == "scored"
     second = submit_json(ws, "--no-probes", "--note", "too soon")
     assert second["status"] == "rejected" and second["score"] is None

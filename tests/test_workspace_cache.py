@@ -43,13 +43,14 @@ def test_a_cached_workspace_equals_a_fresh_one_and_holds_no_heldout_data(pitfall
 
 
 def test_the_cache_is_rebuilt_when_the_scaffold_changes(pitfalls_home, tmp_path, monkeypatch):
-    scaffolds = tmp_path / "scaffolds"
-    shutil.copytree(REPO / "scaffolds", scaffolds, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+    scaffolds = tmp_path / "team"  # a scaffold pack: its copy is team/tumor_triage
+    shutil.copytree(REPO / "scaffolds" / "tumor_triage", scaffolds / "tumor_triage",
+                    ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
     monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(scaffolds))
-    create_workspace_cached(scaffold="tumor_triage", directory=tmp_path / "a", session_id="a")
+    create_workspace_cached(scaffold="team/tumor_triage", directory=tmp_path / "a", session_id="a")
     brief = scaffolds / "tumor_triage" / "workspace" / "train.py"
     brief.write_text(brief.read_text() + "\n# changed by the author\n")
-    create_workspace_cached(scaffold="tumor_triage", directory=tmp_path / "b", session_id="b")
+    create_workspace_cached(scaffold="team/tumor_triage", directory=tmp_path / "b", session_id="b")
     assert (tmp_path / "b" / "train.py").read_text().endswith("# changed by the author\n")
     assert not (tmp_path / "a" / "train.py").read_text().endswith("# changed by the author\n")
     assert len(list((pitfalls_home / "cache").iterdir())) == 1  # the old version went

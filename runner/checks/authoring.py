@@ -24,7 +24,7 @@ from pitfalls.checks.texts import (
 )
 from pitfalls.core.errors import ManifestError
 from pitfalls.core.resources import package_folder
-from pitfalls.library.catalogs import load_catalog
+from pitfalls.library.catalogs import load_catalog, merged
 from pitfalls.library.manifest import STARTER_EDITS
 from pitfalls.library.variants import mutants, starter_edits
 
@@ -55,6 +55,8 @@ def catalog_keys_known(ctx: CheckContext) -> str:
     for kind, folder in folders.items():
         try:
             counts[kind] = len(load_catalog(folder, kind))
+            if not ctx.catalogs:  # with the packs' own entries (a scaffold pack's bugs/ and quirks/)
+                counts[kind] = len(merged(kind))
         except ManifestError as exc:
             raise CheckFailed(str(exc)) from None
     bugs = list(ctx.manifest().bugs)

@@ -1,0 +1,257 @@
+"""Scaffold packs (runner/core/packs.py): ids, resolution, collisions, $PITFALLS_SCAFFOLDS, --scaffolds,
+entry points, a pack's own catalog entries and a session's recorded source. Real folders and a real
+entry point (a .dist-info on sys.path), no mocks; nothing here trains."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pitfalls.cli.main import cli
+from pitfalls.core import packs
+from pitfalls.core.errors import ManifestError, ScaffoldNotFound
+from pitfalls.core.packs import PackError
+from pitfalls.library import catalogs
+from pitfalls.library.scaffold import _load, load_scaffold, scaffold_names
+
+REPO = Path(__file__).resolve().parents[2]
+TUMOR = REPO / "scaffolds" / "tumor_triage"
+BUG = ('[{id}]\nref = "team"\ncategory = "leakage"\nframework = "sklearn"\ntitle = "t"\ndescription = "d"\n'
+       'symptom = "s"\nwhy = "w"\nprobe = "p"\n')
+
+
+@pytest.fixture(autouse=True)
+def clean(monkeypatch):
+    """No pack from the environment or an earlier test; caches emptied before and after."""
+    monkeypatch.delenv(packs.ENV, raising=False)
+
+    def clear() -> None:
+        packs._adopted.clear()
+        packs._entry_cache.clear()
+        _load.cache_clear()
+        catalogs._load.cache_clear()
+
+    clear()
+    yield
+    clear()
+
+
+def pack(root: Path, name: str, scaffolds: tuple[str, ...] = ("tumor_triage",)) -> Path:
+    """A pack folder ``root/name`` holding copies of tumor_triage under ``scaffolds`` names."""
+    folder = root / name
+    for scaffold in scaffolds:
+        shutil.copytree(TUMOR, folder / scaffold, ignore=shutil.ignore_patterns("__pycache__", "artifacts"))
+        toml = folder / scaffold / "scaffold.toml"
+        toml.write_text(toml.read_text().replace('name = "tumor_triage"', f'name = "{scaffold}"', 1))
+    return folder
+
+
+def use(monkeypatch, *folders: Path) -> None:
+    monkeypatch.setenv(packs.ENV, os.pathsep.join(str(f) for f in folders))
+
+
+# -- ids and resolution ----------------------------------------------------------------------------
+def test_a_pack_adds_namespaced_ids_and_the_built_in_names_stay_bare(tmp_path, monkeypatch):
+    builtin = scaffold_names()
+    use(monkeypatch, pack(tmp_path, "acme", ("churn", "tumor_triage")))
+    assert scaffold_names() == builtin + ["acme/churn", "acme/tumor_triage"]
+    assert load_scaffold("tumor_triage").root == TUMOR  # the built-in one, not the pack's copy
+    copy = load_scaffold("acme/tumor_triage")
+    assert copy.name == "acme/tumor_triage" and copy.manifest.name == "tumor_triage"
+    assert copy.root == tmp_path / "acme" / "tumor_triage"
+
+
+def test_the_path_list_takes_several_packs_and_skips_empty_parts(tmp_path, monkeypatch):
+    a, b = pack(tmp_path, "a", ("churn",)), pack(tmp_path, "b", ("churn",))
+    monkeypatch.setenv(packs.ENV, f"{os.pathsep}{a}{os.pathsep}{os.pathsep}{b}{os.pathsep}")
+    assert packs.env_folders() == [a, b]
+    one, two = load_scaffold("a/churn"), load_scaffold("b/churn")  # one scaffold name, two packs: no clash
+    assert (one.root, two.root) == (a / "churn", b / "churn")
+
+
+def test_scaffolds_option_adds_to_the_variable_for_child_processes(tmp_path, monkeypatch):
+    a, b = pack(tmp_path, "a", ("churn",)), pack(tmp_path, "b", ("churn",))
+    use(monkeypatch, a)
+    packs.add_folders([b, a])  # what --scaffolds b --scaffolds a does: in front, each folder once
+    assert os.environ[packs.ENV].split(os.pathsep) == [str(b), str(a)]
+
+
+def test_the_built_in_folder_in_the_variable_is_no_pack(monkeypatch):
+    use(monkeypatch, REPO / "scaffolds")
+    assert packs.packs() == [] and "scaffolds/tumor_triage" not in scaffold_names()
+
+
+def test_a_bare_name_only_in_a_pack_is_refused_with_its_full_id(tmp_path, monkeypatch):
+    use(monkeypatch, pack(tmp_path, "acme", ("churn",)))
+    with pytest.raises(ScaffoldNotFound) as err:
+        load_scaffold("churn")
+    assert "Got 'churn' instead. A pack's scaffold is named PACK/NAME: did you mean 'acme/churn'?" in str(err.value)
+
+
+def test_an_unknown_pack_is_not_found_with_the_closest_id(tmp_path, monkeypatch):
+    use(monkeypatch, pack(tmp_path, "acme", ("churn",)))
+    with pytest.raises(ScaffoldNotFound, match=re.escape("Got 'acne/churn' instead. Did you mean 'acme/churn'?")):
+        load_scaffold("acne/churn")
+
+
+def test_a_template_like_name_of_a_pack_is_not_an_id(tmp_path, monkeypatch):
+    folder = pack(tmp_path, "acme", ("churn",))
+    shutil.copytree(folder / "churn", folder / "_draft")
+    use(monkeypatch, folder)
+    assert "acme/_draft" not in scaffold_names()
+    with pytest.raises(ScaffoldNotFound):
+        packs.locate("acme/_draft")
+
+
+# -- collisions and bad packs ----------------------------------------------------------------------
+def test_two_folders_with_one_pack_name_are_refused(tmp_path, monkeypatch):
+    a, b = pack(tmp_path / "x", "acme", ("churn",)), pack(tmp_path / "y", "acme", ("ranker",))
+    use(monkeypatch, a, b)
+    with pytest.raises(PackError) as err:
+        scaffold_names()
+    assert (f"Pack names must be unique. Got 'acme' for both {a} ($PITFALLS_SCAFFOLDS) and {b} "
+            "($PITFALLS_SCAFFOLDS) instead.") in str(err.value)
+
+
+def test_one_folder_named_twice_is_one_pack(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    use(monkeypatch, a, tmp_path / "." / "acme")
+    assert [p.folder for p in packs.packs()] == [a]
+
+
+@pytest.mark.parametrize("case", ["scaffold_folder", "empty", "missing", "bad_name"])
+def test_a_folder_that_is_no_pack_is_refused_with_the_fix(tmp_path, monkeypatch, case):
+    a = pack(tmp_path, "acme", ("churn",))
+    folder, says = {
+        "scaffold_folder": (a / "churn", f"Got the scaffold folder {a / 'churn'} itself instead. Give its parent, {a}."),
+        "empty": (tmp_path / "empty", f"must hold at least one scaffold (NAME/scaffold.toml). Got none in {tmp_path / 'empty'}"),
+        "missing": (tmp_path / "nowhere", f"must be a folder of scaffolds. Got {tmp_path / 'nowhere'}, which is no folder"),
+        "bad_name": (tmp_path / "my pack", "A pack's name must be letters, digits, '_', '.' or '-'"),
+    }[case]
+    if case == "empty":
+        folder.mkdir()
+    if case == "bad_name":
+        shutil.copytree(a, folder)
+    use(monkeypatch, folder)
+    with pytest.raises(PackError) as err:
+        scaffold_names()
+    assert says in str(err.value)
+
+
+def test_the_cli_option_refuses_a_scaffold_folder_as_a_pack(tmp_path):
+    a = pack(tmp_path, "acme", ("churn",))
+    result = CliRunner().invoke(cli, ["list", "--scaffolds", str(a / "churn")])
+    assert isinstance(result.exception, PackError) and "Give its parent" in str(result.exception)
+
+
+def test_list_with_the_option_shows_the_pack_s_scaffolds(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    monkeypatch.setenv(packs.ENV, "")  # the option writes to it: restored after the test
+    result = CliRunner().invoke(cli, ["list", "--json", "--scaffolds", str(a)])
+    assert result.exit_code == 0, result.output
+    assert "acme/churn" in result.output and '"tumor_triage"' in result.output
+
+
+# -- entry points (a real distribution on sys.path) ------------------------------------------------
+def distribution(site: Path, value: str, name: str = "acme") -> Path:
+    """An installed distribution ``acme-pitfalls`` registering ``name = value`` in pitfalls.scaffolds."""
+    info = site / "acme_pitfalls-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-pitfalls\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[pitfalls.scaffolds]\n{name} = {value}\n")
+    package = pack(site, "acme_pitfalls", ("churn",))
+    (package / "__init__.py").write_text("")
+    return package
+
+
+def test_an_entry_point_names_the_pack_and_its_package_folder_holds_it(tmp_path, monkeypatch):
+    package = distribution(tmp_path / "site", "acme_pitfalls", name="team")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    scaffold = load_scaffold("team/churn")
+    assert scaffold.root == package / "churn" and scaffold.distribution == "acme-pitfalls 1.0"
+    assert package in packs.pack_folders()  # hidden from every sandbox (runner/sandbox/libraries.py)
+
+
+def test_an_entry_point_to_an_attribute_is_refused(tmp_path, monkeypatch):
+    distribution(tmp_path / "site", "acme_pitfalls:SCAFFOLDS")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    with pytest.raises(PackError, match=re.escape("must name an importable package whose folder holds the "
+                                                  "scaffolds (acme = \"acme_pitfalls\"). Got 'acme_pitfalls:SCAFFOLDS'")):
+        scaffold_names()
+
+
+def test_an_entry_point_and_a_folder_with_one_name_collide(tmp_path, monkeypatch):
+    distribution(tmp_path / "site", "acme_pitfalls")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    use(monkeypatch, pack(tmp_path, "acme", ("churn",)))
+    with pytest.raises(PackError, match="Pack names must be unique. Got 'acme' for both"):
+        scaffold_names()
+
+
+# -- a pack's catalog entries ----------------------------------------------------------------------
+def test_a_pack_s_bug_kinds_join_the_catalog(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    (a / "bugs").mkdir()
+    (a / "bugs" / "churn.toml").write_text(BUG.format(id="acme_leak"))
+    assert "acme_leak" not in catalogs.bugs()
+    use(monkeypatch, a)
+    assert catalogs.bug_entry("acme_leak")["title"] == "t"
+
+
+def test_a_pack_cannot_override_a_shipped_entry(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    (a / "bugs").mkdir()
+    (a / "bugs" / "mine.toml").write_text(BUG.format(id="lookahead_feature_used"))
+    use(monkeypatch, a)
+    with pytest.raises(ManifestError) as err:
+        catalogs.bugs()
+    shipped = REPO / "bugs" / "catalog" / "bike_demand.toml"
+    assert f"'lookahead_feature_used' in both {shipped} and {a / 'bugs' / 'mine.toml'}" in str(err.value)
+
+
+def test_two_packs_defining_one_quirk_kind_are_refused(tmp_path, monkeypatch):
+    quirk = '[{id}]\nref = "team"\ntitle = "t"\ndescription = "d"\ndetect = "x"\nhandle = "y"\n'
+    folders = [pack(tmp_path, n, ("churn",)) for n in ("a", "b")]
+    for folder in folders:
+        (folder / "quirks").mkdir()
+        (folder / "quirks" / "q.toml").write_text(quirk.format(id="team_quirk"))
+    use(monkeypatch, *folders)
+    with pytest.raises(ManifestError) as err:
+        catalogs.quirks()
+    assert f"'team_quirk' in both {folders[0] / 'quirks' / 'q.toml'} and {folders[1] / 'quirks' / 'q.toml'}" in str(err.value)
+
+
+# -- a session's recorded source -------------------------------------------------------------------
+def test_a_recorded_source_finds_the_scaffold_without_the_variable(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    (a / "bugs").mkdir()
+    (a / "bugs" / "churn.toml").write_text(BUG.format(id="acme_leak"))
+    with pytest.raises(ScaffoldNotFound):
+        load_scaffold("acme/churn")
+    scaffold = load_scaffold("acme/churn", source=a / "churn")  # what sessions.scaffold_source holds
+    assert scaffold.root == a / "churn" and scaffold.name == "acme/churn"
+    assert "acme_leak" in catalogs.bugs()  # loaded with its scaffold
+
+
+def test_a_recorded_source_that_is_gone_says_where_it_was(tmp_path):
+    with pytest.raises(ScaffoldNotFound) as err:
+        load_scaffold("acme/churn", source=tmp_path / "gone" / "churn")
+    assert f"It was recorded from {tmp_path / 'gone' / 'churn'}, which no longer holds it" in str(err.value)
+
+
+def test_a_recorded_source_under_a_registered_pack_s_name_is_refused(tmp_path, monkeypatch):
+    old, new = pack(tmp_path / "old", "acme", ("churn",)), pack(tmp_path / "new", "acme", ("churn",))
+    use(monkeypatch, new)
+    with pytest.raises(PackError, match=re.escape(f"Got 'acme' for both {new} ($PITFALLS_SCAFFOLDS) and {old}")):
+        load_scaffold("acme/churn", source=old / "churn")
+
+
+def test_a_scaffold_folder_outside_every_pack_gets_its_parent_as_pack(tmp_path):
+    a = pack(tmp_path, "drafts", ("churn",))
+    assert load_scaffold(a / "churn").name == "drafts/churn"
+    assert load_scaffold(TUMOR).name == "tumor_triage"  # a built-in folder by path keeps its bare id
