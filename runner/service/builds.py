@@ -71,7 +71,8 @@ def start_build_workspace(*, name: str, directory: Path, bugs: Sequence[str],
                              "instead. Pick another folder.")
     store = store or Store()
     session_id = store.create_session(scaffold=scaffold.name, workspace=directory, mode="practice",
-                                      candidate=f"author: reference + {', '.join(wanted) or 'no bug'}")
+                                      candidate=f"author: reference + {', '.join(wanted) or 'no bug'}",
+                                      scaffold_source=scaffold.source)  # as practice: works from any folder
     create_workspace(scaffold=scaffold, directory=directory, session_id=session_id)
     build(scaffold=scaffold, target=directory, bugs=wanted)
     return {"session_id": session_id, "scaffold": scaffold.name, "workspace": str(directory), "bugs": wanted}

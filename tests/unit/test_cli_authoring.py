@@ -66,6 +66,7 @@ def test_workspace_with_two_bugs_is_the_reference_with_both_put_back_and_can_be_
     assert marker["scaffold"] == NAME and marker["session_id"] == info["session_id"]
     session = Store().session(info["session_id"])
     assert session is not None and session["mode"] == "practice" and Path(session["workspace"]) == target.resolve()
+    assert Path(session["scaffold_source"]) == scaffold.root  # hint, submit, reveal work from any folder
 
 
 def test_workspace_without_a_bug_is_the_reference(tmp_path):
