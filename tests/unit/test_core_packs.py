@@ -255,3 +255,21 @@ def test_a_scaffold_folder_outside_every_pack_gets_its_parent_as_pack(tmp_path):
     a = pack(tmp_path, "drafts", ("churn",))
     assert load_scaffold(a / "churn").name == "drafts/churn"
     assert load_scaffold(TUMOR).name == "tumor_triage"  # a built-in folder by path keeps its bare id
+
+
+def test_a_practice_workspace_of_a_folder_pack_works_from_anywhere_without_the_variable(tmp_path, monkeypatch):
+    """The issue's failure: `hint` outside the scaffold's parent said "Scaffold must be one of [...]"."""
+    from pitfalls.service import api
+
+    a = pack(tmp_path, "acme", ("churn",))
+    toml = a / "churn" / "scaffold.toml"
+    toml.write_text(toml.read_text().replace('hints = [\n', 'hints = [\n    "ACME first rung.",\n', 1))
+    use(monkeypatch, a)
+    info = api.start_practice(name="acme/churn", directory=tmp_path / "ws")
+    assert info["scaffold"].startswith("acme/churn")  # (a variant's id, acme/churn@vN, if one was drawn)
+    monkeypatch.delenv(packs.ENV)
+    packs._adopted.clear()  # as in a new process: no pack known
+    _load.cache_clear()
+    assert "acme/churn" not in scaffold_names()
+    monkeypatch.chdir(tmp_path / "ws" / "data")
+    assert api.hint(directory=tmp_path / "ws").text == "ACME first rung."  # the pack's ladder
