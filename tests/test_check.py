@@ -287,7 +287,8 @@ def test_every_registered_check_is_tested_against_a_broken_scaffold():
     """No check escapes the broken-scaffold tests (quick here, training ones below)."""
     names = {f"{s.name}:class_imbalance" if s.per == "quirks" else
              f"{s.name}:inverted_class_weights" if s.per == "bugs" else s.name for s in CHECKS}
-    assert names == set(QUICK) | set(FULL) | {"reference_fast", "budget_headroom"}  # tests/test_check_headroom.py
+    assert names == set(QUICK) | set(FULL) | {"reference_fast", "budget_headroom",  # tests/test_check_headroom.py
+                                              "variants_equally_hard"}  # tests/test_variants.py
     assert [s.name for s, _ in planned(TEMPLATE, quick=True)] == [s.name for s in CHECKS if not s.heavy]
 
 

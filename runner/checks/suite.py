@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pitfalls.checks import authoring, data, registry, runs
+from pitfalls.checks import authoring, data, registry, runs, variants
 from pitfalls.checks.context import SEEDS, CheckContext
 from pitfalls.checks.spec import CheckFailed, CheckSpec
 from pitfalls.core.errors import PitfallsError
@@ -24,7 +24,7 @@ from pitfalls.library.scaffold import scaffold_id, scaffold_names, scaffold_path
 
 CheckStatus = Literal["passed", "failed", "xfailed", "xpassed", "skipped"]
 BAD: tuple[CheckStatus, ...] = ("failed", "xpassed")
-CHECKS: tuple[CheckSpec, ...] = (*registry.CHECKS, *authoring.CHECKS, *data.CHECKS, *runs.CHECKS)
+CHECKS: tuple[CheckSpec, ...] = (*registry.CHECKS, *authoring.CHECKS, *data.CHECKS, *runs.CHECKS, *variants.CHECKS)
 """The suite, in run order: the contract, the author's slips, the data, then the checks that train and score."""
 
 
