@@ -64,6 +64,9 @@ def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors, sched_folder) -
     # One pinned data secret, so every test sees the same data (runner/core/secret.py: tests and CI only;
     # tests of the per-installation secret file unset it).
     monkeypatch.setenv("PITFALLS_DATA_SECRET", TEST_DATA_SECRET)
+    # The shipped files of a scaffold that declares [variants] (runner/library/variant.py): tests that
+    # build its reference with materialize() expect them; tests of variants unset it or pass --variant.
+    monkeypatch.setenv("PITFALLS_VARIANT", "base")
     return home
 
 

@@ -2,19 +2,21 @@
 bug a variant plants bites in it.
 
 For each of the first ``[variants] check_variants`` ids (v1, v2, ...; on the first pinned test
-secret, so every installation checks the same draws) one batch trains with one seed, on the
-variant's data: the shipped starter and reference with only the variant's column names, and the
-variant's own starter, reference and reference + each bug it plants. On the shipped scale of that
+secret, so every installation checks the same draws) one batch trains :data:`SEEDS` seeds of each
+build on the variant's data (their mean private score counts): the shipped starter and reference
+with only the variant's column names, and the variant's own starter, reference and reference +
+each bug it plants. On the shipped scale of that
 data (shipped starter 0, shipped reference 1) the variant's starter must sit within ``tolerance``
 of 0 and its reference within ``tolerance`` of 1: a variant that plants milder bugs, or whose
-constants help, is caught, while the data's own noise cancels (both pairs see the same rows). Every planted bug
-must score worse than the variant's reference in every variant: over at least 5 variants that is a
+constants help, is caught, while the data's own noise cancels (both pairs see the same rows).
+Every planted bug must score worse than the variant's reference in every variant: over at least 5 variants that is a
 one-sided sign test at p <= 0.5**5 = 0.031. A bug silent on the metric by nature is judged by its
 probe in each variant instead.
 """
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 from pitfalls.checks.context import CheckContext
@@ -31,6 +33,9 @@ from pitfalls.probes.run import run_probes
 from pitfalls.scoring.anchors import TEST_SECRETS
 from pitfalls.scoring.batch import BatchRun, run_batch
 
+SEEDS = 3
+"""Seeds per build: a batch's cost is mostly its sandbox's start, so three runs cost little more than one."""
+
 
 def _runs(ctx: CheckContext, variant: str) -> tuple[Scaffold, dict[str, float]]:
     """The variant (on test secret 0) and its private scores, all from one batch on its data:
@@ -46,8 +51,8 @@ def _runs(ctx: CheckContext, variant: str) -> tuple[Scaffold, dict[str, float]]:
                    "reference": materialize(scaffold=this, target=folder / "reference", reference=True),
                    **{b: materialize(scaffold=this, target=folder / b, reference=True, bug=b)
                       for b in this.manifest.bugs}}
-        runs = ctx._heavy(lambda: run_batch(scaffold=this, variants=builds, seeds=[0]), slots=2)
-        return this, {r.variant: _score(r, variant) for r in runs}
+        runs = ctx._heavy(lambda: run_batch(scaffold=this, variants=builds, seeds=range(SEEDS)), slots=2)
+        return this, {name: statistics.fmean(_score(r, variant) for r in runs if r.variant == name) for name in builds}
     return ctx._get(f"variant-runs:{variant}", make)
 
 
@@ -113,10 +118,10 @@ def _bites(ctx: CheckContext, this: Scaffold, s: dict[str, float], variant: str)
             verdict = {r.bug_id: r for r in ctx._heavy(lambda src=source: run_probes(scaffold=this, source=src))}.get(bug)
             if verdict is not None and verdict.status == "present":
                 continue
-        raise CheckFailed(f"Every planted bug must make its variant's reference score worse (one seed per variant, "
-                          f"a sign test over the variants). Got {bug} in {variant}: reference "
-                          f"{s['reference']:.4g}, with the bug {s[bug]:.4g} ({metric}, "
-                          "private slice) instead. Make it bite whatever the variant draws, or take it out of bug_pool.")
+        raise CheckFailed(f"Every planted bug must make its variant's reference score worse (mean of {SEEDS} seeds "
+                          f"per variant, a sign test over the variants). Got {bug} in {variant}: reference "
+                          f"{s['reference']:.4g}, with the bug {s[bug]:.4g} ({metric}, private slice) instead. Make "
+                          "it bite whatever the variant draws, or take it out of bug_pool.")
     return len(this.manifest.bugs)
 
 

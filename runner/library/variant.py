@@ -115,8 +115,9 @@ def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
         if key not in _built:
             root = _folder(base, chosen)
             planted = set(chosen.planted)
+            words = Rewrite(chosen.renames, {})
             manifest = dataclasses.replace(
-                base.manifest, bugs=chosen.planted,
+                base.manifest, bugs=chosen.planted, hints=tuple(words.text(h) for h in base.manifest.hints),
                 quirk_bugs={q: tuple(b for b in bs if b in planted) for q, bs in base.manifest.quirk_bugs.items()})
             named = {"id": f"{base.name}@{variant}"} if "id" in {f.name for f in dataclasses.fields(base)} else {}
             _built[key] = dataclasses.replace(base, manifest=manifest, root=root, **named,
@@ -196,19 +197,24 @@ def _guide_header(chosen: Draw) -> str:
 
 
 class Rewrite:
-    """A variant's text rewrite: quoted column names renamed, ``NAME = number`` lines set."""
+    """A variant's text rewrite: column names renamed, ``NAME = number`` lines set. A name with an
+    underscore (``patient_id``) is renamed wherever it stands as a whole word, prose included; a
+    name without one (``age``) only where it is quoted (``'age'``, ``"age"``, `` `age` ``)."""
 
     def __init__(self, renames: dict[str, str], constants: dict[str, float]) -> None:
         self.renames, self.constants = renames, constants
-        self.names = re.compile(r"(?<=[\"'`])(" + "|".join(map(re.escape, sorted(renames, key=len, reverse=True)))
-                                + r")(?=[\"'`])") if renames else None
+        quoted = sorted((n for n in renames if "_" not in n), key=len, reverse=True)
+        words = sorted((n for n in renames if "_" in n), key=len, reverse=True)
+        parts = ([r"(?<=[\"'`])(?:" + "|".join(map(re.escape, quoted)) + r")(?=[\"'`])"] if quoted else []) + \
+                ([r"\b(?:" + "|".join(map(re.escape, words)) + r")\b"] if words else [])
+        self.names = re.compile("|".join(parts)) if parts else None
         self.lines = {k: re.compile(rf"(?m)^([ \t]*{re.escape(k)}[ \t]*(?::[^=\n]*)?=[ \t]*)[-+]?[0-9][0-9_.eE+-]*")
                       for k in constants}
 
     def text(self, text: str) -> str:
         """``text`` rewritten."""
         if self.names is not None:
-            text = self.names.sub(lambda m: self.renames[m[1]], text)
+            text = self.names.sub(lambda m: self.renames[m[0]], text)
         for k, pattern in self.lines.items():
             text = pattern.sub(lambda m, k=k: m[1] + _number(self.constants[k]), text)
         return text
