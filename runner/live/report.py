@@ -226,7 +226,7 @@ def _constraints(subs: list[dict[str, Any]], budgets: dict[str, Any]) -> str:
 def _header(row: dict[str, Any], m: Any, session_id: str) -> str:
     who = escape(row["candidate"] or "—")
     direction = "higher" if METRICS[m.task.metric].higher_is_better else "lower"
-    return (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(m.name)} · "
+    return (f"<h1>{escape(m.title)}</h1><p class=muted>Session {escape(session_id)} · scaffold {escape(row['scaffold'])} · "
             f'candidate <b>{who}</b> · started {escape(row.get("created_at", ""))} · ended '
             f'{escape(row.get("ended_at") or "still open")} · metric {escape(m.task.metric)} ({direction} is better)</p>')
 

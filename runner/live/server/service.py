@@ -236,7 +236,7 @@ class SessionService(SeatService):
     def _session_view(self, row: dict[str, Any], clock: Clock) -> dict[str, Any]:
         m = self.scaffold.manifest
         end = clock.closes_at
-        return {"id": row["id"], "scaffold": m.name, "title": m.title, "candidate": row["candidate"],
+        return {"id": row["id"], "scaffold": row["scaffold"], "title": m.title, "candidate": row["candidate"],
                 "created_at": row["created_at"], "duration_minutes": clock.minutes,
                 "closes_at": end.isoformat(timespec="seconds") if end else None, "clock": clock.view(),
                 "remaining_seconds": clock.remaining_seconds, "ended_at": row["ended_at"],
