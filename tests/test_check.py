@@ -199,7 +199,9 @@ QUICK_MESSAGES = {
                           r"chemical measurements\.'; GUIDE\.md still holding the template's '.+'; scaffold\.toml "
                           r"title still holding the template's 'Template: two wine cultivars'; scaffold\.toml "
                           r"summary still holding .+; scaffold\.toml hints still holding the template's 'which "
-                          r"class does the model favour, and why\?' instead\. Rewrite them for this task: the "
+                          r"class does the model favour, and why\?'; scaffold\.toml wording still holding the template's "
+                          r"'train\.py weights each cultivar by its share of the training rows, so cultivar 1, the "
+                          r"rare one, counts least\.' instead\. Rewrite them for this task: the "
                           r"candidate reads brief\.md, the title, the summary and the hints; the interviewer "
                           r"GUIDE\.md\.$",
     "no_giveaway_comments": r"^Comments, strings and names in the starter must not give a planted bug away\. Got "

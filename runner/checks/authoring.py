@@ -118,14 +118,15 @@ def _template_root() -> Path:
 
 def _template_texts(root: Path) -> dict[str, str]:
     """What the candidate and the interviewer read: brief.md, GUIDE.md, and the manifest's title,
-    summary and hints."""
+    summary, hints and ``[wording]`` texts."""
     from pitfalls.library.manifest import load_manifest
 
     m = load_manifest(root / "scaffold.toml")
     read = lambda n: (root / n).read_text() if (root / n).exists() else ""  # noqa: E731
     return {"brief.md": read("brief.md"), "GUIDE.md": read("GUIDE.md"),
             "scaffold.toml title": m.title, "scaffold.toml summary": m.summary,
-            "scaffold.toml hints": "\n\n".join(m.hints)}
+            "scaffold.toml hints": "\n\n".join(m.hints),
+            "scaffold.toml wording": "\n\n".join(t for texts in m.wording.values() for t in texts.values())}
 
 
 @check("template_text_left", needs=("manifest_valid",))

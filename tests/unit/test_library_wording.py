@@ -100,3 +100,28 @@ def test_a_wording_that_is_not_a_table_is_refused(tmp_path):
                     toml.read_text().split(HEADER)[0] + "[task]" + toml.read_text().split("\n[task]", 1)[1])
     with pytest.raises(ManifestError, match=r"`wording.inverted_class_weights` must be a table"):
         load_manifest(toml)
+
+
+def test_a_new_scaffold_keeping_the_template_s_wording_fails_template_text_left(tmp_path):
+    """`pitfalls new` copies the template's [wording.inverted_class_weights]; kept, the candidate would read
+    about wine cultivars in another task's reveal."""
+    from pitfalls.checks.suite import run_checks
+    from pitfalls.library.authoring import new_scaffold
+
+    root = new_scaffold(name="churn_words", parent=tmp_path / "lib")
+
+    def left() -> str:
+        [result] = [r for r in run_checks(scaffold=root, quick=True, only=["template_text_left"]).results
+                    if r.name == "template_text_left"]
+        assert result.status == "failed", result  # the copied brief and guide fail it anyway
+        return result.message
+
+    assert "scaffold.toml wording still holding the template's 'train.py weights each cultivar" in left()
+    toml = root / "scaffold.toml"
+    text = toml.read_text()
+    start = text.index("\ndescription = ", text.index(HEADER))
+    end = text.index("\n\n", start)
+    toml.write_text(text[:start] + '\nsymptom = "Churners are rarely flagged; recall on churners drops."'
+                    + text[end:])
+    _load.cache_clear()
+    assert "scaffold.toml wording" not in left()
