@@ -40,6 +40,15 @@ def _log_loss(y: np.ndarray, p: np.ndarray, classes: tuple[int, ...] = ()) -> fl
     return float(_skm().log_loss(y, p, labels=list(classes) or None))
 
 
+def _average_precision(y: np.ndarray, p: np.ndarray) -> float:
+    """Average precision of the positive class (label 1, the last column of a proba array): the
+    area under the precision-recall curve as sklearn sums it, 0 when the slice holds no positive."""
+    y = np.asarray(y)
+    if not (y == 1).any():
+        return 0.0
+    return float(_skm().average_precision_score(y == 1, p[:, -1] if p.ndim == 2 else p))
+
+
 METRICS: dict[str, Metric] = {
     m.name: m for m in [
         Metric("balanced_accuracy", lambda y, p: float(_skm().balanced_accuracy_score(y, p)), True, ("label",), 1.0),
@@ -48,6 +57,7 @@ METRICS: dict[str, Metric] = {
         Metric("log_loss", _log_loss, False, ("proba",), 0.0),
         Metric("roc_auc", lambda y, p: float(_skm().roc_auc_score(y, p[:, 1] if p.ndim == 2 else p)), True,
                ("proba",), 1.0),
+        Metric("average_precision", lambda y, p: _average_precision(y, p), True, ("proba",), 1.0),
         Metric("r2", lambda y, p: float(_skm().r2_score(y, p)), True, ("value",), 1.0),
         Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",), 0.0),
     ]

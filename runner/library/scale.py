@@ -1,8 +1,8 @@
 """The normalized scale: the untouched starter 0, the reference 1, and room above the reference.
 
 Every metric is first read as an *error* ``e >= 0`` that a perfect model brings to 0: log-loss and
-RMSE are errors already; for accuracy, balanced accuracy, F1 and ROC AUC it is ``1 - x``; for R^2
-it is ``1 - R^2`` (the mean squared error as a share of the labels' variance). The normalized score
+RMSE are errors already; for accuracy, balanced accuracy, F1, ROC AUC and average precision it is
+``1 - x``; for R^2 it is ``1 - R^2`` (the mean squared error as a share of the labels' variance). The normalized score
 is the factor by which a model divides the starter's error, on a log scale where the reference's
 factor counts 1::
 
@@ -29,7 +29,8 @@ from pitfalls.library.metrics import METRICS
 
 ERROR_NAMES = {"log_loss": "log-loss", "rmse": "RMSE", "r2": "unexplained variance (1 - R²)",
                "accuracy": "error rate (1 - accuracy)", "balanced_accuracy": "1 - balanced accuracy",
-               "roc_auc": "1 - ROC AUC", "f1": "1 - F1"}
+               "roc_auc": "1 - ROC AUC", "f1": "1 - F1",
+               "average_precision": "1 - average precision"}
 """What the scale calls each metric's error in the sentence the brief and the dashboard show."""
 
 UNKNOWN_ROWS_FLOOR = 1e-12

@@ -61,6 +61,8 @@ def _statistic(pred: np.ndarray, labels: np.ndarray, *, metric: str,
         return _mean_of(_row_log_loss(pred, labels, classes))
     if metric == "roc_auc":
         return _auc(pred, labels)
+    if metric == "average_precision":
+        return _average_precision(pred, labels)
     p = pred.reshape(len(y)).astype(float)
     if metric == "accuracy":
         return _mean_of((p == y).astype(float))
@@ -122,6 +124,33 @@ def _auc(pred: np.ndarray, labels: np.ndarray) -> Callable[..., np.ndarray]:
         below = np.cumsum(wn, axis=1) - wn
         auc = (wp * (below + 0.5 * wn)).sum(1) / (wp.sum(1) * wn.sum(1))
         return auc.reshape(idx.shape[:-1])
+
+    return f
+
+
+def _average_precision(pred: np.ndarray, labels: np.ndarray) -> Callable[..., np.ndarray]:
+    """Average precision per resample, as sklearn sums it: over tied-score groups from the highest,
+    (positives in the group / all positives) x precision of every row scored at or above it; 0 for a
+    resample without positives."""
+    s = pred.astype(float)
+    s = s[:, -1] if s.ndim == 2 else s
+    order = np.argsort(-s, kind="stable")
+    s_sorted, pos = s[order], (labels[order] == 1)
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    rank = np.empty(len(s), dtype=int)
+    rank[order] = np.arange(len(s))
+
+    def f(idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        idx = idx.astype(int)
+        flat = idx.reshape(-1, idx.shape[-1])
+        b, n = flat.shape
+        w = np.bincount((rank[flat] + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        wp = np.add.reduceat(w * pos, starts, axis=1).astype(float)
+        seen = np.cumsum(np.add.reduceat(w, starts, axis=1), axis=1).astype(float)
+        precision = np.cumsum(wp, axis=1) / np.maximum(seen, 1.0)
+        total = wp.sum(1)
+        ap = np.where(total > 0, (wp * precision).sum(1) / np.maximum(total, 1.0), 0.0)
+        return ap.reshape(idx.shape[:-1])
 
     return f
 
