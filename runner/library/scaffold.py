@@ -10,6 +10,7 @@ import difflib
 import functools
 import importlib.util
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -138,9 +139,13 @@ def load_scaffold(name_or_path: str | Path, source: str | Path | None = None) ->
     scaffold_id, path = packs.locate(base, source)
     if variant is None:
         return _load(path, scaffold_id)
-    from pitfalls.library.variant import variant_scaffold
+    return VARIANT_LOADER[0](_load(path, scaffold_id), variant)
 
-    return variant_scaffold(_load(path, scaffold_id), variant)
+
+VARIANT_LOADER: list[Callable[[Scaffold, str], Scaffold]] = []
+"""Builds variant ``id`` of a shipped scaffold: :func:`pitfalls.library.variant.variant_scaffold`,
+registered by ``pitfalls.library``'s ``__init__`` (that module builds on this one, so this one
+cannot import it)."""
 
 
 def scaffold_path(name_or_path: str | Path, source: str | Path | None = None) -> Path:

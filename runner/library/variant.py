@@ -25,11 +25,13 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pitfalls.core.errors import ManifestError
-from pitfalls.library.scaffold import Dataset, Scaffold
 from pitfalls.library.variant_spec import Draw, VariantSpec, check_id, draw, new_id, split_ref
+
+if TYPE_CHECKING:  # scaffold.py loads variants through this module: no import back at run time
+    from pitfalls.library.scaffold import Dataset, Scaffold
 
 VARIANT_ENV = "PITFALLS_VARIANT"
 """Pins what :func:`choose` picks when no variant is asked for: an id, or ``base`` (tests, CI)."""
@@ -59,9 +61,9 @@ class Variant:
         if key not in self._frames:
             _check_columns(shipped.train, self.draw.renames, self.base)
             order = _order(list(shipped.train.columns), self.draw)
-            out = Dataset(train=_frame(shipped.train, self.draw.renames, order, self.base),
-                          heldout=_frame(shipped.heldout, self.draw.renames, order, self.base),
-                          quirks=[_renamed_values(q, self.draw.renames) for q in shipped.quirks])
+            out = dataclasses.replace(shipped, train=_frame(shipped.train, self.draw.renames, order, self.base),
+                                      heldout=_frame(shipped.heldout, self.draw.renames, order, self.base),
+                                      quirks=[_renamed_values(q, self.draw.renames) for q in shipped.quirks])
             self._frames[key] = (shipped, out)  # the shipped frame is kept so its id is not reused
         return self._frames[key][1]
 
