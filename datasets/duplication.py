@@ -1,9 +1,17 @@
-"""Duplicated rows: exact copies in training data (Q04), training rows copied into the held-out
-data (Q06), and near-copies with tiny multiplicative noise (Q05).
+"""Duplicated rows: exact copies in training data (Q04), copies across a split (Q06), and
+near-copies with tiny multiplicative noise (Q05).
 
-Across-split convention: a planter that changes only the held-out frame takes that frame first
-and returns ``(heldout, entry)``, with ``entry["frame"] == "heldout"``; the training frame it
-reads from is a keyword argument. Its example's ``train`` is the clean training frame.
+Q06 has two forms, told apart by the entry's ``frame``:
+
+- ``"train"`` (:func:`copy_rows_within_split`, the one a scaffold plants): copies of rows inside
+  the data the candidate sees (data/train.csv), so the random train/validation split the
+  candidate's own code makes puts copies on both sides and validation is optimistic. The
+  detector looks at the candidate's data only; the held-out data stays clean.
+- ``"heldout"`` (:func:`copy_rows_across_split`, the registered planter, for worked examples and
+  evaluation frames outside ``pitfalls check``): training rows copied into an evaluation frame.
+  A planter that changes only that frame takes it first and returns ``(heldout, entry)``; the
+  training frame it reads from is a keyword argument. Never plant it in a scaffold's secret
+  held-out data: ``heldout_clean`` forbids shared rows there.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from sklearn.neighbors import NearestNeighbors
 from ._quirktools import base_case, feature_columns, feature_matrix, row_hashes
 from .registry import Detection, Example, Quirk, register
 
-__all__ = ["add_near_duplicates", "copy_rows_across_split", "duplicate_rows"]
+__all__ = ["add_near_duplicates", "copy_rows_across_split", "copy_rows_within_split", "duplicate_rows",
+           "split_copy_share"]
 
 DUPLICATE_SHARE = 0.01
 """duplicates and duplicates_across_split fire at 1% of rows: above that, copies reweight the
@@ -58,9 +67,33 @@ def _shared_rows(train: pd.DataFrame, heldout: pd.DataFrame | None, target: str)
     return int(np.isin(row_hashes(heldout, columns), row_hashes(train, columns)).sum()), len(heldout)
 
 
+def split_copy_share(frame: pd.DataFrame, columns: list[str], validation_fraction: float,
+                     seed: int = 0) -> tuple[int, int, int]:
+    """(validation rows with a copy in the fit part, validation rows, rows in a copy group) for
+    one seeded random split of ``frame`` with ``validation_fraction`` of its rows held back; rows
+    are copies when they agree on ``columns`` (numbers as floats, the rest as text)."""
+    keys = row_hashes(frame, columns)
+    in_group = int(pd.Series(keys).duplicated(keep=False).sum())
+    held = np.zeros(len(frame), dtype=bool)
+    held[np.random.default_rng(seed).choice(len(frame), size=int(round(validation_fraction * len(frame))),
+                                            replace=False)] = True
+    return int(np.isin(keys[held], keys[~held]).sum()), int(held.sum()), in_group
+
+
 def _detect_across(quirk: Quirk, *, train: pd.DataFrame, heldout: pd.DataFrame | None,
                    target: str) -> Detection:
-    """Held-out rows whose features equal a training row's (hash join), as a share of held-out rows."""
+    """``frame == "train"``: validation rows of a random split of the candidate's data that have a
+    copy (equal on the entry's ``columns``) in the fit part. Otherwise: held-out rows whose
+    features equal a training row's (hash join). Both as a share, threshold 1%."""
+    if quirk.get("frame") == "train":
+        columns = [c for c in quirk.get("columns") or train.columns if c in train.columns]
+        fraction = float(quirk.get("validation_fraction", 0.25))
+        hit, n, grouped = split_copy_share(train, columns, fraction)
+        share = hit / max(n, 1)
+        return Detection(share >= DUPLICATE_SHARE,
+                         f"a random {fraction:.0%} validation split of the training data puts {hit} of {n} "
+                         f"validation rows beside a copy in the fit part (equal on {len(columns)} columns; "
+                         f"{grouped} rows are in copy groups): share {share:.3f} (threshold {DUPLICATE_SHARE})")
     shared, n = _shared_rows(train, heldout, target)
     share = shared / max(n, 1)
     return Detection(share >= DUPLICATE_SHARE,
@@ -111,6 +144,14 @@ def _example_across(seed: int) -> Example:
     return Example(target, train, heldout, train, held, quirk)
 
 
+def _example_within(seed: int) -> Example:
+    """The candidate-split form: copies inside the training data, held-out data untouched."""
+    target, train, heldout = base_case(seed)
+    planted, quirk = copy_rows_within_split(train, n=int(round(0.05 * len(train))), copies=(2, 4),
+                                            rng=np.random.default_rng(seed))
+    return Example(target, train, heldout, planted, heldout, quirk)
+
+
 def _example_near(seed: int) -> Example:
     target, train, heldout = base_case(seed)
     planted, quirk = add_near_duplicates(train, target=target, n=int(round(0.05 * len(train))),
@@ -149,4 +190,33 @@ def add_near_duplicates(df: pd.DataFrame, *, target: str, n: int, rng: np.random
     copies[columns] = copies[columns].astype(float) * (1.0 + noise * rng.standard_normal((n, len(columns))))
     out, slots = _insert(df, copies, rng)
     return out, {"id": "near_duplicates", "copies": n, "noise": noise, "share": round(n / len(out), 4),
+                 "rows": [int(i) for i in slots]}
+
+
+def copy_rows_within_split(df: pd.DataFrame, *, rng: np.random.Generator, n: int | None = None,
+                           rows: list[int] | None = None, copies: tuple[int, int] = (1, 1),
+                           columns: list[str] | None = None,
+                           validation_fraction: float = 0.25) -> tuple[pd.DataFrame, Quirk]:
+    """Copy rows of the candidate's data into it again, at random positions (catalog Q06, the
+    form ``pitfalls check`` can verify: entry ``frame == "train"``, see the module docstring).
+
+    Copies ``rows`` (positions in ``df``; default ``n`` random rows), each ``copies[0]`` to
+    ``copies[1]`` extra times. ``columns`` (default: all) are the ones the detector compares, so
+    a scaffold that messes some columns up *after* copying names the ones that stay equal;
+    ``validation_fraction`` is the share the starter holds back for validation.
+
+    Raises:
+        ValueError: neither ``n`` nor ``rows`` given, or ``copies`` is not 1 <= low <= high.
+    """
+    if (n is None) == (rows is None) or not 1 <= copies[0] <= copies[1]:
+        raise ValueError(f"copy_rows_within_split takes either n or rows, and copies as (low, high) with "
+                         f"1 <= low <= high. Got n={n}, rows={'given' if rows is not None else None}, "
+                         f"copies={copies} instead.")
+    picked = np.sort(rng.choice(len(df), size=n, replace=False)) if rows is None else np.asarray(rows, dtype=np.int64)
+    repeats = rng.integers(copies[0], copies[1] + 1, size=len(picked))
+    out, slots = _insert(df, df.iloc[np.repeat(picked, repeats)], rng)
+    entry_columns = list(df.columns) if columns is None else list(columns)
+    return out, {"id": "duplicates_across_split", "frame": "train", "originals": int(len(picked)),
+                 "copies": int(repeats.sum()), "share": round(float(repeats.sum()) / len(out), 4),
+                 "columns": entry_columns, "validation_fraction": validation_fraction,
                  "rows": [int(i) for i in slots]}

@@ -112,9 +112,12 @@ def quirk_detected(ctx: CheckContext, quirk_id: str) -> str:
     entry = next(q for q in ds.quirks if q.get("id") == quirk_id)
     found = detect(entry, train=ds.train, heldout=ds.heldout, target=ctx.manifest().task.target)
     if not found.fired:
+        where = ("Plant it more strongly, or fix the entry make_dataset returns." if ds.frame_of(entry) == "train"
+                 else "It is planted in the held-out data (frame 'heldout'), which the candidate never sees: "
+                 "plant it in the candidate's data instead (frame 'train'; for copies across the "
+                 "candidate's own split, pitfalls.datasets.copy_rows_within_split).")
         raise CheckFailed(f"The planted quirk {quirk_id} must be detectable in the training data. Got "
-                          f"a silent detector instead ({found.evidence}). Plant it more strongly, or "
-                          "fix the entry make_dataset returns.")
+                          f"a silent detector instead ({found.evidence}). {where}")
     return found.evidence
 
 

@@ -29,14 +29,31 @@ KNOWN_HOOKS = REQUIRED_HOOKS + OPTIONAL_HOOKS
 
 @dataclass
 class Dataset:
-    """What ``make_dataset`` returns. Only the runner's own process ever holds ``heldout``."""
+    """What ``make_dataset`` returns. Only the runner's own process ever holds ``heldout``.
+
+    Two frames, two audiences. ``train`` is everything the candidate sees: it becomes
+    data/train.csv, and the candidate's own code splits it into a fit part and a validation part
+    (the starter's random split), so a quirk "across the candidate's split" (copies on both
+    sides of it) lives in ``train``. ``heldout`` is never seen and stays clean. A quirk entry
+    names its frame in ``"frame"`` (:data:`FRAMES`; default ``"train"``); detectors read it.
+    """
+
+    FRAMES = ("train", "heldout")
 
     train: pd.DataFrame
     """Training rows with the target column and every planted quirk; becomes data/train.csv."""
     heldout: pd.DataFrame
     """Clean held-out rows with the target column (leak columns randomized, no train duplicates)."""
     quirks: list[dict[str, Any]] = field(default_factory=list)
-    """Quirk manifest: one dict per planted quirk (``id``, where, how much)."""
+    """Quirk manifest: one dict per planted quirk (``id``, where, how much, ``frame``)."""
+
+    def frame_of(self, quirk: dict[str, Any]) -> str:
+        """Where ``quirk`` is planted: ``"train"`` (the candidate's data, the default) or ``"heldout"``."""
+        frame = quirk.get("frame", "train")
+        if frame not in self.FRAMES:
+            raise ValueError(f"A quirk entry's frame must be one of {list(self.FRAMES)}. Got {frame!r} "
+                             f"in {quirk.get('id')!r} instead.")
+        return frame
 
 
 @dataclass
