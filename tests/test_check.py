@@ -518,7 +518,7 @@ def test_only_runs_the_named_checks_and_what_they_need_and_refuses_unknown_names
                      "mutants_reproduce_starter", "dataset_deterministic", "bug_bites"]
     assert set(selected(["bug_bites:inverted_class_weights"])["bug_bites"]) == {"inverted_class_weights"}
     assert planned(TEMPLATE, only=["bug_bites:someone_else"])[-1][0].name == "dataset_deterministic"
-    with pytest.raises(PitfallsError, match=r"^--only must name checks from \['manifest_valid', .*'probes_agree'\]\. "
+    with pytest.raises(PitfallsError, match=r"^--only must name checks from \['manifest_valid', .*'variants_equally_hard'\]\. "
                        r"Got 'bug_bite' instead\. Did you mean 'bug_bites'\? Separate several with commas\.$"):
         planned(TEMPLATE, only=["bug_bite"])
     quick = run_cli("check", str(TEMPLATE), "--only", "mutants_reproduce_starter")
