@@ -12,6 +12,8 @@ import io
 import re
 from typing import TYPE_CHECKING
 
+from pitfalls.library.metrics_ranking import MAX_ID, RANKING_K
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -66,6 +68,10 @@ def returns_line(scaffold: Scaffold) -> str:
                 f"per row of `features`, in order; {cols}. Values in [0, 1], each row summing to 1 "
                 f"(within {ROW_SUM_TOLERANCE:g}), e.g. `predict_proba(X)` of a classifier fitted on labels "
                 f"{classes} (check its `classes_`). A 1-D array of shape (n,) is rejected.")
+    if task.prediction == "ranking":
+        return (f"- `predict` returns an integer array of shape **(n, {RANKING_K})**, n = `len(features)`: for each "
+                f"row of `features`, in order, the `{task.target}` values of the {RANKING_K} items it retrieves, "
+                f"best first, no id twice in a row (ids in [0, {MAX_ID}]).")
     if task.prediction == "label":
         return (f"- `predict` returns an integer array of shape **(n,)**, n = `len(features)`: one predicted "
                 f"`{task.target}` per row of `features`, in order, each one of {classes} (class labels, "

@@ -45,7 +45,7 @@ __all__ = ["Budgets", "Calibration", "Check", "Feedback", "Manifest", "Task", "l
 STANDARD_VERSION = 1
 FRAMEWORKS = ("sklearn", "torch")
 DIFFICULTIES = ("easy", "medium", "hard")
-PREDICTIONS = ("label", "proba", "value")
+PREDICTIONS = ("label", "proba", "value", "ranking")  # ranking: metrics_ranking.py
 ARTIFACT_SUFFIXES = (".skops", ".safetensors")
 
 
@@ -175,7 +175,7 @@ def _task(data: dict, calibration: Calibration, path: Path) -> Task:
         raise ManifestError(path=str(path), field="task.direction",
                             expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
     validation_regex(task.validation_pattern, path=path)
-    if task.prediction != "value" and len(task.classes) < 2:
+    if task.prediction in ("label", "proba") and len(task.classes) < 2:
         raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
                             got=repr(list(task.classes)))
     return dataclasses.replace(task, direction=direction,

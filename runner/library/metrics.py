@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from pitfalls.core.results import Violation
+from pitfalls.library.metrics_ranking import RANKING_METRICS, check_ranking, ranking_score
 
 T = TypeVar("T")
 
@@ -60,6 +61,8 @@ METRICS: dict[str, Metric] = {
         Metric("average_precision", lambda y, p: _average_precision(y, p), True, ("proba",), 1.0),
         Metric("r2", lambda y, p: float(_skm().r2_score(y, p)), True, ("value",), 1.0),
         Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",), 0.0),
+        *(Metric(name, lambda y, p, name=name: ranking_score(name, y, p), True, ("ranking",), 1.0)
+          for name in RANKING_METRICS),  # metrics_ranking.py
     ]
 }
 
@@ -76,6 +79,8 @@ def check_predictions(pred: np.ndarray, *, n_rows: int, prediction: str,
     The message names the expected form, what was found, and how to fix it; it never mentions
     the held-out labels.
     """
+    if prediction == "ranking":
+        return check_ranking(pred, n_rows=n_rows)
     fix = "Return it from `predict(model, features)` in your model file."
     want_shape = (n_rows, len(classes)) if prediction == "proba" else (n_rows,)
     expected = {"label": f"an integer array of shape {want_shape} with values in {list(classes)}",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pitfalls.library import metrics as scoring
+from pitfalls.library.metrics_ranking import RANKING_METRICS, gains
 
 if TYPE_CHECKING:
     from pitfalls.library.scaffold import Scaffold
@@ -53,6 +54,8 @@ def bootstrap_interval(pred: np.ndarray, labels: np.ndarray, *, metric: str, cla
 def _statistic(pred: np.ndarray, labels: np.ndarray, *, metric: str,
                classes: tuple[int, ...]) -> Callable[..., np.ndarray]:
     """``f(idx, axis=-1)``: the metric of each resample of row indices ``idx`` (shape (..., n))."""
+    if metric in RANKING_METRICS:
+        return _mean_of(gains(metric, pred, labels))
     y = labels.astype(float)
     if metric in ("rmse", "r2"):
         p = pred.astype(float).reshape(len(y))
