@@ -213,12 +213,12 @@ def test_pitfalls_variant_pins_what_choose_picks(tmp_path, monkeypatch):
 EASY = """
 [variants]
 columns = { alcohol = ["alcohol_pct", "abv"] }
-constants = { POWER = [1, -1] }
+constants = { POWER = [-1] }
 """
 
 
 def _easy_variant(tmp_path: Path) -> Path:
-    """A constant that, at -1, turns the planted inverse-frequency weights back into balanced ones."""
+    """A constant that, at -1 (every variant's value), turns the planted frequency weights into balanced ones."""
     root = _copy(tmp_path, extra=EASY)
     for rel in ("workspace/train.py", "solution/train.py"):
         text = (root / rel).read_text()
@@ -244,6 +244,6 @@ def test_variants_equally_hard_passes_on_renamed_variants_and_fails_on_an_easy_o
     assert [r.name for r in failed] == ["variants_equally_hard"], report.results
     assert re.match(r"^Every variant must be as hard as the shipped scaffold: its starter within 0\.25 of 0 and its "
                     r"reference within 0\.25 of 1 on the shipped scale of its data \(shipped starter 0, shipped "
-                    r"reference 1\)\. Got v\d \(plants inverted_class_weights\) starter \+\d\.\d\d, reference "
+                    r"reference 1\)\. Got v1 \(plants inverted_class_weights\) starter \+\d\.\d\d, reference "
                     r"\+\d\.\d\d instead\. Pool only bugs of like harm, narrow the constants' values, or raise "
                     r"\[variants\] tolerance\.$", failed[0].message), failed[0].message
