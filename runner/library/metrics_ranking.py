@@ -72,6 +72,7 @@ def gains(metric: str, pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     (its ideal DCG is 1), else 0."""
     r = ranks(pred, labels)
     found = r >= 0
+    r = np.maximum(r, 0)  # a missing item's rank is masked below; keep the divisions finite
     if metric == "recall_at_10":
         return found.astype(float)
     if metric == "recall_at_1":
