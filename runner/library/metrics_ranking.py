@@ -76,7 +76,7 @@ def gains(metric: str, pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     if metric == "recall_at_10":
         return found.astype(float)
     if metric == "recall_at_1":
-        return (r == 0).astype(float)
+        return (found & (r == 0)).astype(float)
     if metric == "mrr_at_10":
         return np.where(found, 1.0 / (r + 1.0), 0.0)
     if metric == "ndcg_at_10":
