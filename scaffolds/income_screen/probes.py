@@ -1,23 +1,31 @@
 """Probes for income_screen: is each planted bug still in the workspace?
 
 Runs inside a probe sandbox (never shown to the candidate). ``setup`` trains the workspace
-once and loads its predictor; each probe then rewrites the training features in a way that
-must not change a correct prediction and counts the rows whose prediction changes.
+once under a scikit-learn spy and loads its predictor; most probes then rewrite the training
+features in a way that must not change a correct prediction and count the rows whose
+prediction changes; ``resubmissions_kept`` counts repeated rows in what the final fit saw.
 Each probe returns (status, evidence) with status "present", "fixed" or "unknown".
 """
 
+import numpy as np
 import pandas as pd
-from probekit import load_predictor, run_training
+from probekit import SklearnSpy, fitted_frame, load_predictor, run_training
 from probekit.messy import batch_dependence, number_format_dependence, ordered_response, spelling_dependence
 
 TARGET = "high_income"
 TEXT_COLUMNS = ["workclass", "marital_status", "occupation"]
 NOMINAL_COLUMNS = ["occupation", "education"]
 NUMBER_COLUMNS = ["capital_gain", "capital_loss"]
+LOAN = "loan_amount"
+COPY_KEY = ["age", "education_num", "hours_per_week"]  # equal in every re-export of an application
+MAX_REPEATED = 0.05  # share of fitted rows repeating an earlier one: about 1.5% by chance once de-duplicated
+MOVED = 0.02  # a probability moving by more than this counts as a changed prediction
 
 
 def setup():
-    error = run_training("train.py")
+    spy = SklearnSpy()
+    with spy:
+        error = run_training("train.py")
     features = pd.read_csv("data/train.csv").drop(columns=[TARGET])
     try:
         mod, model = load_predictor("model")
@@ -25,7 +33,7 @@ def setup():
     except Exception as exc:
         mod, model = None, None
         error = error or f"{type(exc).__name__}: {exc}"
-    return {"error": error, "module": mod, "model": model, "features": features}
+    return {"error": error, "module": mod, "model": model, "features": features, "spy": spy}
 
 
 def _verdict(ctx, measure, what):
@@ -64,8 +72,44 @@ def cleaning_only_in_training(ctx):
                     "categories are re-spelled (case, spaces, hyphens)")
 
 
+def resubmissions_kept(ctx):
+    found = fitted_frame(ctx["spy"])
+    if found is None:
+        return "unknown", f"no supervised fit on a DataFrame was seen ({(ctx['error'] or '').strip()[-200:]})"
+    frame, y = found
+    key = [c for c in COPY_KEY if c in frame.columns]
+    if len(key) < 2:
+        return "unknown", f"the final fit's frame lacks the columns {COPY_KEY} that identify an application"
+    rows = frame[key].apply(pd.to_numeric, errors="coerce").assign(label=np.asarray(y))
+    known = rows.notna().all(axis=1) & (rows[key].to_numpy() > 0).all(axis=1)  # age 0: unknown, not a match
+    repeated = int((rows.duplicated() & known).sum())
+    share = repeated / max(len(rows), 1)
+    return (("present" if share > MAX_REPEATED else "fixed"),
+            f"{repeated} of {len(rows)} fitted rows ({share:.1%}) repeat an earlier row on {key} and the label")
+
+
+def leak_feature_used(ctx):
+    if ctx["model"] is None:
+        return "unknown", f"no working predictor ({(ctx['error'] or '').strip()[-200:]})"
+    features = ctx["features"]
+    if LOAN not in features.columns:
+        return "unknown", f"no column {LOAN!r} in data/train.csv"
+    shuffled = features.copy()
+    shuffled[LOAN] = np.random.default_rng(0).permutation(shuffled[LOAN].to_numpy())
+    try:
+        a = np.asarray(ctx["module"].predict(ctx["model"], features), dtype=float)
+        b = np.asarray(ctx["module"].predict(ctx["model"], shuffled), dtype=float)
+    except Exception as exc:
+        return "unknown", f"the predictor failed on rewritten features: {type(exc).__name__}: {exc}"[:300]
+    moved = float(np.mean(np.abs(a - b).reshape(len(a), -1).max(axis=1) > MOVED))
+    return (("present" if moved > 0.01 else "fixed"),
+            f"{moved:.1%} of predicted probabilities move by more than {MOVED} when {LOAN} is shuffled")
+
+
 PROBES = {
     "categories_as_codes": categories_as_codes,
     "numbers_coerced_to_nan": numbers_coerced_to_nan,
     "cleaning_only_in_training": cleaning_only_in_training,
+    "resubmissions_kept": resubmissions_kept,
+    "leak_feature_used": leak_feature_used,
 }

@@ -35,7 +35,11 @@ KNOTS = 5
 
 def load_data(path):
     df = pd.read_csv(path)
-    return featurize(df), df[TARGET].to_numpy()
+    X, y = featurize(df), df[TARGET].to_numpy()
+    # reopened applications were exported once per edit: one row per application (compared after
+    # cleaning, since each export spells things its own way), or the split puts copies on both sides
+    first = ~X.assign(**{TARGET: y}).duplicated().to_numpy()
+    return X[first], y[first]
 
 
 def build_model():

@@ -8,7 +8,7 @@ import pandas as pd
 import skops.io as sio
 
 TARGET = "high_income"
-NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week"]
+NUMERIC = ["age", "education_num", "capital_gain", "capital_loss", "hours_per_week", "loan_amount"]
 CATEGORICAL = ["workclass", "education", "marital_status", "occupation", "relationship", "country"]
 
 
