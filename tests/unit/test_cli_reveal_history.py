@@ -51,11 +51,11 @@ def test_reveal_words_evidence_as_fixed_or_still_present_and_marks_found_or_miss
     fixed = render.reveal(_reveal("income_screen", "fixed"))
     assert "  [found] Numbers with thousands separators coerced to missing\n" in fixed
     assert "      fixed: 0.0% of predictions change when amounts are written '2,174'" in fixed
-    assert "#1: 3 of 3 bugs fixed" in fixed
+    assert "#1: 5 of 5 bugs fixed" in fixed
     present = render.reveal(_reveal("income_screen", "present"))
     assert "  [MISSED] Numbers with thousands separators coerced to missing\n" in present
     assert "      still present: 0.0% of predictions" in present
-    assert "#1: 0 of 3 bugs fixed; still present: Categories fed to a linear model" in present
+    assert "#1: 0 of 5 bugs fixed; still present: Categories fed to a linear model" in present
 
 
 def test_quirks_get_found_missed_or_not_checked_from_their_linked_bugs():
