@@ -9,6 +9,9 @@ VENV ?= .venv
 SCAFFOLD ?= tumor_triage
 WORKSPACE ?= workspace
 PYTEST_ARGS ?=
+# `make test` runs the suite on this many pytest-xdist workers, then the `serial` tests alone
+# (scripts/test.sh, tests/parallel.py); 0 runs everything in one process, as before the split.
+PYTEST_WORKERS ?= 2
 LINTED = runner tests bench scripts datasets bugs scaffolds deploy
 # tests/unit/ plus the fast suites outside it: the data quirks, the budget's rules, the fuzzers of
 # the artifact and prediction parsers, the quota, the datasets, and the quick checks' messages.
@@ -48,7 +51,7 @@ lint: setup
 
 # --durations: CI's log then names the slowest tests, the first place to look when the suite nears 50 min
 test: lint docker browser
-	$(VENV)/bin/python -m pytest --durations=40 $(PYTEST_ARGS)
+	VENV=$(VENV) PYTEST_WORKERS=$(PYTEST_WORKERS) bash scripts/test.sh $(PYTEST_ARGS)
 
 test-fast: setup
 	$(VENV)/bin/python -m pytest --fast --timeout 120 -q $(FAST_TESTS) $(FAST_DESELECT) $(PYTEST_ARGS)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import parallel
 from no_training import refuse_processes
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
@@ -28,6 +29,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "pitfalls process (tests/unit/ is always run so)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests of tests/parallel.py's SERIAL `serial` and, in an xdist worker, put the longest
+    files first (every worker sorts alike, as xdist requires; the controller hands them out so)."""
+    parallel.check_serial_list()
+    for item in items:
+        if parallel.is_serial(item):
+            item.add_marker(pytest.mark.serial)
+    if parallel.WORKER:
+        items.sort(key=parallel.heavy_rank)  # stable: collection order within a rank
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile`, except that tests/test_library.py is one unit per scaffold (tests/parallel.py)."""
+    return parallel.file_scheduler(config, log) if config.getvalue("dist") == "loadfile" else None
+
+
 @pytest.fixture(autouse=True)
 def _fast_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/unit/ (and every test under --fast) may not train or start sandboxes or containers."""
@@ -40,6 +59,10 @@ def shared_anchors(tmp_path_factory) -> Path:
     """One anchors cache for the whole test run (runner/scoring/anchors.py): each test has its own state
     folder, but measuring a scaffold's starter and reference once per run is enough (the cache key
     holds the secret and the scaffold's content, so a test that changes either measures anew)."""
+    if parallel.WORKER:  # one cache for all xdist workers: a measurement is locked per scaffold
+        shared = parallel.run_root(tmp_path_factory.getbasetemp()) / "shared-anchors"
+        shared.mkdir(exist_ok=True)
+        return shared
     return tmp_path_factory.mktemp("shared-anchors")
 
 
@@ -51,13 +74,29 @@ def sched_folder(tmp_path_factory) -> Path:
     """The scoring scheduler's folder for the whole test run (runner/sched/): one per run, so a
     live session or another test run on the host neither queues these tests nor sees their
     deliberately full queues. Set PITFALLS_SCHED_DIR to share one (several CI runs on one host,
-    each then measured on its reserved cores)."""
-    return Path(HOST_SCHED_DIR) if HOST_SCHED_DIR else tmp_path_factory.mktemp("sched") / "folder"
+    each then measured on its reserved cores). Under xdist, one per CPU: see sched_cpus."""
+    if HOST_SCHED_DIR:
+        return Path(HOST_SCHED_DIR)
+    if (cpu := parallel.worker_cpu()) is not None:
+        shared = parallel.run_root(tmp_path_factory.getbasetemp()) / f"sched-cpu{cpu}"
+        shared.mkdir(exist_ok=True)
+        return shared / "folder"
+    return tmp_path_factory.mktemp("sched") / "folder"
+
+
+@pytest.fixture(scope="session")
+def sched_cpus() -> str:
+    """PITFALLS_SCHED_CPUS for the run's scheduler: empty (every allowed CPU) in a plain run; one CPU
+    per xdist worker (tests/parallel.py), so two workers never queue behind each other's jobs."""
+    cpu = parallel.worker_cpu()
+    return "" if HOST_SCHED_DIR or cpu is None else str(cpu)
 
 
 @pytest.fixture(autouse=True)
-def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors, sched_folder) -> Path:
+def pitfalls_home(tmp_path_factory, monkeypatch, shared_anchors, sched_folder, sched_cpus) -> Path:
     monkeypatch.setenv("PITFALLS_SCHED_DIR", str(sched_folder))
+    if sched_cpus:
+        monkeypatch.setenv("PITFALLS_SCHED_CPUS", sched_cpus)
     home = tmp_path_factory.mktemp("pitfalls-home")
     (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
     monkeypatch.setenv("PITFALLS_HOME", str(home))

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite as `make test` (and so CI, .ci/run) runs it, in two phases:
+#   1. every test not marked `serial`, on PYTEST_WORKERS pytest-xdist workers (--dist loadfile: a
+#      file stays on one worker, tests/test_library.py is split by scaffold; tests/parallel.py);
+#   2. the `serial` tests (they measure time or look at the whole host), alone in one process.
+# PYTEST_WORKERS=0 runs the whole suite in one process, as before the split. Arguments go to both
+# phases (e.g. `scripts/test.sh -x tests/test_bad_input.py`). Exit status: the first failing phase's.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY="${VENV:-.venv}/bin/python"
+WORKERS="${PYTEST_WORKERS:-2}"
+if ! [[ "$WORKERS" =~ ^[0-9]+$ ]]; then
+  echo "PYTEST_WORKERS must be a whole number (0: one process). Got '$WORKERS' instead." >&2
+  exit 2
+fi
+if [ "$WORKERS" = 0 ]; then
+  exec "$PY" -m pytest --durations=40 "$@"
+fi
+
+# pytest exits 5 when a phase selects no test (e.g. arguments naming only serial files): not a failure
+# unless both phases selected nothing.
+phase() {
+  local name="$1" start=$SECONDS code; shift
+  echo "== $name: pytest $*"
+  "$PY" -m pytest "$@"; code=$?
+  echo "== $name: exit $code after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  return $code
+}
+phase "phase 1 of 2 (parallel, $WORKERS workers)" -m "not serial" -n "$WORKERS" --dist loadfile \
+  --no-loadscope-reorder --durations=40 "$@"; one=$?
+phase "phase 2 of 2 (serial tests, one process)" -m serial -n 0 --durations=20 "$@"; two=$?
+if [ "$one" = 5 ] && [ "$two" = 5 ]; then exit 5; fi
+for code in "$one" "$two"; do
+  if [ "$code" != 0 ] && [ "$code" != 5 ]; then exit "$code"; fi
+done
+exit 0
