@@ -13,6 +13,7 @@ import re
 from typing import TYPE_CHECKING
 
 from pitfalls.library.metrics_ranking import MAX_ID, RANKING_K
+from pitfalls.library.metrics_sequence import MAX_SEQUENCE_LENGTH, padding_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +69,13 @@ def returns_line(scaffold: Scaffold) -> str:
                 f"per row of `features`, in order; {cols}. Values in [0, 1], each row summing to 1 "
                 f"(within {ROW_SUM_TOLERANCE:g}), e.g. `predict_proba(X)` of a classifier fitted on labels "
                 f"{classes} (check its `classes_`). A 1-D array of shape (n,) is rejected.")
+    if task.prediction == "sequence":
+        pad = padding_id(classes)
+        return (f"- `predict` returns an integer array of shape **(n, L)**, n = `len(features)`, 1 <= L <= "
+                f"{MAX_SEQUENCE_LENGTH}: row i is the sequence generated for row i of `features`, in order, as token "
+                f"ids from {classes[1:]}, followed by the padding id {pad} up to the width L of the array. A "
+                f"row's sequence ends at its first {pad} (what follows is ignored) and is compared with "
+                f"`{task.target}` read as space-separated ids. Strings, lists and object arrays are rejected.")
     if task.prediction == "ranking":
         return (f"- `predict` returns an integer array of shape **(n, {RANKING_K})**, n = `len(features)`: for each "
                 f"row of `features`, in order, the `{task.target}` values of the {RANKING_K} items it retrieves, "

@@ -45,7 +45,7 @@ __all__ = ["Budgets", "Calibration", "Check", "Feedback", "Manifest", "Task", "l
 STANDARD_VERSION = 1
 FRAMEWORKS = ("sklearn", "torch")
 DIFFICULTIES = ("easy", "medium", "hard")
-PREDICTIONS = ("label", "proba", "value", "ranking")  # ranking: metrics_ranking.py
+PREDICTIONS = ("label", "proba", "value", "ranking", "sequence")  # metrics_ranking.py, metrics_sequence.py
 ARTIFACT_SUFFIXES = (".skops", ".safetensors")
 
 
@@ -175,8 +175,9 @@ def _task(data: dict, calibration: Calibration, path: Path) -> Task:
         raise ManifestError(path=str(path), field="task.direction",
                             expected=f"{direction!r} for metric {task.metric!r}", got=repr(task.direction))
     validation_regex(task.validation_pattern, path=path)
-    if task.prediction in ("label", "proba") and len(task.classes) < 2:
-        raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels",
+    if task.prediction in ("label", "proba", "sequence") and len(task.classes) < 2:
+        raise ManifestError(path=str(path), field="task.classes", expected="at least two class labels"
+                            + (" (the padding id first, then the tokens)" if task.prediction == "sequence" else ""),
                             got=repr(list(task.classes)))
     return dataclasses.replace(task, direction=direction,
                                goal_normalized=_goal_normalized(task, calibration, path))

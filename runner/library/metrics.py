@@ -15,6 +15,7 @@ import numpy as np
 
 from pitfalls.core.results import Violation
 from pitfalls.library.metrics_ranking import RANKING_METRICS, check_ranking, ranking_score
+from pitfalls.library.metrics_sequence import SEQUENCE_METRICS, check_sequence, sequence_score
 
 T = TypeVar("T")
 
@@ -63,6 +64,8 @@ METRICS: dict[str, Metric] = {
         Metric("rmse", lambda y, p: float(np.sqrt(_skm().mean_squared_error(y, p))), False, ("value",), 0.0),
         *(Metric(name, lambda y, p, name=name: ranking_score(name, y, p), True, ("ranking",), 1.0)
           for name in RANKING_METRICS),  # metrics_ranking.py
+        *(Metric(name, lambda y, p, name=name: sequence_score(name, y, p), True, ("sequence",), 1.0)
+          for name in SEQUENCE_METRICS),  # metrics_sequence.py
     ]
 }
 
@@ -81,6 +84,8 @@ def check_predictions(pred: np.ndarray, *, n_rows: int, prediction: str,
     """
     if prediction == "ranking":
         return check_ranking(pred, n_rows=n_rows)
+    if prediction == "sequence":
+        return check_sequence(pred, n_rows=n_rows, classes=classes)
     fix = "Return it from `predict(model, features)` in your model file."
     want_shape = (n_rows, len(classes)) if prediction == "proba" else (n_rows,)
     expected = {"label": f"an integer array of shape {want_shape} with values in {list(classes)}",
@@ -124,6 +129,8 @@ def check_predictions(pred: np.ndarray, *, n_rows: int, prediction: str,
 def score(pred: np.ndarray, labels: np.ndarray, *, metric: str, classes: tuple[int, ...]) -> float:
     """Compute ``metric`` on already-validated predictions."""
     m = METRICS[metric]
+    if metric in SEQUENCE_METRICS:  # the padding id is the first class
+        return sequence_score(metric, labels, pred, classes)
     if pred.ndim == 2 and pred.shape[1] == 1:
         pred = pred[:, 0]
     if m.predictions == ("proba",):

@@ -17,6 +17,7 @@ import numpy as np
 
 from pitfalls.library import metrics as scoring
 from pitfalls.library.metrics_ranking import RANKING_METRICS, gains
+from pitfalls.library.metrics_sequence import SEQUENCE_METRICS, row_values
 
 if TYPE_CHECKING:
     from pitfalls.library.scaffold import Scaffold
@@ -56,6 +57,8 @@ def _statistic(pred: np.ndarray, labels: np.ndarray, *, metric: str,
     """``f(idx, axis=-1)``: the metric of each resample of row indices ``idx`` (shape (..., n))."""
     if metric in RANKING_METRICS:
         return _mean_of(gains(metric, pred, labels))
+    if metric in SEQUENCE_METRICS:
+        return _mean_of(row_values(metric, pred, labels, classes))
     y = labels.astype(float)
     if metric in ("rmse", "r2"):
         p = pred.astype(float).reshape(len(y))

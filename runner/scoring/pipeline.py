@@ -23,6 +23,7 @@ from pitfalls.core.results import Status, Violation
 from pitfalls.fs.jobfiles import regular_file
 from pitfalls.fs.predictions import load_predictions
 from pitfalls.library import metrics as scoring
+from pitfalls.library.metrics_sequence import prediction_width
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import Mount, RunResult, Sandboxed, run_sandboxed, sandbox_uid
 from pitfalls.sched import Held, Ticket, Waiting
@@ -172,7 +173,8 @@ def score_array(scaffold: Scaffold, pred: np.ndarray) -> tuple[float, float | No
 def score_predictions(*, scaffold: Scaffold, out: Path, ev: Evaluation) -> Stop | None:
     """Load ``out/predictions.npy``, validate it and fill in both slice scores (``ev`` is scored)."""
     m = scaffold.manifest
-    pred = _load_predictions(out, len(scaffold.dataset().heldout), len(m.task.classes))
+    pred = _load_predictions(out, len(scaffold.dataset().heldout),
+                             prediction_width(m.task.prediction, m.task.classes))
     result = score_array(scaffold, pred) if isinstance(pred, np.ndarray) else pred
     if isinstance(result, Violation):
         return Stop.reject(result)

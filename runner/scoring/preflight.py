@@ -24,6 +24,7 @@ import pandas as pd
 
 from pitfalls.core.results import Violation
 from pitfalls.fs.predictions import load_predictions
+from pitfalls.library.metrics_sequence import prediction_width
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.sandbox.bwrap import sandbox_uid
 from pitfalls.sched import Ticket, Waiting
@@ -147,7 +148,8 @@ def _count(scaffold: Scaffold, slot: HeldJob, result: Preflight) -> Stop | None:
 
 def _check_output(scaffold: Scaffold, out: Path, n_rows: int) -> Stop | None:
     """The predictions file through the scoring loader and validator, for ``n_rows`` training rows."""
-    pred = load_predictions(out, n_rows=n_rows, n_cols=len(scaffold.manifest.task.classes))
+    pred = load_predictions(out, n_rows=n_rows, n_cols=prediction_width(scaffold.manifest.task.prediction,
+                                                                     scaffold.manifest.task.classes))
     bad = pred if isinstance(pred, Violation) else check_array(scaffold, pred, n_rows=n_rows)
     if bad is None:
         return None

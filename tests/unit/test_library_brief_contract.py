@@ -54,6 +54,10 @@ def test_an_array_made_as_the_contract_says_is_accepted_and_its_transpose_is_not
         assert f"shape **(n, {k})**" in line and "summing to 1" in line
         good = np.full((n, k), 1.0 / k)
         bad = np.full(n, 0.5)
+    elif task.prediction == "sequence":
+        assert "shape **(n, L)**" in line and f"padding id {task.classes[0]}" in line
+        good, bad = np.full((n, 3), task.classes[0]), np.full(n, task.classes[-1])
+        good[:, 0] = task.classes[-1]
     elif task.prediction == "label":
         assert "shape **(n,)**" in line and str(list(task.classes)) in line
         good, bad = np.full(n, task.classes[-1]), np.full((n, 2), 0.5)
