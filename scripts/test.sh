@@ -26,9 +26,30 @@ phase() {
   echo "== $name: exit $code after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   return $code
 }
+# The candidate image (a first build takes 10-15 minutes) builds in the background while phase 1
+# trains models; the Docker tests, handed out later (tests/parallel.py), wait for it on the build
+# lock (runner/live/containers.py) instead of building it first while the other worker idles.
+# Only for the whole suite (no arguments): a run of a few files must not wait for a build.
+image_pid=""
+if [ "$#" = 0 ]; then
+  image_log=$(mktemp -d)
+  PITFALLS_HOME="$image_log" "$PY" -c '
+from pitfalls.live import containers as c
+try:
+    c.ensure_engine()
+except c.ContainerError as exc:
+    raise SystemExit(f"no Docker engine ({exc}): the docker tests will skip")
+print("candidate image ready:", c.ensure_image())' > "$image_log/build.out" 2>&1 &
+  image_pid=$!
+  trap 'kill "$image_pid" 2>/dev/null' INT TERM
+fi
+
 phase "phase 1 of 2 (parallel, $WORKERS workers)" -m "not serial" -n "$WORKERS" --dist loadfile \
   --no-loadscope-reorder --durations=40 "$@"; one=$?
 phase "phase 2 of 2 (serial tests, one process)" -m serial -n 0 --durations=20 "$@"; two=$?
+if [ -n "$image_pid" ]; then
+  wait "$image_pid"; echo "== background image build (exit $?): $(tail -n 1 "$image_log/build.out")"
+fi
 if [ "$one" = 5 ] && [ "$two" = 5 ]; then exit 5; fi
 for code in "$one" "$two"; do
   if [ "$code" != 0 ] && [ "$code" != 5 ]; then exit "$code"; fi

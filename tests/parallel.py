@@ -49,21 +49,31 @@ SERIAL: dict[str, str] = {
 """Node ids (a file, or a file's test with every parametrization) run alone in phase 2, with why."""
 
 HEAVY_FIRST = (
-    "tests/test_library.py",  # one group per scaffold; each trains every planted bug on 5 seeds
-    "tests/test_attacks_session.py", "tests/test_session_api.py", "tests/test_attacks.py",
-    "tests/test_sessions.py", "tests/test_faults.py", "tests/test_hub_service.py", "tests/test_containers.py",
-    "tests/test_probe_tamper.py", "tests/test_check.py", "tests/test_secrecy.py", "tests/test_bad_input.py",
-    "tests/test_pack_wheel.py", "tests/test_variants.py", "tests/test_anchors.py", "tests/test_data_secrecy.py",
+    "tests/test_library.py",  # one unit per scaffold; each trains every planted bug on 5 seeds
+    "tests/test_attacks.py", "tests/test_probe_tamper.py", "tests/test_check.py", "tests/test_secrecy.py",
+    "tests/test_bad_input.py", "tests/test_pack_wheel.py", "tests/test_variants.py", "tests/test_anchors.py",
+    "tests/test_data_secrecy.py",
+    # then the candidate containers: by now scripts/test.sh's background build of the image is done
+    "tests/test_attacks_session.py", "tests/test_session_api.py", "tests/test_sessions.py", "tests/test_faults.py",
+    "tests/test_hub_service.py", "tests/test_containers.py",
 )
-"""Files handed out first in phase 1 (by an estimate of their length: training, containers, browsers)."""
+"""Files handed out first in phase 1, longest first by estimate (training, then containers), except that
+the Docker files wait until the candidate image has had time to build: two workers blocked on one
+build would idle for its 10-15 minutes."""
 
 
 def check_serial_list() -> None:
-    """Every file :data:`SERIAL` names must exist: a renamed file would silently run in parallel."""
-    missing = [n for n in SERIAL if not (TESTS.parent / n.split("::")[0]).is_file()]
+    """Every entry of :data:`SERIAL` must name an existing file (and test function): a renamed one
+    would otherwise run in the parallel phase unnoticed."""
+    missing = []
+    for entry in SERIAL:
+        path, _, name = entry.partition("::")
+        file = TESTS.parent / path
+        if not file.is_file() or (name and f"def {name}(" not in file.read_text()):
+            missing.append(entry)
     if missing:
-        raise pytest.UsageError(f"tests/parallel.py's SERIAL must name existing test files. Got {missing} "
-                                "instead. Update SERIAL to the files' new names.")
+        raise pytest.UsageError(f"tests/parallel.py's SERIAL must name existing tests. Got {missing} instead. "
+                                "Update SERIAL to their new names.")
 
 
 def is_serial(item: pytest.Item) -> bool:
