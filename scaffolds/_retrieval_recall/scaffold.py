@@ -31,6 +31,10 @@ DRAFT_SHARE = 0.5
 TRAIN_QUERIES = 150
 HELDOUT_QUERIES = 500
 MIN_WORDS, MAX_WORDS = 80, 320
+RELATED_SHARE = 0.8
+"""Share of a query's words replaced by a related word (when the word has one)."""
+RELATED, RELATED_MIN = 3, 0.35
+INFLECTED_SHARE = 0.35
 SKIPPED_PARTS = ("test", "tests", "idlelib", "lib2to3", "site-packages", "turtledemo", "__pycache__")
 STOP = frozenset("""a an and are as at be by can for from has have if in into is it its may not of on
 or that the then this to was were will with which when where whether should would than there these
@@ -98,12 +102,44 @@ def _inflect(word: str, rng: np.random.Generator) -> str:
     return word + "s"
 
 
+@functools.lru_cache(maxsize=1)
+def _related() -> dict[str, tuple[str, ...]]:
+    """For each word of the standard library's docstrings that is one token of the wordllama
+    vocabulary: up to RELATED such words close to it in the model's token-embedding space that are
+    no inflection of it (``directory`` -> ``folder``, ``delete`` -> ``remove``), the words a user
+    types for the passage's own."""
+    import wordllama
+
+    model = wordllama.WordLlama.load(cache_dir=Path(wordllama.__file__).parent)
+    table = np.asarray(model.embedding, dtype=np.float32)
+    known = {w for text in _docstrings() for w in _content_words(text)}
+    words = {t[1:]: i for t, i in model.tokenizer.get_vocab().items() if t.startswith("\u2581") and t[1:] in known}
+    names = sorted(words)
+    vectors = table[[words[w] for w in names]]
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = {}
+    for start in range(0, len(names), 2048):
+        sims = vectors[start:start + 2048] @ vectors.T
+        for row, word in zip(sims, names[start:start + 2048]):
+            near = (names[j] for j in np.argsort(-row)[1:40] if row[j] >= RELATED_MIN)
+            out[word] = tuple([n for n in near if n[:4] != word[:4] and word not in n and n not in word][:RELATED])
+    return out
+
+
 def _query(sentence: str, rng: np.random.Generator) -> str:
-    """A secret rewrite of ``sentence``: 4-7 of its content words, shuffled, a third re-inflected."""
+    """A secret rewrite of ``sentence``: 4-7 of its content words, shuffled; some replaced by a
+    related word (:func:`_related`), some of the rest re-inflected."""
     words = list(dict.fromkeys(_content_words(sentence)))
     n = int(rng.integers(min(4, len(words)), min(7, len(words)) + 1))
     picked = [words[i] for i in rng.permutation(len(words))[:n]]
-    return " ".join(_inflect(w, rng) if rng.random() < 0.35 else w for w in picked)
+    related = _related()
+    out = []
+    for w in picked:
+        if related.get(w) and rng.random() < RELATED_SHARE:
+            out.append(str(rng.choice(related[w])))
+        else:
+            out.append(_inflect(w, rng) if rng.random() < INFLECTED_SHARE else w)
+    return " ".join(out)
 
 
 def _draft(text: str, rng: np.random.Generator) -> str:
