@@ -116,8 +116,12 @@ def run_root(basetemp: Path) -> Path:
 
 
 def worker_cpu() -> int | None:
-    """The one CPU this xdist worker scores on (``gwN`` -> the N-th allowed CPU, wrapping), or None."""
+    """The one CPU this xdist worker scores on (``gwN`` -> the N-th CPU of ``$PITFALLS_SCHED_CPUS`` or
+    else of this process's allowed ones, wrapping), or None outside xdist."""
     if not WORKER:
         return None
-    cpus = sorted(os.sched_getaffinity(0))
+    from pitfalls.sched.config import parse_cpus
+
+    given = os.environ.get("PITFALLS_SCHED_CPUS", "").strip()
+    cpus = parse_cpus(given) if given else tuple(sorted(os.sched_getaffinity(0)))
     return cpus[int(WORKER.removeprefix("gw") or 0) % len(cpus)]

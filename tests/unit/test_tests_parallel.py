@@ -31,8 +31,13 @@ def test_a_worker_takes_a_whole_file_but_test_library_by_scaffold():
 def test_each_worker_scores_on_one_cpu_and_a_plain_run_on_all(monkeypatch):
     """gwN gets the N-th allowed CPU (wrapping), so two workers never share a scheduler on 2 cores."""
     cpus = sorted(__import__("os").sched_getaffinity(0))
+    monkeypatch.delenv("PITFALLS_SCHED_CPUS", raising=False)
     monkeypatch.setattr(parallel, "WORKER", "")
     assert parallel.worker_cpu() is None
     for n in range(3):
         monkeypatch.setattr(parallel, "WORKER", f"gw{n}")
         assert parallel.worker_cpu() == cpus[n % len(cpus)]
+    monkeypatch.setenv("PITFALLS_SCHED_CPUS", "3,5")  # a host that gives scoring part of its CPUs
+    for worker, cpu in (("gw0", 3), ("gw1", 5), ("gw2", 3)):
+        monkeypatch.setattr(parallel, "WORKER", worker)
+        assert parallel.worker_cpu() == cpu
