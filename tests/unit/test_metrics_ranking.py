@@ -83,3 +83,14 @@ def test_the_bootstrap_statistic_is_the_metric_on_every_resample():
         direct = [score(pred[i], labels[i], metric=metric, classes=()) for i in idx]
         assert np.allclose(stat, direct)
         assert np.allclose(gains(metric, pred, labels).mean(), score(pred, labels, metric=metric, classes=()))
+
+
+def test_the_briefs_contract_line_states_the_ranking_form():
+    from types import SimpleNamespace
+
+    from pitfalls.library.contract import returns_line
+
+    task = SimpleNamespace(prediction="ranking", target="doc_id", classes=())
+    line = returns_line(SimpleNamespace(manifest=SimpleNamespace(task=task)))
+    assert f"shape **(n, {RANKING_K})**" in line and "`doc_id`" in line and "best first" in line
+    assert "no id twice" in line
