@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pitfalls.core.results import Violation
+from pitfalls.library.metrics_ranking import RANKING_K
 
 MAX_SEQUENCE_LENGTH = 256
 """Widest sequence prediction accepted (columns)."""
@@ -108,4 +109,6 @@ def prediction_width(prediction: str, classes: Sequence[int]) -> int:
     """The most columns a prediction of this kind may have (bounds how much of the file is read)."""
     if prediction == "sequence":
         return MAX_SEQUENCE_LENGTH
+    if prediction == "ranking":
+        return RANKING_K
     return max(len(classes), 1)

@@ -94,3 +94,14 @@ def test_the_briefs_contract_line_states_the_ranking_form():
     line = returns_line(SimpleNamespace(manifest=SimpleNamespace(task=task)))
     assert f"shape **(n, {RANKING_K})**" in line and "`doc_id`" in line and "best first" in line
     assert "no id twice" in line
+
+
+def test_the_predictions_reader_reads_a_full_ranking(tmp_path):
+    from pitfalls.fs.predictions import load_predictions
+    from pitfalls.library.metrics_sequence import prediction_width
+
+    assert prediction_width("ranking", ()) == RANKING_K
+    pred = _ranking(300)
+    np.save(tmp_path / "predictions.npy", pred)
+    got = load_predictions(tmp_path, n_rows=300, n_cols=prediction_width("ranking", ()))
+    assert isinstance(got, np.ndarray) and np.array_equal(got, pred)
