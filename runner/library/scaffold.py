@@ -9,8 +9,8 @@ import dataclasses
 import difflib
 import functools
 import importlib.util
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
