@@ -92,6 +92,8 @@ def test_looking_queries_up_in_the_library_scores_no_better_than_train_csv(data)
 
     scores = {name: ranking_score("ndcg_at_10", labels, pred) for name, pred in
               [("train.csv", honest), ("library", attack)]}
+    # The library's larger document set gives slightly better idf statistics (worth up to about
+    # 0.007 over secrets tried: 0.754 vs 0.753 here, 0.722 vs 0.715 on another), never the pairs.
     assert scores["library"] <= scores["train.csv"] + 0.01, scores
     assert scores["train.csv"] > 0.5, scores  # a real search, not a broken straw man
 
