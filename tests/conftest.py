@@ -18,6 +18,9 @@ from pitfalls.service import api
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
+# The shipped files of scaffolds that declare [variants], for the whole run: module- and session-scoped
+# fixtures (a live session started once per file) run before the function-scoped pin below.
+os.environ.setdefault("PITFALLS_VARIANT", "base")
 UNIT = Path(__file__).resolve().parent / "unit"
 # No conftest.py in tests/unit/: test files do `from conftest import run_cli`, and a second module
 # named conftest would shadow this one depending on collection order. Unit-only fixtures go here.

@@ -78,7 +78,8 @@ def fresh(built, tmp_path_factory) -> dict[str, Path]:
     elsewhere = root / "elsewhere"  # not the checkout, not the venv
     elsewhere.mkdir()
     env = {"PATH": f"{venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8",
-           "PITFALLS_HOME": str(root / "home")}
+           "PITFALLS_HOME": str(root / "home"),
+           "PITFALLS_VARIANT": "base"}  # the shipped tumor_triage (it declares [variants])
     return {"venv": venv, "python": python, "site": site, "cwd": elsewhere, "env": env, "root": root}
 
 
