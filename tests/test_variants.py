@@ -143,6 +143,28 @@ def test_a_bug_pool_plants_a_subset_and_reveal_names_only_those(tmp_path):
     assert len(set(planted.values())) == 2  # both subsets occur over twelve ids
 
 
+def test_bug_texts_of_a_variant_name_its_columns_in_reveal_dashboard_and_report(tmp_path):
+    """The catalog's texts and the scaffold's [wording] texts are rewritten like the code: a candidate
+    whose workspace has rentals_prev3_mean is never told about rentals_3d_avg."""
+    from pitfalls.library.catalogs import bug_entry
+    from pitfalls.library.variant import quirk_entry_of
+    from pitfalls.live.report_summary import bug_fixes
+
+    root = _copy(tmp_path, REPO / "scaffolds" / "bike_demand",
+                 extra='[variants]\ncolumns = { rentals_3d_avg = ["rentals_prev3_mean"] }\n'
+                       '[wording.stale_final_fit]\ntitle = "Refit missing; rentals_3d_avg kept"\n')
+    base = load_scaffold(root)
+    v = variant_scaffold(base, "v2")
+    assert "rentals_3d_avg" in bug_entry("lookahead_feature_used", base.manifest.wording)["description"]
+    texts = {b: bug_entry(b, v.manifest.wording) for b in v.manifest.bugs}
+    assert "exported rentals_prev3_mean as it is" in texts["lookahead_feature_used"]["description"]
+    assert texts["stale_final_fit"]["title"] == "Refit missing; rentals_prev3_mean kept"
+    assert not any("rentals_3d_avg" in str(entry) for entry in texts.values()), texts
+    report = bug_fixes(v.manifest.bugs, [], {}, [], wording=v.manifest.wording)
+    assert report[-1]["title"] == "Refit missing; rentals_prev3_mean kept"
+    assert quirk_entry_of(v, "temporal_leakage")["title"] == quirk_entry_of(base, "temporal_leakage")["title"]
+
+
 # -- practice draws one --------------------------------------------------------------------------------
 def test_practice_draws_a_variant_records_it_and_takes_variant(tmp_path, monkeypatch):
     monkeypatch.delenv("PITFALLS_VARIANT")

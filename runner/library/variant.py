@@ -120,11 +120,36 @@ def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
             words = Rewrite(chosen.renames, {})
             manifest = dataclasses.replace(
                 base.manifest, bugs=chosen.planted, hints=tuple(words.text(h) for h in base.manifest.hints),
+                wording=_wording(base, chosen),
                 quirk_bugs={q: tuple(b for b in bs if b in planted) for q, bs in base.manifest.quirk_bugs.items()})
             named = {"id": f"{base.name}@{variant}"} if "id" in {f.name for f in dataclasses.fields(base)} else {}
             _built[key] = dataclasses.replace(base, manifest=manifest, root=root, **named,
                                               variant=Variant(id=variant, base=base, draw=chosen))
         return _built[key]
+
+
+def _wording(base: Scaffold, chosen: Draw) -> dict[str, dict[str, str]]:
+    """Every planted bug's texts (the base's ``[wording]``, else the catalog's) rewritten for the
+    variant, as the variant's ``[wording]``: whatever reads ``bug_entry(bug, manifest.wording)`` (the
+    reveal, the dashboard, the report) then names the variant's columns and constants."""
+    from pitfalls.library.catalogs import bug_entry
+    from pitfalls.library.wording import FIELDS
+
+    rewrite = Rewrite(chosen.renames, chosen.constants)
+    return {bug: {k: rewrite.text(v) for k, v in bug_entry(bug, base.manifest.wording).items()
+                  if k in FIELDS and isinstance(v, str)} for bug in chosen.planted}
+
+
+def quirk_entry_of(scaffold: Scaffold, quirk_id: str) -> dict[str, Any]:
+    """``quirk_id``'s catalog entry as ``scaffold`` shows it: a variant's texts name its columns and
+    constants (a shipped scaffold's: the catalog's)."""
+    from pitfalls.library.catalogs import quirk_entry
+
+    entry = quirk_entry(quirk_id)
+    if scaffold.variant is None:
+        return entry
+    rewrite = Rewrite(scaffold.variant.draw.renames, scaffold.variant.draw.constants)
+    return {k: rewrite.text(v) if isinstance(v, str) and k != "id" else v for k, v in entry.items()}
 
 
 # -- the variant's folder ---------------------------------------------------------------------------

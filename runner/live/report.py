@@ -20,9 +20,10 @@ from pitfalls.core.finals import final_submission
 from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import notebook_text, read_files
-from pitfalls.library.catalogs import bug_entry, quirk_entry
+from pitfalls.library.catalogs import bug_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.variant import quirk_entry_of
 from pitfalls.library.workspace import NOT_THE_CANDIDATES, create_workspace
 from pitfalls.live.report_chart import chart_svg
 from pitfalls.live.report_diffs import submission_diffs
@@ -167,7 +168,7 @@ def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
                     f'{"<br><span class=muted>self-reported</span>" if last.get("self_reported", True) else ""}</td>'
                     f'<td>{f"#{first}" if first else "—"}</td><td class="muted">{escape(last["evidence"])}'
                     f'{_tamper_html(last.get("tampering", []))}</td></tr>')
-    quirks = "".join(f"<li><b>{escape(q)}</b>: {escape(quirk_entry(q).get('title', ''))}</li>"
+    quirks = "".join(f"<li><b>{escape(q)}</b>: {escape(quirk_entry_of(scaffold, q).get('title', ''))}</li>"
                      for q in scaffold.manifest.quirks)
     return (f"<table><tr><th>planted bug</th><th>final verdict</th><th>first fixed in</th><th>evidence</th></tr>"
             f"{''.join(rows)}</table><h3>Planted data quirks</h3><ul>{quirks}</ul>")

@@ -19,7 +19,7 @@ from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_id, scaffold_names
-from pitfalls.library.variant import choose
+from pitfalls.library.variant import choose, quirk_entry_of
 from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.probes import worker
@@ -336,13 +336,13 @@ def planted_entries(scaffold: Scaffold, found: dict[str, ProbeResult]) -> tuple[
                                                                               list[dict[str, Any]]]:
     """The reveal's bugs (catalog entry and probe verdict) and quirks (catalog entry, what was planted and
     the found/missed status of :func:`quirk_status`), from the probe results ``found`` by bug id."""
-    from pitfalls.library.catalogs import bug_entry, quirk_entry
+    from pitfalls.library.catalogs import bug_entry
 
     bugs = [{**_public(bug_entry(b, scaffold.manifest.wording)), "status": found[b].status, "evidence": found[b].evidence,
              "self_reported": found[b].self_reported, "tampering": found[b].tampering}
             for b in scaffold.manifest.bugs]
     planted = {q["id"]: q for q in scaffold.dataset().quirks}
-    quirks = [{**_public(quirk_entry(q)), "planted": planted.get(q, {}),
+    quirks = [{**_public(quirk_entry_of(scaffold, q)), "planted": planted.get(q, {}),
                "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
               for q in scaffold.manifest.quirks]
     return bugs, quirks

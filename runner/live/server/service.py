@@ -27,9 +27,10 @@ from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import NotebookError, list_files, notebook_cells, read_text
 from pitfalls.library.brief import scale_line
-from pitfalls.library.catalogs import bug_entry, quirk_entry
+from pitfalls.library.catalogs import bug_entry
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold
+from pitfalls.library.variant import quirk_entry_of
 from pitfalls.library.workspace import NOT_THE_CANDIDATES
 from pitfalls.live import containers, timer
 from pitfalls.live.given_hints import HINT_GIVEN, given_hints
@@ -226,7 +227,7 @@ class SessionService(SeatService):
             subs = [{**_submission(s), "final": final is not None and s["id"] == final.submission_id} for s in rows]
             events = store.events(row["id"])
         return {"session": self._session_view(row, clock_of(row, events)), "submissions": subs, "bugs": self._bugs(subs),
-                "quirks": [_short(quirk_entry(q)) for q in self.scaffold.manifest.quirks],
+                "quirks": [_short(quirk_entry_of(self.scaffold, q)) for q in self.scaffold.manifest.quirks],
                 "final": final.view() if final else None,
                 "notes": [{"id": e["id"], "at": e["at"], "text": e["data"].get("text", "")}
                           for e in events if e["kind"] == "note"],
