@@ -196,6 +196,29 @@ def test_the_cli_names_the_variant(tmp_path):
     assert json.loads(out.stdout)["scaffold"].endswith("_template@v12"), out.stdout
 
 
+@pytest.mark.slow
+def test_session_start_measures_a_new_variants_scale_before_the_clock_runs_and_says_so(tmp_path):
+    """A newly drawn variant's scale costs two training runs: ``session start`` spends them before the
+    candidate's lab answers (the clock stays down), so neither the clock nor the first submission pays."""
+    from pitfalls.core.clock import session_clock
+    from pitfalls.live import sessions
+    from pitfalls.scoring.anchors import cached_anchors
+
+    root = _copy(tmp_path)
+    store = api.Store()
+    live = sessions._create(store, scaffold=str(root), candidate="c", duration_minutes=30, host="127.0.0.1",
+                            port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=512, fill=False, variant="v3")
+    assert live.scaffold.endswith("_template@v3")
+    said: list[str] = []
+    sessions.prepare_scale(live, said.append)
+    assert said == ["measuring the scoring scale of variant v3 of lib/_template (once per variant, about two "
+                    "training runs)..."], said
+    assert cached_anchors(load_scaffold(live.scaffold, source=live.scaffold_source)) is not None
+    assert not session_clock(store, live.session_id).up  # nothing counted against the candidate
+    sessions.prepare_scale(live, said.append)
+    assert len(said) == 1  # measured once per variant
+
+
 # -- attacks: a candidate who read this repository -------------------------------------------------------
 def test_a_candidate_who_read_the_repository_gets_neither_the_shipped_workspace_nor_a_repeatable_one(tmp_path, monkeypatch):
     """The shipped workspace and data are not what two draws give, the two draws differ from each
@@ -229,6 +252,25 @@ def test_pitfalls_variant_pins_what_choose_picks(tmp_path, monkeypatch):
     assert choose(base) is base  # tests pin the shipped files (tests/conftest.py)
     monkeypatch.setenv("PITFALLS_VARIANT", "v4")
     assert choose(base).variant.id == "v4" and choose(base, "v5").variant.id == "v5"
+
+
+def test_a_pinned_pitfalls_variant_leaves_scaffolds_without_variants_alone_and_is_named_when_wrong(tmp_path,
+                                                                                                  monkeypatch):
+    """One pinned id serves a run over every scaffold: those without [variants] ignore it, while an
+    explicit --variant on them is still refused; a bad pinned id is blamed on the variable, not on --variant."""
+    monkeypatch.setenv("PITFALLS_VARIANT", "v4")
+    assert choose(load_scaffold("glyph_cnn")).name == "glyph_cnn"
+    assert api.start_practice(name=str(TEMPLATE), directory=tmp_path / "plain")["scaffold"] == "_template"
+    with pytest.raises(ManifestError, match=r"Got --variant v2 instead\."):
+        api.start_practice(name=str(TEMPLATE), directory=tmp_path / "explicit", variant="v2")
+    root = _copy(tmp_path)
+    assert api.start_practice(name=str(root), directory=tmp_path / "pinned")["scaffold"].endswith("_template@v4")
+    monkeypatch.setenv("PITFALLS_VARIANT", "v0")
+    with pytest.raises(ManifestError) as info:
+        api.start_practice(name=str(root), directory=tmp_path / "bad")
+    assert "`$PITFALLS_VARIANT` must be an id v1 .. v99999. Got 'v0' instead." in str(info.value)
+    assert "--variant" not in str(info.value)
+    assert api.start_practice(name=str(root), directory=tmp_path / "given", variant="v5")["scaffold"].endswith("@v5")
 
 
 # -- the check -----------------------------------------------------------------------------------------

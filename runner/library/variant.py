@@ -72,17 +72,26 @@ def pick(scaffold_id: str, spec: VariantSpec | None, variant: str | None = None)
     """What a new session records for ``scaffold_id``: ``ID@vN`` or ``ID`` (see :func:`choose`),
     decided from the manifest's ``[variants]`` alone (nothing is built).
 
+    ``$PITFALLS_VARIANT`` (used when ``variant`` is None) applies only to scaffolds that declare
+    variants: one pinned id serves a run over every scaffold, those without variants included.
+
     Raises:
-        ManifestError: an id that is not one of the scaffold's, or any id for a scaffold without variants.
+        ManifestError: an id that is not one of the scaffold's (naming where it came from: ``--variant``
+            or ``$PITFALLS_VARIANT``), or an explicit id for a scaffold without variants.
     """
-    variant = variant or os.environ.get(VARIANT_ENV) or None
+    source = "--variant"
+    if not variant and os.environ.get(VARIANT_ENV):
+        variant, source = os.environ[VARIANT_ENV], f"${VARIANT_ENV}"
+        if spec is None:
+            return scaffold_id
+    variant = variant or None
     if variant == SHIPPED or (variant is None and spec is None):
         return scaffold_id
     if spec is None:
         raise ManifestError(path=f"{scaffold_id}: scaffold.toml", field="variants",
                             expected="a [variants] table (the scaffold declares no variants)",
                             got=f"--variant {variant}", hint="Leave --variant out for this scaffold.")
-    return f"{scaffold_id}@{check_id(spec, variant or new_id(spec), name=scaffold_id)}"
+    return f"{scaffold_id}@{check_id(spec, variant or new_id(spec), name=scaffold_id, source=source)}"
 
 
 def choose(base: Scaffold, variant: str | None = None) -> Scaffold:
@@ -108,8 +117,8 @@ def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
     if spec is None:
         raise ManifestError(path=str(base.root / "scaffold.toml"), field="variants",
                             expected="a [variants] table (the scaffold declares no variants)",
-                            got=f"--variant {variant}", hint="Leave --variant out for this scaffold.")
-    check_id(spec, variant, name=base.name)
+                            got=f"{base.name}@{variant}", hint=f"Load {base.name} without @{variant}.")
+    check_id(spec, variant, name=base.name, source=f"the id of {base.name}@{variant}")
     chosen = draw(spec, variant=variant, bugs=base.manifest.bugs, public_seed=base.manifest.dataset_seed,
                   secret=base.secret)
     key = (str(base.root), base.secret, base.name, variant)

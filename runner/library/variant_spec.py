@@ -132,17 +132,19 @@ def _fail(path: Path, key: str, expected: str, got: Any, hint: str = "") -> None
                         hint=hint or "See scaffolds/STANDARD.md, [variants].")
 
 
-def check_id(spec: VariantSpec, variant: str, *, name: str) -> str:
-    """``variant`` if it is an id of ``spec`` (``v1`` .. ``v{size}``).
+def check_id(spec: VariantSpec, variant: str, *, name: str, source: str = "--variant") -> str:
+    """``variant`` if it is an id of ``spec`` (``v1`` .. ``v{size}``); ``source`` says where the id
+    came from (``--variant``, ``$PITFALLS_VARIANT``, a session's record), for the error.
 
     Raises:
         ManifestError: another text, or a number past ``count``.
     """
     found = VARIANT_ID.match(variant)
     if not found or int(found[1]) > spec.size:
-        raise ManifestError(path=f"{name}: scaffold.toml", field="--variant",
-                            expected=f"an id v1 .. v{spec.size}", got=repr(variant),
-                            hint="Leave --variant out to draw one at random.")
+        hint = ("Set it to base or an id in that range, or unset it to draw one at random." if source.startswith("$")
+                else f"Leave {source} out to draw one at random.")
+        raise ManifestError(path=f"{name}: scaffold.toml", field=source,
+                            expected=f"an id v1 .. v{spec.size}", got=repr(variant), hint=hint)
     return variant
 
 

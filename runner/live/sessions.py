@@ -152,11 +152,28 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                                  session_id=session_id, host=host, port=port, url_host=url_host, memory_mb=memory_mb,
                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant)
     session_id = live.session_id if resumed else None
+    prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
     server = _start_parts(live, store, new=not session_id)
     if server is not None:
         wait_for_server(live, server)
     timer.mark_up(store, live.session_id)  # the candidate's lab answers through the server: time counts
     return session_info(live, store=store, resumed=bool(session_id))
+
+
+def prepare_scale(live: LiveSession, progress: Callable[[str], None] | None = None) -> None:
+    """Measure the session's scoring scale now unless cached (runner/scoring/anchors.py): a newly
+    drawn variant's takes two training runs, which must not run on the candidate's clock nor hold
+    up their first submission. A failure is reported to ``progress`` and left to the session
+    server, which measures again."""
+    from pitfalls.core.errors import PitfallsError
+    from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.scoring.anchors import anchors
+
+    try:
+        anchors(load_scaffold(live.scaffold, source=live.scaffold_source or None), say=progress)
+    except PitfallsError as exc:
+        if progress is not None:
+            progress(f"warning: the scoring scale could not be measured ({exc}); the session server tries again.")
 
 
 def open_session(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None,

@@ -42,13 +42,14 @@ from pitfalls.scoring.anchor_cache import (  # the cache, read by the pipeline t
     write_anchors,
 )
 
-__all__ = ["PREPARING", "TEST_SECRETS", "Anchors", "Spread", "anchors", "anchors_path", "cached_anchors",
+__all__ = ["PREPARING", "preparing", "TEST_SECRETS", "Anchors", "Spread", "anchors", "anchors_path", "cached_anchors",
            "content_hash", "measure", "measure_secrets", "spread"]
 
 TEST_SECRETS: tuple[bytes, ...] = tuple(hashlib.sha256(f"pitfalls calibration test secret {i}".encode()).digest()
                                         for i in range(5))
 """Five pinned 256-bit secrets, derived from a fixed string: what ``[calibration]`` is measured over."""
-PREPARING = "preparing the scoring scale (once per installation)..."
+PREPARING = "measuring the scoring scale"
+"""How the line :func:`anchors` says before a measurement begins (:func:`preparing`)."""
 runs = 0
 """How many measurements this process made (tests assert a cached call does not measure)."""
 
@@ -57,7 +58,7 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
     """This installation's anchors for ``scaffold``: cached, or measured now (and cached).
 
     Args:
-        say: told :data:`PREPARING` before a measurement starts (the caller's user waits for it).
+        say: told :func:`preparing` before a measurement starts (the caller's user waits for it).
 
     Raises:
         PitfallsError: the starter or the reference does not score on this installation's data.
@@ -71,7 +72,7 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
         if found is not None:
             return found
         if say is not None:
-            say(PREPARING)
+            say(preparing(scaffold))
         try:
             found = measure(scaffold)
         except PitfallsError:  # a time limit hit on a machine busy for a moment: one more try
@@ -82,6 +83,15 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
             pass
     _memo[path] = found
     return found
+
+
+def preparing(scaffold: Scaffold) -> str:
+    """What a user waiting for :func:`anchors` to measure is told: a variant's scale is measured once
+    per variant (each draws its own data), a shipped scaffold's once per installation."""
+    if scaffold.variant is not None:
+        return (f"{PREPARING} of variant {scaffold.variant.id} of {scaffold.variant.base.name} (once per variant, "
+                "about two training runs)...")
+    return f"{PREPARING} of {scaffold.name} (once per installation, about two training runs)..."
 
 
 def measure(scaffold: Scaffold, *, kind: str = "submit") -> Anchors:
