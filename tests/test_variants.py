@@ -165,6 +165,35 @@ def test_bug_texts_of_a_variant_name_its_columns_in_reveal_dashboard_and_report(
     assert quirk_entry_of(v, "temporal_leakage")["title"] == quirk_entry_of(base, "temporal_leakage")["title"]
 
 
+def test_an_unplanted_pool_bug_leaves_its_fixed_code_without_the_references_explanations(tmp_path):
+    """The fixed lines of a pool bug a variant leaves out are the reference's code, but not the
+    reference's comments explaining the fix (which would tell a candidate what the shipped scaffold gets
+    wrong there); the code is token for token the same."""
+    import ast
+
+    from pitfalls.library.variant import Rewrite
+
+    root = _copy(tmp_path, REPO / "scaffolds" / "tumor_triage",
+                 extra='[variants]\nbug_pool = ["inverted_class_weights", "leak_feature_used"]\nplant = 1\n')
+    base = load_scaffold(root)
+    explanation = "'balanced' weights each class by the inverse of its frequency"
+    assert explanation in (root / "solution" / "train.py").read_text()
+    seen = set()
+    for i in range(1, 9):
+        v = variant_scaffold(base, f"v{i}")
+        planted = "inverted_class_weights" in v.manifest.bugs
+        seen.add(planted)
+        starter = (v.root / "workspace" / "train.py").read_text()
+        if planted:
+            continue
+        assert 'class_weight="balanced"' in starter and explanation not in starter
+        unstripped = Rewrite(v.variant.draw.renames, v.variant.draw.constants).tree(
+            materialize(scaffold=base, target=tmp_path / f"raw{i}", reference=True, bugs=list(v.manifest.bugs),
+                        starter_edits=True))["train.py"]
+        assert explanation in unstripped and ast.dump(ast.parse(unstripped)) == ast.dump(ast.parse(starter))
+    assert seen == {True, False}
+
+
 # -- practice draws one --------------------------------------------------------------------------------
 def test_practice_draws_a_variant_records_it_and_takes_variant(tmp_path, monkeypatch):
     monkeypatch.delenv("PITFALLS_VARIANT")

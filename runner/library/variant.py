@@ -170,7 +170,8 @@ def _folder(base: Scaffold, chosen: Draw) -> Path:
     digest = hashlib.sha256(json.dumps(chosen.public(), sort_keys=True).encode())
     for path in sorted(p for p in base.root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(str(path.relative_to(base.root)).encode() + b"\0" + path.read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for own in sorted(Path(__file__).parent.glob("variant*.py")):  # how variants are built
+        digest.update(own.read_bytes())
     digest.update(seed_tag(base.data_seed()).encode())
     final = home() / "variants" / f"{base.manifest.name}-{chosen.id}-{digest.hexdigest()[:16]}"
     if final.is_dir():
@@ -189,7 +190,8 @@ def _folder(base: Scaffold, chosen: Draw) -> Path:
 
 
 def _write(base: Scaffold, chosen: Draw, out: Path) -> None:
-    from pitfalls.library.variants import materialize
+    from pitfalls.library.variant_comments import strip_fix_comments
+    from pitfalls.library.variants import materialize, mutants
 
     rewrite = Rewrite(chosen.renames, chosen.constants)
     with tempfile.TemporaryDirectory(prefix="pitfalls-variant-") as tmp:
@@ -197,8 +199,11 @@ def _write(base: Scaffold, chosen: Draw, out: Path) -> None:
         if set(chosen.planted) == set(base.manifest.bugs):
             starter = rewrite.tree(base.workspace_dir)
         else:
-            starter = rewrite.tree(materialize(scaffold=base, target=Path(tmp) / "starter", reference=True,
-                                               bugs=list(chosen.planted), starter_edits=True))
+            folder = materialize(scaffold=base, target=Path(tmp) / "starter", reference=True,
+                                 bugs=list(chosen.planted), starter_edits=True)
+            strip_fix_comments(folder, [e for b, edits in mutants(base).items() if b not in chosen.planted
+                                        for e in edits])
+            starter = rewrite.tree(folder)
         rewrite.require_constants(starter, ref, base)
         tables = {b: rewrite.tree(materialize(scaffold=base, target=Path(tmp) / b, reference=True, bug=b))
                   for b in chosen.planted}
