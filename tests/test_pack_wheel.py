@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -127,6 +128,23 @@ def test_the_installed_pack_is_listed_practised_and_scored_from_anywhere(venv):
                               env=venv["env"]).stdout)
     assert [h["status"] for h in history] == ["scored"], history
     print(f"pack: list+practice+submit+hint+history: {time.monotonic() - started:.1f} s")
+
+
+def test_a_failing_pack_discovery_shows_no_pack_file_in_the_sandbox(venv):
+    """The attack: a bad $PITFALLS_SCAFFOLDS makes pack discovery raise; the built-in scaffold still
+    runs, and its train.py walks site-packages for the installed pack's solution and its RECORD."""
+    env = {**venv["env"], "PITFALLS_SCAFFOLDS": str(venv["root"] / "nonexistent")}
+    work = venv["root"] / "attack-ws"
+    _run([str(venv["pitfalls"]), "practice", "tumor_triage", "--dir", str(work), "--no-jupyter"], cwd=venv["cwd"],
+         env=env)
+    site = str(venv["site"])
+    (work / "train.py").write_text(  # stops at once: only the listing matters, no training
+        f"import os\nseen = sorted(os.path.join(d, n) for d, _, files in os.walk({site!r}) for n in files\n"
+        "              if 'acme' in os.path.join(d, n))\nprint('ACMESEEN', len(seen), seen[:2], flush=True)\nraise SystemExit(3)\n")
+    proc = subprocess.run([str(venv["pitfalls"]), "submit", "--dir", str(work), "--json", "--no-probes"],
+                          cwd=venv["cwd"], env=env, capture_output=True, text=True, timeout=300)
+    seen = re.findall(r"ACMESEEN (\d+)", proc.stdout + proc.stderr)
+    assert seen and set(seen) == {"0"}, proc.stdout[-3000:] + proc.stderr[-3000:]  # the train ran, saw nothing
 
 
 def test_the_installed_pack_passes_the_quick_checks(venv):

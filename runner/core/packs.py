@@ -262,9 +262,38 @@ def pack_of(scaffold_id: str) -> Pack | None:
 
 
 def pack_folders() -> list[Path]:
-    """Every pack's folder (the sandbox hides them: they hold solutions and guides); none when the
-    packs cannot be read (the command that needs them says why)."""
+    """Every folder the sandbox hides for packs (they hold solutions and guides): each registered
+    pack's, plus, read without validating, each ``$PITFALLS_SCAFFOLDS`` folder, each entry point's
+    package folder and each adopted folder, so a pack that fails its checks (or a collision that
+    makes :func:`packs` raise) is hidden all the same; then each entry point's ``.dist-info``
+    (:func:`entry_point_metadata`)."""
+    found: list[Path] = [*env_folders(), *_adopted]
     try:
-        return [p.folder for p in packs()]
+        found += [p.folder for p in packs()]
     except PitfallsError:
-        return [*env_folders(), *_adopted]
+        pass  # the command that needs the packs says why; the raw folders below are hidden anyway
+    found += _raw_entry_point_folders() + entry_point_metadata()
+    return list(dict.fromkeys(found))
+
+
+def _raw_entry_point_folders() -> list[Path]:
+    """The package folder of every entry point of the group, whatever its validity (unchecked)."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        try:
+            spec = importlib.util.find_spec(ep.module)
+        except Exception:  # noqa: BLE001 - a broken distribution must not keep the others visible
+            continue
+        found += [Path(p).resolve() for p in (spec.submodule_search_locations or [])] if spec else []
+    return found
+
+
+def entry_point_metadata() -> list[Path]:
+    """The metadata folder (``.dist-info``, ``.egg-info``) of every distribution registering an
+    entry point of the group: its RECORD lists every file of the pack."""
+    found = []
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        path = getattr(ep.dist, "_path", None)  # PathDistribution's folder: no public accessor
+        if isinstance(path, Path) and path.is_dir():
+            found.append(path.resolve())
+    return found

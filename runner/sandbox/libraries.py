@@ -11,7 +11,8 @@ the same rules (:func:`python_view`):
   catalogs, the data-set generators, and every scaffold pack's folder: runner/core/packs.py) and the whole source checkout (``.git``, tests, ``build/``)
   are hidden wherever a mounted folder holds them (``pip install -e git+...`` puts the checkout in
   ``<venv>/src/pitfalls``), and so is any other copy of pitfalls found by its content: a folder
-  holding ``scaffolds/*/solution`` or a ``pitfalls`` package with ``scaffolds``;
+  holding ``scaffolds/*/solution``, a ``pitfalls`` package with ``scaffolds``, or ``*/scaffold.toml``
+  (a scaffold pack that discovery missed);
 - the host's private folders ($PITFALLS_HOME, the user's home, the scheduler's folder, the temp
   folder) are hidden wherever a mounted folder holds them;
 - a ``.pth`` folder inside or holding any of these is not mounted at all;
@@ -105,16 +106,22 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def _is_copy(folder: str) -> bool:
-    """``folder`` is a pitfalls checkout or package (or a copy): it holds ``scaffolds/*/solution``,
-    or it is a ``pitfalls`` folder holding ``scaffolds``."""
+    """``folder`` is a pitfalls checkout or package (or a copy) or a scaffold pack (or a copy): it
+    holds ``scaffolds/*/solution``, it is a ``pitfalls`` folder holding ``scaffolds``, or it holds a
+    scaffold, a folder with a ``scaffold.toml`` (a pack's ``acme_pitfalls/tumor_triage``: its manifest
+    names the planted bugs, so no ``solution`` folder is needed to hide it)."""
     scaffolds = os.path.join(folder, "scaffolds")
-    if not os.path.isdir(scaffolds):
-        return False
-    if os.path.basename(folder) == "pitfalls":
-        return True
+    if os.path.isdir(scaffolds):
+        if os.path.basename(folder) == "pitfalls" or _holds(scaffolds, "solution"):
+            return True
+    return _holds(folder, "scaffold.toml")
+
+
+def _holds(folder: str, name: str) -> bool:
+    """Some sub-folder of ``folder`` holds ``name`` (a file or folder)."""
     try:
-        with os.scandir(scaffolds) as entries:
-            return any(e.is_dir() and os.path.isdir(os.path.join(e.path, "solution")) for e in entries)
+        with os.scandir(folder) as entries:
+            return any(e.is_dir() and os.path.exists(os.path.join(e.path, name)) for e in entries)
     except OSError:
         return False
 

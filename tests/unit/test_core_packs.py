@@ -193,6 +193,44 @@ def test_an_entry_point_and_a_folder_with_one_name_collide(tmp_path, monkeypatch
         scaffold_names()
 
 
+# -- what a sandbox hides ----------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["bad_variable", "underscored_only", "twin", "broken_other"])
+def test_a_sandbox_hides_an_entry_point_pack_whose_discovery_fails(tmp_path, monkeypatch, case):
+    """The attack: make discovery raise (a bad $PITFALLS_SCAFFOLDS, a pack with only `_` scaffolds, two
+    packs with one name, another distribution's bad entry point), then read the installed pack."""
+    from pitfalls.sandbox.libraries import Host, secrets_inside
+
+    site = tmp_path / "site"
+    package = distribution(site, "acme_pitfalls")
+    monkeypatch.syspath_prepend(str(site))
+    if case == "bad_variable":
+        monkeypatch.setenv(packs.ENV, str(tmp_path / "nonexistent"))
+    elif case == "underscored_only":
+        (package / "churn").rename(package / "_churn")
+    elif case == "twin":
+        use(monkeypatch, pack(tmp_path, "acme", ("churn",)))
+    else:
+        other = site / "other-1.0.dist-info"
+        other.mkdir()
+        (other / "METADATA").write_text("Metadata-Version: 2.1\nName: other\nVersion: 1.0\n")
+        (other / "entry_points.txt").write_text("[pitfalls.scaffolds]\nother = no_such_module_here\n")
+    with pytest.raises(PackError):
+        packs.packs()
+    hidden = secrets_inside(str(site), Host.current())
+    assert str(package) in hidden and str(site / "acme_pitfalls-1.0.dist-info") in hidden, hidden
+
+
+def test_a_pack_folder_nobody_registered_is_hidden_by_its_content(tmp_path):
+    """No registry at all (another interpreter's packs, a copy): a folder holding */scaffold.toml."""
+    from pitfalls.sandbox.libraries import Host, secrets_inside
+
+    site = tmp_path / "lib" / "site-packages"
+    folder = pack(site, "acme_pitfalls", ("churn",))
+    shutil.rmtree(folder / "churn" / "solution")  # its manifest alone names the planted bugs
+    (site / "numpy").mkdir()
+    assert secrets_inside(str(tmp_path), Host(checkout=None)) == [str(folder)]
+
+
 # -- a pack's catalog entries ----------------------------------------------------------------------
 def test_a_pack_s_bug_kinds_join_the_catalog(tmp_path, monkeypatch):
     a = pack(tmp_path, "acme", ("churn",))
