@@ -104,7 +104,7 @@ def test_the_installed_pack_is_listed_practised_and_scored_from_anywhere(venv):
     listed = {i["name"]: i for i in json.loads(pitfalls(venv, "list", "--json"))}
     assert listed[PACK_ID]["title"] == TITLE and listed["tumor_triage"]["title"] != TITLE, listed.keys()
     bugs = json.loads(pitfalls(venv, "bugs", "--json"))
-    assert bugs["acme_kind"]["title"] == "ACME's own bug kind"  # the pack's catalog entry joined the catalog
+    assert bugs["acme/acme_kind"]["title"] == "ACME's own bug kind"  # the pack's catalog entry joined the catalog
     work = venv["root"] / "acme-ws"
     pitfalls(venv, "practice", PACK_ID, "--dir", str(work), "--no-jupyter")
     marker = json.loads((work / ".pitfalls.json").read_text())

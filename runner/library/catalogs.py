@@ -2,8 +2,9 @@
 
 Each catalog is a folder of TOML files, one table per kind, so teams add kinds in files of their
 own; an id defined in two files is an error. A scaffold pack (runner/core/packs.py) brings its own
-``bugs/*.toml`` and ``quirks/*.toml``: they join the shipped catalog while the pack is known, and an
-id a pack defines again (the shipped catalog's or another pack's) is an error naming both files. Every entry is checked against its declaration
+``bugs/*.toml`` and ``quirks/*.toml``: they join the shipped catalog as ``PACK/id`` while the pack is
+known (and under the bare id its scaffolds plant when no other catalog defines it: an id defined twice
+fails only for the packs involved, :func:`clashes`). Every entry is checked against its declaration
 (:class:`~pitfalls.library.schema.BugEntry`, :class:`~pitfalls.library.schema.QuirkEntry`) when the
 catalog is first read: an unknown key (``silent_onn``) is an error with a did-you-mean.
 """
@@ -86,22 +87,38 @@ def catalog_folders(kind: str) -> list[Path]:
 
 
 def merged(kind: str) -> dict[str, dict[str, Any]]:
-    """The ``bugs`` or ``quirks`` catalog: the shipped entries and every known pack's.
-
-    Raises:
-        ManifestError: an id defined in two catalogs (naming both files).
-    """
-    entries: dict[str, dict[str, Any]] = {}
-    where: dict[str, Path] = {}
-    for folder in catalog_folders(kind):
-        for key, value in _load(folder, kind).items():
-            if key in entries:
-                first, second = _file_of(where[key], key), _file_of(folder, key)
-                raise ManifestError(path=str(second), field=key, expected=f"a {kind[:-1]} id no other catalog "
-                                    "defines", got=f"{key!r} in both {first} and {second}",
-                                    hint="A pack cannot override an entry: give its kind an id of its own.")
-            entries[key], where[key] = value, folder
+    """The ``bugs`` or ``quirks`` catalog: the shipped entries under their ids, every known pack's
+    entry as ``PACK/id``, and also under its bare id when no other catalog defines that id (a pack's
+    scaffolds plant bare ids). An id two catalogs define never fails the whole catalog: the bare id
+    stays the shipped entry's (or, between packs only, nobody's), so only the packs involved lose
+    it; :func:`clashes` says why."""
+    entries = dict(_load(package_folder(*SHIPPED[kind]), kind))
+    bare: dict[str, list[dict[str, Any]]] = {}
+    for pack in packs.packs():
+        if pack.catalog(kind).is_dir():
+            for key, value in _load(pack.catalog(kind), kind).items():
+                entries[f"{pack.name}/{key}"] = value
+                bare.setdefault(key, []).append(value)
+    entries.update({k: v[0] for k, v in bare.items() if len(v) == 1 and k not in entries})
     return entries
+
+
+def clashes(kind: str, pack_name: str) -> list[str]:
+    """Why ids of pack ``pack_name``'s ``bugs`` or ``quirks`` catalog cannot be used under their bare
+    id: each one the shipped catalog or another known pack defines too, naming both files."""
+    shipped = package_folder(*SHIPPED[kind])
+    folders = {p.name: p.catalog(kind) for p in packs.packs() if p.catalog(kind).is_dir()}
+    own = folders.pop(pack_name, None)
+    if own is None:
+        return []
+    out = []
+    for key in _load(own, kind):
+        for other in [shipped, *folders.values()]:
+            if key in _load(other, kind):
+                out.append(f"{kind[:-1].capitalize()} ids must be defined once. Got {key!r} in both "
+                           f"{_file_of(other, key)} and {_file_of(own, key)} instead. A pack cannot override or "
+                           "share an entry: give its kind an id of its own.")
+    return out
 
 
 def _file_of(folder: Path, key: str) -> Path:
@@ -131,11 +148,20 @@ def quirk_entry(quirk_id: str) -> dict[str, Any]:
 
 
 def catalog(kind: str, *, planted: bool = False) -> dict[str, dict[str, Any]]:
-    """The ``bugs`` or ``quirks`` catalog; with ``planted``, each entry lists its scaffolds."""
+    """The ``bugs`` or ``quirks`` catalog as listed: shipped ids bare, a pack's as ``PACK/id``; with
+    ``planted``, each entry lists its scaffolds."""
     from pitfalls.library.scaffold import load_scaffold, scaffold_names
 
     entries = bugs() if kind == "bugs" else quirks()
+    names = {p.name for p in packs.packs()}
+    listed = {k: v for k, v in entries.items() if "/" in k or k in _load(package_folder(*SHIPPED[kind]), kind)}
     if not planted:
-        return dict(entries)
-    users = {name: set(getattr(load_scaffold(name).manifest, kind)) for name in scaffold_names()}
-    return {k: {**v, "scaffolds": sorted(n for n, ids in users.items() if k in ids)} for k, v in entries.items()}
+        return listed
+    users: dict[str, set[str]] = {}
+    for name in scaffold_names():
+        pack_name = name.rpartition("/")[0]
+        for planted_id in getattr(load_scaffold(name).manifest, kind):
+            own = f"{pack_name}/{planted_id}"
+            key = own if pack_name in names and own in listed else planted_id
+            users.setdefault(key, set()).add(name)
+    return {k: {**v, "scaffolds": sorted(users.get(k, ()))} for k, v in listed.items()}

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from pitfalls.cli.main import cli
 from pitfalls.core import packs
-from pitfalls.core.errors import ManifestError, ScaffoldNotFound
+from pitfalls.core.errors import ScaffoldNotFound
 from pitfalls.core.packs import PackError
 from pitfalls.library import catalogs
 from pitfalls.library.scaffold import _load, load_scaffold, scaffold_names
@@ -242,26 +242,47 @@ def test_a_pack_s_bug_kinds_join_the_catalog(tmp_path, monkeypatch):
 
 
 def test_a_pack_cannot_override_a_shipped_entry(tmp_path, monkeypatch):
+    """Changed on purpose: the clash no longer fails the whole catalog; the bare id stays the shipped
+    entry, the pack's is listed as acme/ID, and clashes() names both files."""
     a = pack(tmp_path, "acme", ("churn",))
     (a / "bugs").mkdir()
     (a / "bugs" / "mine.toml").write_text(BUG.format(id="lookahead_feature_used"))
     use(monkeypatch, a)
-    with pytest.raises(ManifestError) as err:
-        catalogs.bugs()
+    assert catalogs.bugs()["lookahead_feature_used"]["title"] != "t"  # the shipped entry, not the pack's
+    assert catalogs.catalog("bugs")["acme/lookahead_feature_used"]["title"] == "t"
     shipped = REPO / "bugs" / "catalog" / "bike_demand.toml"
-    assert f"'lookahead_feature_used' in both {shipped} and {a / 'bugs' / 'mine.toml'}" in str(err.value)
+    (why,) = catalogs.clashes("bugs", "acme")
+    assert f"'lookahead_feature_used' in both {shipped} and {a / 'bugs' / 'mine.toml'}" in why
 
 
-def test_two_packs_defining_one_quirk_kind_are_refused(tmp_path, monkeypatch):
-    quirk = '[{id}]\nref = "team"\ntitle = "t"\ndescription = "d"\ndetect = "x"\nhandle = "y"\n'
-    folders = [pack(tmp_path, n, ("churn",)) for n in ("a", "b")]
+def test_two_packs_defining_one_id_fail_only_for_themselves(tmp_path, monkeypatch):
+    """Changed on purpose (was: every catalog read raised): teamA and teamB both define churn_leak;
+    the built-in catalog and listing still work, each pack's entry is listed as PACK/churn_leak, the
+    bare id is nobody's (so only those packs' scaffolds planting it fail bug_ids_known)."""
+    folders = [pack(tmp_path, n, ("churn",)) for n in ("teamA", "teamB")]
     for folder in folders:
-        (folder / "quirks").mkdir()
-        (folder / "quirks" / "q.toml").write_text(quirk.format(id="team_quirk"))
+        (folder / "bugs").mkdir()
+        (folder / "bugs" / "q.toml").write_text(BUG.format(id="churn_leak"))
     use(monkeypatch, *folders)
-    with pytest.raises(ManifestError) as err:
-        catalogs.quirks()
-    assert f"'team_quirk' in both {folders[0] / 'quirks' / 'q.toml'} and {folders[1] / 'quirks' / 'q.toml'}" in str(err.value)
+    listed = catalogs.catalog("bugs", planted=True)
+    assert {"teamA/churn_leak", "teamB/churn_leak", "lookahead_feature_used"} <= set(listed)
+    assert "churn_leak" not in catalogs.bugs() and "churn_leak" not in listed
+    assert "teamA/churn" in listed["leak_feature_used"]["scaffolds"]  # a pack's built-in ids still resolve
+    result = CliRunner().invoke(cli, ["bugs", "--json"])
+    assert result.exit_code == 0 and "teamB/churn_leak" in result.output, result.output
+    (why,) = catalogs.clashes("bugs", "teamA")
+    assert f"{folders[0] / 'bugs' / 'q.toml'}" in why and f"{folders[1] / 'bugs' / 'q.toml'}" in why
+
+
+def test_a_pack_s_own_id_is_listed_with_its_pack_and_its_scaffolds(tmp_path, monkeypatch):
+    a = pack(tmp_path, "acme", ("churn",))
+    (a / "bugs").mkdir()
+    (a / "bugs" / "churn.toml").write_text(BUG.format(id="acme_leak"))
+    toml = a / "churn" / "scaffold.toml"
+    toml.write_text(toml.read_text().replace('bugs = [', 'bugs = ["acme_leak", ', 1))
+    use(monkeypatch, a)
+    listed = catalogs.catalog("bugs", planted=True)
+    assert listed["acme/acme_leak"]["scaffolds"] == ["acme/churn"] and "acme_leak" not in listed
 
 
 # -- a session's recorded source -------------------------------------------------------------------
