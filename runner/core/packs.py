@@ -231,6 +231,10 @@ def locate(name_or_path: str | Path, source: str | Path | None = None) -> tuple[
 
 
 def _by_id(text: str) -> Path | None:
+    """The folder of id ``text``, or None. A ``_`` name is unlisted in both places, but a built-in
+    one stays loadable by its bare id (``_template``: ``pitfalls check _template``, `pitfalls new`'s
+    source, tests; the built-in folder is hidden from sandboxes like every pitfalls folder), while a
+    pack's (``acme/_draft``) is no id: a pack's drafts are not its scaffolds."""
     pack_name, _, name = text.rpartition("/")
     if not SCAFFOLD_NAME.fullmatch(name) or (pack_name and not PACK_NAME.fullmatch(pack_name)):
         return None

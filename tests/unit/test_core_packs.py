@@ -106,6 +106,8 @@ def test_a_template_like_name_of_a_pack_is_not_an_id(tmp_path, monkeypatch):
     assert "acme/_draft" not in scaffold_names()
     with pytest.raises(ScaffoldNotFound):
         packs.locate("acme/_draft")
+    assert packs.locate("_template")[1] == REPO / "scaffolds" / "_template"  # built-in: kept on purpose
+    assert "_template" not in scaffold_names()
 
 
 # -- collisions and bad packs ----------------------------------------------------------------------
