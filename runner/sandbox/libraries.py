@@ -112,16 +112,18 @@ def _is_copy(folder: str) -> bool:
     names the planted bugs, so no ``solution`` folder is needed to hide it)."""
     scaffolds = os.path.join(folder, "scaffolds")
     if os.path.isdir(scaffolds):
-        if os.path.basename(folder) == "pitfalls" or _holds(scaffolds, "solution"):
+        if os.path.basename(folder) == "pitfalls" or _holds(scaffolds, "solution", follow=True):
             return True
-    return _holds(folder, "scaffold.toml")
+    return _holds(folder, "scaffold.toml", follow=False)
 
 
-def _holds(folder: str, name: str) -> bool:
-    """Some sub-folder of ``folder`` holds ``name`` (a file or folder)."""
+def _holds(folder: str, name: str, *, follow: bool) -> bool:
+    """Some sub-folder of ``folder`` holds ``name`` (a file or folder); ``follow``: symlinked
+    sub-folders count (not for the pack rule: a link resolves, in a sandbox, to what it shows)."""
     try:
         with os.scandir(folder) as entries:
-            return any(e.is_dir() and os.path.exists(os.path.join(e.path, name)) for e in entries)
+            return any(e.is_dir(follow_symlinks=follow) and os.path.exists(os.path.join(e.path, name))
+                       for e in entries)
     except OSError:
         return False
 
