@@ -19,7 +19,9 @@ ANCHORS = {  # (starter, reference) of the shape the shipped scaffolds have, one
     "roc_auc": (0.793584, 0.925228), "balanced_accuracy": (0.559352, 0.945452), "accuracy": (0.6, 0.9),
     "f1": (0.4, 0.8), "average_precision": (0.04, 0.55),
     # the ranking metrics (runner/library/metrics_ranking.py), retrieval_recall's shape
-    "ndcg_at_10": (0.24, 0.66), "recall_at_10": (0.46, 0.87), "recall_at_1": (0.10, 0.50), "mrr_at_10": (0.19, 0.62)}
+    "ndcg_at_10": (0.24, 0.66), "recall_at_10": (0.46, 0.87), "recall_at_1": (0.10, 0.50), "mrr_at_10": (0.19, 0.62),
+    # the sequence metrics (runner/library/metrics_sequence.py), attention_budget's shape
+    "exact_match": (0.01, 0.99), "token_accuracy": (0.10, 0.99)}  # 0.01, not 0: "every label wrong" must fall below 0
 
 
 def _norm(x: float, metric: str, rows: int | None = 300) -> float | None:
