@@ -72,14 +72,27 @@ def cleaning_only_in_training(ctx):
                     "categories are re-spelled (case, spaces, hyphens)")
 
 
-def resubmissions_kept(ctx):
-    found = fitted_frame(ctx["spy"])
+def _final_frame(spy):
+    """The widest DataFrame fit with as many rows as the final supervised fit (most identifying
+    columns, then most columns, then the latest), and that fit's labels: a pipeline's inner steps
+    see only some columns, so the plain last DataFrame may lack them."""
+    found = fitted_frame(spy)
     if found is None:
-        return "unknown", f"no supervised fit on a DataFrame was seen ({(ctx['error'] or '').strip()[-200:]})"
+        return None
+    y = found[1]
+    frames = [(sum(k in c.X.columns for k in COPY_KEY), len(c.X.columns), i, c.X) for i, c in enumerate(spy.calls)
+              if c.method == "fit" and isinstance(c.X, pd.DataFrame) and len(c.X) == len(y)]
+    best = max(frames, key=lambda t: t[:3], default=None)
+    return (best[3], y) if best is not None and best[0] >= 2 else None
+
+
+def resubmissions_kept(ctx):
+    found = _final_frame(ctx["spy"])
+    if found is None:
+        return "unknown", (f"no fit on a DataFrame with the columns {COPY_KEY} that identify an application "
+                           f"({(ctx['error'] or '').strip()[-200:]})")
     frame, y = found
     key = [c for c in COPY_KEY if c in frame.columns]
-    if len(key) < 2:
-        return "unknown", f"the final fit's frame lacks the columns {COPY_KEY} that identify an application"
     rows = frame[key].apply(pd.to_numeric, errors="coerce").assign(label=np.asarray(y))
     known = rows.notna().all(axis=1) & (rows[key].to_numpy() > 0).all(axis=1)  # age 0: unknown, not a match
     repeated = int((rows.duplicated() & known).sum())
