@@ -13,8 +13,8 @@ import difflib
 
 from pitfalls.checks.context import CheckContext
 from pitfalls.checks.spec import CheckFailed, CheckSpec, check, specs_of
-from pitfalls.library.catalogs import bugs as bug_catalog
-from pitfalls.library.catalogs import quirks as quirk_catalog
+from pitfalls.core import packs
+from pitfalls.library.catalogs import clashes, entry, pack_name_of
 from pitfalls.library.manifest import load_mutants
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.variants import mutants
@@ -66,10 +66,25 @@ def hooks_valid(ctx: CheckContext) -> str:
     return "make_dataset present, no unknown hooks"
 
 
+def _uncatalogued(ctx: CheckContext, kind: str) -> list[str]:
+    """The scaffold's planted ``kind`` ids that no catalog entry it can see defines.
+
+    Raises:
+        CheckFailed: its pack's catalog reuses a shipped id (the entry is refused, naming both files).
+    """
+    scaffold_id = packs.id_of(ctx.root)
+    refused = clashes(kind, pack_name_of(scaffold_id)) if pack_name_of(scaffold_id) else []
+    if refused:
+        raise CheckFailed(" ".join(refused))
+    planted = getattr(ctx.manifest(), kind)
+    return [i for i in planted if entry(kind, i, scaffold=scaffold_id) is None]
+
+
 @check("bug_ids_known", needs=("manifest_valid",))
 def bug_ids_known(ctx: CheckContext) -> str:
-    """Every planted bug id has an entry in the bug catalog (bugs/catalog/)."""
-    unknown = [b for b in ctx.manifest().bugs if b not in bug_catalog()]
+    """Every planted bug id has an entry in the bug catalog (bugs/catalog/, or its pack's bugs/), and
+    its pack's catalog reuses no shipped id."""
+    unknown = _uncatalogued(ctx, "bugs")
     if unknown:
         raise CheckFailed(f"Bug ids must be catalogued kinds (bugs/catalog/*.toml). Got unknown ids "
                           f"{unknown} instead. Add a catalog entry, or fix the spelling.")
@@ -78,10 +93,12 @@ def bug_ids_known(ctx: CheckContext) -> str:
 
 @check("quirk_ids_known", needs=("manifest_valid",))
 def quirk_ids_known(ctx: CheckContext) -> str:
-    """Every planted quirk id has a catalog entry and a registered planter with a detector."""
+    """Every planted quirk id has a catalog entry and a registered planter with a detector, and its
+    pack's catalog reuses no shipped id."""
     from pitfalls.datasets import REGISTRY
 
-    unknown = [q for q in ctx.manifest().quirks if q not in quirk_catalog() or q not in REGISTRY]
+    missing = _uncatalogued(ctx, "quirks")
+    unknown = [q for q in ctx.manifest().quirks if q in missing or q not in REGISTRY]
     if unknown:
         raise CheckFailed(f"Quirk ids must be catalogued kinds (datasets/catalog/*.toml) with a "
                           f"registered detector (pitfalls.datasets.register). Got unknown ids {unknown} "

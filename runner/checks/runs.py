@@ -192,7 +192,7 @@ def bug_bites(ctx: CheckContext, bug: str) -> str:
              f"slice, mean of {len(kill.reference)} seeds); {kill.effect()}")
     if kill.killed:
         return stats
-    if metric in bug_entry(bug).get("silent_on", []):
+    if metric in bug_entry(bug, scaffold=ctx.scaffold().name).get("silent_on", []):
         verdict = {r.bug_id: r for r in ctx.probes(bug)}.get(bug)
         if verdict is not None and verdict.status == "present":
             return f"silent on {metric} by nature ({stats}); its probe detects it: {verdict.evidence}"

@@ -113,7 +113,7 @@ def _bites(ctx: CheckContext, this: Scaffold, s: dict[str, float], variant: str)
     for bug in this.manifest.bugs:
         if _oriented(ctx, s[bug]) < _oriented(ctx, s["reference"]):
             continue
-        if metric in bug_entry(bug).get("silent_on", []):
+        if metric in bug_entry(bug, scaffold=this.name).get("silent_on", []):
             source = Path(ctx._tmp.name) / f"variant-{variant}" / bug
             verdict = {r.bug_id: r for r in ctx._heavy(lambda src=source: run_probes(scaffold=this, source=src))}.get(bug)
             if verdict is not None and verdict.status == "present":

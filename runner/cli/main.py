@@ -245,6 +245,7 @@ def bugs_cmd(planted: bool, as_json: bool) -> None:
     rows = [(k, v.get("ref", ""), v.get("framework", ""), v.get("title", ""), ", ".join(v.get("scaffolds", [])))
             for k, v in entries.items()]
     _emit(entries, as_json, render.table(rows, ["id", "ref", "framework", "title", "planted in"]))
+    _refuse_clashes("bugs")
 
 
 @cli.command("quirks")
@@ -262,6 +263,16 @@ def quirks_cmd(planted: bool, as_json: bool) -> None:
     rows = [(k, v.get("ref", ""), v.get("title", ""), v["planter"] or "(none registered)",
              ", ".join(v.get("scaffolds", []))) for k, v in entries.items()]
     _emit(entries, as_json, render.table(rows, ["id", "ref", "title", "planter", "planted in"]))
+    _refuse_clashes("quirks")
+
+
+def _refuse_clashes(kind: str) -> None:
+    """After the listing: fail naming each pack entry refused for reusing a shipped id."""
+    from pitfalls.library.catalogs import refused
+
+    why = refused(kind)
+    if why:
+        raise click.ClickException("\n".join(why))
 
 
 @cli.command()

@@ -3,8 +3,11 @@
 Each catalog is a folder of TOML files, one table per kind, so teams add kinds in files of their
 own; an id defined in two files is an error. A scaffold pack (runner/core/packs.py) brings its own
 ``bugs/*.toml`` and ``quirks/*.toml``: they join the shipped catalog as ``PACK/id`` while the pack is
-known (and under the bare id its scaffolds plant when no other catalog defines it: an id defined twice
-fails only for the packs involved, :func:`clashes`). Every entry is checked against its declaration
+known, and its scaffolds plant them by bare id (``bug_entry(id, scaffold=...)``: the scaffold's pack
+decides, so two packs may each define ``churn_leak``). A pack entry reusing a shipped id is refused
+(:func:`clashes`: it joins no catalog, and ``pitfalls check`` of the pack's scaffolds, ``pitfalls bugs``
+and ``pitfalls quirks`` report it): a pack rewords a shipped bug kind with ``[wording.ID]``, it does
+not redefine it. Every entry is checked against its declaration
 (:class:`~pitfalls.library.schema.BugEntry`, :class:`~pitfalls.library.schema.QuirkEntry`) when the
 catalog is first read: an unknown key (``silent_onn``) is an error with a did-you-mean.
 """
@@ -88,37 +91,59 @@ def catalog_folders(kind: str) -> list[Path]:
 
 def merged(kind: str) -> dict[str, dict[str, Any]]:
     """The ``bugs`` or ``quirks`` catalog: the shipped entries under their ids, every known pack's
-    entry as ``PACK/id``, and also under its bare id when no other catalog defines that id (a pack's
-    scaffolds plant bare ids). An id two catalogs define never fails the whole catalog: the bare id
-    stays the shipped entry's (or, between packs only, nobody's), so only the packs involved lose
-    it; :func:`clashes` says why."""
-    entries = dict(_load(package_folder(*SHIPPED[kind]), kind))
+    entry as ``PACK/id``, and also under its bare id when exactly one pack defines it (scaffold-aware
+    lookups: :func:`entry`). A pack's entry reusing a shipped id is left out (refused; :func:`clashes`
+    says why), so the bare id always means the shipped kind; two packs sharing an id never fail the
+    whole catalog."""
+    shipped = _load(package_folder(*SHIPPED[kind]), kind)
+    entries = dict(shipped)
     bare: dict[str, list[dict[str, Any]]] = {}
     for pack in packs.packs():
         if pack.catalog(kind).is_dir():
             for key, value in _load(pack.catalog(kind), kind).items():
-                entries[f"{pack.name}/{key}"] = value
-                bare.setdefault(key, []).append(value)
-    entries.update({k: v[0] for k, v in bare.items() if len(v) == 1 and k not in entries})
+                if key not in shipped:
+                    entries[f"{pack.name}/{key}"] = value
+                    bare.setdefault(key, []).append(value)
+    entries.update({k: v[0] for k, v in bare.items() if len(v) == 1})
     return entries
 
 
+def pack_name_of(scaffold: str | None) -> str:
+    """The pack deciding a scaffold id's bare catalog ids (``acme/churn@v3`` -> ``acme``); empty for
+    a built-in scaffold or none."""
+    return (scaffold or "").partition("@")[0].rpartition("/")[0]
+
+
+def entry(kind: str, entry_id: str, *, scaffold: str | None = None) -> dict[str, Any] | None:
+    """The ``bugs`` or ``quirks`` catalog entry a scaffold means by ``entry_id``, or None. For a pack's
+    scaffold (``scaffold="acme/churn"``) its own pack's entry comes first, so two packs' entries with
+    one bare id stay apart; otherwise the shipped entry, or the one pack's that defines it."""
+    entries = merged(kind)
+    pack_name = pack_name_of(scaffold)
+    own = entries.get(f"{pack_name}/{entry_id}") if pack_name and "/" not in entry_id else None
+    return own if own is not None else entries.get(entry_id)
+
+
 def clashes(kind: str, pack_name: str) -> list[str]:
-    """Why ids of pack ``pack_name``'s ``bugs`` or ``quirks`` catalog cannot be used under their bare
-    id: each one the shipped catalog or another known pack defines too, naming both files."""
+    """Why entries of pack ``pack_name``'s ``bugs`` or ``quirks`` catalog are refused: each id the
+    shipped catalog defines too, naming both files and how to fix it. Empty if none (or no such pack)."""
     shipped = package_folder(*SHIPPED[kind])
-    folders = {p.name: p.catalog(kind) for p in packs.packs() if p.catalog(kind).is_dir()}
-    own = folders.pop(pack_name, None)
-    if own is None:
+    own = next((p.catalog(kind) for p in packs.packs() if p.name == pack_name), None)
+    if own is None or not own.is_dir():
         return []
     out = []
-    for key in _load(own, kind):
-        for other in [shipped, *folders.values()]:
-            if key in _load(other, kind):
-                out.append(f"{kind[:-1].capitalize()} ids must be defined once. Got {key!r} in both "
-                           f"{_file_of(other, key)} and {_file_of(own, key)} instead. A pack cannot override or "
-                           "share an entry: give its kind an id of its own.")
+    for key in sorted(set(_load(own, kind)) & set(_load(shipped, kind))):
+        keep = (f"or delete it and reword the built-in kind for a scaffold with [wording.{key}] in its "
+                "scaffold.toml" if kind == "bugs" else "or delete it to plant the built-in kind")
+        out.append(f"{kind[:-1].capitalize()} ids of pack {pack_name!r} must be new, not a built-in kind's. Got "
+                   f"{key!r} in both {_file_of(shipped, key)} and {_file_of(own, key)} instead. Rename the "
+                   f"pack's entry to an id of its own (and plant that id), {keep}.")
     return out
+
+
+def refused(kind: str) -> list[str]:
+    """:func:`clashes` of every known pack: the entries of ``kind`` that joined no catalog, and why."""
+    return [why for pack in packs.packs() for why in clashes(kind, pack.name)]
 
 
 def _file_of(folder: Path, key: str) -> Path:
@@ -136,15 +161,18 @@ def quirks() -> dict[str, dict[str, Any]]:
     return merged("quirks")
 
 
-def bug_entry(bug_id: str, wording: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+def bug_entry(bug_id: str, wording: dict[str, dict[str, str]] | None = None, *,
+              scaffold: str | None = None) -> dict[str, Any]:
     """The catalog entry of ``bug_id`` with its id; a bare id if the catalog lacks it. ``wording``: a
-    scaffold's ``[wording.BUG_ID]`` tables (its manifest's ``wording``), whose texts replace the catalog's."""
-    return reworded({"id": bug_id, **bugs().get(bug_id, {})}, wording)
+    scaffold's ``[wording.BUG_ID]`` tables (its manifest's ``wording``), whose texts replace the catalog's.
+    ``scaffold``: the id of the scaffold planting it; its pack's own entry comes first (:func:`entry`)."""
+    return reworded({"id": bug_id, **(entry("bugs", bug_id, scaffold=scaffold) or {})}, wording)
 
 
-def quirk_entry(quirk_id: str) -> dict[str, Any]:
-    """The catalog entry of ``quirk_id`` with its id; a bare id if the catalog lacks it."""
-    return {"id": quirk_id, **quirks().get(quirk_id, {})}
+def quirk_entry(quirk_id: str, *, scaffold: str | None = None) -> dict[str, Any]:
+    """The catalog entry of ``quirk_id`` with its id; a bare id if the catalog lacks it. ``scaffold``:
+    as for :func:`bug_entry`."""
+    return {"id": quirk_id, **(entry("quirks", quirk_id, scaffold=scaffold) or {})}
 
 
 def catalog(kind: str, *, planted: bool = False) -> dict[str, dict[str, Any]]:

@@ -145,7 +145,7 @@ def _wording(base: Scaffold, chosen: Draw) -> dict[str, dict[str, str]]:
     from pitfalls.library.wording import FIELDS
 
     rewrite = Rewrite(chosen.renames, chosen.constants)
-    return {bug: {k: rewrite.text(v) for k, v in bug_entry(bug, base.manifest.wording).items()
+    return {bug: {k: rewrite.text(v) for k, v in bug_entry(bug, base.manifest.wording, scaffold=base.name).items()
                   if k in FIELDS and isinstance(v, str)} for bug in chosen.planted}
 
 
@@ -154,7 +154,7 @@ def quirk_entry_of(scaffold: Scaffold, quirk_id: str) -> dict[str, Any]:
     constants (a shipped scaffold's: the catalog's)."""
     from pitfalls.library.catalogs import quirk_entry
 
-    entry = quirk_entry(quirk_id)
+    entry = quirk_entry(quirk_id, scaffold=scaffold.name)
     if scaffold.variant is None:
         return entry
     rewrite = Rewrite(scaffold.variant.draw.renames, scaffold.variant.draw.constants)

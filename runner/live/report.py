@@ -163,7 +163,7 @@ def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
         verdicts = [(s["id"], p) for s in subs for p in s["probes"] if p["bug_id"] == bug]
         first = next((sid for sid, p in verdicts if p["status"] == "fixed"), None)
         last = verdicts[-1][1] if verdicts else {"status": "not probed", "evidence": "", "self_reported": False}
-        rows.append(f'<tr><td><b>{escape(bug)}</b><br>{escape(bug_entry(bug, scaffold.manifest.wording).get("title", ""))}</td>'
+        rows.append(f'<tr><td><b>{escape(bug)}</b><br>{escape(bug_entry(bug, scaffold.manifest.wording, scaffold=scaffold.name).get("title", ""))}</td>'
                     f'<td class="{escape(last["status"])}">{escape(last["status"])}'
                     f'{"<br><span class=muted>self-reported</span>" if last.get("self_reported", True) else ""}</td>'
                     f'<td>{f"#{first}" if first else "—"}</td><td class="muted">{escape(last["evidence"])}'

@@ -51,7 +51,7 @@ def bug_fixes(bugs: Sequence[str], subs: Sequence[Mapping[str, Any]], row: Mappi
         verdicts = [(s, p) for s in subs for p in s.get("probes") or [] if p.get("bug_id") == bug]
         first = next((s for s, p in verdicts if p.get("status") == "fixed"), None)
         now = [p for s, p in verdicts if s in final] or [p for _, p in verdicts[-1:]]
-        out.append({"bug": bug, "title": bug_entry(bug, wording).get("title", ""),
+        out.append({"bug": bug, "title": bug_entry(bug, wording, scaffold=row.get("scaffold")).get("title", ""),
                     "status": now[-1].get("status", "not probed") if now else "not probed",
                     "first_fixed": first["id"] if first else None,
                     "minutes": clock_minutes(row, events, first["created_at"]) if first else None})

@@ -338,7 +338,7 @@ def planted_entries(scaffold: Scaffold, found: dict[str, ProbeResult]) -> tuple[
     the found/missed status of :func:`quirk_status`), from the probe results ``found`` by bug id."""
     from pitfalls.library.catalogs import bug_entry
 
-    bugs = [{**_public(bug_entry(b, scaffold.manifest.wording)), "status": found[b].status, "evidence": found[b].evidence,
+    bugs = [{**_public(bug_entry(b, scaffold.manifest.wording, scaffold=scaffold.name)), "status": found[b].status, "evidence": found[b].evidence,
              "self_reported": found[b].self_reported, "tampering": found[b].tampering}
             for b in scaffold.manifest.bugs]
     planted = {q["id"]: q for q in scaffold.dataset().quirks}

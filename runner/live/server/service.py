@@ -274,7 +274,7 @@ class SessionService(SeatService):
         out = []
         for bug in self.scaffold.manifest.bugs:
             v = verdicts.get(bug, {})
-            out.append({**_short(bug_entry(bug, self.scaffold.manifest.wording)), "status": v.get("status", "not probed yet"),
+            out.append({**_short(bug_entry(bug, self.scaffold.manifest.wording, scaffold=self.scaffold.name)), "status": v.get("status", "not probed yet"),
                         "evidence": v.get("evidence", ""), "submission_id": latest["id"] if latest else None,
                         "self_reported": v.get("self_reported", bool(v)), "tampering": v.get("tampering", [])})
         return out
