@@ -245,7 +245,7 @@ def render_report(*, session_id: str) -> str:
     if row is None:
         raise SessionError(f"The session must be one recorded in {store.path}. Got {session_id!r} instead. "
                            "`pitfalls session status` lists live sessions.")
-    scaffold = load_scaffold(row["scaffold"])
+    scaffold = load_scaffold(row["scaffold"], source=row.get("scaffold_source") or None)
     m = scaffold.manifest
     subs, events = store.submissions(session_id), store.events(session_id)
     final = final_submission(store, session_id, subs)  # runner/core/finals.py: the candidate's choice, else the last scored

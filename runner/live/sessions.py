@@ -183,10 +183,9 @@ def open_session(store: Store, *, scaffold: str, candidate: str, duration_minute
     """The record half of :func:`start_session` (no Docker): the session to resume (``session_id``, or
     the open one of the same scaffold and candidate) with its length set only if ``duration_minutes``
     is given, else a new one of ``duration_minutes`` or :data:`DEFAULT_MINUTES`. Returns (it, resumed)."""
-    if not session_id:
-        scaffold = locate(scaffold)[0]  # its id: given by folder or id, the same open session resumes
-        session_id = _find_open(store, scaffold, candidate)
-    if not session_id:
+    if not session_id:  # by its id: given by folder or id, the same open session resumes
+        session_id = _find_open(store, locate(scaffold)[0], candidate)
+    if not session_id:  # as given: a folder's id (`lib/_draft`) may be no id to look up again
         minutes = DEFAULT_MINUTES if duration_minutes is None else duration_minutes
         return _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=minutes, host=host,
                        port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
