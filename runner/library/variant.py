@@ -1,11 +1,12 @@
 """A scaffold's variant as a scaffold of its own: ``load_scaffold("tumor_triage@v3")``.
 
-A variant's folder (``$PITFALLS_HOME/variants/NAME-ID-KEY/``, built once, never mounted into a
-sandbox or copied into a workspace) holds what the shipped scaffold holds, rewritten for the
-variant: ``workspace/`` (the starter: the shipped one when every bug is planted, else the
-reference with the planted bugs' mutants and the ``[[starter]]`` edits), ``solution/`` (the
-reference's files that differ from it), ``mutants.toml`` (one table per planted bug, recomputed
-against the rewritten reference), ``probes.py``, ``brief.md`` and ``GUIDE.md``. The rewrite renames
+A variant's folder (``$PITFALLS_HOME/variants/NAME-ID-KEY/``, built once, pruned when unused and
+unreferenced: runner/library/stale_variants.py; never mounted into a sandbox or copied into a
+workspace) holds what the shipped scaffold holds, rewritten for the variant: ``workspace/`` (the
+starter: the shipped one when every bug is planted, else the reference with the planted bugs'
+mutants and the ``[[starter]]`` edits), ``solution/`` (the reference's files that differ from it),
+``mutants.toml`` (one table per planted bug, recomputed against the rewritten reference),
+``probes.py``, ``brief.md`` and ``GUIDE.md``. The rewrite renames
 every quoted occurrence of a listed column ('age', "age", `age`) and sets each constant's
 ``NAME = value`` lines. The data comes from ``make_dataset`` with the variant's seed, its columns
 renamed and ordered as the variant drew (:meth:`Variant.dataset`). Everything that works on a
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitfalls.core.errors import ManifestError
+from pitfalls.library.stale_variants import prune, touch
 from pitfalls.library.variant_spec import Draw, VariantSpec, check_id, draw, new_id, split_ref
 
 if TYPE_CHECKING:  # scaffold.py loads variants through this module: no import back at run time
@@ -175,6 +177,7 @@ def _folder(base: Scaffold, chosen: Draw) -> Path:
     digest.update(seed_tag(base.data_seed()).encode())
     final = home() / "variants" / f"{base.manifest.name}-{chosen.id}-{digest.hexdigest()[:16]}"
     if final.is_dir():
+        touch(final)  # its age is its last use (runner/library/stale_variants.py)
         return final
     final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     build = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
@@ -186,6 +189,7 @@ def _folder(base: Scaffold, chosen: Draw) -> Path:
             raise
     finally:
         shutil.rmtree(build, ignore_errors=True)
+    prune(final.parent, store=home() / "pitfalls.sqlite", keep=final)
     return final
 
 
