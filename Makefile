@@ -25,7 +25,7 @@ FAST_TESTS = tests/unit tests/test_quirks.py tests/test_budget_information.py te
 	tests/test_check.py::test_every_registered_check_is_tested_against_a_broken_scaffold
 FAST_DESELECT = --deselect tests/test_scaffolds.py::test_template_scaffold_is_a_working_contract
 
-.PHONY: setup docker browser practice lint test test-fast check clean
+.PHONY: setup docker browser hub practice lint test test-fast check clean
 
 setup: $(VENV)/.installed
 
@@ -46,11 +46,16 @@ docker:
 browser:
 	bash scripts/browser.sh
 
+# JupyterHub's configurable-http-proxy (npm, pinned, into $(VENV)/hub-node) for the real-hub tests
+# (`pytest -m hub`); jupyterhub and dockerspawner come with the venv (the `hub` extra). No node: they skip.
+hub: setup
+	VENV=$(VENV) bash scripts/hub.sh
+
 lint: setup
 	$(VENV)/bin/ruff check $(LINTED)
 
 # --durations: CI's log then names the slowest tests, the first place to look when the suite nears 50 min
-test: lint docker browser
+test: lint docker browser hub
 	VENV=$(VENV) PYTEST_WORKERS=$(PYTEST_WORKERS) bash scripts/test.sh $(PYTEST_ARGS)
 
 test-fast: setup
