@@ -10,18 +10,28 @@ mounts (and the candidate can read in the container). The attacks:
    passages alone: the library adds distractors, never the answer.
 2. Rerun the public generator without the secret: the public seed (and its neighbours) must give
    other queries and other ids, so nothing of the scored pairs is recomputable.
+3. Bypass the index budget: the prediction sandbox mounts the library, so a predictor can store
+   only where each passage sits in it (a few hundred numbers) and rebuild at prediction time an
+   index as large as it likes (float32, several granularities). It must score no better than the
+   reference's own index built from train.csv within the budget: the budget never binds the score
+   (GUIDE.md, "The index budget").
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+import sys
+import tomllib
 
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors.numpy import save_file
 from scipy import sparse
 
 from conftest import TEST_DATA_SECRET
+from pitfalls.budget.safetensors_count import count_tensors
 from pitfalls.core.resources import package_folder
 from pitfalls.core.secret import derive_seed
 from pitfalls.library.metrics_ranking import RANKING_K, ranking_score
@@ -31,10 +41,27 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 PUBLIC_SEED = 4242
 
 
-def _hooks():
+def _folder():
     root = package_folder("pitfalls.scaffolds")
-    folder = root / "retrieval_recall" if (root / "retrieval_recall").is_dir() else root / "_retrieval_recall"
-    return load_hooks(folder / "scaffold.py")
+    return root / "retrieval_recall" if (root / "retrieval_recall").is_dir() else root / "_retrieval_recall"
+
+
+def _hooks():
+    return load_hooks(_folder() / "scaffold.py")
+
+
+def _solution():
+    """The reference's model.py and train.py as modules (train.py imports ``model`` by name)."""
+    saved = {name: sys.modules.pop(name, None) for name in ("model", "train")}
+    sys.path.insert(0, str(_folder() / "solution"))
+    try:
+        return importlib.import_module("model"), importlib.import_module("train")
+    finally:
+        sys.path.pop(0)
+        for name, module in saved.items():
+            sys.modules.pop(name, None)
+            if module is not None:
+                sys.modules[name] = module
 
 
 def _stem(word: str) -> str:
@@ -116,3 +143,53 @@ def test_no_heldout_query_is_text_of_the_library_or_of_train_csv(data):
     assert len(verbatim) <= 0.02 * len(ds.heldout), verbatim[:5]
     assert not set(ds.heldout["text"]) & set(ds.train["text"])
     assert isinstance(ds.heldout, pd.DataFrame) and set(ds.heldout["kind"]) == {"query"}
+
+
+def _every_granularity(model, text: str) -> list[str]:
+    """The rows an index without a budget can afford: each sentence, each pair of neighbouring
+    sentences and 40-word windows of whole sentences with one sentence of overlap."""
+    sentences = model.SENTENCE_END.split(text)
+    windows, current = [], []
+    for sentence in sentences:
+        if current and len(" ".join(current + [sentence]).split()) > 40:
+            windows.append(" ".join(current))
+            current = current[-1:]
+        current.append(sentence)
+    pairs = [" ".join(sentences[i:i + 2]) for i in range(len(sentences) - 1)]
+    return sentences + pairs + windows + [" ".join(current)]
+
+
+def test_rebuilding_the_index_from_the_library_at_prediction_time_gains_nothing(data, tmp_path):
+    hooks, ds = data
+    model, train = _solution()
+    max_params = tomllib.loads((_folder() / "scaffold.toml").read_text())["budgets"]["max_params"]
+    passages = ds.train[ds.train["kind"] == "passage"]
+    queries, labels = ds.heldout["text"].tolist(), ds.heldout["doc_id"].to_numpy()
+    encoder = model.load_encoder()
+
+    honest = train.build_index(train.clean(ds.train[ds.train["kind"] != "query"]), encoder)
+    save_file(honest, tmp_path / "honest.safetensors")
+    assert count_tensors(tmp_path / "honest.safetensors").total <= max_params
+
+    # The attacker's artifact: each passage's position in the library and its id.
+    library = list(hooks._docstrings())
+    position = {text: i for i, text in enumerate(library)}
+    stored = {"positions": np.array([position[t] for t in passages["text"]]), "doc_ids": passages["doc_id"].to_numpy()}
+    save_file(stored, tmp_path / "attack.safetensors")
+    assert count_tensors(tmp_path / "attack.safetensors").total < 1000
+    # ...and what its predict() rebuilds from the mounted library: float32, every granularity.
+    rows, starts = [], []
+    for i in stored["positions"]:
+        starts.append(len(rows))
+        rows += _every_granularity(model, library[i])
+    rebuilt = {"vectors": model.embed(encoder, rows).astype(np.float32), "scale": np.float32([1.0]),
+               "doc_ids": stored["doc_ids"], "starts": np.asarray(starts), **train.bm25(rows)}
+    assert rebuilt["vectors"].size > 2 * max_params  # far beyond the budget
+
+    scores = {name: ranking_score("ndcg_at_10", labels, model.search(model.open_index(index, encoder), queries))
+              for name, index in (("within budget", honest), ("rebuilt", rebuilt))}
+    # Measured: 0.9184 within budget, 0.9217 rebuilt (250 private queries: 0.9187 and 0.9189), the
+    # interval of either about +-0.03. The old design's reference (the embedding alone) scored
+    # 0.673 here: this attack gained 0.25 on it.
+    assert scores["rebuilt"] <= scores["within budget"] + 0.005, scores
+    assert scores["within budget"] > 0.85, scores  # the reference, not a straw man

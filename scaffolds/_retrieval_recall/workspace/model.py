@@ -32,10 +32,14 @@ def chunk_text(text):
     return [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
 
 
+def open_index(index, encoder):
+    """The searchable model from the stored index's arrays."""
+    return {"encoder": encoder, "vectors": index["vectors"].astype(np.float32), "doc_ids": index["doc_ids"],
+            "starts": index["starts"]}
+
+
 def load_model(path):
-    index = load_file(path)
-    return {"encoder": load_encoder(), "vectors": index["vectors"].astype(np.float32),
-            "doc_ids": index["doc_ids"], "starts": index["starts"]}
+    return open_index(load_file(path), load_encoder())
 
 
 def search(model, texts, k=K):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from safetensors.numpy import save_file
 
-from model import K, TARGET, TEXT, chunk_text, embed, load_encoder, search
+from model import K, TARGET, TEXT, chunk_text, embed, load_encoder, open_index, search
 
 # -----------------------------------------------------------------------------
 SEED = int(os.environ.get("SEED", 0))  # the runner sets SEED; fixed by default so runs repeat
@@ -43,7 +43,7 @@ def build_index(docs, encoder):
 
 
 def evaluate(index, encoder, queries):
-    found = search({"encoder": encoder, **index}, queries[TEXT])
+    found = search(open_index(index, encoder), queries[TEXT])
     rank = np.argmax(found == queries[TARGET].to_numpy()[:, None], axis=1)
     hit = (found == queries[TARGET].to_numpy()[:, None]).any(axis=1)
     recall = hit.mean()
