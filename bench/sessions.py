@@ -1,11 +1,12 @@
 """How many live sessions one host holds: start time, idle memory, and a burst of submissions.
 
-    $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage]
+    $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage] [--bare-runs 3] [--no-submit]
 
 In one run, on this machine, side by side:
 
-1. a bare `jupyter server` (the host's, on a TCP port) from start to its API answering, and a
-   `pitfalls session start` (container + session server) to both URLs answering; ratio;
+1. a bare `jupyter server` (the host's, on a TCP port) from start to its API answering (median of
+   ``--bare-runs``), and a `pitfalls session start` (container + session server) to both URLs
+   answering; ratio;
 2. for N concurrent sessions: each one's start time, then the idle memory of each (the
    container's cgroup as `docker stats` reports it, plus the session server's RSS), and the
    host's available memory before and after;
@@ -13,7 +14,8 @@ In one run, on this machine, side by side:
 4. every session submitting at the same moment (`pitfalls-submit` in each container): wall time
    of each, and that every submission is recorded.
 
-It uses its own PITFALLS_HOME and stops every session it started.
+It prints the host's load average at the start and after the session starts (read the numbers with
+it), uses its own PITFALLS_HOME and stops every session it started.
 """
 
 from __future__ import annotations
@@ -116,29 +118,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=4)
     parser.add_argument("--scaffold", default="tumor_triage")
+    parser.add_argument("--bare-runs", type=int, default=3, help="bare `jupyter server` starts (median)")
+    parser.add_argument("--no-submit", action="store_true", help="skip the simultaneous submissions")
     args = parser.parse_args()
+    print(f"load average at start: {_loadavg()}", flush=True)
     os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-sessions-")
     from pitfalls.live import containers
 
     containers.ensure_image()
     infos: list[dict] = []
     try:
-        bare = bare_jupyter_start()
+        bare = statistics.median(bare_jupyter_start() for _ in range(max(1, args.bare_runs)))
         free_before = _available_mb()
         starts = []
         for i in range(args.sessions):
             t = time.perf_counter()
             infos.append(_cli("session", "start", args.scaffold, "--candidate", f"bench-{i}", "--json"))
             starts.append(time.perf_counter() - t)
-        print(f"bare `jupyter server` start to API ready: {bare:5.2f} s")
+        print(f"bare `jupyter server` start to API ready: {bare:5.2f} s (median of {max(1, args.bare_runs)})")
         print(f"`pitfalls session start` to both URLs ready: first {starts[0]:5.2f} s, median "
               f"{statistics.median(starts):5.2f} s ({statistics.median(starts) / bare:4.2f}x bare)")
         time.sleep(5)
         report_memory("idle", infos, free_before)
+        print(f"load average after the starts: {_loadavg()}", flush=True)
         with cf.ThreadPoolExecutor(len(infos)) as pool:
             list(pool.map(_start_kernel, infos))
         time.sleep(5)
         report_memory("one kernel each", infos, free_before)
+        if args.no_submit:
+            return
         t = time.perf_counter()
         with cf.ThreadPoolExecutor(len(infos)) as pool:
             results = list(pool.map(_submit, infos))
@@ -155,9 +163,17 @@ def report_memory(label: str, infos: list[dict], free_before: float) -> None:
     from pitfalls.live.sessions import load_session
 
     mem = _container_mb([i["container"] for i in infos])
-    per = [mem.get(i["container"], 0.0) + _rss_mb(load_session(i["session_id"]).server_pid) for i in infos]
-    print(f"memory per session, {label}: median {statistics.median(per):6.0f} MiB (container + server); "
-          f"host available {free_before:7.0f} -> {_available_mb():7.0f} MiB for {len(infos)} sessions")
+    box = [mem.get(i["container"], 0.0) for i in infos]
+    server = [_rss_mb(load_session(i["session_id"]).server_pid) for i in infos]
+    per = [b + s for b, s in zip(box, server, strict=True)]
+    print(f"memory per session, {label}: median {statistics.median(per):6.0f} MiB (container "
+          f"{statistics.median(box):.0f} + session server {statistics.median(server):.0f}); "
+          f"host available {free_before:7.0f} -> {_available_mb():7.0f} MiB for {len(infos)} sessions", flush=True)
+
+
+def _loadavg() -> str:
+    """The host's /proc/loadavg (1, 5, 15 minutes)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":
