@@ -119,6 +119,8 @@ def reveal(rv: Any) -> str:
         lines.append(f"      {EVIDENCE_WORDS[b['status']]}: {b['evidence']}")
         lines += probe_warning(b)
     lines += ["", "Data quirks (found: every bug that hinges on it is fixed; not checked: no probe tells):"]
+    if not rv.quirks:
+        lines.append("  none: this scaffold plants no data quirk.")
     for q in rv.quirks:
         lines.append(f"  [{QUIRK_MARKS[q.get('status', 'unchecked')]}] {q.get('title') or q['id']}")
         lines.append(f"      {q.get('description', '')}")

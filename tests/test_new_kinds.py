@@ -1,0 +1,232 @@
+"""The prediction kinds `sequence` (attention_budget) and `ranking` (retrieval_recall) end to end.
+
+Everything around scoring must work for them as for the tabular kinds: a practice workspace scored
+with the scaffold's own metric, probes that say which planted bug is fixed, `pitfalls history`,
+`reveal` and the HTML report showing the metric, score and interval (no NaN, no "± nan"), and a
+bad prediction refused with a "must ... Got ... instead" message that names no held-out label.
+
+The scaffolds may still live in `_`-prefixed folders (outside the library): then a copy of the
+folder in a scaffold pack (`kinds/NAME`) is used, as `pitfalls check` was run on them; once renamed,
+the built-in NAME is used. Cost: one anchors measurement per scaffold (starter and reference), the
+starter and reference of retrieval_recall (seconds each), the reference of attention_budget (~30 s
+on a quiet core) and six cheap submissions of a trivial model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, TEST_DATA_SECRET, run_cli, submit_json
+from pitfalls.library.scaffold import load_scaffold
+from pitfalls.library.variants import materialize
+
+pytestmark = pytest.mark.slow
+
+KINDS = {"attention_budget": ("sequence", "exact_match"), "retrieval_recall": ("ranking", "ndcg_at_10")}
+PACK = "kinds"
+NAN = re.compile(r"\bnan\b|±\s*nan|\binf\b", re.IGNORECASE)
+
+
+def kinds_pack(root: Path) -> Path:
+    """A scaffold pack holding a copy of each scaffold of :data:`KINDS` that is not in the library yet
+    (its folder still starts with `_`)."""
+    pack = root / PACK
+    pack.mkdir(parents=True, exist_ok=True)
+    for name in KINDS:
+        if not (REPO / "scaffolds" / name).is_dir() and not (pack / name).is_dir():
+            shutil.copytree(REPO / "scaffolds" / f"_{name}", pack / name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    return pack
+
+
+def scaffold_id(name: str) -> str:
+    """The id to use for ``name``: the built-in scaffold once renamed, else the pack's copy."""
+    return name if (REPO / "scaffolds" / name).is_dir() else f"{PACK}/{name}"
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory) -> Path:
+    return kinds_pack(tmp_path_factory.mktemp("packs"))
+
+
+@pytest.fixture(scope="module", params=list(KINDS))
+def practiced(request, pack: Path, tmp_path_factory, shared_anchors: Path, sched_folder: Path,
+              sched_cpus: str) -> Iterator[dict[str, Any]]:
+    """One practice workspace per scaffold, with the reference submitted (and retrieval_recall's
+    starter before it), probes waited for. Its own state folder for the module (the per-test one of
+    conftest is function-scoped); :func:`env` points each test at it."""
+    name = request.param
+    home = tmp_path_factory.mktemp(f"home-{name}")
+    (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
+    with pytest.MonkeyPatch.context() as mp:
+        _environment(mp, home=home, pack=pack, sched_folder=sched_folder, sched_cpus=sched_cpus)
+        sid = scaffold_id(name)
+        ws = tmp_path_factory.mktemp(f"ws-{name}") / "ws"
+        out = json.loads(run_cli("practice", sid, "--dir", str(ws), "--no-jupyter", "--json", check=True).stdout)
+        subs = []
+        if name == "retrieval_recall":  # attention_budget's starter trains ~70 s: its anchor run scores it
+            subs.append(submit_json(ws, "--note", "starter", "--wait-probes"))
+        materialize(scaffold=load_scaffold(sid), target=ws, reference=True)
+        subs.append(submit_json(ws, "--note", "reference", "--wait-probes"))
+        yield {"name": name, "id": sid, "ws": ws, "home": home, "session_id": out["session_id"], "subs": subs}
+
+
+def _environment(mp: pytest.MonkeyPatch, *, home: Path, pack: Path, sched_folder: Path, sched_cpus: str) -> None:
+    mp.setenv("PITFALLS_HOME", str(home))
+    mp.setenv("PITFALLS_SCAFFOLDS", str(pack))
+    mp.setenv("PITFALLS_DATA_SECRET", TEST_DATA_SECRET)
+    mp.setenv("PITFALLS_VARIANT", "base")
+    mp.setenv("PITFALLS_SCHED_DIR", str(sched_folder))
+    if sched_cpus:
+        mp.setenv("PITFALLS_SCHED_CPUS", sched_cpus)
+
+
+@pytest.fixture
+def env(practiced, pack, sched_folder, sched_cpus, monkeypatch) -> dict[str, Any]:
+    _environment(monkeypatch, home=practiced["home"], pack=pack, sched_folder=sched_folder, sched_cpus=sched_cpus)
+    return practiced
+
+
+def _no_nan(text: str, where: str) -> None:
+    hit = NAN.search(text)
+    assert hit is None, f"{where} shows {hit.group()!r}: ...{text[max(0, hit.start() - 120):hit.end() + 60]}..."
+
+
+def test_submissions_are_scored_with_the_kinds_metric_and_probes_flip(env):
+    """The reference scores near 1 on the scale (the starter near 0) with the scaffold's metric, and
+    the probes say every planted bug is present in the starter and fixed in the reference."""
+    manifest = load_scaffold(env["id"]).manifest
+    kind, metric = KINDS[env["name"]]
+    assert (manifest.task.prediction, manifest.task.metric) == (kind, metric)
+    *starter, ref = env["subs"]
+    assert ref["status"] == "scored", ref["message"]
+    assert ref["normalized"] > 0.8 and 0 < ref["score"] <= 1 and metric in ref["message"]
+    lo, hi = ref["score_interval"]
+    assert lo <= ref["score"] <= hi and hi - lo < 0.5
+    if starter:
+        assert starter[0]["status"] == "scored" and abs(starter[0]["normalized"]) < 0.1
+    from pitfalls.service import api
+
+    full = api.history(directory=env["ws"])
+    assert {p.bug_id: p.status for p in full[-1].probes} == {b: "fixed" for b in manifest.bugs}
+    if starter:
+        assert {p.bug_id: p.status for p in full[0].probes} == {b: "present" for b in manifest.bugs}
+    assert all(math.isfinite(s.private_score) for s in full)
+
+
+def test_history_names_the_metric_and_shows_score_and_interval(env):
+    """`pitfalls history`, JSON and text: the metric named, finite scores inside their intervals."""
+    _, metric = KINDS[env["name"]]
+    rows = json.loads(run_cli("history", "--dir", str(env["ws"]), "--json", check=True).stdout)
+    assert [r["note"] for r in rows] == [s["note"] for s in env["subs"]] or len(rows) == len(env["subs"])
+    for row in rows:
+        lo, hi = row["score_interval"]
+        assert row["metric"] == metric and math.isfinite(row["score"]) and lo <= row["score"] <= hi
+    text = run_cli("history", "--dir", str(env["ws"]), check=True).stdout
+    assert f"{metric} (public)" in text and f"{metric}: higher is better" in text
+    assert f"{rows[-1]['score']:.3f}" in text and f"{lo:.3f} to {hi:.3f}" in text
+    _no_nan(text, "history")
+
+
+def test_reveal_shows_bug_and_quirk_texts_and_scores(env):
+    """`pitfalls reveal`: every planted bug found, with its catalog title and text, every quirk with
+    its title, the final submission's public and private score; no NaN."""
+    manifest = load_scaffold(env["id"]).manifest
+    rv = json.loads(run_cli("reveal", "--dir", str(env["ws"]), "--json", check=True).stdout)
+    assert [b["id"] for b in rv["bugs"]] == list(manifest.bugs)
+    assert all(b["status"] == "fixed" and b["title"] and b.get("text", b.get("description")) for b in rv["bugs"])
+    assert [q["id"] for q in rv["quirks"]] == list(manifest.quirks)
+    assert all(q["title"] for q in rv["quirks"])
+    text = run_cli("reveal", "--dir", str(env["ws"]), check=True).stdout
+    for bug in rv["bugs"]:
+        assert f"[found] {bug['title']}" in text
+    for quirk in rv["quirks"]:
+        assert quirk["title"] in text
+    final = env["subs"][-1]
+    assert f"public {final['score']:.3f}, private " in text and "(normalized 1.0" in text or "normalized 0.9" in text
+    _no_nan(text, "reveal")
+
+
+def test_report_names_the_metric_scores_and_bugs(env, tmp_path):
+    """The HTML report (`pitfalls session report` works on a practice session too): the metric in
+    the header, the final private score, each public score with its interval, each bug's title
+    marked fixed, the chart; no NaN anywhere."""
+    _, metric = KINDS[env["name"]]
+    out = tmp_path / "report.html"
+    run_cli("session", "report", env["session_id"], "-o", str(out), check=True)
+    page = out.read_text()
+    text = re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", page, flags=re.S))
+    assert f"metric {metric} (higher is better)" in text and "<svg" in page
+    for sub in env["subs"]:
+        lo, hi = sub["score_interval"]
+        assert f"public {sub['score']:.6g} (95% interval {lo:.6g} to {hi:.6g})" in text
+    manifest = load_scaffold(env["id"]).manifest
+    from pitfalls.library.catalogs import bug_entry
+
+    for bug in manifest.bugs:
+        assert bug_entry(bug, manifest.wording, scaffold=env["id"])["title"] in text
+    assert f"bugs fixed {len(manifest.bugs)} of {len(manifest.bugs)}" in " ".join(text.split())
+    _no_nan(text, "the report")
+
+
+TRAIN_PY = """import os
+import numpy as np
+from safetensors.numpy import save_file
+os.makedirs("artifacts", exist_ok=True)
+save_file({"w": np.zeros(4, np.float32)}, %r)
+"""
+MODEL_PY = """import numpy as np
+def load_model(path):
+    return None
+def predict(model, features):
+    n = len(features)
+%s
+"""
+BAD = {  # (scaffold, what is wrong): (predict's body, what the message must say it got)
+    ("attention_budget", "shape"): ("    return np.zeros(n, dtype=np.int64)", "Got shape ("),
+    ("attention_budget", "values"): ("    return np.full((n, 4), 0.5)", "Got non-integer values instead"),
+    ("attention_budget", "ids"): ("    return np.full((n, 4), 99, dtype=np.int64)",
+                                  "Got ids [99] that are not tokens instead"),
+    ("retrieval_recall", "shape"): ("    return np.tile(np.arange(9), (n, 1))", "Got shape ("),
+    ("retrieval_recall", "values"): ("    p = np.tile(np.arange(10), (n, 1))\n    p[:, 1] = p[:, 0]\n    return p",
+                                     "rows with an id twice instead"),
+    ("retrieval_recall", "ids"): ("    return np.tile(np.arange(-1, 9), (n, 1))", "Got ids in [-1, 8] instead"),
+}
+
+
+@pytest.mark.parametrize("case", ["shape", "values", "ids"])
+def test_a_bad_prediction_is_refused_naming_no_label(env, case, tmp_path):
+    """A trivial model (a 4-number artifact) whose predict() returns a malformed array of the kind
+    (sequence: 1-D, probabilities, an unknown token; ranking: 9 ids, an id twice in a row, a negative
+    id): the submission is rejected with "Predictions must be ... Got ... instead." and the message
+    holds no held-out label (no target sequence, no relevant document id). In the practiced
+    workspace's state folder, so the anchors are measured already."""
+    name = env["name"]
+    body, got = BAD[name, case]
+    scaffold = load_scaffold(env["id"])
+    ws = tmp_path / "ws"
+    run_cli("practice", env["id"], "--dir", str(ws), "--no-jupyter", check=True)
+    (ws / "train.py").write_text(TRAIN_PY % scaffold.manifest.artifact_path)
+    (ws / "model.py").write_text(MODEL_PY % body)
+    answer = submit_json(ws, "--no-probes")
+    message = answer["message"]
+    assert answer["status"] == "rejected", answer
+    assert re.search(r"Predictions must be .+\. Got .+ instead\.", message) and got in message, message
+    assert [v["constraint"] for v in answer["violations"]] == ["predictions"]
+    labels = scaffold.dataset().heldout[scaffold.manifest.task.target].astype(str)
+    if name == "attention_budget":
+        assert not any(t in message for t in labels if len(t.split()) >= 3), message
+    else:
+        from pitfalls.library.metrics_ranking import MAX_ID, RANKING_K
+
+        # only our own ids, the shape and the bounds: never a relevant document's id
+        allowed = {str(i) for i in range(-1, RANKING_K + 1)} | {str(len(labels)), str(MAX_ID)}
+        assert set(re.findall(r"-?\d+", message)) <= allowed, message
