@@ -23,6 +23,7 @@ with both, everything missing is made here (proxy: scripts/hub.sh; image: build-
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -35,6 +36,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,6 @@ pytest.importorskip("jupyterhub")
 pytest.importorskip("dockerspawner")
 import requests  # noqa: E402 - a dependency of jupyterhub
 from tornado.httpclient import HTTPRequest  # noqa: E402
-from tornado.ioloop import IOLoop  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
 
 from pitfalls.live import containers  # noqa: E402
@@ -105,7 +106,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {**os.environ, "PITFALLS_HOME": str(root / "state"), "PITFALLS_HUB_USERS": str(root / "users"),
            "PITFALLS_HUB_NETWORK": net, "PITFALLS_HUB_IP": gateway, "PITFALLS_HUB_SERVICE_PORT": str(service),
            "PITFALLS_HUB_PUBLIC_URL": f"http://127.0.0.1:{public}", "PITFALLS_HUB_IMAGE": image,
-           "PITFALLS_HUB_MINUTES": "0", "PITFALLS_HUB_MEMORY_MB": "2048", "PITFALLS_HUB_CPUS": "1",
+           "PITFALLS_HUB_MINUTES": "0", "PITFALLS_HUB_PARALLEL": "2", "PITFALLS_HUB_MEMORY_MB": "2048", "PITFALLS_HUB_CPUS": "1",
            "PITFALLS_HUB_CANDIDATE_USERS": ",".join(CANDIDATES), "PITFALLS_HUB_INTERVIEWER_USERS": INTERVIEWER,
            "PITFALLS_HUB_ADMINS": "", "PITFALLS_HUB_TEST_PASSWORD": PASSWORD, "PITFALLS_HUB_TEST_PROXY": str(PROXY),
            "PITFALLS_HUB_TEST_PORTS": f"{api},{hub_port}", "PITFALLS_HUB_TEST_PREFIX": prefix}
@@ -226,7 +227,7 @@ def run_cell(hub: dict[str, Any], name: str, token: str, code: str, timeout: flo
         return "".join(out)
 
     try:
-        return IOLoop.current().run_sync(go, timeout=timeout)
+        return asyncio.run(asyncio.wait_for(go(), timeout))
     finally:
         api(hub, "DELETE", f"/user/{name}/api/kernels/{kernel}", token)
 
@@ -245,10 +246,13 @@ print(json.dumps(answer))
 
 def test_two_candidates_run_a_cell_and_submit_and_the_interviewer_sees_both(hub, users) -> None:
     answers = {}
+    with ThreadPoolExecutor(len(CANDIDATES)) as pool:  # both at once: two containers, two scorings
+        outs = dict(zip(CANDIDATES, pool.map(lambda n: run_cell(hub, n, users[n], CELL.replace("NAME", n)),
+                                             CANDIDATES)))
     for name in CANDIDATES:
-        out = run_cell(hub, name, users[name], CELL.replace("NAME", name)).strip().splitlines()
+        out = outs[name].strip().splitlines()
         files, answers[name] = json.loads(out[0]), json.loads(out[-1])
-        assert "train.py" in files or any(f.endswith(".ipynb") for f in files), files
+        assert {"train.py", "model.py", ".pitfalls.json"} <= set(files), files
         assert answers[name].get("status") == "scored", answers[name]
         assert isinstance(answers[name]["score"], float) and "private" not in json.dumps(answers[name]).lower()
     r = api(hub, "GET", "/services/pitfalls/sessions", users[INTERVIEWER])
@@ -325,3 +329,50 @@ def test_candidate_a_cannot_reach_b_the_labels_or_the_store(hub, users) -> None:
     # grace's own answers are intact: one scored submission, in her own session
     mine = api(hub, "GET", "/services/pitfalls/status", users["grace"]).json()
     assert mine["submissions"] >= 1, mine
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def _shot(page: Any, name: str) -> None:
+    folder = Path(os.environ.get("PITFALLS_SCREENSHOTS") or REPO / "test-results" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"hub-{name}.png"))
+
+
+def _browser_login(page: Any, hub: dict[str, Any], name: str) -> None:
+    """The hub's real login page: type the name and password, press Sign in."""
+    page.goto(f"{hub['base']}/hub/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("input[type=submit], button[type=submit]")
+
+
+def test_browser_candidate_reaches_jupyterlab_and_interviewer_the_sessions(hub, users) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright drives the hub's pages (pip install "
+                                   "playwright; never `playwright install`)")
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} must exist for the browser part. Got none. Fix: sudo bash scripts/browser.sh.")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            ada = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            _browser_login(ada, hub, "ada")  # lands on /hub/spawn: her server runs, so on to her JupyterLab
+            ada.wait_for_url(re.compile(r"/user/ada/lab"), timeout=120_000)
+            item = ada.locator(".jp-DirListing-item", has_text="train.py")
+            sync_api.expect(item.first).to_be_visible(timeout=120_000)
+            _shot(ada, "candidate-lab")
+            ada.goto(f"{hub['base']}/services/pitfalls/sessions")  # her cookie is not an interviewer's
+            assert "interviewers" in ada.locator("body").inner_text(), ada.content()[:2000]
+
+            ivy = browser.new_context().new_page()
+            _browser_login(ivy, hub, INTERVIEWER)  # an interviewer lands on the sessions view (OAuth, no prompt)
+            ivy.wait_for_url(re.compile(r"/services/pitfalls/sessions"), timeout=120_000)
+            sync_api.expect(ivy.locator("body")).to_contain_text("grace", timeout=60_000)
+            _shot(ivy, "interviewer-sessions")
+            rows = {row["user"]: row for row in json.loads(ivy.locator("body").inner_text())["sessions"]}
+            assert set(rows) == set(CANDIDATES), rows
+        finally:
+            browser.close()

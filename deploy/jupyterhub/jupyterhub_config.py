@@ -94,7 +94,23 @@ c.JupyterHub.services = [{
     "environment": {"PITFALLS_HOME": os.environ["PITFALLS_HOME"],
                     **{k: v for k, v in os.environ.items() if k.startswith("PITFALLS_HUB_")}},
     "display": False,  # an API, not a page: no entry in the hub's Services menu
+    # Interviewers may open GET sessions in a browser: the hub logs them in (OAuth) without asking them
+    # to authorize the organisation's own scorer first. The scorer accepts the cookie only on GET.
+    "oauth_no_confirm": True,
 }]
+
+
+def _landing(handler) -> str:
+    """Where a login lands: interviewers (and admins outside ``candidates``) on the sessions view, since
+    they get no server (the pre_spawn_hook refuses them); candidates on their JupyterLab (/hub/spawn)."""
+    user = handler.current_user
+    groups = {g.name for g in user.groups} if user else set()
+    if user and SETTINGS.candidates not in groups and (SETTINGS.interviewers in groups or user.admin):
+        return f"/services/{SERVICE}/sessions"
+    return "/hub/spawn"
+
+
+c.JupyterHub.default_url = _landing
 
 # ---- the candidates' containers -------------------------------------------------------------
 c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from jupyterhub.services.auth import HubAuth, HubAuthenticated, UserNotAllowed
+from jupyterhub.services.auth import HubAuth, HubAuthenticated, HubOAuth, HubOAuthCallbackHandler, UserNotAllowed
 from tornado import httpserver, web
 
 from pitfalls.core.clock import remaining_seconds
@@ -272,6 +272,8 @@ class Handler(HubAuthenticated, web.RequestHandler):
             raise web.HTTPError(405, log_message=f"{self.route} must be {method}. Got {self.request.method} instead.")
         role = ROUTES[self.route][1]
         model = await self.hub_auth.get_user(self, sync=False)
+        if not model and self._browser_login():
+            return self.redirect(self.get_login_url())  # the hub's OAuth: login page, then back here with a cookie
         if not model:
             raise _refused("a JupyterHub token (Authorization: token $JUPYTERHUB_API_TOKEN)", "no valid token")
         try:
@@ -286,6 +288,11 @@ class Handler(HubAuthenticated, web.RequestHandler):
         if not allowed or model.get("kind", "user") != "user":
             raise _refused(needs, f"{model.get('kind', 'user')} {model.get('name')!r} in groups {groups}")
         self.current_user = model
+
+    def _browser_login(self) -> bool:
+        """A browser (no token) asking for ``sessions``, and the hub gave this service an OAuth client."""
+        return (self.route == "sessions" and isinstance(self.hub_auth, HubOAuth)
+                and "Authorization" not in self.request.headers)
 
     async def get(self) -> None:
         """GET status (candidates) or sessions (interviewers)."""
@@ -331,11 +338,25 @@ def _refused(needs: str, got: str) -> web.HTTPError:
     return web.HTTPError(403, log_message=f"This endpoint needs {needs}. Got {got} instead.")
 
 
+class OAuthCallback(HubOAuthCallbackHandler):
+    """``oauth_callback``: the end of a browser's login through the hub (then a cookie names the user)."""
+
+    def initialize(self, *, hub_auth: HubOAuth) -> None:
+        self.hub_auth = hub_auth
+
+
 def make_app(*, settings: HubSettings, hub_auth: HubAuth, prefix: str) -> web.Application:
-    """The service's application: :data:`ROUTES` under ``prefix`` (the hub's ``/services/NAME/``)."""
+    """The service's application: :data:`ROUTES` under ``prefix`` (the hub's ``/services/NAME/``).
+
+    With a :class:`HubOAuth` (the hub gave the service an OAuth client), a browser may also read
+    ``sessions`` after logging in through the hub: ``oauth_callback`` sets the service's cookie.
+    """
     scorers, prefix = Scorers(settings), "/" + prefix.strip("/") + "/"
-    return web.Application([(prefix + route, Handler, {"hub_auth": hub_auth, "scorers": scorers, "route": route})
-                            for route in ROUTES])
+    routes: list[Any] = [(prefix + route, Handler, {"hub_auth": hub_auth, "scorers": scorers, "route": route})
+                         for route in ROUTES]
+    if isinstance(hub_auth, HubOAuth):
+        routes.append((prefix + "oauth_callback", OAuthCallback, {"hub_auth": hub_auth}))
+    return web.Application(routes, cookie_secret=os.urandom(32))
 
 
 async def serve() -> None:
@@ -345,7 +366,9 @@ async def serve() -> None:
     if not url.hostname or not url.port:
         raise SystemExit(f"JUPYTERHUB_SERVICE_URL must be http://HOST:PORT (the hub sets it from the service's "
                          f"'url'). Got {url.geturl()!r} instead. Fix: give the service a url in jupyterhub_config.py.")
-    hub_auth = HubAuth()  # $JUPYTERHUB_API_URL, $JUPYTERHUB_API_TOKEN, $JUPYTERHUB_OAUTH_ACCESS_SCOPES
+    # $JUPYTERHUB_API_URL, $JUPYTERHUB_API_TOKEN, $JUPYTERHUB_OAUTH_ACCESS_SCOPES (+ $JUPYTERHUB_CLIENT_ID and
+    # $JUPYTERHUB_OAUTH_CALLBACK_URL: the hub's OAuth client for this service, which lets browsers log in)
+    hub_auth = HubOAuth() if os.environ.get("JUPYTERHUB_CLIENT_ID") else HubAuth()
     hub_auth.access_scopes = hub_auth.access_scopes or {f"access:services!service={name}"}
     app = make_app(settings=HubSettings.from_env(), hub_auth=hub_auth,
                    prefix=os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{name}/"))
@@ -356,4 +379,7 @@ async def serve() -> None:
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s pitfalls.live.hub] %(message)s")
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:  # the hub stops its managed services with SIGINT: a clean exit, no traceback
+        log.info("pitfalls scorer stopped")
