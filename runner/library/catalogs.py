@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pitfalls.core import packs
-from pitfalls.core.errors import ManifestError
+from pitfalls.core.errors import ManifestError, PitfallsError
 from pitfalls.core.resources import package_folder
 from pitfalls.library.schema import BugEntry, QuirkEntry, parse_table
 from pitfalls.library.wording import reworded
@@ -139,6 +139,19 @@ def clashes(kind: str, pack_name: str) -> list[str]:
                    f"{key!r} in both {_file_of(shipped, key)} and {_file_of(own, key)} instead. Rename the "
                    f"pack's entry to an id of its own (and plant that id), {keep}.")
     return out
+
+
+def require_own_ids(scaffold_id: str) -> None:
+    """Refuse to use a pack's scaffold while its pack's catalog reuses a shipped id (practice and live
+    sessions call it; ``pitfalls check`` reports the same through ``bug_ids_known``).
+
+    Raises:
+        PitfallsError: naming both files of each clash and how to fix it.
+    """
+    pack_name = pack_name_of(scaffold_id)
+    why = [w for kind in ENTRIES for w in clashes(kind, pack_name)] if pack_name else []
+    if why:
+        raise PitfallsError(" ".join(why))
 
 
 def refused(kind: str) -> list[str]:

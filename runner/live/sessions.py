@@ -29,6 +29,7 @@ from pitfalls.core.clock import session_clock
 from pitfalls.core.errors import SessionError
 from pitfalls.core.packs import locate
 from pitfalls.core.store import Store, now
+from pitfalls.library.catalogs import require_own_ids
 from pitfalls.library.manifest import load_manifest
 from pitfalls.library.variant import pick
 from pitfalls.library.variant_spec import split_ref
@@ -62,6 +63,7 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
     """A new session's folder and record; its workspace is filled unless ``fill`` is False. ``variant``:
     an id, ``base`` or None (drawn when the scaffold declares variants: runner/library/variant.py)."""
     name, source = locate(scaffold)  # its id and folder; the hooks load in fill_workspace
+    require_own_ids(name)  # a pack entry reusing a shipped id would read as the shipped one
     name = pick(name, load_manifest(source / "scaffold.toml").variants, variant)  # a broken manifest stops here
     session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live", candidate=candidate,
                                       duration_minutes=duration_minutes or None, scaffold_source=str(source))

@@ -17,6 +17,7 @@ from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
 from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
+from pitfalls.library.catalogs import require_own_ids
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_id, scaffold_names
 from pitfalls.library.variant import choose, quirk_entry_of
@@ -76,7 +77,9 @@ def start_practice(*, name: str, directory: Path, candidate: str = "",
                                  f"{store.path}. Got no such session (was PITFALLS_HOME changed?).")
         return {"session_id": marker["session_id"], "scaffold": marker["scaffold"], "workspace": str(directory),
                 "resumed": True}
-    scaffold = choose(load_scaffold(name), variant)
+    base = load_scaffold(name)
+    require_own_ids(base.name)  # a pack entry reusing a shipped id would read as the shipped one
+    scaffold = choose(base, variant)
     session_id = store.create_session(scaffold=scaffold.name, workspace=directory, mode="practice",
                                       candidate=candidate, scaffold_source=scaffold.source)
     create_workspace(scaffold=scaffold, directory=directory, session_id=session_id)

@@ -128,6 +128,25 @@ def test_the_listing_commands_report_the_refused_entry(tmp_path, monkeypatch, ki
     assert ok.exit_code == 0 and "acme/acme_" in ok.output, ok.output
 
 
+def test_practice_and_live_sessions_refuse_a_pack_reusing_a_built_in_id(tmp_path, monkeypatch):
+    """Was: practice and session start went ahead, and the reveal and report showed the built-in texts."""
+    from pitfalls.core.errors import PitfallsError
+    from pitfalls.core.store import Store
+    from pitfalls.live import sessions
+    from pitfalls.service.api import start_practice
+
+    a = pack(tmp_path, "acme", "bugs", BUG.format(id="inverted_class_weights", title="ours"))
+    use(monkeypatch, a)
+    why = r"^Bug ids of pack 'acme' must be new, not a built-in kind's\. Got 'inverted_class_weights' in both "
+    with pytest.raises(PitfallsError, match=why):
+        start_practice(name="acme/churn", directory=tmp_path / "ws", variant="base")
+    with pytest.raises(PitfallsError, match=why):
+        sessions.open_session(Store(), scaffold=str(a / "churn"), candidate="Ada", duration_minutes=30,
+                              session_id=None, disk_mb=0)
+    assert Store().db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    assert not (tmp_path / "ws").exists()
+
+
 # -- two packs, one bare id ---------------------------------------------------------------------------
 def test_two_packs_entries_with_one_bare_id_stay_apart_by_scaffold(tmp_path, monkeypatch):
     """Was: `bug_entry("churn_leak")` could not tell teamA's from teamB's (the bare id was nobody's) and
