@@ -59,6 +59,7 @@ HEAVY_FIRST = (
     # then the candidate containers: by now scripts/test.sh's background build of the image is done
     "tests/test_attacks_session.py", "tests/test_session_api.py", "tests/test_sessions.py", "tests/test_faults.py",
     "tests/test_hub_service.py", "tests/test_containers.py",
+    "tests/test_hub_e2e.py",  # a real hub: ~4 min (two containers of the single-user image, two scorings)
 )
 """Files handed out first in phase 1, longest first by estimate (training, then containers), except that
 the Docker files wait until the candidate image has had time to build: two workers blocked on one

@@ -106,7 +106,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {**os.environ, "PITFALLS_HOME": str(root / "state"), "PITFALLS_HUB_USERS": str(root / "users"),
            "PITFALLS_HUB_NETWORK": net, "PITFALLS_HUB_IP": gateway, "PITFALLS_HUB_SERVICE_PORT": str(service),
            "PITFALLS_HUB_PUBLIC_URL": f"http://127.0.0.1:{public}", "PITFALLS_HUB_IMAGE": image,
-           "PITFALLS_HUB_MINUTES": "0", "PITFALLS_HUB_PARALLEL": "2", "PITFALLS_HUB_MEMORY_MB": "2048", "PITFALLS_HUB_CPUS": "1",
+           "PITFALLS_HUB_MINUTES": "0", "PITFALLS_HUB_PARALLEL": "2", "PITFALLS_HUB_MEMORY_MB": "2048",
+           "PITFALLS_HUB_CPUS": "1",
            "PITFALLS_HUB_CANDIDATE_USERS": ",".join(CANDIDATES), "PITFALLS_HUB_INTERVIEWER_USERS": INTERVIEWER,
            "PITFALLS_HUB_ADMINS": "", "PITFALLS_HUB_TEST_PASSWORD": PASSWORD, "PITFALLS_HUB_TEST_PROXY": str(PROXY),
            "PITFALLS_HUB_TEST_PORTS": f"{api},{hub_port}", "PITFALLS_HUB_TEST_PREFIX": prefix}
@@ -118,7 +119,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{public}"
     info = {"base": base, "root": root, "gateway": gateway, "service_port": service, "hub_port": hub_port,
-            "prefix": prefix, "log": root / "hub.log", "proc": proc}
+            "proxy_api": api, "prefix": prefix, "log": root / "hub.log", "proc": proc}
     try:
         _wait(lambda: proc.poll() is None and _answers(f"{base}/hub/health"), 90, info, "the hub's health check")
         _wait(lambda: _answers(f"http://{gateway}:{service}/services/pitfalls/status", ok=(403,)), 60, info,
@@ -297,6 +298,7 @@ found["hub_grace"] = get(os.environ["JUPYTERHUB_API_URL"] + "/users/grace", tok)
 found["grace_server"] = get(sys.argv[-1].replace("IP", os.environ["GRACE_IP"]), tok)
 found["grace_server_no_token"] = get(sys.argv[-1].replace("IP", os.environ["GRACE_IP"]))
 found["internet"] = get("http://151.101.0.223/")
+found["proxy_api"] = get(os.environ["PROXY_API"])  # the proxy's routing API listens on the host's loopback only
 try:
     import pitfalls  # noqa
     found["pitfalls"] = True
@@ -313,8 +315,10 @@ def test_candidate_a_cannot_reach_b_the_labels_or_the_store(hub, users) -> None:
                                grace], capture_output=True, text=True, check=True).stdout.strip()
     secret_paths = [str(root / "state"), str(root / "users"), str(REPO / "scaffolds")]
     grace_contents = "http://IP:8888/user/grace/api/contents"
-    done = subprocess.run(["docker", "exec", "-e", f"GRACE_IP={grace_ip}", ada, "python3", "-c", ATTACK,
-                           *secret_paths, grace_contents], capture_output=True, text=True, timeout=300)
+    proxy_api = f"http://{hub['gateway']}:{hub['proxy_api']}/api/routes"
+    done = subprocess.run(["docker", "exec", "-e", f"GRACE_IP={grace_ip}", "-e", f"PROXY_API={proxy_api}", ada,
+                           "python3", "-c", ATTACK, *secret_paths, grace_contents],
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     ada_marker = "/home/candidate/work/.pitfalls.json"
@@ -326,6 +330,7 @@ def test_candidate_a_cannot_reach_b_the_labels_or_the_store(hub, users) -> None:
     assert found["grace_server"] in (403, 302), found  # ada's token is not grace's: the server refuses it
     assert found["grace_server_no_token"] in (403, 302), found
     assert found["internet"] not in (200, 301, 302), found  # internal network: no route out
+    assert found["proxy_api"] == "URLError", found  # connection refused: it listens on 127.0.0.1 only
     # grace's own answers are intact: one scored submission, in her own session
     mine = api(hub, "GET", "/services/pitfalls/status", users["grace"]).json()
     assert mine["submissions"] >= 1, mine
@@ -366,6 +371,11 @@ def test_browser_candidate_reaches_jupyterlab_and_interviewer_the_sessions(hub, 
             _shot(ada, "candidate-lab")
             ada.goto(f"{hub['base']}/services/pitfalls/sessions")  # her cookie is not an interviewer's
             assert "interviewers" in ada.locator("body").inner_text(), ada.content()[:2000]
+            # her browser now holds the service's login cookie: it reads nothing else and submits nothing
+            for method, route in (("GET", "status"), ("POST", "submit")):
+                got = ada.evaluate("([m, r]) => fetch('/services/pitfalls/' + r, {method: m, body: m === 'POST' ? "
+                                   "'{}' : undefined}).then(a => a.status)", [method, route])
+                assert got == 403, (method, route, got)
 
             ivy = browser.new_context().new_page()
             _browser_login(ivy, hub, INTERVIEWER)  # an interviewer lands on the sessions view (OAuth, no prompt)

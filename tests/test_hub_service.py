@@ -1,7 +1,7 @@
 """The JupyterHub deployment (deploy/jupyterhub/) and its scorer service, without a running hub.
 
-A real hub cannot run here: it needs node's configurable-http-proxy, and DockerSpawner a Docker
-engine with a bridge network (this machine's engine has none). So:
+tests/test_hub_e2e.py runs a real hub (proxy, DockerSpawner, logins, a browser); this file checks
+what is cheaper or impossible to reach through one (every refusal, bad bodies, the queue limit):
 
 - the config files load with traitlets; every setting names a real trait of JupyterHub,
   DockerSpawner or KubeSpawner, every role scope exists, and the pre-spawn hook runs on a real

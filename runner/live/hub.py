@@ -287,6 +287,9 @@ class Handler(HubAuthenticated, web.RequestHandler):
                                           f"a user in group {s.interviewers!r} or a hub admin")}[role]
         if not allowed or model.get("kind", "user") != "user":
             raise _refused(needs, f"{model.get('kind', 'user')} {model.get('name')!r} in groups {groups}")
+        if not getattr(self, "_token_authenticated", False) and self.route != "sessions":  # a browser's cookie
+            raise _refused("a JupyterHub token (Authorization: token $JUPYTERHUB_API_TOKEN); a browser's login "
+                           "cookie reads only sessions", "the cookie of a browser login")
         self.current_user = model
 
     def _browser_login(self) -> bool:
