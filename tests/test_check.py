@@ -1,12 +1,17 @@
 """`pitfalls check` itself: every check is run against a copy of the template broken in exactly
 that way, and must fail, alone, with its exact message. Known failures (xfail) are strict.
 
-Breakages that change only files or data run the quick checks (nothing trains); breakages
-that reach training run the full suite on the small template (about 20 s each).
+Breakages that change only files or data run the quick checks (nothing trains). Breakages that
+reach training run every check except those that read only trainings the broken check does not
+(:data:`READS`): the quick checks and every training check that shares the broken check's trainings
+must pass, at the cost of the trainings the broken check needs anyway (the whole suite trained all
+four groups for each of them: 4x the work). The whole suite passes on the template
+(test_template_passes_every_check_...).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -376,29 +381,68 @@ FULL_MESSAGES = {
 ONE_SIDED = ("starter_within_budgets", "reference_within_budgets", "reference_reaches_goal")
 """Training checks whose breakage edits only the starter or only the reference."""
 
+READS: dict[str, set[str]] = {
+    "starter_within_budgets": {"starter"},  # CheckContext.starter(): one evaluation
+    "reference_within_budgets": {"reference"},  # CheckContext.reference(): one evaluation
+    "reference_reaches_goal": {"starter", "reference", "runs"},
+    "reference_fast": {"reference"},
+    "budget_headroom": {"starter", "reference", "runs"},
+    "starter_below_reference": {"secrets"},  # CheckContext.secret_anchors(): 2 evaluations per test secret
+    "calibration_matches": {"secrets"},
+    "bug_bites": {"runs"},  # CheckContext.runs(): reference and each bug, every seed (probes only if silent)
+    "probes_agree": {"probes"},  # CheckContext.probes(): starter, reference and each bug
+    "variants_equally_hard": set(),  # the template declares no [variants]: nothing trains
+}
+"""The trainings (CheckContext's training-heavy values) each training check reads."""
+
+
+def _suite_for(check: str) -> list[str]:
+    """The checks to run against a scaffold broken for ``check``: every quick check, and every training
+    check that reads only trainings ``check`` reads too (they cost nothing more)."""
+    reads = READS[check.split(":")[0]]
+    return [s.name for s in CHECKS if not s.heavy or READS[s.name] <= reads]
+
+
+def test_reads_names_every_training_check_and_what_it_reads():
+    """A new training check must say what it trains, or the tests above would never run it."""
+    assert READS == {s.name: set(s.reads) for s in CHECKS if s.heavy}  # what a run of some checks prefetches
+    assert set().union(*READS.values()) == {"starter", "reference", "runs", "secrets", "probes"}
+    quick = [s.name for s in CHECKS if not s.heavy]
+    assert _suite_for("reference_reaches_goal") == [*quick, "starter_within_budgets", "reference_within_budgets",
+                                                    "reference_reaches_goal", "reference_fast", "budget_headroom",
+                                                    "bug_bites", "variants_equally_hard"]
+    assert _suite_for("calibration_matches") == [*quick, "starter_below_reference", "calibration_matches",
+                                                 "variants_equally_hard"]
+    assert _suite_for("bug_bites:inverted_class_weights") == [*quick, "bug_bites", "variants_equally_hard"]
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("check", list(FULL))
 def test_each_training_check_fails_alone_on_a_scaffold_broken_that_way(tmp_path, check):
-    """Does a scaffold with exactly this defect fail exactly this check (all checks run)?"""
+    """Does a scaffold with exactly this defect fail exactly this check (the quick checks and every
+    training check sharing its trainings run too, :func:`_suite_for`)?"""
     root = _copy(tmp_path)
     FULL[check](root)
     # in a one-bug scaffold a mutant true to the starter is the starter, which trails the reference:
     # a harmless mutant is a stand-in, so mutants_reproduce_starter fails with it; and a defect put
     # into the starter or the reference alone makes them differ by more than the planted bug
     also = ("mutants_reproduce_starter",) if check.startswith("bug_bites") or check in ONE_SIDED else ()
-    message = _only_failure(run_checks(scaffold=root), check, also)
+    report = run_checks(scaffold=root, only=_suite_for(check))
+    message = _only_failure(report, check, also)
     if also:
-        assert {r.name: r.status for r in run_checks(scaffold=root, quick=True).results}[also[0]] == "failed"
+        assert {r.name: r.status for r in report.results}[also[0]] == "failed"
     assert re.match(FULL_MESSAGES[check], message), message
 
 
 @pytest.mark.slow
 def test_template_passes_every_check_and_a_slow_reference_fails_reference_fast_alone(tmp_path):
-    """The whole suite passes on the template; with a 0.5 s limit only reference_fast fails."""
+    """The whole suite passes on the template; with a 0.5 s limit only reference_fast fails (the
+    checks that read the same trainings run again; the others read nothing the limit changes)."""
     report = run_checks(scaffold=TEMPLATE)
     assert report.ok and {r.status for r in report.results} == {"passed"}, report.results
-    message = _only_failure(run_checks(scaffold=_copy(tmp_path), reference_seconds=0.5), "reference_fast")
+    assert [r.name for r in report.results] == [f"{s.name}:{i}" if i else s.name for s, i in planned(TEMPLATE)]
+    message = _only_failure(run_checks(scaffold=_copy(tmp_path), reference_seconds=0.5,
+                                       only=_suite_for("reference_fast")), "reference_fast")
     assert re.match(r"^The reference must train and predict within 0\.5 s\. Got \d+\.\d s instead\. Use less "
                     r"data, fewer epochs or a smaller model\.$", message), message
 
@@ -406,20 +450,22 @@ def test_template_passes_every_check_and_a_slow_reference_fails_reference_fast_a
 @pytest.mark.slow
 def test_declared_failures_are_xfailed_and_stale_declarations_fail(tmp_path):
     """A failure declared in [check] xfail is reported as xfailed (run ok); a declared failure
-    that passes is xpassed and fails the run (strict)."""
+    that passes is xpassed and fails the run (strict); a family name (quirk_detected) covers each
+    of its ids. (One training: the starter's.)"""
     root = _copy(tmp_path)
-    _goal_too_high(root)
-    _edit(root / "scaffold.toml", "xfail = {} ", 'xfail = { reference_reaches_goal = "goal is aspirational", '
-          'bug_bites = "the bug is meant to be mild", '
-          'mutants_reproduce_starter = "the reference trains on a bootstrap the starter does not" } ')
-    report = run_checks(scaffold=root)
+    _starter_over_budget(root)
+    _edit(root / "scaffold.toml", "xfail = {} ", 'xfail = { starter_within_budgets = "history kept on purpose", '
+          'quirk_detected = "the imbalance is meant to be faint", '
+          'mutants_reproduce_starter = "the starter keeps a history the reference does not" } ')
+    report = run_checks(scaffold=root, only=_suite_for("starter_within_budgets"))
     status = {r.name: (r.status, r.message) for r in report.results}
-    assert status["reference_reaches_goal"][0] == "xfailed"
-    assert status["reference_reaches_goal"][1].startswith("goal is aspirational | The reference, retrained")
-    assert status["bug_bites:inverted_class_weights"][0] == "xpassed"
-    assert "remove it from [check] xfail" in status["bug_bites:inverted_class_weights"][1]
+    assert status["starter_within_budgets"][0] == "xfailed"
+    assert status["starter_within_budgets"][1].startswith("history kept on purpose | The starter must store at most")
+    assert status["mutants_reproduce_starter"][0] == "xfailed"
+    assert status["quirk_detected:class_imbalance"][0] == "xpassed"
+    assert "remove it from [check] xfail" in status["quirk_detected:class_imbalance"][1]
     assert not report.ok and [r.name for r in report.results if r.status in ("failed", "xpassed")] == [
-        "bug_bites:inverted_class_weights"]
+        "quirk_detected:class_imbalance"]
 
 
 def test_check_cli_prints_a_table_json_and_exit_status(tmp_path):
@@ -525,3 +571,41 @@ def test_only_runs_the_named_checks_and_what_they_need_and_refuses_unknown_names
     assert quick.returncode == 0 and "OK: 5 passed" in quick.stdout and "probes_declared" not in quick.stdout
     typo = run_cli("check", str(TEMPLATE), "--only", "mutant_reproduce_starter")
     assert typo.returncode == 1 and "Did you mean 'mutants_reproduce_starter'?" in typo.stderr
+
+
+
+def test_a_second_check_of_the_same_files_measures_no_test_secret_again(tmp_path, monkeypatch):
+    """calibration_matches' measurement is kept per content (runner/checks/measured.py): rewriting only
+    [calibration] reuses it; a changed reference, another secret or another runner's code measures anew,
+    and it is kept apart from a session's anchors."""
+    from pitfalls.checks import measured as kept
+    from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.scoring.anchors import TEST_SECRETS, anchors_path
+
+    root = _copy(tmp_path)
+    trained: list[str] = []
+
+    def heavy(fn):
+        trained.append("measure")
+        return fn()
+
+    def on(secret: bytes):
+        _load.cache_clear()
+        return load_scaffold(root).with_secret(secret)
+
+    first = kept.measured(on(TEST_SECRETS[0]), heavy)
+    assert trained == ["measure"] and first.reference_private > first.baseline_private
+    _stale_calibration(root)
+    assert kept.measured(on(TEST_SECRETS[0]), heavy) == first and trained == ["measure"]
+    path = kept.measured_path(on(TEST_SECRETS[0]))
+    session = anchors_path(on(TEST_SECRETS[0]))
+    assert path.is_file() and path.parent == Path(os.environ["PITFALLS_HOME"]) / "anchors" / "check"
+    assert not session.exists()  # a session's anchors are another file
+    assert kept.measured_path(_load(TEMPLATE).with_secret(TEST_SECRETS[0])) == path  # same files elsewhere
+    assert kept.measured_path(on(TEST_SECRETS[1])) != path
+    _reference_over_budget(root)
+    assert kept.measured_path(on(TEST_SECRETS[0])) != path
+    _edit(root / "solution" / "train.py", "    model.history_ = [0.0] * 1000  # kept for plotting later\n", "")
+    assert kept.measured_path(on(TEST_SECRETS[0])) == path  # the same files again
+    monkeypatch.setattr(kept, "_runner_hash", lambda: "a pipeline that scores differently")
+    assert kept.measured_path(on(TEST_SECRETS[0])) != path

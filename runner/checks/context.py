@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitfalls.checks.measured import measured
 from pitfalls.checks.spec import CheckSpec
 from pitfalls.core.results import ProbeResult
 from pitfalls.library.manifest import Manifest, load_manifest
 from pitfalls.library.scaffold import Dataset, Scaffold, load_hooks, load_scaffold
 from pitfalls.library.variants import materialize
 from pitfalls.probes.run import run_probes
-from pitfalls.scoring.anchors import TEST_SECRETS, measure
+from pitfalls.scoring.anchors import TEST_SECRETS
 from pitfalls.scoring.batch import BatchRun, run_batch
 from pitfalls.scoring.pipeline import Evaluation, evaluate
 
@@ -142,13 +143,15 @@ class CheckContext:
 
     def secret_anchors(self, index: int | None = None) -> Any:
         """The starter's and the reference's scores on test secret ``index`` (runner/scoring/anchors.py), or
-        on every test secret (a list, in order) when ``index`` is None."""
+        on every test secret (a list, in order) when ``index`` is None; measured once per content
+        (:func:`pitfalls.checks.measured.measured`)."""
         if index is None:
             return [self.secret_anchors(i) for i in range(len(TEST_SECRETS))]
-        return self._get(f"secret:{index}", lambda: self._heavy(
-            lambda: measure(self.scaffold().with_secret(TEST_SECRETS[index]), kind="check")))
+        return self._get(f"secret:{index}", lambda: measured(self.scaffold().with_secret(TEST_SECRETS[index]),
+                                                            self._heavy))
 
     def probes(self, name: str) -> list[ProbeResult]:
         source = self.variant(name)
         return self._get(f"probes:{name}", lambda: self._heavy(
             lambda: run_probes(scaffold=self.scaffold(), source=source)))
+

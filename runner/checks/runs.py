@@ -37,19 +37,22 @@ def _within_budgets(ctx: CheckContext, ev: Evaluation, what: str) -> str:
             f"{ev.timings.get('train_seconds', 0):.1f} s")
 
 
-@check("starter_within_budgets", needs=RUNS, heavy=True)
+@check("starter_within_budgets", needs=RUNS, heavy=True,
+       reads=("starter",))
 def starter_within_budgets(ctx: CheckContext) -> str:
     """The untouched starter trains, predicts and scores within every budget."""
     return _within_budgets(ctx, ctx.starter(), "starter")
 
 
-@check("reference_within_budgets", needs=(*RUNS, "mutants_apply"), heavy=True)
+@check("reference_within_budgets", needs=(*RUNS, "mutants_apply"), heavy=True,
+       reads=("reference",))
 def reference_within_budgets(ctx: CheckContext) -> str:
     """The reference solution trains, predicts and scores within every budget."""
     return _within_budgets(ctx, ctx.reference(), "reference")
 
 
-@check("reference_reaches_goal", needs=(*RUNS, "mutants_apply"), heavy=True)
+@check("reference_reaches_goal", needs=(*RUNS, "mutants_apply"), heavy=True,
+       reads=("starter", "reference", "runs"))
 def reference_reaches_goal(ctx: CheckContext) -> str:
     """The reference, retrained with every seed, reaches task.goal_normalized on both slices, on
     the scale of this data (the starter's run is 0, the reference's run 1): the goal leaves room
@@ -79,7 +82,8 @@ def reference_reaches_goal(ctx: CheckContext) -> str:
             f"(private {m.task.metric} {here:.4f} on this data)")
 
 
-@check("reference_fast", needs=(*RUNS, "mutants_apply"), heavy=True)
+@check("reference_fast", needs=(*RUNS, "mutants_apply"), heavy=True,
+       reads=("reference",))
 def reference_fast(ctx: CheckContext) -> str:
     """The reference trains and predicts within 30 s on this machine."""
     ev = _scored(ctx, ctx.reference(), "reference")
@@ -113,7 +117,8 @@ def _train_seconds(ev: Evaluation, what: str) -> float:
     return took
 
 
-@check("budget_headroom", needs=(*RUNS, "mutants_apply"), heavy=True)
+@check("budget_headroom", needs=(*RUNS, "mutants_apply"), heavy=True,
+       reads=("starter", "reference", "runs"))
 def budget_headroom(ctx: CheckContext) -> str:
     """The starter's and the reference's training (the slowest run measured) use at most half of
     train_seconds, so an honest submission is not rejected by noise."""
@@ -129,7 +134,8 @@ def budget_headroom(ctx: CheckContext) -> str:
             f"{budget:g} s ({100 * max(starter, reference) / budget:.0f}%, limit {100 * HEADROOM:.0f}%)")
 
 
-@check("starter_below_reference", needs=RUNS + ("mutants_apply",), heavy=True)
+@check("starter_below_reference", needs=RUNS + ("mutants_apply",), heavy=True,
+       reads=("secrets",))
 def starter_below_reference(ctx: CheckContext) -> str:
     """On every pinned test secret (runner/scoring/anchors.py), the starter scores clearly below the
     reference on the private slice: every installation gets a usable normalized scale."""
@@ -153,7 +159,8 @@ manifest's means and a fresh measurement: runs are not always bit-for-bit repeat
 torch on a diverging starter)."""
 
 
-@check("calibration_matches", needs=RUNS + ("mutants_apply",), heavy=True)
+@check("calibration_matches", needs=RUNS + ("mutants_apply",), heavy=True,
+       reads=("secrets",))
 def calibration_matches(ctx: CheckContext) -> str:
     """[calibration] equals a fresh measurement over the pinned test secrets (means and count)."""
     cal, name = ctx.manifest().calibration, ctx.manifest().name
@@ -181,7 +188,8 @@ def _scores(ctx: CheckContext, variant: str) -> list[float]:
     return [_oriented(ctx, r.score_private) for r in runs]
 
 
-@check("bug_bites", needs=(*RUNS, "mutants_apply", "bug_ids_known"), heavy=True, per="bugs")
+@check("bug_bites", needs=(*RUNS, "mutants_apply", "bug_ids_known"), heavy=True, per="bugs",
+       reads=("runs",))  # and, for a bug silent on the metric, that bug's probe run
 def bug_bites(ctx: CheckContext, bug: str) -> str:
     """Reference + this bug scores worse over several seeds (p < 0.05, d >= 0.5), or, for a bug
     silent on the metric by nature, its probe detects it."""
@@ -203,7 +211,8 @@ def bug_bites(ctx: CheckContext, bug: str) -> str:
                       f"exposes it), or declare the metric in its catalog entry's silent_on.")
 
 
-@check("probes_agree", needs=(*RUNS, "mutants_apply", "probes_declared"), heavy=True)
+@check("probes_agree", needs=(*RUNS, "mutants_apply", "probes_declared"), heavy=True,
+       reads=("probes",))
 def probes_agree(ctx: CheckContext) -> str:
     """Probes say every bug is present in the starter, fixed in the reference, and in each
     reference + one bug, present for that bug only."""

@@ -27,13 +27,30 @@ class CheckSpec:
     """Trains models (skipped by ``check --quick``)."""
     per: str = ""
     """``bugs`` or ``quirks``: one instance per id in the manifest, named ``name:id``."""
+    reads: tuple[str, ...] = ()
+    """The trainings of :class:`~pitfalls.checks.context.CheckContext` a heavy check reads (:data:`TRAININGS`):
+    a run of some checks (``--only``) starts just these in the background."""
 
 
-def check(name: str, *, needs: tuple[str, ...] = (), heavy: bool = False, per: str = "") -> Callable:
-    """Describe a check function as ``name`` (its spec is ``fn.check_spec``); list it in its module's ``CHECKS``."""
+TRAININGS = ("starter", "reference", "runs", "secrets", "probes")
+"""CheckContext's training-heavy values: the starter's and the reference's evaluation, the multi-seed
+batch (reference and each bug), both anchors on every test secret, the probe runs of every variant."""
+
+
+def check(name: str, *, needs: tuple[str, ...] = (), heavy: bool = False, per: str = "",
+          reads: tuple[str, ...] = ()) -> Callable:
+    """Describe a check function as ``name`` (its spec is ``fn.check_spec``); list it in its module's ``CHECKS``.
+
+    Raises:
+        ValueError: ``reads`` names no training of :data:`TRAININGS`.
+    """
+    unknown = [r for r in reads if r not in TRAININGS]
+    if unknown:
+        raise ValueError(f"reads must name trainings from {list(TRAININGS)}. Got {unknown} instead.")
+
     def wrap(fn: Callable[..., str]) -> Callable[..., str]:
         fn.check_spec = CheckSpec(name, fn, (fn.__doc__ or "").strip().splitlines()[0],  # type: ignore[attr-defined]
-                                  needs, heavy, per)
+                                  needs, heavy, per, reads)
         return fn
     return wrap
 

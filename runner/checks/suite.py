@@ -163,8 +163,8 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
         xfail = {}
     try:
         for index, (spec, item) in enumerate(plan):
-            if not only and spec.heavy and not any(s.heavy for s, _ in plan[:index]):
-                _prefetch(ctx, done)
+            if spec.heavy and not any(s.heavy for s, _ in plan[:index]):
+                _prefetch(ctx, done, {r for s, _ in plan for r in s.reads})
             result = _run_one(ctx, spec, item, done, xfail)
             done[result.name] = result.status
             report.results.append(result)
@@ -175,14 +175,15 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
     return report
 
 
-def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus]) -> None:
+def _prefetch(ctx: CheckContext, done: dict[str, CheckStatus], reads: set[str]) -> None:
+    """Start the trainings the planned checks read (``reads``, CheckSpec.reads) in the background."""
     if any(done.get(n) not in ("passed", "xpassed") for n in runs.RUNS + ("mutants_apply",)):
         return
     bugs = list(ctx.manifest().bugs)
-    keys = ["starter", "reference"]
-    if done.get("probes_declared") == "passed":
+    keys = [k for k in ("starter", "reference") if k in reads]
+    if "probes" in reads and done.get("probes_declared") == "passed":
         keys += [f"probes:{v}" for v in ("starter", "reference", *bugs)]
-    ctx.prefetch(keys + ["runs", "secrets"])
+    ctx.prefetch(keys + [k for k in ("runs", "secrets") if k in reads])
 
 
 def check_all(*, quick: bool = False, seeds: int = SEEDS, only: list[str] | None = None,

@@ -71,7 +71,7 @@ def _score(run: BatchRun, variant: str) -> float:
     return run.score_private
 
 
-@check("variants_equally_hard", needs=(*RUNS, "mutants_apply"), heavy=True)
+@check("variants_equally_hard", needs=(*RUNS, "mutants_apply"), heavy=True)  # reads its own batches only
 def variants_equally_hard(ctx: CheckContext) -> str:
     """Over [variants] check_variants variants, each starter and reference sits within tolerance of the
     shipped scaffold's on the same data, and every planted bug makes its variant's reference worse."""

@@ -1,0 +1,78 @@
+"""The starter's and the reference's scores on a pinned test secret, as ``pitfalls check`` reads them
+(starter_below_reference, calibration_matches): measured once per content and kept.
+
+A measurement is two full pipeline runs; ``pitfalls check`` makes one per test secret (ten runs).
+It is kept in ``$PITFALLS_HOME/anchors/check/`` under a key that hashes what the scores depend on:
+the scaffold's files without ``[calibration]``, the data library and the library versions
+(:func:`pitfalls.scoring.anchors.anchors_path`, with the secret) and, unlike a session's anchors, the
+runner's own code (``pitfalls`` itself): a change to the scoring pipeline measures anew, so
+calibration_matches still notices a pipeline that scores differently.
+
+So a second check of the same files, e.g. after ``pitfalls calibrate --write`` rewrote only
+``[calibration]``, trains no anchor again, and calibration_matches still compares two independent
+measurements: calibrate's and the first check's.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pitfalls.core.resources import package_folder
+from pitfalls.core.store import home
+from pitfalls.library.scaffold import Scaffold
+from pitfalls.scoring.anchor_cache import with_scale, write_anchors
+from pitfalls.scoring.anchors import Anchors, anchors_path, locked, measure
+
+
+@functools.cache
+def _runner_hash() -> str:
+    """A hash of every Python file of the installed ``pitfalls`` package (once per process)."""
+    root = package_folder("pitfalls")
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts):
+        data = path.read_bytes()
+        digest.update(f"{path.relative_to(root).as_posix()}\0{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+def measured_path(scaffold: Scaffold) -> Path:
+    """``$PITFALLS_HOME/anchors/check/FOLDER-<key>.json`` for ``scaffold`` (with its secret). The key
+    holds no name: a copy of the same files elsewhere (or under a pack) reads the same measurement."""
+    content = anchors_path(scaffold).stem.rsplit("-", 1)[1]  # content, secret and versions
+    key = hashlib.sha256(f"{content}:{_runner_hash()}".encode()).hexdigest()
+    return home() / "anchors" / "check" / f"{scaffold.root.name}-{key[:20]}.json"
+
+
+def _read(path: Path, scaffold: Scaffold) -> Anchors | None:
+    try:
+        return with_scale(Anchors(**json.loads(path.read_text())), scaffold)
+    except (OSError, ValueError, TypeError):  # missing, or a torn/foreign file: measure again
+        return None
+
+
+def measured(scaffold: Scaffold, heavy: Callable[[Callable[[], Any]], Any]) -> Anchors:
+    """The kept measurement of ``scaffold`` (its secret: a pinned test secret), else one made now
+    through ``heavy`` (the check's training slots) and kept. A state folder that cannot keep it only
+    costs the reuse.
+
+    Raises:
+        PitfallsError: the starter or the reference does not score.
+    """
+    path = measured_path(scaffold)
+    found = _read(path, scaffold)
+    if found is not None:
+        return found
+    with locked(path):  # another check of the same files (another xdist worker) waits, then reads
+        found = _read(path, scaffold)
+        if found is None:
+            found = heavy(lambda: measure(scaffold, kind="check"))
+            try:
+                write_anchors(path, found)
+            except OSError:  # a full or read-only state folder
+                pass
+    return found
