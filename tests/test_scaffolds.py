@@ -16,7 +16,7 @@ from pitfalls.library.catalogs import bugs as bug_catalog
 from pitfalls.library.catalogs import quirks as quirk_catalog
 from pitfalls.library.scaffold import _dataset, load_scaffold, scaffold_names
 from pitfalls.library.variants import materialize, mutants
-from pitfalls.scoring.pipeline import evaluate
+from pitfalls.scoring.batch import run_batch
 
 REPO = Path(__file__).resolve().parent.parent
 NAMES = scaffold_names()
@@ -91,17 +91,17 @@ def test_digits_budget_quirk_is_detectable():
     assert np.corrcoef(ds.train["label"], np.arange(len(ds.train)))[0, 1] > 0.95
 
 
-def test_template_scaffold_is_a_working_contract():
-    """The template loads, its reference beats its starter, and its one bug re-introduced hurts."""
+def test_template_scaffold_is_a_working_contract(tmp_path):
+    """The template loads, its reference beats its starter, and its one bug re-introduced hurts. The
+    three builds train in one batch sandbox (runner/scoring/batch.py: the scores the real pipeline
+    gives; tests/test_check.py runs the starter and the reference through it, budgets included)."""
     scaffold = load_scaffold(REPO / "scaffolds" / "_template")
     assert "_template" not in NAMES
-    results = {}
-    for key, reference, bug in [("starter", False, None), ("reference", True, None),
-                                ("mutant", True, "inverted_class_weights")]:
-        with tempfile.TemporaryDirectory() as tmp:
-            src = materialize(scaffold=scaffold, target=Path(tmp), reference=reference, bug=bug)
-            ev = evaluate(scaffold=scaffold, source=src)
-        assert ev.status == "scored", ev.message
-        results[key] = ev.score_private
+    builds = {key: materialize(scaffold=scaffold, target=tmp_path / key, reference=reference, bug=bug)
+              for key, reference, bug in [("starter", False, None), ("reference", True, None),
+                                          ("mutant", True, "inverted_class_weights")]}
+    runs = run_batch(scaffold=scaffold, variants=builds, seeds=[0])
+    assert [r.error for r in runs] == ["", "", ""], runs
+    results = {r.variant: r.score_private for r in runs}
     assert results["reference"] > results["starter"] + 0.1
     assert results["mutant"] < results["reference"] - 0.1
