@@ -19,7 +19,8 @@ die() { echo "hub.sh: error: $*" >&2; exit 1; }
 
 installed_version() {
   [ -x "$BIN" ] || return 1
-  node -e "console.log(require('./$PREFIX/node_modules/configurable-http-proxy/package.json').version)" 2>/dev/null
+  node -e "console.log(require(process.argv[1]).version)" \
+    "$(cd "$PREFIX" && pwd)/node_modules/configurable-http-proxy/package.json" 2>/dev/null
 }
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -54,7 +54,7 @@ pytestmark = [pytest.mark.hub, pytest.mark.docker]
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy" / "jupyterhub"
-PROXY = REPO / ".venv" / "hub-node" / "node_modules" / ".bin" / "configurable-http-proxy"
+PROXY = Path(sys.prefix) / "hub-node" / "node_modules" / ".bin" / "configurable-http-proxy"  # scripts/hub.sh
 PASSWORD = "test-only-" + uuid.uuid4().hex[:12]
 CANDIDATES, INTERVIEWER = ("ada", "grace"), "ivy"
 START_TIMEOUT = 180  # a container of the 1.6 GB image answers in a few seconds; a loaded CI host is slower
@@ -76,7 +76,7 @@ def _ready() -> None:
         pytest.skip("the hub tests need node and npm for configurable-http-proxy (apt-get install nodejs npm, "
                     "then bash scripts/hub.sh). Got none on PATH.")
     if not PROXY.exists():
-        subprocess.run(["bash", str(REPO / "scripts" / "hub.sh")], check=True, env={**os.environ, "VENV": ".venv"})
+        subprocess.run(["bash", str(REPO / "scripts" / "hub.sh")], check=True, env={**os.environ, "VENV": sys.prefix})
 
 
 def _network(name: str) -> str:
