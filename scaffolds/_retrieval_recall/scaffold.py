@@ -9,6 +9,15 @@ a question and its answer). Every query is written by a secret-seeded rewrite of
 its own passage (which sentence, which words, their order, their endings): reading the library
 tells the candidate nothing that data/train.csv does not show already, and
 tests/test_retrieval_secrecy.py measures a predictor that looks each query up in the library.
+
+The index budget. The same mount lets a predictor rebuild any index at prediction time from the
+library (storing only where each passage sits in it), and even without the library an index is a
+cheap function of its text (the passages zlib-compressed cost about 40,000 parameters, and
+re-embedding them a second). No rewrite of the passages could make the budget bind what a
+predictor computes, so the design makes sure it never binds the score instead: the reference
+(one row per sentence, int8, hashed BM25, query expansion) uses half the budget and an unbounded
+float32 rebuild of every granularity from the library scores within 0.005 of it
+(tests/test_retrieval_secrecy.py; GUIDE.md, "The index budget").
 """
 
 from __future__ import annotations
