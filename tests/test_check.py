@@ -609,3 +609,19 @@ def test_a_second_check_of_the_same_files_measures_no_test_secret_again(tmp_path
     assert kept.measured_path(on(TEST_SECRETS[0])) == path  # the same files again
     monkeypatch.setattr(kept, "_runner_hash", lambda: "a pipeline that scores differently")
     assert kept.measured_path(on(TEST_SECRETS[0])) != path
+
+
+def test_a_check_leaves_this_installations_anchors_so_practice_measures_nothing(tmp_path, monkeypatch):
+    """The check's starter and reference evaluations are the runs anchors() would make: they are cached
+    (a fresh state folder here), and reading the anchors afterwards trains nothing."""
+    from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.scoring import anchors as anchors_mod
+
+    monkeypatch.setenv("PITFALLS_HOME", str(tmp_path / "home"))
+    root = _copy(tmp_path)
+    report = run_checks(scaffold=root, only=["starter_within_budgets", "reference_within_budgets"])
+    assert report.ok, report.results
+    runs = anchors_mod.runs
+    found = anchors_mod.anchors(load_scaffold(root))
+    assert anchors_mod.runs == runs and found.reference_private > found.baseline_private + 0.1
+    assert found.metric == "balanced_accuracy" and found.rows_private > 0

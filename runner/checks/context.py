@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pitfalls.checks.measured import measured
+from pitfalls.checks.measured import keep_anchors, measured
 from pitfalls.checks.spec import CheckSpec
 from pitfalls.core.results import ProbeResult
 from pitfalls.library.manifest import Manifest, load_manifest
@@ -123,14 +123,25 @@ class CheckContext:
     # -- training-heavy values ---------------------------------------------------------------
     def starter(self) -> Evaluation:
         source = self.variant("starter")
-        return self._get("eval:starter", lambda: self._heavy(lambda: evaluate(
+        ev = self._get("eval:starter", lambda: self._heavy(lambda: evaluate(
             scaffold=self.scaffold(), source=source, enforce_budgets=False, kind="check")))
+        self._keep_anchors()
+        return ev
 
     def reference(self) -> Evaluation:
         source = self.variant("reference")
         # both slots: reference_fast times this run, so nothing else may share the cores
-        return self._get("eval:reference", lambda: self._heavy(lambda: evaluate(
+        ev = self._get("eval:reference", lambda: self._heavy(lambda: evaluate(
             scaffold=self.scaffold(), source=source, enforce_budgets=False, kind="check"), slots=2))
+        self._keep_anchors()
+        return ev
+
+    def _keep_anchors(self) -> None:
+        """Once both evaluations are done: they are this installation's anchors (the very runs
+        runner/scoring/anchors.py measures), so `pitfalls practice` after a check measures nothing."""
+        done = [self._cache.get(k) for k in ("eval:starter", "eval:reference")]
+        if all(f is not None and f.done() and f.exception() is None for f in done):
+            keep_anchors(self.scaffold(), *(f.result() for f in done))  # type: ignore[union-attr]
 
     def runs(self) -> list[BatchRun]:
         """Reference and every reference+bug variant, trained with ``seeds`` seeds in one batch."""

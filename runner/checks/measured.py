@@ -26,7 +26,8 @@ from pitfalls.core.resources import package_folder
 from pitfalls.core.store import home
 from pitfalls.library.scaffold import Scaffold
 from pitfalls.scoring.anchor_cache import with_scale, write_anchors
-from pitfalls.scoring.anchors import Anchors, anchors_path, locked, measure
+from pitfalls.scoring.anchors import Anchors, anchors_path, cached_anchors, locked, measure
+from pitfalls.scoring.pipeline import Evaluation
 
 
 @functools.cache
@@ -76,3 +77,22 @@ def measured(scaffold: Scaffold, heavy: Callable[[Callable[[], Any]], Any]) -> A
             except OSError:  # a full or read-only state folder
                 pass
     return found
+
+
+def keep_anchors(scaffold: Scaffold, starter: Evaluation, reference: Evaluation) -> None:
+    """Cache the check's starter and reference evaluations as this installation's anchors of
+    ``scaffold`` (runner/scoring/anchors.py measures them the same way: both through the pipeline,
+    budgets not enforced), unless cached already or either did not score. Best effort."""
+    if starter.status != "scored" or reference.status != "scored" or cached_anchors(scaffold) is not None:
+        return
+    seconds = sum(ev.timings.get(k, 0.0) for ev in (starter, reference) for k in ("train_seconds", "predict_seconds"))
+    found = with_scale(Anchors(baseline_public=starter.score_public, baseline_private=starter.score_private,
+                               reference_public=reference.score_public, reference_private=reference.score_private,
+                               seconds=round(seconds, 1)), scaffold)
+    path = anchors_path(scaffold)
+    try:
+        with locked(path):
+            if cached_anchors(scaffold) is None:
+                write_anchors(path, found)
+    except OSError:  # a full or read-only state folder: the first submission measures them
+        pass
