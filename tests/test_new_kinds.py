@@ -18,6 +18,10 @@ import json
 import math
 import re
 import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +29,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO, TEST_DATA_SECRET, run_cli, submit_json
+from pitfalls.cli.text import fmt_interval, fmt_public
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
 
@@ -132,7 +137,9 @@ def test_history_names_the_metric_and_shows_score_and_interval(env):
         assert row["metric"] == metric and math.isfinite(row["score"]) and lo <= row["score"] <= hi
     text = run_cli("history", "--dir", str(env["ws"]), check=True).stdout
     assert f"{metric} (public)" in text and f"{metric}: higher is better" in text
-    assert f"{rows[-1]['score']:.3f}" in text and f"{lo:.3f} to {hi:.3f}" in text
+    last = rows[-1]
+    assert f"{fmt_public(last['score'], last['decimals'])}  " in text
+    assert fmt_interval(last["score_interval"], last["decimals"]).removeprefix("95% interval ") in text
     _no_nan(text, "history")
 
 
@@ -151,7 +158,8 @@ def test_reveal_shows_bug_and_quirk_texts_and_scores(env):
     for quirk in rv["quirks"]:
         assert quirk["title"] in text
     final = env["subs"][-1]
-    assert f"public {final['score']:.3f}, private " in text and "(normalized 1.0" in text or "normalized 0.9" in text
+    assert f"public {fmt_public(final['score'], final['decimals'])}, private " in text
+    assert re.search(r"Final submission #\d+ .*\(normalized [01]\.\d{3}\)", text), text
     _no_nan(text, "reveal")
 
 
@@ -230,3 +238,83 @@ def test_a_bad_prediction_is_refused_naming_no_label(env, case, tmp_path):
         # only our own ids, the shape and the bounds: never a relevant document's id
         allowed = {str(i) for i in range(-1, RANKING_K + 1)} | {str(len(labels)), str(MAX_ID)}
         assert set(re.findall(r"-?\d+", message)) <= allowed, message
+
+
+def _http(url: str, token: str) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@pytest.mark.docker
+def test_a_live_ranking_session_scores_in_the_container_and_shows_on_the_dashboard(
+        pack, tmp_path, shared_anchors, monkeypatch):
+    """A live session of retrieval_recall on the real candidate image: the candidate's own train.py
+    runs inside the container (the bundled encoder loads with no network, read-only root), the
+    reference submitted with `pitfalls-submit` is scored with nDCG@10, and the interviewer's state
+    and dashboard show the score, its interval and the planted-bug panel with the probes' verdicts."""
+    from pitfalls.live import containers
+
+    try:
+        containers.ensure_engine()
+    except containers.ContainerError as exc:
+        pytest.skip(f"no Docker engine can be made ready here: {exc}")
+    containers.ensure_image()
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
+    monkeypatch.setenv("PITFALLS_HOME", str(home))
+    monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(pack))
+    sid = scaffold_id("retrieval_recall")
+    from pitfalls.live.jupyter import free_port
+
+    ports = ("--port", str(free_port(0)), "--interviewer-port", str(free_port(0)))  # not 8890/8891: other sessions
+    info = json.loads(run_cli("session", "start", sid, "--candidate", "Ada", "--duration", "20", *ports, "--json",
+                              check=True).stdout)
+    try:
+        _live_session_checks(info, sid)
+    finally:
+        run_cli("session", "stop", info["session_id"])
+
+
+def _live_session_checks(info: dict[str, Any], sid: str) -> None:
+    container, ws = info["container"], Path(info["workspace"])
+    trained = subprocess.run(["docker", "exec", container, "python", "train.py"], capture_output=True, text=True,
+                             timeout=300)
+    assert trained.returncode == 0 and "validation ndcg@10" in trained.stdout, trained.stdout + trained.stderr
+    materialize(scaffold=load_scaffold(sid), target=ws, reference=True)
+    proc = subprocess.run(["docker", "exec", container, "pitfalls-submit", "--json", "reference"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["status"] == "scored" and "ndcg_at_10" in answer["message"], answer
+    assert "private_score" not in answer and "probes" not in answer
+    base, token = info["interviewer_url"].split("/pitfalls/")[0], info["interviewer_url"].rsplit("token=", 1)[1]
+    deadline = time.monotonic() + 300
+    while True:  # the probes run in a detached worker after the score is recorded
+        code, body = _http(f"{base}/pitfalls/api/state", token)
+        state = json.loads(body)
+        [sub] = state["submissions"]
+        if sub["probe_status"] == "done" or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert code == 200 and state["session"]["metric"] == "ndcg_at_10" and state["session"]["higher_is_better"]
+    lo, hi = sub["score_interval"]
+    assert sub["score_public"] == answer["score"] and lo <= sub["score_public"] <= hi
+    assert math.isfinite(sub["score_private"]) and sub["norm_private"] > 0.8
+    manifest = load_scaffold(sid).manifest
+    # the panel: every planted bug with its title and this submission's verdict (that the reference's
+    # verdicts are all "fixed" is `pitfalls check`'s probes_agree and the practice test above)
+    assert [b["id"] for b in state["bugs"]] == list(manifest.bugs) and state["quirks"] == []
+    assert all(b["title"] and b["submission_id"] == sub["id"] and b["status"] in ("fixed", "present", "unknown")
+               and b["evidence"] for b in state["bugs"]), state["bugs"]
+    code, page = _http(f"{base}/pitfalls/dashboard", token)
+    assert code == 200 and b'<ul id="bugs">' in page and b"Planted bugs" in page
+    code, report = _http(f"{base}/pitfalls/report", token)
+    text = report.decode()
+    assert code == 200 and "metric ndcg_at_10 (higher is better)" in text and "reference" in text
+    assert f"public {sub['score_public']:.6g} (95% interval {lo:.6g} to {hi:.6g})" in text
+    _no_nan(re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", text, flags=re.S)), "the live report")
