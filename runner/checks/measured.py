@@ -3,10 +3,10 @@
 
 A measurement is two full pipeline runs; ``pitfalls check`` makes one per test secret (ten runs).
 It is kept in ``$PITFALLS_HOME/anchors/check/`` under a key that hashes what the scores depend on:
-the scaffold's files without ``[calibration]``, the data library and the library versions
-(:func:`pitfalls.scoring.anchors.anchors_path`, with the secret) and, unlike a session's anchors, the
-runner's own code (``pitfalls`` itself): a change to the scoring pipeline measures anew, so
-calibration_matches still notices a pipeline that scores differently.
+the scaffold's files without ``[calibration]`` and ``[check]``, the data library, the library
+versions and the secret (as :func:`pitfalls.scoring.anchors.anchors_path`) and, unlike a session's
+anchors, the runner's own code (``pitfalls`` itself): a change to the scoring pipeline measures anew,
+so calibration_matches still notices a pipeline that scores differently.
 
 So a second check of the same files, e.g. after ``pitfalls calibrate --write`` rewrote only
 ``[calibration]``, trains no anchor again, and calibration_matches still compares two independent
@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from pitfalls.core.resources import package_folder
+from pitfalls.core.secret import seed_tag
 from pitfalls.core.store import home
 from pitfalls.library.scaffold import Scaffold
-from pitfalls.scoring.anchor_cache import with_scale, write_anchors
+from pitfalls.scoring.anchor_cache import _SKIP, _versions, with_scale, write_anchors
 from pitfalls.scoring.anchors import Anchors, anchors_path, cached_anchors, locked, measure
 from pitfalls.scoring.pipeline import Evaluation
 
@@ -41,12 +42,32 @@ def _runner_hash() -> str:
     return digest.hexdigest()
 
 
+def _without_table(text: str, table: str) -> str:
+    start = text.find(f"\n[{table}]")
+    if start == -1:
+        return text
+    end = text.find("\n[", start + 1)
+    return text[:start] + (text[end:] if end != -1 else "\n")
+
+
+def _content(scaffold: Scaffold) -> str:
+    """A hash of what the anchors depend on (as :func:`pitfalls.scoring.anchors.content_hash`), the
+    manifest's ``[check]`` table aside too: it tells the checks what to require, not how to train."""
+    digest = hashlib.sha256()
+    for label, root in (("scaffold", scaffold.root), ("datasets", package_folder("pitfalls.datasets"))):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and not _SKIP & set(p.parts)):
+            data = path.read_bytes()
+            if path == scaffold.root / "scaffold.toml":
+                data = _without_table(_without_table(data.decode(), "calibration"), "check").encode()
+            digest.update(f"{label}/{path.relative_to(root).as_posix()}\0{len(data)}\0".encode() + data)
+    digest.update(f"{_versions()}\0{seed_tag(scaffold.data_seed())}\0{_runner_hash()}".encode())
+    return digest.hexdigest()
+
+
 def measured_path(scaffold: Scaffold) -> Path:
     """``$PITFALLS_HOME/anchors/check/FOLDER-<key>.json`` for ``scaffold`` (with its secret). The key
     holds no name: a copy of the same files elsewhere (or under a pack) reads the same measurement."""
-    content = anchors_path(scaffold).stem.rsplit("-", 1)[1]  # content, secret and versions
-    key = hashlib.sha256(f"{content}:{_runner_hash()}".encode()).hexdigest()
-    return home() / "anchors" / "check" / f"{scaffold.root.name}-{key[:20]}.json"
+    return home() / "anchors" / "check" / f"{scaffold.root.name}-{_content(scaffold)[:20]}.json"
 
 
 def _read(path: Path, scaffold: Scaffold) -> Anchors | None:
