@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--scaffolds", default="", help="comma-separated; default: every scaffold in the library")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()
+    os.environ.setdefault("PITFALLS_VARIANT", "base")  # the shipped files, which the reference expects
     home, _ = bench.setup_installation("scoring-times")
     from pitfalls.library.scaffold import scaffold_names
 

@@ -1,6 +1,7 @@
 """How many live sessions one host holds: start time, idle memory, and a burst of submissions.
 
     $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage] [--bare-runs 3] [--no-submit]
+                                         [--variant base]
 
 In one run, on this machine, side by side:
 
@@ -14,6 +15,9 @@ In one run, on this machine, side by side:
 4. every session submitting at the same moment (`pitfalls-submit` in each container): wall time
    of each, and that every submission is recorded.
 
+Each session of a fresh installation gets a random variant, and the first session of a variant
+measures its scoring anchors (two training runs) before it answers; ``--variant base`` pins them
+all to one, so the first session pays that and the others start as they do on a host in use.
 It prints the host's load average at the start and after the session starts (read the numbers with
 it), uses its own PITFALLS_HOME and stops every session it started.
 """
@@ -120,7 +124,11 @@ def main() -> None:
     parser.add_argument("--scaffold", default="tumor_triage")
     parser.add_argument("--bare-runs", type=int, default=3, help="bare `jupyter server` starts (median)")
     parser.add_argument("--no-submit", action="store_true", help="skip the simultaneous submissions")
+    parser.add_argument("--variant", default="", help="pin every session to this variant (e.g. base): only "
+                        "the first session measures its scoring anchors, the others start as on a host in use")
     args = parser.parse_args()
+    if args.variant:
+        os.environ["PITFALLS_VARIANT"] = args.variant
     print(f"load average at start: {_loadavg()}", flush=True)
     os.environ["PITFALLS_HOME"] = tempfile.mkdtemp(prefix="pitfalls-bench-sessions-")
     from pitfalls.live import containers

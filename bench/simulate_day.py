@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     results = [run(int(c), float(d), args) for c in args.cores.split(",") for d in args.density.split(",")]
-    print(f"`.venv/bin/python bench/simulate_day.py {' '.join(sys.argv[1:] if argv is None else argv)}`"
+    print(f"`{' '.join(['.venv/bin/python bench/simulate_day.py', *(sys.argv[1:] if argv is None else argv)])}`"
           f" (seed {args.seed}, {args.minutes:g}-minute interviews, {len(SCORING_SECONDS)} scaffolds, "
           f"simulated in {time.perf_counter() - start:.1f} s):\n")
     print(markdown(HEADER, [row(s) for s in results]))
