@@ -157,6 +157,7 @@ def test_reveal_shows_bug_and_quirk_texts_and_scores(env):
         assert f"[found] {bug['title']}" in text
     for quirk in rv["quirks"]:
         assert quirk["title"] in text
+    assert ("none: this scaffold plants no data quirk." in text) == (not manifest.quirks)
     final = env["subs"][-1]
     assert f"public {fmt_public(final['score'], final['decimals'])}, private " in text
     assert re.search(r"Final submission #\d+ .*\(normalized [01]\.\d{3}\)", text), text
@@ -181,7 +182,9 @@ def test_report_names_the_metric_scores_and_bugs(env, tmp_path):
 
     for bug in manifest.bugs:
         assert bug_entry(bug, manifest.wording, scaffold=env["id"])["title"] in text
-    assert f"bugs fixed {len(manifest.bugs)} of {len(manifest.bugs)}" in " ".join(text.split())
+    flat = " ".join(text.split())
+    assert f"bugs fixed {len(manifest.bugs)} of {len(manifest.bugs)}" in flat
+    assert ("Planted data quirks none" in flat) == (not manifest.quirks)
     _no_nan(text, "the report")
 
 

@@ -171,7 +171,7 @@ def _bugs_html(scaffold: Scaffold, subs: list[dict[str, Any]]) -> str:
     quirks = "".join(f"<li><b>{escape(q)}</b>: {escape(quirk_entry_of(scaffold, q).get('title', ''))}</li>"
                      for q in scaffold.manifest.quirks)
     return (f"<table><tr><th>planted bug</th><th>final verdict</th><th>first fixed in</th><th>evidence</th></tr>"
-            f"{''.join(rows)}</table><h3>Planted data quirks</h3><ul>{quirks}</ul>")
+            f"{''.join(rows)}</table><h3>Planted data quirks</h3><ul>{quirks or '<li class=muted>none</li>'}</ul>")
 
 
 def _tamper_html(flags: list[str]) -> str:
