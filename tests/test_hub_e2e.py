@@ -331,6 +331,10 @@ def test_candidate_a_cannot_reach_b_the_labels_or_the_store(hub, users) -> None:
     assert found["grace_server_no_token"] in (403, 302), found
     assert found["internet"] not in (200, 301, 302), found  # internal network: no route out
     assert found["proxy_api"] == "URLError", found  # connection refused: it listens on 127.0.0.1 only
+    # through the proxy: grace's token opens nothing of ada's; the interviewer's role opens her files
+    assert api(hub, "GET", "/user/ada/api/contents", users["grace"], allow_redirects=False).status_code in (302, 403)
+    seen = api(hub, "GET", "/user/ada/api/contents", users[INTERVIEWER], allow_redirects=False)
+    assert seen.status_code == 200 and "train.py" in {f["name"] for f in seen.json()["content"]}, seen.text[:500]
     # grace's own answers are intact: one scored submission, in her own session
     mine = api(hub, "GET", "/services/pitfalls/status", users["grace"]).json()
     assert mine["submissions"] >= 1, mine

@@ -71,11 +71,15 @@ c.JupyterHub.load_groups = {
 # service checks the "scopes" the hub returns for the token). The scorer itself needs no scope: it
 # sends the caller's token to GET /hub/api/user, which any token may call about its own owner, and
 # the answer always carries the owner's name and groups.
+# Interviewers open candidates' JupyterLabs with "access:servers" on every server, not
+# "access:servers!group=candidates": a single-user server cannot resolve a group filter to its owner
+# (jupyterhub.services.auth.check_scopes says so) and refused such a token in tests/test_hub_e2e.py.
+# Only candidates have servers (the pre_spawn_hook refuses everyone else), so it reaches no more.
 c.JupyterHub.load_roles = [
     {"name": "pitfalls-candidate", "description": "Submit to the pitfalls scorer",
      "scopes": [f"access:services!service={SERVICE}"], "groups": [SETTINGS.candidates]},
     {"name": "pitfalls-interviewer", "description": "Read every pitfalls session; open a candidate's JupyterLab",
-     "scopes": [f"access:services!service={SERVICE}", f"access:servers!group={SETTINGS.candidates}",
+     "scopes": [f"access:services!service={SERVICE}", "access:servers",
                 f"read:users!group={SETTINGS.candidates}", f"list:users!group={SETTINGS.candidates}"],
      "groups": [SETTINGS.interviewers]},
 ]

@@ -52,7 +52,7 @@ c.JupyterHub.load_roles = [
     {"name": "pitfalls-candidate", "description": "Submit to the pitfalls scorer",
      "scopes": [f"access:services!service={SERVICE}"], "groups": [SETTINGS.candidates]},
     {"name": "pitfalls-interviewer", "description": "Read every pitfalls session; open a candidate's JupyterLab",
-     "scopes": [f"access:services!service={SERVICE}", f"access:servers!group={SETTINGS.candidates}",
+     "scopes": [f"access:services!service={SERVICE}", "access:servers",
                 f"read:users!group={SETTINGS.candidates}", f"list:users!group={SETTINGS.candidates}"],
      "groups": [SETTINGS.interviewers]},
 ]
