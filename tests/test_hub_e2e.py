@@ -335,9 +335,13 @@ def test_candidate_a_cannot_reach_b_the_labels_or_the_store(hub, users) -> None:
     assert api(hub, "GET", "/user/ada/api/contents", users["grace"], allow_redirects=False).status_code in (302, 403)
     seen = api(hub, "GET", "/user/ada/api/contents", users[INTERVIEWER], allow_redirects=False)
     assert seen.status_code == 200 and "train.py" in {f["name"] for f in seen.json()["content"]}, seen.text[:500]
-    # grace's own answers are intact: one scored submission, in her own session
-    mine = api(hub, "GET", "/services/pitfalls/status", users["grace"]).json()
-    assert mine["submissions"] >= 1, mine
+    # the login form: a wrong password, or a name outside the allowed users, gets no hub cookie
+    for name, password in (("ada", "wrong-" + PASSWORD), ("mallory", PASSWORD)):
+        cookies = {c.name for c in login(hub, name, password).cookies}
+        assert not any(c.startswith("jupyterhub-hub-login") for c in cookies), (name, cookies)
+    # grace's token still reads her own status (nothing above touched her session)
+    mine = api(hub, "GET", "/services/pitfalls/status", users["grace"])
+    assert mine.status_code == 200 and mine.json()["metric"] == "balanced_accuracy", mine.text
 
 
 CHROMIUM = Path("/usr/bin/chromium")
