@@ -2,11 +2,13 @@
 that way, and must fail, alone, with its exact message. Known failures (xfail) are strict.
 
 Breakages that change only files or data run the quick checks (nothing trains). Breakages that
-reach training run every check except those that read only trainings the broken check does not
-(:data:`READS`): the quick checks and every training check that shares the broken check's trainings
-must pass, at the cost of the trainings the broken check needs anyway (the whole suite trained all
-four groups for each of them: 4x the work). The whole suite passes on the template
-(test_template_passes_every_check_...).
+reach training run the quick checks and every training check that reads only trainings the broken
+check reads too (:data:`READS`, CheckSpec.reads): those must pass, at no cost beyond the trainings
+the broken check needs anyway. Until 2026-12 each ran the whole suite (all five groups of trainings:
+starter, reference, the seeds batch, both anchors on 5 test secrets, the probe runs), ten whole
+suites per run of this file; the whole suite now runs once, on the template
+(test_template_passes_every_check_...), and the test secrets' measurement, kept per content without
+[calibration] and [check] (runner/checks/measured.py), is shared by the tests that edit only those.
 """
 
 from __future__ import annotations
