@@ -176,7 +176,7 @@ def test_report_names_the_metric_scores_and_bugs(env, tmp_path):
     assert f"metric {metric} (higher is better)" in text and "<svg" in page
     for sub in env["subs"]:
         lo, hi = sub["score_interval"]
-        assert f"public {sub['score']:.6g} (95% interval {lo:.6g} to {hi:.6g})" in text
+        assert f"public {fmt_public(sub['score'], sub['decimals'])} ({fmt_interval([lo, hi], sub['decimals'])})" in text
     manifest = load_scaffold(env["id"]).manifest
     from pitfalls.library.catalogs import bug_entry
 
@@ -319,5 +319,6 @@ def _live_session_checks(info: dict[str, Any], sid: str) -> None:
     code, report = _http(f"{base}/pitfalls/report", token)
     text = report.decode()
     assert code == 200 and "metric ndcg_at_10 (higher is better)" in text and "reference" in text
-    assert f"public {sub['score_public']:.6g} (95% interval {lo:.6g} to {hi:.6g})" in text
+    places = answer["decimals"]
+    assert f"public {fmt_public(sub['score_public'], places)} ({fmt_interval([lo, hi], places)})" in text
     _no_nan(re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", "", text, flags=re.S)), "the live report")

@@ -21,7 +21,7 @@ from pitfalls.core.store import Store
 from pitfalls.fs.safefs import Bounds
 from pitfalls.fs.workspace_view import notebook_text, read_files
 from pitfalls.library.catalogs import bug_entry
-from pitfalls.library.metrics import METRICS
+from pitfalls.library.metrics import METRICS, public_decimals
 from pitfalls.library.scaffold import Scaffold, load_scaffold
 from pitfalls.library.variant import quirk_entry_of
 from pitfalls.library.workspace import NOT_THE_CANDIDATES, create_workspace
@@ -190,13 +190,15 @@ def _tamper_banner(subs: list[dict[str, Any]]) -> str:
 
 
 def _public(s: dict[str, Any]) -> str:
-    """A submission's public score and its 95% interval, as stored (already rounded)."""
-    iv = s.get("score_interval")
-    return _fmt_public(s["score_public"]) + (f" (95% interval {_fmt_public(iv[0])} to {_fmt_public(iv[1])})" if iv else "")
+    """A submission's public score and its 95% interval, as stored (already rounded), with the grid's
+    ``public_decimals`` when known (``1.00``, as the candidate saw it, not ``1``)."""
+    iv, places = s.get("score_interval"), s.get("public_decimals")
+    return (_fmt_public(s["score_public"], places)
+            + (f" (95% interval {_fmt_public(iv[0], places)} to {_fmt_public(iv[1], places)})" if iv else ""))
 
 
-def _fmt_public(x: float | None) -> str:
-    return "—" if x is None else f"{x:.6g}"
+def _fmt_public(x: float | None, places: int | None = None) -> str:
+    return "—" if x is None else f"{x:.6g}" if places is None else f"{x:.{places}f}"
 
 
 def training_time(t: dict[str, Any], budget: float) -> str:
@@ -251,6 +253,8 @@ def render_report(*, session_id: str) -> str:
     final = final_submission(store, session_id, subs)  # runner/core/finals.py: the candidate's choice, else the last scored
     subs = [{**s, "final": final is not None and s["id"] == final.submission_id} for s in subs]
     cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
+    places = public_decimals(cal.reference_public if cal else None)  # the grid the candidate's scores are on
+    subs = [{**s, "public_decimals": places} for s in subs]
     view = cal.view() if cal else {}
     anchors = {"starter": view.get("baseline_public"), "reference": view.get("reference_public"),
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}
