@@ -15,8 +15,11 @@ SCORING_SECONDS: dict[str, tuple[float, float]] = {
     "bike_demand": (4.3, 8.5),
     "clinic_visits": (4.8, 9.5),
     "diabetes_progression": (5.1, 10.3),
-    "digits_budget": (5.1, 10.4),
+    "digits_budget": (5.2, 10.4),
+    "glyph_cnn": (8.3, 9.4),
     "income_screen": (4.7, 10.9),
+    "sensor_faults": (9.3, 15.9),
+    "ticket_router": (5.2, 11.3),
     "tumor_triage": (4.3, 8.5),
 }
 """Per scaffold: seconds one submission holds a submit-lane slot (training, prediction, trusted
