@@ -23,8 +23,9 @@ SCORING_SECONDS: dict[str, tuple[float, float]] = {
     "tumor_triage": (4.3, 8.5),
 }
 """Per scaffold: seconds one submission holds a submit-lane slot (training, prediction, trusted
-counting) and a probe-lane slot (the probes' run), on a core of its own. From
-``bench/scoring_times.py`` (its last line); README "Running a live interview" gives the run."""
+counting) and a probe-lane slot (the probes' run), on a core of its own, measured 2026-12-05:
+six from the quiet ``bench/submit_overhead.py`` run in the README, the others from
+``bench/scoring_times.py`` (its last line); deploy/kubernetes.md, "Capacity model", says which."""
 
 DAY_HOURS = 8
 """09:00 to 17:00: interviews start on the hour from 09:00 to 16:00."""
