@@ -98,16 +98,26 @@ def topk_off_by_one(ctx):
     return ("fixed" if first >= TOPK_FIXED and anywhere >= TOPK_FIXED_ANYWHERE else "unknown"), evidence
 
 
-def _stored_vectors(obj, depth=0):
-    """The largest 2-D float array in the loaded model (a dict, a list or attributes)."""
-    if depth > 3 or type(obj).__module__.startswith("wordllama"):
-        return None  # the encoder's own token table is no index
-    if isinstance(obj, np.ndarray):
-        return obj if obj.ndim == 2 and obj.dtype.kind == "f" else None
-    children = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else \
-        vars(obj).values() if hasattr(obj, "__dict__") and not callable(obj) else []
-    found = [v for v in (_stored_vectors(c, depth + 1) for c in children) if v is not None]
-    return max(found, key=lambda a: a.shape[0], default=None)
+def _children(obj):
+    if type(obj).__module__.startswith("wordllama"):
+        return []  # the encoder's own token table is no index
+    if isinstance(obj, dict):
+        return list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return list(obj)
+    return list(vars(obj).values()) if hasattr(obj, "__dict__") and not callable(obj) else []
+
+
+def _stored_vectors(model):
+    """The largest 2-D float array among the loaded model's shallowest ones (in a dict, a list or
+    attributes): the index's vectors sit beside the encoder, not inside a helper's tables."""
+    level = [model]
+    for _ in range(4):
+        arrays = [a for a in level if isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"]
+        if arrays:
+            return max(arrays, key=lambda a: a.shape[0])
+        level = [c for obj in level if not isinstance(obj, np.ndarray) for c in _children(obj)]
+    return None
 
 
 def embeddings_not_normalized(ctx):

@@ -18,7 +18,7 @@ from scipy import sparse
 TARGET = "doc_id"
 TEXT = "text"
 K = 10
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`'\"(])")  # a sentence ends before a capital
 WORD = re.compile(r"[a-z]+")
 TERM_BITS = 18  # words are hashed to 2^18 term ids: the index stores no strings
 NEIGHBOURS, NEAR = 10, 0.35  # query expansion: up to 10 indexed words at cosine >= 0.35
