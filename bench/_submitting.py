@@ -21,9 +21,12 @@ from typing import Any
 def setup_installation(prefix: str) -> tuple[Path, Path]:
     """A fresh PITFALLS_HOME, and a scheduler folder: $PITFALLS_SCHED_DIR if set (to share a
     host's real scheduler on purpose), else a private one, so only this bench's jobs take its slots.
+    Pins the shipped variant ($PITFALLS_VARIANT=base unless set): the bench copies each scaffold's
+    reference, whose column names are the shipped ones, into its workspaces.
     Returns ``(home, sched_dir)``."""
     home = Path(tempfile.mkdtemp(prefix=f"pitfalls-bench-{prefix}-"))
     os.environ["PITFALLS_HOME"] = str(home)
+    os.environ.setdefault("PITFALLS_VARIANT", "base")
     if not os.environ.get("PITFALLS_SCHED_DIR"):
         os.environ["PITFALLS_SCHED_DIR"] = str(home / "sched")
     return home, Path(os.environ["PITFALLS_SCHED_DIR"])
