@@ -42,8 +42,7 @@ PUBLIC_SEED = 4242
 
 
 def _folder():
-    root = package_folder("pitfalls.scaffolds")
-    return root / "retrieval_recall" if (root / "retrieval_recall").is_dir() else root / "_retrieval_recall"
+    return package_folder("pitfalls.scaffolds") / "retrieval_recall"
 
 
 def _hooks():
