@@ -11,6 +11,7 @@ import pytest
 from pitfalls.library import contract
 from pitfalls.library.brief import render_brief
 from pitfalls.library.metrics import check_predictions
+from pitfalls.library.metrics_ranking import RANKING_K
 from pitfalls.library.scaffold import load_scaffold, scaffold_names
 
 NAMES = scaffold_names()
@@ -58,6 +59,10 @@ def test_an_array_made_as_the_contract_says_is_accepted_and_its_transpose_is_not
         assert "shape **(n, L)**" in line and f"padding id {task.classes[0]}" in line
         good, bad = np.full((n, 3), task.classes[0]), np.full(n, task.classes[-1])
         good[:, 0] = task.classes[-1]
+    elif task.prediction == "ranking":
+        assert f"shape **(n, {RANKING_K})**" in line and "best first" in line
+        good = np.tile(np.arange(RANKING_K), (n, 1))
+        bad = good.T
     elif task.prediction == "label":
         assert "shape **(n,)**" in line and str(list(task.classes)) in line
         good, bad = np.full(n, task.classes[-1]), np.full((n, 2), 0.5)
