@@ -584,6 +584,7 @@ def test_a_second_check_of_the_same_files_measures_no_test_secret_again(tmp_path
     from pitfalls.library.scaffold import load_scaffold
     from pitfalls.scoring.anchors import TEST_SECRETS, anchors_path
 
+    monkeypatch.setenv("PITFALLS_HOME", str(tmp_path / "home"))  # not the run's shared anchors: measure here
     root = _copy(tmp_path)
     trained: list[str] = []
 
