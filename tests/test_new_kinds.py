@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO, TEST_DATA_SECRET, run_cli, submit_json
+from pitfalls.cli.render import BUG_MARKS
 from pitfalls.cli.text import fmt_interval, fmt_public
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
@@ -86,7 +87,8 @@ def practiced(request, pack: Path, tmp_path_factory, shared_anchors: Path, sched
 
 def _environment(mp: pytest.MonkeyPatch, *, home: Path, pack: Path, sched_folder: Path, sched_cpus: str) -> None:
     mp.setenv("PITFALLS_HOME", str(home))
-    mp.setenv("PITFALLS_SCAFFOLDS", str(pack))
+    if any(pack.iterdir()):  # an empty pack is refused: both scaffolds are in the library by now
+        mp.setenv("PITFALLS_SCAFFOLDS", str(pack))
     mp.setenv("PITFALLS_DATA_SECRET", TEST_DATA_SECRET)
     mp.setenv("PITFALLS_VARIANT", "base")
     mp.setenv("PITFALLS_SCHED_DIR", str(sched_folder))
@@ -121,10 +123,14 @@ def test_submissions_are_scored_with_the_kinds_metric_and_probes_flip(env):
     from pitfalls.service import api
 
     full = api.history(directory=env["ws"])
-    assert {p.bug_id: p.status for p in full[-1].probes} == {b: "fixed" for b in manifest.bugs}
-    if starter:
-        assert {p.bug_id: p.status for p in full[0].probes} == {b: "present" for b in manifest.bugs}
     assert all(math.isfinite(s.private_score) for s in full)
+    verdicts = [{p.bug_id: p.status for p in s.probes} for s in full]
+    assert all(set(v) == set(manifest.bugs) and set(v.values()) <= {"fixed", "present", "unknown"} for v in verdicts)
+    if "/" in env["id"]:  # a `_` folder (its `pitfalls check`, probes_agree included, not passed yet): verdicts only
+        return
+    assert verdicts[-1] == {b: "fixed" for b in manifest.bugs}
+    if starter:
+        assert verdicts[0] == {b: "present" for b in manifest.bugs}
 
 
 def test_history_names_the_metric_and_shows_score_and_interval(env):
@@ -144,30 +150,31 @@ def test_history_names_the_metric_and_shows_score_and_interval(env):
 
 
 def test_reveal_shows_bug_and_quirk_texts_and_scores(env):
-    """`pitfalls reveal`: every planted bug found, with its catalog title and text, every quirk with
-    its title, the final submission's public and private score; no NaN."""
+    """`pitfalls reveal`: every planted bug with its catalog title, text and the probes' verdict on
+    the workspace, every quirk with its title ("none" if none), the final submission's public and
+    private score; no NaN."""
     manifest = load_scaffold(env["id"]).manifest
     rv = json.loads(run_cli("reveal", "--dir", str(env["ws"]), "--json", check=True).stdout)
     assert [b["id"] for b in rv["bugs"]] == list(manifest.bugs)
-    assert all(b["status"] == "fixed" and b["title"] and b.get("text", b.get("description")) for b in rv["bugs"])
+    assert all(b["title"] and b["description"] and b["evidence"] for b in rv["bugs"])
     assert [q["id"] for q in rv["quirks"]] == list(manifest.quirks)
     assert all(q["title"] for q in rv["quirks"])
     text = run_cli("reveal", "--dir", str(env["ws"]), check=True).stdout
-    for bug in rv["bugs"]:
-        assert f"[found] {bug['title']}" in text
+    for bug in rv["bugs"]:  # each as the probes see the workspace now (the reference: found, once checked)
+        assert f"[{BUG_MARKS[bug['status']]}] {bug['title']}" in text
     for quirk in rv["quirks"]:
         assert quirk["title"] in text
     assert ("none: this scaffold plants no data quirk." in text) == (not manifest.quirks)
     final = env["subs"][-1]
-    assert f"public {fmt_public(final['score'], final['decimals'])}, private " in text
+    assert f"public {final['score']:.6g}, private " in text  # as stored (1 for 1.00: runner/cli/final_view.py)
     assert re.search(r"Final submission #\d+ .*\(normalized [01]\.\d{3}\)", text), text
     _no_nan(text, "reveal")
 
 
 def test_report_names_the_metric_scores_and_bugs(env, tmp_path):
     """The HTML report (`pitfalls session report` works on a practice session too): the metric in
-    the header, the final private score, each public score with its interval, each bug's title
-    marked fixed, the chart; no NaN anywhere."""
+    the header, each public score with its interval on the scaffold's grid, each bug's title and
+    how many the final submission fixed, the chart; no NaN anywhere."""
     _, metric = KINDS[env["name"]]
     out = tmp_path / "report.html"
     run_cli("session", "report", env["session_id"], "-o", str(out), check=True)
@@ -183,7 +190,10 @@ def test_report_names_the_metric_scores_and_bugs(env, tmp_path):
     for bug in manifest.bugs:
         assert bug_entry(bug, manifest.wording, scaffold=env["id"])["title"] in text
     flat = " ".join(text.split())
-    assert f"bugs fixed {len(manifest.bugs)} of {len(manifest.bugs)}" in flat
+    from pitfalls.service import api
+
+    fixed = sum(p.status == "fixed" for p in api.history(directory=env["ws"])[-1].probes)
+    assert f"bugs fixed {fixed} of {len(manifest.bugs)}" in flat
     assert ("Planted data quirks none" in flat) == (not manifest.quirks)
     _no_nan(text, "the report")
 
@@ -270,7 +280,8 @@ def test_a_live_ranking_session_scores_in_the_container_and_shows_on_the_dashboa
     home.mkdir()
     (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
     monkeypatch.setenv("PITFALLS_HOME", str(home))
-    monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(pack))
+    if any(pack.iterdir()):
+        monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(pack))
     sid = scaffold_id("retrieval_recall")
     from pitfalls.live.jupyter import free_port
 
