@@ -9,7 +9,7 @@ The scaffolds may still live in `_`-prefixed folders (outside the library): then
 folder in a scaffold pack (`kinds/NAME`) is used, as `pitfalls check` was run on them; once renamed,
 the built-in NAME is used. Cost: one anchors measurement per scaffold (starter and reference), the
 starter and reference of retrieval_recall (seconds each), the reference of attention_budget (~30 s
-on a quiet core) and six cheap submissions of a trivial model.
+on a quiet core) and six cheap submissions of a trivial model (three per kind, in one practice workspace).
 """
 
 from __future__ import annotations
@@ -223,26 +223,33 @@ BAD = {  # (scaffold, what is wrong): (predict's body, what the message must say
 }
 
 
-@pytest.mark.parametrize("case", ["shape", "values", "ids"])
-def test_a_bad_prediction_is_refused_naming_no_label(env, case, tmp_path):
+def test_bad_predictions_are_refused_naming_no_label(env, tmp_path):
     """A trivial model (a 4-number artifact) whose predict() returns a malformed array of the kind
     (sequence: 1-D, probabilities, an unknown token; ranking: 9 ids, an id twice in a row, a negative
-    id): the submission is rejected with "Predictions must be ... Got ... instead." and the message
-    holds no held-out label (no target sequence, no relevant document id). In the practiced
-    workspace's state folder, so the anchors are measured already."""
+    id): each submission is rejected with "Predictions must be ... Got ... instead." and the message
+    holds no held-out label (no target sequence, no relevant document id). One practice workspace
+    per kind, the three malformed models submitted in turn (the messages themselves are unit-tested
+    in tests/unit/test_metrics_sequence.py and test_metrics_ranking.py; this is the path through a
+    real submission). In the practiced workspace's state folder, so the anchors are measured already."""
     name = env["name"]
-    body, got = BAD[name, case]
     scaffold = load_scaffold(env["id"])
+    labels = scaffold.dataset().heldout[scaffold.manifest.task.target].astype(str)
     ws = tmp_path / "ws"
     run_cli("practice", env["id"], "--dir", str(ws), "--no-jupyter", check=True)
     (ws / "train.py").write_text(TRAIN_PY % scaffold.manifest.artifact_path)
-    (ws / "model.py").write_text(MODEL_PY % body)
-    answer = submit_json(ws, "--no-probes")
-    message = answer["message"]
-    assert answer["status"] == "rejected", answer
-    assert re.search(r"Predictions must be .+\. Got .+ instead\.", message) and got in message, message
-    assert [v["constraint"] for v in answer["violations"]] == ["predictions"]
-    labels = scaffold.dataset().heldout[scaffold.manifest.task.target].astype(str)
+    for (kind_name, case), (body, got) in BAD.items():
+        if kind_name != name:
+            continue
+        (ws / "model.py").write_text(MODEL_PY % body)
+        answer = submit_json(ws, "--no-probes", "--note", case)
+        message = answer["message"]
+        assert answer["status"] == "rejected", (case, answer)
+        assert re.search(r"Predictions must be .+\. Got .+ instead\.", message) and got in message, (case, message)
+        assert [v["constraint"] for v in answer["violations"]] == ["predictions"], case
+        _assert_no_label(name, message, labels)
+
+
+def _assert_no_label(name: str, message: str, labels: Any) -> None:
     if name == "attention_budget":
         assert not any(t in message for t in labels if len(t.split()) >= 3), message
     else:
