@@ -157,7 +157,11 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
     prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
     server = _start_parts(live, store, new=not session_id)
     if server is not None:
-        wait_for_server(live, server)
+        try:
+            wait_for_server(live, server)
+        except BaseException:  # e.g. its port was taken between the claim and the bind
+            _abandon(live, store, new=not session_id)
+            raise
     timer.mark_up(store, live.session_id)  # the candidate's lab answers through the server: time counts
     return session_info(live, store=store, resumed=bool(session_id))
 
@@ -217,16 +221,23 @@ def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Po
             if filler is not None:
                 filler.result()
         except BaseException:
-            stop_server(live)
-            if new:
-                containers.stop_container(name_or_id=live.container)
-                store.update_session(live.session_id, ended_at=now())
-                try:
-                    quota.release(live.workspace, live.dir / "workspace.img")
-                except (OSError, quota.QuotaError):
-                    pass  # the start's own error is the one to report
+            _abandon(live, store, new=new)
             raise
     return server
+
+
+def _abandon(live: LiveSession, store: Store, *, new: bool) -> None:
+    """After a failed start: stop the server; a new session also loses its container and is ended
+    (not left to be resumed), its workspace's file system released."""
+    stop_server(live)
+    if not new:
+        return
+    containers.stop_container(name_or_id=live.container)
+    store.update_session(live.session_id, ended_at=now())
+    try:
+        quota.release(live.workspace, live.dir / "workspace.img")
+    except (OSError, quota.QuotaError):
+        pass  # the start's own error is the one to report
 
 
 def _jupyter_answers(live: LiveSession) -> bool:

@@ -1,0 +1,43 @@
+"""A new live session whose server dies before it answers (its port taken between the claim and
+the bind, a crash at import) must not leave its container running or the session open to resume:
+found after a failed `session start` kept its container up for 35 minutes (2026-12-05)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pitfalls.core.store import Store
+from pitfalls.live import containers, sessions
+from pitfalls.live.process import SessionError
+
+pytestmark = pytest.mark.docker
+
+
+def test_a_new_session_whose_server_dies_is_ended_and_leaves_no_container(pitfalls_home: Path, monkeypatch):
+    try:
+        containers.ensure_engine()
+    except containers.ContainerError as exc:
+        pytest.skip(f"no Docker engine can be made ready here: {exc}")
+    real_wait = sessions.wait_for_server
+    seen: dict[str, object] = {}
+
+    def server_dies(live: sessions.LiveSession, proc: subprocess.Popen) -> None:
+        """The real server, SIGKILLed before it answered; the real wait then reports it."""
+        seen["container"], seen["id"] = live.container, live.session_id
+        seen["state"] = containers.container_status(name_or_id=live.container)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        real_wait(live, proc)
+
+    monkeypatch.setattr(sessions, "wait_for_server", server_dies)
+    with pytest.raises(SessionError, match="must keep running"):
+        sessions.start_session(scaffold="tumor_triage", candidate="Ada", duration_minutes=30)
+    assert seen["state"] is not None, "the container was up when the server died"
+    assert containers.container_status(name_or_id=str(seen["container"])) is None, "its container is gone"
+    row = Store().session(str(seen["id"]))
+    assert row is not None and row["ended_at"], row  # ended: a later start makes a new session
