@@ -42,6 +42,7 @@ from pitfalls.core.errors import PitfallsError, WorkspaceError
 from pitfalls.core.finals import FinalChoiceError, final_submission
 from pitfalls.core.store import Store, now
 from pitfalls.fs.safecopy import hand_over
+from pitfalls.library.catalogs import require_own_ids
 from pitfalls.library.metrics import METRICS, best_of
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
@@ -110,6 +111,7 @@ def prepare_user(name: str, settings: HubSettings) -> HubUser:
     with closing(Store()) as store, open(root / LOCK_FILE, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the hub's pre_spawn_hook and this service both come here
         scaffold = load_scaffold(settings.scaffold)
+        require_own_ids(scaffold.name)  # a pack entry reusing a shipped id would read as the shipped one
         row = store.db.execute("SELECT id, workspace FROM sessions WHERE mode='hub' AND candidate=? AND "
                                "scaffold=? AND ended_at IS NULL ORDER BY created_at DESC LIMIT 1",
                                (name, scaffold.name)).fetchone()

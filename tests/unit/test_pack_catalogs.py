@@ -147,6 +147,22 @@ def test_practice_and_live_sessions_refuse_a_pack_reusing_a_built_in_id(tmp_path
     assert not (tmp_path / "ws").exists()
 
 
+def test_a_hub_user_s_first_session_refuses_a_pack_reusing_a_built_in_id(tmp_path, monkeypatch):
+    """The hub's pre_spawn_hook and scorer make each user's session through prepare_user: the same refusal,
+    before any session row or workspace exists."""
+    from pitfalls.core.errors import PitfallsError
+    from pitfalls.core.store import Store
+    from pitfalls.live.hub import HubSettings, prepare_user
+
+    a = pack(tmp_path, "acme", "bugs", BUG.format(id="inverted_class_weights", title="ours"))
+    use(monkeypatch, a)
+    settings = HubSettings(scaffold="acme/churn", users=tmp_path / "users")
+    with pytest.raises(PitfallsError, match=r"^Bug ids of pack 'acme' must be new, not a built-in kind's\."):
+        prepare_user("ada", settings)
+    assert Store().db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    assert not [p for p in (tmp_path / "users").iterdir() if p.is_dir()]  # no workspace (the lock file only)
+
+
 # -- two packs, one bare id ---------------------------------------------------------------------------
 def test_two_packs_entries_with_one_bare_id_stay_apart_by_scaffold(tmp_path, monkeypatch):
     """Was: `bug_entry("churn_leak")` could not tell teamA's from teamB's (the bare id was nobody's) and
