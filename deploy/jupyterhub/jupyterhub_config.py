@@ -71,15 +71,21 @@ c.JupyterHub.load_groups = {
 # service checks the "scopes" the hub returns for the token). The scorer itself needs no scope: it
 # sends the caller's token to GET /hub/api/user, which any token may call about its own owner, and
 # the answer always carries the owner's name and groups.
-# Interviewers open candidates' JupyterLabs with "access:servers" on every server, not
-# "access:servers!group=candidates": a single-user server cannot resolve a group filter to its owner
-# (jupyterhub.services.auth.check_scopes says so) and refused such a token in tests/test_hub_e2e.py.
-# Only candidates have servers (the pre_spawn_hook refuses everyone else), so it reaches no more.
+# Interviewers do NOT get "access:servers": every single-user server is served on the hub's own origin
+# (no subdomain_host), and a candidate controls what her JupyterLab runs (a labextension in her home,
+# a trusted notebook). An interviewer opening it would run her JavaScript with the interviewer's
+# cookies: reading GET sessions (every candidate's private scores), asking the hub for a token with
+# the interviewer's scopes, opening other candidates' servers. Interviewers read the scorer's sessions
+# view instead. Opening candidates' labs needs c.JupyterHub.subdomain_host (one origin per server, a
+# wildcard DNS name and certificate) first; then add "access:servers" here. (The filtered
+# "access:servers!group=candidates" does not work: a single-user server cannot resolve a group filter.)
+# Hub admins hold access:servers through JupyterHub's admin role: they must not open candidates' labs
+# on a hub without subdomain_host either.
 c.JupyterHub.load_roles = [
     {"name": "pitfalls-candidate", "description": "Submit to the pitfalls scorer",
      "scopes": [f"access:services!service={SERVICE}"], "groups": [SETTINGS.candidates]},
-    {"name": "pitfalls-interviewer", "description": "Read every pitfalls session; open a candidate's JupyterLab",
-     "scopes": [f"access:services!service={SERVICE}", "access:servers",
+    {"name": "pitfalls-interviewer", "description": "Read every pitfalls session",
+     "scopes": [f"access:services!service={SERVICE}",
                 f"read:users!group={SETTINGS.candidates}", f"list:users!group={SETTINGS.candidates}"],
      "groups": [SETTINGS.interviewers]},
 ]

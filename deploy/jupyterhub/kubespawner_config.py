@@ -51,8 +51,8 @@ MEMORY_MB = int(os.environ.get("PITFALLS_HUB_MEMORY_MB", "4096"))
 c.JupyterHub.load_roles = [
     {"name": "pitfalls-candidate", "description": "Submit to the pitfalls scorer",
      "scopes": [f"access:services!service={SERVICE}"], "groups": [SETTINGS.candidates]},
-    {"name": "pitfalls-interviewer", "description": "Read every pitfalls session; open a candidate's JupyterLab",
-     "scopes": [f"access:services!service={SERVICE}", "access:servers",
+    {"name": "pitfalls-interviewer", "description": "Read every pitfalls session (no access:servers: see jupyterhub_config.py)",
+     "scopes": [f"access:services!service={SERVICE}",
                 f"read:users!group={SETTINGS.candidates}", f"list:users!group={SETTINGS.candidates}"],
      "groups": [SETTINGS.interviewers]},
 ]

@@ -263,7 +263,7 @@ def _final_scores(store: Store, session_id: str, subs: list[dict[str, Any]]) -> 
 
 
 class Handler(HubAuthenticated, web.RequestHandler):
-    """One route of :data:`ROUTES`: token-authenticated JSON, never a cookie or a login redirect."""
+    """One route of :data:`ROUTES`: token-authenticated JSON (GET sessions also takes the hub login cookie: see the OAuth handler)."""
 
     def initialize(self, *, hub_auth: HubAuth, scorers: Scorers, route: str) -> None:
         self.hub_auth, self.scorers, self.route = hub_auth, scorers, route
