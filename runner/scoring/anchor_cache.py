@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,9 @@ from pitfalls.core.secret import seed_tag
 from pitfalls.core.store import home
 from pitfalls.library.scaffold import Scaffold
 
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "torch", "skops", "safetensors")
+_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "skops", "safetensors", "wordllama")
+"""Installed libraries whose version changes scores or data (wordllama: retrieval_recall's encoder and
+vocabulary; the Python version too, in :func:`_versions`: retrieval_recall's passages are its stdlib)."""
 _SKIP = {"__pycache__", ".ipynb_checkpoints"}
 _memo: dict[Path, Anchors] = {}
 
@@ -83,7 +86,7 @@ def with_scale(found: Anchors, scaffold: Scaffold) -> Anchors:
 def content_hash(scaffold: Scaffold) -> str:
     """A hash of everything the anchors depend on besides the secret: the scaffold's files (its
     ``[calibration]`` table aside: rewriting it changes no score), the data library
-    (``datasets/``, ``pitfalls.datasets``) and the installed versions of the modelling libraries."""
+    (``datasets/``, ``pitfalls.datasets``) and the installed versions of Python and the modelling libraries."""
     digest = hashlib.sha256()
     quirks = package_folder("pitfalls.datasets")
     for label, root in (("scaffold", scaffold.root), ("datasets", quirks)):
@@ -98,7 +101,7 @@ def content_hash(scaffold: Scaffold) -> str:
 
 @functools.cache
 def _versions() -> str:
-    found = []
+    found = [f"python={sys.version}"]
     for lib in _LIBRARIES:
         try:
             found.append(f"{lib}={metadata.version(lib)}")
