@@ -108,3 +108,17 @@ def test_building_a_variant_prunes_and_using_one_renews_it(pitfalls_home, tmp_pa
     variant._built.clear()  # a new process
     assert variant_scaffold(load_scaffold(root), "v1").root == v1.root
     assert v1.root.stat().st_mtime > time.time() - 60  # used now: not stale any more
+
+
+def test_a_folder_used_in_the_last_hours_stays_whatever_the_setting(pitfalls_home, monkeypatch):
+    """A check or calibrate in another process reads variants no session names; with
+    $PITFALLS_VARIANT_KEEP_DAYS=0 a new build removed them while in use. Now MIN_AGE_SECONDS (6 h)
+    protects a recent use, and every folder this process holds is kept (``keep`` takes several)."""
+    variants = pitfalls_home / "variants"
+    store = pitfalls_home / "pitfalls.sqlite"
+    in_use = folder(variants, "churn-v1-0123456789abcdef", 10 / (24 * 60))  # used 10 minutes ago
+    held = folder(variants, "churn-v2-0123456789abcdef", 3)  # loaded by this process days ago
+    stale = folder(variants, "churn-v3-0123456789abcdef", 1)
+    monkeypatch.setenv(KEEP_ENV, "0")
+    assert prune(variants, store=store, keep={held}) == [stale]
+    assert in_use.is_dir() and held.is_dir() and stale_variants.MIN_AGE_SECONDS >= 3600

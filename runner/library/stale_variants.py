@@ -6,8 +6,10 @@ than :func:`keep_days` days (``$PITFALLS_VARIANT_KEEP_DAYS``, default 14) are re
 interrupted builds (``.NAME-ID-KEY-*``) as old. Never removed: a variant any session in the store
 names (live, practice, hub, ended or not: its reveal, report and history read the variant; a
 practice workspace's record is its store row, whose id its ``.pitfalls.json`` repeats), matched by
-scaffold name and variant id whatever the key; the folder just built; and, when the store cannot
-be read, everything (pruning is skipped).
+scaffold name and variant id whatever the key; the folders this process has built or loaded; any
+folder used in the last :data:`MIN_AGE_SECONDS` whatever the setting (a `pitfalls check` or
+`calibrate` in another process uses variants no session names: only their use time protects them);
+and, when the store cannot be read, everything (pruning is skipped).
 
 This module's name does not start with ``variant``: the variant folder's key hashes
 ``variant*.py`` (how variants are built), and pruning does not change what a variant holds.
@@ -19,6 +21,8 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterable
+from contextlib import closing
 from pathlib import Path
 
 from pitfalls.core.errors import PitfallsError
@@ -27,6 +31,9 @@ from pitfalls.library.variant_spec import split_ref
 KEEP_ENV = "PITFALLS_VARIANT_KEEP_DAYS"
 DEFAULT_KEEP_DAYS = 14.0
 DAY = 86400.0
+MIN_AGE_SECONDS = 6 * 3600.0
+"""A folder used more recently than this is never removed, even with ``$PITFALLS_VARIANT_KEEP_DAYS=0``:
+a check of variants in another process may still be reading it (its use time is renewed on load)."""
 
 
 def keep_days() -> float:
@@ -62,7 +69,7 @@ def referenced(store: Path) -> set[tuple[str, str]] | None:
     if not store.exists():
         return set()
     try:
-        with sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30) as db:
+        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)) as db:
             rows = db.execute("SELECT scaffold FROM sessions WHERE scaffold LIKE '%@%'").fetchall()
     except sqlite3.Error:
         return None
@@ -82,18 +89,21 @@ def _name_and_id(folder: Path) -> tuple[str, str] | None:
     return (parts[0], parts[1]) if len(parts) == 3 and split_ref(f"x@{parts[1]}")[1] else None
 
 
-def prune(variants: Path, *, store: Path, keep: Path | None = None, days: float | None = None,
+def prune(variants: Path, *, store: Path, keep: Path | Iterable[Path] = (), days: float | None = None,
           now: float | None = None) -> list[Path]:
-    """Remove the folders of ``variants`` unused for more than ``days`` (default :func:`keep_days`)
-    that no session of ``store`` names, except ``keep``; returns what was removed."""
+    """Remove the folders of ``variants`` unused for more than ``days`` (default :func:`keep_days`,
+    never less than :data:`MIN_AGE_SECONDS`) that no session of ``store`` names, except ``keep``
+    (a folder or several); returns what was removed."""
     names = referenced(store)
     if names is None or not variants.is_dir():
         return []
-    limit = (time.time() if now is None else now) - DAY * (keep_days() if days is None else days)
+    kept = {keep} if isinstance(keep, Path) else set(keep)
+    age = max(DAY * (keep_days() if days is None else days), MIN_AGE_SECONDS)
+    limit = (time.time() if now is None else now) - age
     removed = []
     for folder in sorted(variants.iterdir()):
         parsed = _name_and_id(folder)
-        if parsed is None or parsed in names or folder == keep or not folder.is_dir() or folder.is_symlink():
+        if parsed is None or parsed in names or folder in kept or not folder.is_dir() or folder.is_symlink():
             continue
         if folder.stat().st_mtime < limit:  # read again right before: a use since the listing keeps it
             shutil.rmtree(folder, ignore_errors=True)

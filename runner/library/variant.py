@@ -189,7 +189,7 @@ def _folder(base: Scaffold, chosen: Draw) -> Path:
             raise
     finally:
         shutil.rmtree(build, ignore_errors=True)
-    prune(final.parent, store=home() / "pitfalls.sqlite", keep=final)
+    prune(final.parent, store=home() / "pitfalls.sqlite", keep={final, *(b.root for b in _built.values())})
     return final
 
 
