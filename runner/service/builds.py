@@ -12,6 +12,7 @@ from typing import Any
 from pitfalls.core.errors import WorkspaceError
 from pitfalls.core.store import Store
 from pitfalls.library.builds import build, check_bugs, check_build, expected_status
+from pitfalls.library.catalogs import require_own_ids
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.workspace import create_workspace
 from pitfalls.probes.run import run_probes
@@ -62,8 +63,10 @@ def start_build_workspace(*, name: str, directory: Path, bugs: Sequence[str],
 
     Raises:
         UnknownBuild: a bug id the scaffold does not plant. WorkspaceError: ``directory`` is not empty.
+        PitfallsError: the scaffold's pack reuses a built-in catalog id.
     """
     scaffold = load_scaffold(name)
+    require_own_ids(scaffold.name)  # as practice: a pack entry reusing a shipped id would read as the shipped one
     wanted = check_bugs(scaffold, bugs)
     directory = directory.resolve()
     if directory.exists() and any(directory.iterdir()):

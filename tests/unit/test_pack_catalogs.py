@@ -134,12 +134,15 @@ def test_practice_and_live_sessions_refuse_a_pack_reusing_a_built_in_id(tmp_path
     from pitfalls.core.store import Store
     from pitfalls.live import sessions
     from pitfalls.service.api import start_practice
+    from pitfalls.service.builds import start_build_workspace
 
     a = pack(tmp_path, "acme", "bugs", BUG.format(id="inverted_class_weights", title="ours"))
     use(monkeypatch, a)
     why = r"^Bug ids of pack 'acme' must be new, not a built-in kind's\. Got 'inverted_class_weights' in both "
     with pytest.raises(PitfallsError, match=why):
         start_practice(name="acme/churn", directory=tmp_path / "ws", variant="base")
+    with pytest.raises(PitfallsError, match=why):  # `pitfalls workspace NAME --with-bug` makes a practice session too
+        start_build_workspace(name="acme/churn", directory=tmp_path / "ws", bugs=[])
     with pytest.raises(PitfallsError, match=why):
         sessions.open_session(Store(), scaffold=str(a / "churn"), candidate="Ada", duration_minutes=30,
                               session_id=None, disk_mb=0)
