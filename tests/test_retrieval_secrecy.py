@@ -4,10 +4,13 @@ The passages are docstrings of the installed CPython standard library, which eve
 mounts (and the candidate can read in the container). The attacks:
 
 1. Look every held-out query up in the library: a strong lexical search (sentence level,
-   inflection-tolerant, idf-weighted, the best a predictor can do knowing how queries are written)
-   over every eligible docstring of the installed library, each mapped back to the corpus passage
-   with its text. It must score no better than the same search over train.csv's published
-   passages alone: the library adds distractors, never the answer.
+   inflection-tolerant, idf-weighted) over every eligible docstring of the installed library, each
+   mapped back to the corpus passage with its text. It must score no better than the same search
+   over train.csv's published passages alone: the library adds distractors, never the answer.
+   Not attacked here: inverting the query rewrite's related-word table (computable in the sandbox
+   from the mounted encoder and stdlib by someone who read scaffold.py). That is a better search
+   over passages the candidate has anyway (train.csv), not a label leak; it may beat the reference,
+   which the normalized scale allows.
 2. Rerun the public generator without the secret: the public seed (and its neighbours) must give
    other queries and other ids, so nothing of the scored pairs is recomputable.
 3. Bypass the index budget: the prediction sandbox mounts the library, so a predictor can store
