@@ -271,7 +271,7 @@ def _http(url: str, token: str) -> tuple[int, bytes]:
 
 @pytest.mark.docker
 def test_a_live_ranking_session_scores_in_the_container_and_shows_on_the_dashboard(
-        pack, tmp_path, shared_anchors, monkeypatch):
+        pack, tmp_path_factory, shared_anchors, monkeypatch):
     """A live session of retrieval_recall on the real candidate image: the candidate's own train.py
     runs inside the container (the bundled encoder loads with no network, read-only root), the
     reference submitted with `pitfalls-submit` is scored with nDCG@10, and the interviewer's state
@@ -283,9 +283,8 @@ def test_a_live_ranking_session_scores_in_the_container_and_shows_on_the_dashboa
     except containers.ContainerError as exc:
         pytest.skip(f"no Docker engine can be made ready here: {exc}")
     containers.ensure_image()
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)
+    home = tmp_path_factory.mktemp("live")  # short: a session's socket paths must fit 107 bytes (this test's
+    (home / "anchors").symlink_to(shared_anchors, target_is_directory=True)  # own tmp_path under xdist did not)
     monkeypatch.setenv("PITFALLS_HOME", str(home))
     if any(pack.iterdir()):
         monkeypatch.setenv("PITFALLS_SCAFFOLDS", str(pack))

@@ -41,3 +41,15 @@ def test_a_new_session_whose_server_dies_is_ended_and_leaves_no_container(pitfal
     assert containers.container_status(name_or_id=str(seen["container"])) is None, "its container is gone"
     row = Store().session(str(seen["id"]))
     assert row is not None and row["ended_at"], row  # ended: a later start makes a new session
+
+
+def test_a_state_folder_too_deep_for_the_session_sockets_is_refused_first(tmp_path: Path, monkeypatch):
+    """Was: `session start` under a deep PITFALLS_HOME (a long pytest tmp path under xdist) ran the
+    container, then failed after 90 s with "Jupyter ... must answer ... Got no answer" (the host could
+    not connect to a socket path over 107 bytes). Now: refused before any image, row or container."""
+    deep = tmp_path / ("d" * 60)
+    monkeypatch.setenv("PITFALLS_HOME", str(deep))
+    with pytest.raises(SessionError, match=r"^A session's socket paths must be at most 107 bytes .* Got \d+ bytes "
+                                           r"for .*session\.sock instead\. Fix: set PITFALLS_HOME to a shorter"):
+        sessions.start_session(scaffold="tumor_triage", candidate="Ada", duration_minutes=30)
+    assert not (deep / "pitfalls.sqlite").exists()

@@ -121,6 +121,25 @@ def sessions_dir() -> Path:
     return path
 
 
+SOCKET_PATH_MAX = 107
+"""The longest path an AF_UNIX socket may have on Linux (108 bytes with the terminating NUL)."""
+
+
+def check_socket_room() -> None:
+    """Refuse a state folder so deep that a session's sockets (``sessions/ID/run/session.sock``, the
+    longest) cannot be bound: the server's extension and the proxy to the candidate's Jupyter would
+    fail later with no clear reason.
+
+    Raises:
+        SessionError: naming the path, its length and the fix.
+    """
+    longest = sessions_dir() / ("0" * 8) / "run" / "session.sock"  # ids are 8 hex digits (Store)
+    if len(str(longest).encode()) > SOCKET_PATH_MAX:
+        raise SessionError(f"A session's socket paths must be at most {SOCKET_PATH_MAX} bytes (a Unix socket's "
+                           f"limit). Got {len(str(longest).encode())} bytes for {longest} instead. Fix: set "
+                           "PITFALLS_HOME to a shorter folder (e.g. ~/.pitfalls).")
+
+
 def load_session(session_id: str) -> LiveSession:
     """Read a session's ``session.json``.
 

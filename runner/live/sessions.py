@@ -40,6 +40,7 @@ from pitfalls.live.record import (  # the record; re-exported here
     CANDIDATE_PREFIX,
     LiveSession,
     SessionInfo,
+    check_socket_room,
     load_session,
     sessions_dir,
 )
@@ -148,6 +149,7 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
     Raises:
         SessionError: the session cannot start; ContainerError: Docker failed.
     """
+    check_socket_room()
     containers.ensure_image(progress=progress)  # before any session row: a build is nobody's time
     store = Store()
     live, resumed = open_session(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,

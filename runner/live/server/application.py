@@ -195,8 +195,10 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
         ])
 
     async def stop_extension(self) -> None:
-        self._socket_server.stop()
-        for server, _, socks in self._tcp.values():
+        socket_server = getattr(self, "_socket_server", None)  # None: initialize_settings failed before it
+        if socket_server is not None:
+            socket_server.stop()
+        for server, _, socks in getattr(self, "_tcp", {}).values():
             server.stop()
             for sock in socks:  # never added when the loop stopped before _open_ports ran
                 sock.close()
