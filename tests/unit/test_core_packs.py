@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pack_kit import clean  # noqa: F401 - autouse: a clean slate of packs for each test
 
 from pitfalls.cli.main import cli
 from pitfalls.core import packs
@@ -23,22 +24,6 @@ REPO = Path(__file__).resolve().parents[2]
 TUMOR = REPO / "scaffolds" / "tumor_triage"
 BUG = ('[{id}]\nref = "team"\ncategory = "leakage"\nframework = "sklearn"\ntitle = "t"\ndescription = "d"\n'
        'symptom = "s"\nwhy = "w"\nprobe = "p"\n')
-
-
-@pytest.fixture(autouse=True)
-def clean(monkeypatch):
-    """No pack from the environment or an earlier test; caches emptied before and after."""
-    monkeypatch.delenv(packs.ENV, raising=False)
-
-    def clear() -> None:
-        packs._adopted.clear()
-        packs._entry_cache.clear()
-        _load.cache_clear()
-        catalogs._load.cache_clear()
-
-    clear()
-    yield
-    clear()
 
 
 def pack(root: Path, name: str, scaffolds: tuple[str, ...] = ("tumor_triage",)) -> Path:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pack_kit import clean  # noqa: F401 - autouse: a clean slate of packs for each test
 
 from pitfalls.checks.suite import run_checks
 from pitfalls.cli.main import cli
 from pitfalls.core import packs
 from pitfalls.library import catalogs
-from pitfalls.library.scaffold import _load
 from pitfalls.live.report_summary import bug_fixes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,22 +25,6 @@ TUMOR = REPO / "scaffolds" / "tumor_triage"
 BUG = ('[{id}]\nref = "team"\ncategory = "leakage"\nframework = "sklearn"\ntitle = "{title}"\ndescription = "d"\n'
        'symptom = "s"\nwhy = "w"\nprobe = "p"\n')
 QUIRK = '[{id}]\nref = "team"\ntitle = "{title}"\ndescription = "d"\ndetect = "x"\nhandle = "h"\n'
-
-
-@pytest.fixture(autouse=True)
-def clean(monkeypatch):
-    """No pack from the environment or an earlier test; caches emptied before and after."""
-    monkeypatch.delenv(packs.ENV, raising=False)
-
-    def clear() -> None:
-        packs._adopted.clear()
-        packs._entry_cache.clear()
-        _load.cache_clear()
-        catalogs._load.cache_clear()
-
-    clear()
-    yield
-    clear()
 
 
 def pack(root: Path, name: str, kind: str = "", text: str = "") -> Path:
