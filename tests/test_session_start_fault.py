@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 
 from pitfalls.core.store import Store
 from pitfalls.live import containers, sessions
-from pitfalls.live.process import SessionError
+from pitfalls.live.process import SessionError, spawn_server, stop_server, wait_for_server
 
 pytestmark = pytest.mark.docker
 
@@ -53,3 +54,28 @@ def test_a_state_folder_too_deep_for_the_session_sockets_is_refused_first(tmp_pa
                                            r"for .*session\.sock instead\. Fix: set PITFALLS_HOME to a shorter"):
         sessions.start_session(scaffold="tumor_triage", candidate="Ada", duration_minutes=30)
     assert not (deep / "pitfalls.sqlite").exists()
+
+
+def test_a_port_taken_between_the_claim_and_the_bind_is_replaced_unless_given(pitfalls_home: Path):
+    """Was: the full run's tests/test_faults.py claimed port 8891 in its own PITFALLS_HOME, trained
+    the scoring scale for a minute, and meanwhile another worker's session server bound 8891; the
+    server then died with "Address already in use" (CI, 2026-12-05). The ports are claimed in
+    session.json, which another program never reads: they are checked again just before the bind."""
+    store = Store()
+    live = sessions._create(store, scaffold="tumor_triage", candidate="Ada", duration_minutes=30,
+                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=0)
+    store.close()
+    taken = live.interviewer_port
+    with socket.socket() as squatter:  # another program, listening on the claimed port
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        with pytest.raises(SessionError, match=rf"^Port {taken} must be free for the session server\. Got it in "
+                                               r"use by another program\. Fix: .* pass another --interviewer-port"):
+            spawn_server(live, fixed=frozenset({taken}))
+        proc = spawn_server(live)
+        try:
+            assert proc is not None and live.interviewer_port not in (taken, live.port)
+            assert sessions.load_session(live.session_id).interviewer_port == live.interviewer_port  # saved
+            wait_for_server(live, proc)  # it answers on the new port
+        finally:
+            stop_server(live)

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -57,12 +58,16 @@ def _log_tail(live: LiveSession) -> str:
     return " | ".join(line for line in lines[-40:] if "Error" in line or "error" in line)[-600:] or " | ".join(lines[-3:])
 
 
-def spawn_server(live: LiveSession) -> subprocess.Popen | None:
+def spawn_server(live: LiveSession, *, fixed: frozenset[int] = frozenset()) -> subprocess.Popen | None:
     """Start the session server (a detached jupyter-server with the pitfalls extension) unless it
-    already runs and answers; return the new process (None when the running one is kept)."""
+    already runs and answers; return the new process (None when the running one is kept).
+
+    A port another program took since the session claimed it is replaced by a free one, unless it
+    is in ``fixed`` (given on the command line): then :class:`SessionError` says so."""
     if server_running(live) and server_code(live) == 200:
         return None
     stop_server(live)
+    _replace_taken_ports(live, fixed)
     with open(live.dir / "server.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-I", "-m", "pitfalls.live.server", "--session-id", live.session_id],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",  # -I, /:
@@ -119,6 +124,33 @@ def stop_server(live: LiveSession, grace: float = 10.0) -> None:
         time.sleep(0.1)
     if server_running(live):
         os.kill(live.server_pid, signal.SIGKILL)
+
+
+def _bindable(host: str, port: int) -> bool:
+    """True when a server could listen on ``host``:``port`` now (with SO_REUSEADDR, as tornado binds)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _replace_taken_ports(live: LiveSession, fixed: frozenset[int]) -> None:
+    """Just before the server binds: the ports are claimed in session.json, which another program
+    (or another PITFALLS_HOME) does not read, so one may have taken a port since the claim."""
+    flags = {"port": "--port", "interviewer_port": "--interviewer-port"}
+    with port_lock(live.dir.parent):
+        for attr, flag in flags.items():
+            port = getattr(live, attr)
+            if _bindable(live.host, port):
+                continue
+            if port in fixed:
+                raise SessionError(f"Port {port} must be free for the session server. Got it in use by another "
+                                   f"program. Fix: stop that program, or pass another {flag}.")
+            setattr(live, attr, unclaimed_port(live.dir.parent, preferred=0, taken={live.port, live.interviewer_port}))
+        live.save()
 
 
 @contextmanager

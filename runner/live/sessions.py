@@ -157,7 +157,8 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant)
     session_id = live.session_id if resumed else None
     prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
-    server = _start_parts(live, store, new=not session_id)
+    server = _start_parts(live, store, new=not session_id,
+                          fixed=frozenset(p for p in (port, interviewer_port) if p))
     if server is not None:
         try:
             wait_for_server(live, server)
@@ -210,15 +211,17 @@ def open_session(store: Store, *, scaffold: str, candidate: str, duration_minute
     return live, True
 
 
-def _start_parts(live: LiveSession, store: Store, *, new: bool) -> subprocess.Popen | None:
+def _start_parts(live: LiveSession, store: Store, *, new: bool,
+                 fixed: frozenset[int] = frozenset()) -> subprocess.Popen | None:
     """The workspace's file system, then the server, the container and (unless ready) the starting
-    files at once. A new session that cannot start is ended, not left to be resumed."""
+    files at once. A new session that cannot start is ended, not left to be resumed. ``fixed``: the
+    ports given on the command line (never moved)."""
     with ThreadPoolExecutor(1) as pool:
         server = None
         try:
             _bound_workspace(live)
             filler = None if live.ready else pool.submit(fill_workspace, live)
-            server = spawn_server(live)  # the proxy answers 502 until the container is up
+            server = spawn_server(live, fixed=fixed)  # the proxy answers 502 until the container is up
             ensure_container(live)
             if filler is not None:
                 filler.result()
