@@ -111,6 +111,9 @@ def reveal(rv: Any) -> str:
     interviewer file (``--json`` holds the ids)."""
     lines = [f"# {rv.title}: what was planted", "",
              "Bugs (found: the probes see it fixed in your workspace now; MISSED: still present):"]
+    if getattr(rv, "verdicts_of", None) is not None:
+        lines.append(f"  (verdicts of submission #{rv.verdicts_of}: the workspace is unchanged since, "
+                     "so its probes were not run again)")
     if any(b.get("tampering") for b in rv.bugs):
         lines.append("  WARNING: tampering suspected; do not trust these verdicts without reading the code.")
     for b in rv.bugs:

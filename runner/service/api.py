@@ -28,7 +28,7 @@ from pitfalls.probes.run import run_probes
 from pitfalls.sandbox import quota
 from pitfalls.scoring.anchors import Anchors, anchors
 from pitfalls.scoring.pipeline import Evaluation, evaluate
-from pitfalls.service import finals, probing
+from pitfalls.service import finals, probing, unchanged
 from pitfalls.service.calibration import calibrate, calibrate_secrets  # noqa: F401 - re-exported: part of the api
 from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from pitfalls.service.views import public_view, result_from_row, solution_diff
@@ -325,6 +325,9 @@ class Reveal:
     ``verdicts`` (bug id to status) and ``tampering`` (any flag)."""
     waited: float = 0.0
     """Seconds the reveal waited for submissions' probes still running."""
+    verdicts_of: int | None = None
+    """The submission whose probe verdicts ``bugs`` shows because the workspace holds exactly its files
+    (runner/service/unchanged.py); None when the probes ran on the workspace for this reveal."""
 
 
 REVEAL_WAIT_SECONDS = 60.0
@@ -362,11 +365,16 @@ def quirk_status(bug_statuses: list[str]) -> str:
 
 def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float = REVEAL_WAIT_SECONDS) -> Reveal:
     """What was planted, which bugs this workspace still has (probes), the diff to the reference, and
-    the probe verdicts of each submission (waiting up to ``wait_seconds`` for those still running)."""
+    the probe verdicts of each submission (waiting up to ``wait_seconds`` for those still running).
+
+    The workspace is probed now unless it holds exactly the files of a submission whose probes are done
+    (or finish within ``wait_seconds``): then that submission's verdicts are shown (``verdicts_of``)."""
     store, session, scaffold = _open(directory, store)
     start = time.monotonic()
-    found = {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
-                                             queue_seconds=max(1.0, wait_seconds))}
+    same = unchanged.unchanged_verdicts(store, session["id"], directory.resolve(), scaffold.manifest.bugs,
+                                        max(0.0, wait_seconds))
+    found = same[1] if same else {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
+                                                                  queue_seconds=max(1.0, wait_seconds))}
     waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))
     bugs, quirks = planted_entries(scaffold, found)
     rows = store.submissions(session["id"])
@@ -376,4 +384,4 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
                   diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
                   final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final),
                   submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
-                  waited=round(waited, 1))
+                  waited=round(waited, 1), verdicts_of=same[0] if same else None)
