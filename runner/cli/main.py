@@ -375,9 +375,11 @@ def new_cmd(name: str, parent: Path | None) -> None:
 def _register() -> None:
     from pitfalls.cli.authoring import probe, workspace
     from pitfalls.cli.preflight import preflight
+    from pitfalls.cli.server import server
     from pitfalls.cli.session import session
 
     cli.add_command(session)
+    cli.add_command(server)
     cli.add_command(preflight)
     cli.add_command(probe)
     cli.add_command(workspace)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from pitfalls.core.errors import SessionError
 from pitfalls.core.store import home
+from pitfalls.live.host import state as host_state
 from pitfalls.live.jupyter import free_port
 
 if TYPE_CHECKING:
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 
 
 def server_running(live: LiveSession) -> bool:
-    """True when the session's server process is alive (its pid runs our module for this session)."""
+    """True when the session's server process is alive (its pid runs our module for this session); for a
+    host-served session, when the host server runs and serves it."""
+    if live.served_by == host_state.SERVED_BY_HOST:
+        return host_state.host_pid() > 0 and live.session_id in host_state.attached()
     try:
         cmdline = Path(f"/proc/{live.server_pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -52,18 +56,32 @@ def server_code(live: LiveSession, timeout: float = 3.0) -> int:
         return 0
 
 
+def _log_path(live: LiveSession) -> Path:
+    return (host_state.host_dir() / host_state.LOG_FILE if live.served_by == host_state.SERVED_BY_HOST
+            else live.dir / "server.log")
+
+
 def _log_tail(live: LiveSession) -> str:
     """The error lines at the end of the server's log (else its last three lines), for a message."""
-    lines = (live.dir / "server.log").read_text(errors="replace").strip().splitlines()
+    try:
+        lines = _log_path(live).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
     return " | ".join(line for line in lines[-40:] if "Error" in line or "error" in line)[-600:] or " | ".join(lines[-3:])
 
 
-def spawn_server(live: LiveSession, *, fixed: frozenset[int] = frozenset()) -> subprocess.Popen | None:
+def spawn_server(live: LiveSession, *,
+                 fixed: frozenset[int] = frozenset()) -> subprocess.Popen | HostServing | None:
     """Start the session server (a detached jupyter-server with the pitfalls extension) unless it
     already runs and answers; return the new process (None when the running one is kept).
 
     A port another program took since the session claimed it is replaced by a free one, unless it
-    is in ``fixed`` (given on the command line): then :class:`SessionError` says so."""
+    is in ``fixed`` (given on the command line): then :class:`SessionError` says so.
+
+    When a host server runs for this home (``pitfalls server``), or the session is already marked as
+    served by it, the host server serves it instead (:func:`serve_on_host`)."""
+    if live.served_by == host_state.SERVED_BY_HOST or host_state.answers():
+        return serve_on_host(live, fixed=fixed)
     if server_running(live) and server_code(live) == 200:
         return None
     stop_server(live)
@@ -78,7 +96,50 @@ def spawn_server(live: LiveSession, *, fixed: frozenset[int] = frozenset()) -> s
     return proc
 
 
-def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+class HostServing:
+    """What :func:`wait_for_server` watches for a host-served session: the host server's process
+    (not a child of this one), in :class:`subprocess.Popen`'s terms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """None while the host server runs; else -1."""
+        if self.returncode is None and not host_state.is_host_process(self.pid):
+            self.returncode = -1
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Return at once: the host server is not this process's child to reap."""
+        return self.poll()
+
+
+def serve_on_host(live: LiveSession, *, fixed: frozenset[int] = frozenset()) -> HostServing | None:
+    """Serve ``live`` from the host server: mark it ``served_by: host`` (stopping a server of its own
+    first), start the host server detached if it is down (it then attaches every open host-served
+    session, this one included), re-check its ports as :func:`spawn_server` does, and attach it.
+    Returns what to wait on (None: it already answers)."""
+    from pitfalls.live.host import process as host_process
+
+    if live.served_by != host_state.SERVED_BY_HOST:
+        stop_server(live)  # a server process of its own, from before the host server ran
+        live.served_by, live.server_pid = host_state.SERVED_BY_HOST, 0
+        live.save()
+    pid = host_process.ensure_running()
+    if live.session_id in host_state.attached() and server_code(live) == 200:
+        live.server_pid = pid
+        live.save()
+        return None
+    stop_server(live)  # detach: its ports are closed before the check below
+    _replace_taken_ports(live, fixed)
+    live.server_pid = pid
+    live.save()
+    host_state.attach(live.session_id)
+    return HostServing(pid)
+
+
+def wait_for_server(live: LiveSession, proc: subprocess.Popen | HostServing, timeout: float = 60.0) -> None:
     """Wait until a server started by :func:`spawn_server` answers with the pitfalls API.
 
     Raises:
@@ -88,7 +149,7 @@ def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SessionError(f"The session server must keep running. Got exit code {proc.returncode}: "
-                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
+                               f"{_log_tail(live)} (full log: {_log_path(live)})")
         code = server_code(live, timeout=1.0)
         if code == 200:
             return
@@ -97,11 +158,11 @@ def wait_for_server(live: LiveSession, proc: subprocess.Popen, timeout: float = 
         if code == 404:  # jupyter-server runs, but the pitfalls extension failed to load
             stop_server(live)
             raise SessionError(f"The session server's pitfalls extension must load. Got a server without it: "
-                               f"{_log_tail(live)} (full log: {live.dir / 'server.log'})")
+                               f"{_log_tail(live)} (full log: {_log_path(live)})")
         time.sleep(0.1)
     raise SessionError(f"The session server must answer on port {live.interviewer_port} within {timeout:g} s. "
                        f"Got no answer "
-                       f"(log: {live.dir / 'server.log'}).")
+                       f"(log: {_log_path(live)}).")
 
 
 def _socket_code(live: LiveSession) -> int:
@@ -115,7 +176,11 @@ def _socket_code(live: LiveSession) -> int:
 
 
 def stop_server(live: LiveSession, grace: float = 10.0) -> None:
-    """SIGTERM the session server (SIGKILL after ``grace`` seconds); no-op if it is not running."""
+    """SIGTERM the session server (SIGKILL after ``grace`` seconds); no-op if it is not running. A
+    host-served session is detached from the host server instead (which keeps running)."""
+    if live.served_by == host_state.SERVED_BY_HOST:
+        host_state.detach(live.session_id)
+        return
     if not server_running(live):
         return
     os.kill(live.server_pid, signal.SIGTERM)

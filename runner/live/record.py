@@ -47,6 +47,9 @@ class LiveSession:
     session from before the ports were split; claimed when it resumes)."""
     scaffold_source: str = ""
     """The folder the scaffold (``scaffold`` is its id) was loaded from; empty: look the id up."""
+    served_by: str = ""
+    """Who serves it: empty, a session server process of its own (``server_pid``); ``"host"``, the host
+    server (runner/live/host/, ``pitfalls server``), which attaches it again whenever it starts."""
 
     @property
     def dir(self) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tornado import httpserver, netutil, web
+from tornado.log import app_log
 from tornado.netutil import bind_unix_socket
 
 from pitfalls.live import containers
@@ -45,6 +46,8 @@ from .report_page import ReportHandler, ReportLinkHandler
 from .seat_handlers import ROUTES as SEAT_ROUTES
 from .service import SessionService
 
+TEMPLATES = Path(__file__).parent / "templates"
+"""The dashboard's templates (the session server's and the host server's)."""
 SESSION_SOCKET = "session.sock"
 INTERVIEWER_CONNECTIONS = 256  # one interviewer's browser needs a handful
 CANDIDATE_CONNECTIONS = 512  # JupyterLab: a few HTTP connections plus a WebSocket per kernel and terminal
@@ -81,8 +84,9 @@ class NotHereHandler(web.RequestHandler):
 
 def _quiet_access_log(handler: web.RequestHandler) -> None:
     """Log only the candidate port's server errors (JupyterLab polls several times a second)."""
-    if handler.get_status() >= 500:
-        handler.log.error("%d %s %s", handler.get_status(), handler.request.method, handler.request.path)
+    if handler.get_status() >= 500:  # a plain tornado handler (the proxy's) has no .log: tornado's own then
+        log = getattr(handler, "log", None) or app_log
+        log.error("%d %s %s", handler.get_status(), handler.request.method, handler.request.path)
 
 
 def _candidate_log(handler: web.RequestHandler) -> None:

@@ -1,0 +1,110 @@
+"""The sessions one host server serves: each a :class:`~pitfalls.live.server.mount.SessionMount` with an
+interviewer application of its own (its token, its service, its port; no other session's).
+
+Everything a session acknowledges is in SQLite or its folder before the answer, so a mount holds
+nothing that a restart loses: :meth:`Registry.attach_open` brings every open host-served session
+back with its recorded ports and tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import closing
+from typing import Any
+
+from pitfalls.core.errors import PitfallsError, SessionError
+from pitfalls.core.store import Store
+from pitfalls.live.record import load_session, sessions_dir
+from pitfalls.live.server.mount import SessionMount, interviewer_application
+
+from .state import SERVED_BY_HOST
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class Registry:
+    """Attach, detach and list sessions; all calls on the server's event loop."""
+
+    def __init__(self, base_settings: dict[str, Any], *, name: str, log: logging.Logger) -> None:
+        self.base_settings = base_settings
+        self.name = name
+        self.log = log
+        self.mounts: dict[str, SessionMount] = {}
+
+    def view(self, session_id: str) -> dict[str, Any]:
+        """``{"session_id", "interviewer_port", "candidate_port"}`` of an attached session."""
+        ports = self.mounts[session_id].ports
+        return {"session_id": session_id, "interviewer_port": ports.get("interviewer"),
+                "candidate_port": ports.get("candidate")}
+
+    def attach(self, session_id: str) -> dict[str, Any]:
+        """Serve ``session_id`` on its recorded ports (already attached: as it is).
+
+        Raises:
+            SessionError: not a live session of this home, or not marked as served by the host.
+            OSError: one of its ports is in use.
+        """
+        if session_id in self.mounts:
+            return self.view(session_id)
+        live = load_session(session_id)
+        if live.served_by != SERVED_BY_HOST:
+            raise SessionError(f"Session {session_id} must be marked as served by the host server (served_by "
+                               f"{SERVED_BY_HOST!r} in its session.json). Got {live.served_by or 'its own server'!r}"
+                               f" instead. Fix: `pitfalls session start --session {session_id} ...` while the host "
+                               "server runs marks it.")
+        mount = SessionMount(session_id, log=self.log)
+        try:
+            app = interviewer_application(self.base_settings, mount, name=self.name,
+                                          allow_remote=live.host not in LOOPBACK)
+            mount.bind(app)
+        except BaseException:
+            mount.close()
+            raise
+        app.settings["pitfalls_ports"] = mount.ports
+        mount.open()
+        self.mounts[session_id] = mount
+        return self.view(session_id)
+
+    async def detach(self, session_id: str) -> bool:
+        """Stop serving ``session_id``: its ports and socket close at once; the submission being scored
+        is recorded before this returns. False when it was not attached."""
+        mount = self.mounts.pop(session_id, None)
+        if mount is None:
+            return False
+        mount.stop_listening()
+        await asyncio.to_thread(mount.close)
+        self.log.info("detached session %s", session_id)
+        return True
+
+    async def close_all(self) -> None:
+        """Detach every session (on shutdown)."""
+        await asyncio.gather(*(self.detach(sid) for sid in list(self.mounts)))
+
+    def attach_open(self) -> list[str]:
+        """Attach every open session of this home marked as served by the host; a session that cannot
+        be served (a port taken meanwhile, a damaged record) is logged and left for ``session start``."""
+        done = []
+        for session_id in open_host_sessions():
+            try:
+                self.attach(session_id)
+                done.append(session_id)
+            except (PitfallsError, OSError) as exc:
+                self.log.error("session %s was not attached: %s", session_id, exc)
+        self.log.info("attached %d open session(s): %s", len(done), ", ".join(done) or "none")
+        return done
+
+
+def open_host_sessions() -> list[str]:
+    """The ids of this home's live sessions marked ``served_by: host`` and not ended, oldest first."""
+    found = []
+    with closing(Store()) as store:
+        for path in sorted(sessions_dir().glob("*/session.json")):
+            try:
+                live = load_session(path.parent.name)
+            except SessionError:
+                continue
+            row = store.session(live.session_id) or {}
+            if live.served_by == SERVED_BY_HOST and row and not row.get("ended_at"):
+                found.append((row.get("created_at", ""), live.session_id))
+    return [sid for _, sid in sorted(found)]
