@@ -6,14 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from pitfalls.core.results import SubmissionResult
+from pitfalls.library.metrics import format_public
 
 
 def _num(x: float | None, digits: int = 4) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
-def _public(x: float | None) -> str:
-    return "-" if x is None else f"{x:.6g}"
+def _public(x: float | None, decimals: int | None = None) -> str:
+    """A public score as the candidate saw it: with the grid's ``decimals`` (``1.00``, not ``1``)."""
+    if x is None:
+        return "-"
+    return f"{x:.6g}" if decimals is None else format_public(x, decimals)
 
 
 def submission_lines(r: SubmissionResult) -> list[str]:
@@ -43,7 +47,7 @@ def reveal_lines(rv: Any) -> list[str]:
     f = rv.final
     if not f:
         return ["", "No submission was scored."]
-    lines = ["", f"Final submission #{f['submission_id']} ({f['how']}): public {_public(f['public'])}, private "
+    lines = ["", f"Final submission #{f['submission_id']} ({f['how']}): public {_public(f['public'], f.get('public_decimals'))}, private "
                  f"{_num(f['private'])} (normalized {_num(f['normalized_private'], 3)})"]
     if f.get("goal_normalized") is not None:
         verdict = {True: "reached", False: "not reached"}.get(f.get("goal_reached"), "not known")
@@ -51,7 +55,7 @@ def reveal_lines(rv: Any) -> list[str]:
                      f"on this installation's data): {verdict}")
     lines += ["", "Every scored submission (private: the held-out rows you never saw scored):"]
     for s in rv.scores:
-        lines.append(f"  {'*' if s['final'] else ' '} #{s['submission_id']}: public {_public(s['public'])}, private "
+        lines.append(f"  {'*' if s['final'] else ' '} #{s['submission_id']}: public {_public(s['public'], s.get('public_decimals'))}, private "
                      f"{_num(s['private'])} (normalized {_num(s['normalized_private'], 3)})"
                      f"{'   <- final' if s['final'] else ''}")
     return lines

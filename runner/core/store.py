@@ -78,11 +78,12 @@ JSON_COLUMNS = ("violations", "timings", "probes", "score_interval", "probe_flag
 ADDED_COLUMNS = {"score_public_exact": "REAL", "score_interval": "TEXT NOT NULL DEFAULT 'null'",
                  "probe_flags": "TEXT NOT NULL DEFAULT '[]'", "probe_status": "TEXT NOT NULL DEFAULT 'none'",
                  "probe_pid": "INTEGER", "probe_pid_started": "TEXT", "probe_finished_at": "TEXT",
-                 "probe_message": "TEXT NOT NULL DEFAULT ''"}
+                 "probe_message": "TEXT NOT NULL DEFAULT ''", "public_decimals": "INTEGER"}
 """Columns added to ``submissions`` after the first release: :meth:`Store.migrate` adds them to an
 older database (``score_public`` then holds the rounded public score, ``score_public_exact`` the full
 one; older rows keep their full-precision ``score_public`` and no interval; older rows probed before
-they were answered get ``probe_status`` ``done``)."""
+they were answered get ``probe_status`` ``done``; ``public_decimals``, the decimals of the public grid
+the score was shown on when it was scored, is NULL in older rows: views then use today's grid)."""
 SESSION_COLUMNS = {"scaffold_source": "TEXT NOT NULL DEFAULT ''"}
 """Columns added to ``sessions`` later: ``scaffold_source``, the folder its scaffold was loaded from
 (a pack's scaffold is found from it in any directory: runner/core/packs.py; empty: look up the id)."""

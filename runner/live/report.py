@@ -31,6 +31,7 @@ from pitfalls.live.report_summary import NOTE_KINDS, clock_minutes, fmt_minutes,
 from pitfalls.live.sessions import SessionError, sessions_dir
 from pitfalls.scoring.anchors import cached_anchors
 from pitfalls.service.finals import headline
+from pitfalls.service.views import row_decimals
 
 DIFF_SKIP = NOT_THE_CANDIDATES
 MAX_DIFF_FILE_BYTES = 256 * 1024
@@ -253,8 +254,8 @@ def render_report(*, session_id: str) -> str:
     final = final_submission(store, session_id, subs)  # runner/core/finals.py: the candidate's choice, else the last scored
     subs = [{**s, "final": final is not None and s["id"] == final.submission_id} for s in subs]
     cal = cached_anchors(scaffold)  # this installation's anchors; the chart omits them until measured
-    places = public_decimals(cal.reference_public if cal else None)  # the grid the candidate's scores are on
-    subs = [{**s, "public_decimals": places} for s in subs]
+    today = public_decimals(cal.reference_public if cal else None)  # for rows that predate the stored grid
+    subs = [{**s, "public_decimals": row_decimals(s, scaffold, today)} for s in subs]  # as the candidate saw it
     view = cal.view() if cal else {}
     anchors = {"starter": view.get("baseline_public"), "reference": view.get("reference_public"),
                "goal": cal.goal_score(m.task.goal_normalized, "public") if cal else None}

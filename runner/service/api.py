@@ -382,6 +382,6 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
     store.add_event(session["id"], "reveal", {})
     return Reveal(scaffold=scaffold.name, title=scaffold.manifest.title, bugs=bugs, quirks=quirks,
                   diff=solution_diff(scaffold=scaffold, directory=directory.resolve()),
-                  final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final),
+                  final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final, scaffold),
                   submissions=[probing.probe_view(s) for s in store.submissions(session["id"]) if s["probe_status"] != "none"],
                   waited=round(waited, 1), verdicts_of=same[0] if same else None)

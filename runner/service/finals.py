@@ -16,7 +16,7 @@ from pitfalls.core.finals import Final, FinalChoiceError, choose_final, final_su
 from pitfalls.core.results import SubmissionResult
 from pitfalls.core.store import Store
 from pitfalls.library.scaffold import Scaffold
-from pitfalls.service.views import goal_view
+from pitfalls.service.views import goal_view, grid_decimals, row_decimals
 
 PRACTICE_HOW = "`pitfalls history` lists them."
 LIVE_HOW = "`pitfalls-submit --status` lists them."
@@ -46,19 +46,22 @@ def mark(results: list[SubmissionResult], final: Final | None) -> list[Submissio
     return results
 
 
-def scores_view(rows: Iterable[Mapping[str, Any]], final: Final | None) -> list[dict[str, Any]]:
-    """Every scored submission's public and private scores (interviewer and reveal only), final marked."""
+def scores_view(rows: Iterable[Mapping[str, Any]], final: Final | None, scaffold: Scaffold) -> list[dict[str, Any]]:
+    """Every scored submission's public and private scores (interviewer and reveal only), final marked,
+    with the ``public_decimals`` its public score was shown with (runner/service/views.py)."""
+    today = grid_decimals(scaffold)
     return [{"submission_id": r["id"], "note": r["note"], "public": r["score_public"], "private": r["score_private"],
-             "normalized_private": r["norm_private"],
+             "normalized_private": r["norm_private"], "public_decimals": row_decimals(r, scaffold, today),
              "final": final is not None and r["id"] == final.submission_id}
             for r in rows if r["status"] == "scored"]
 
 
 def headline(rows: Iterable[Mapping[str, Any]], final: Final | None, scaffold: Scaffold) -> dict[str, Any]:
-    """The final submission's scores and the goal (the reveal's and the report's headline); empty
-    while no submission is scored."""
+    """The final submission's scores (``public_decimals``: as for :func:`scores_view`) and the goal (the
+    reveal's and the report's headline); empty while no submission is scored."""
     if final is None:
         return {}
     row = next(r for r in rows if r["id"] == final.submission_id)
-    return {**final.view(), "public": row["score_public"], "private": row["score_private"],
-            "normalized_private": row["norm_private"], **goal_view(scaffold, row["norm_private"])}
+    return {**final.view(), "public": row["score_public"], "public_decimals": row_decimals(row, scaffold),
+            "private": row["score_private"], "normalized_private": row["norm_private"],
+            **goal_view(scaffold, row["norm_private"])}

@@ -7,6 +7,7 @@ Reads only: the anchors cache is read, never measured (:mod:`pitfalls.scoring.an
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,26 @@ from pitfalls.library.scaffold import Scaffold
 from pitfalls.scoring.anchor_cache import cached_anchors
 
 
+def grid_decimals(scaffold: Scaffold) -> int:
+    """Decimals of the scaffold's public grid on this installation's anchors now
+    (:func:`pitfalls.library.metrics.public_decimals`; read, never measured)."""
+    cal = cached_anchors(scaffold)  # the submission measured them; a display never does
+    return public_decimals(cal.reference_public if cal else None)
+
+
+def row_decimals(row: Mapping[str, Any], scaffold: Scaffold, today: int | None = None) -> int:
+    """Decimals of the public grid a submission's score was shown on when it was scored (stored with
+    it); for rows scored before that was stored, ``today`` (default: :func:`grid_decimals`)."""
+    stored = row.get("public_decimals")
+    if stored is not None:
+        return int(stored)
+    return grid_decimals(scaffold) if today is None else today
+
+
 def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult:
     """Rebuild a :class:`SubmissionResult` from its database row."""
     shown = bool(row["feedback_shown"])
-    cal = cached_anchors(scaffold)  # the submission measured them; a display never does
-    places = public_decimals(cal.reference_public if cal else None, row["score_public"])
+    places = row_decimals(row, scaffold)
     interval = row.get("score_interval")  # stored on the grid already (None in rows older than it)
     norm = row["norm_public"]
     return SubmissionResult(
@@ -37,8 +53,8 @@ def result_from_row(row: dict[str, Any], scaffold: Scaffold) -> SubmissionResult
 
 def public_view(scaffold: Scaffold, score: float | None,
                 interval: tuple[float, float] | None) -> dict[str, Any]:
-    """What of a public score anyone is shown: the score on the scaffold's grid
-    (:func:`pitfalls.library.metrics.public_decimals`), its interval on the same grid (widened to contain the
+    """What of a public score anyone is shown, as stored with the submission: the score on the
+    scaffold's grid (:func:`pitfalls.library.metrics.public_decimals`; ``public_decimals``), its interval on the same grid (widened to contain the
     score when a percentile interval of a skewed metric misses it) and the normalized score
     computed from the rounded score (so it carries no more digits), to 3 decimals, on this
     installation's anchors (runner/scoring/anchors.py)."""
@@ -46,11 +62,12 @@ def public_view(scaffold: Scaffold, score: float | None,
     places = public_decimals(cal.reference_public if cal else None, score)
     shown = round_public(score, places)
     if shown is None:
-        return {"score_public": None, "score_interval": None, "norm_public": None}
+        return {"score_public": None, "score_interval": None, "norm_public": None, "public_decimals": None}
     iv = None if interval is None else [round_public(min(interval[0], score), places),
                                         round_public(max(interval[1], score), places)]
     norm = cal.normalize(shown, "public") if cal else None
-    return {"score_public": shown, "score_interval": iv, "norm_public": None if norm is None else round(norm, 3)}
+    return {"score_public": shown, "score_interval": iv, "norm_public": None if norm is None else round(norm, 3),
+            "public_decimals": places}
 
 
 def goal_view(scaffold: Scaffold, normalized_private: float | None = None) -> dict[str, Any]:

@@ -131,9 +131,10 @@ def test_the_reveal_headline_is_the_final_submission_with_every_private_score(ws
     final = finals.final_submission(store, sid, rows)
     scaffold = api.load_scaffold("tumor_triage")
     rv = api.Reveal(scaffold="tumor_triage", title="t", bugs=[], quirks=[], diff="",
-                    final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final))
+                    final=finals.headline(rows, final, scaffold), scores=finals.scores_view(rows, final, scaffold))
     text = "\n".join(final_view.reveal_lines(rv))
-    assert f"Final submission #{ids[2]} (chosen by the candidate): public 0.9, private 0.6512" in text
-    assert f"* #{ids[2]}: public 0.9, private 0.6512" in text and f"  #{ids[0]}: public 0.9, private 0.7312" in text
-    assert f"#{ids[4]}: public 0.9, private 0.8812" in text and text.count("<- final") == 1
+    # public scores on the grid's decimals, as the candidate saw them (0.900, not 0.9)
+    assert f"Final submission #{ids[2]} (chosen by the candidate): public 0.900, private 0.6512" in text
+    assert f"* #{ids[2]}: public 0.900, private 0.6512" in text and f"  #{ids[0]}: public 0.900, private 0.7312" in text
+    assert f"#{ids[4]}: public 0.900, private 0.8812" in text and text.count("<- final") == 1
     assert [s["submission_id"] for s in rv.scores] == [ids[0], ids[2], ids[4]]
