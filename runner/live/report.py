@@ -75,10 +75,12 @@ def _files(root: Path) -> dict[str, str]:
     return out
 
 
-def starter_files(scaffold: Scaffold) -> dict[str, str]:
-    """The starter workspace's files as :func:`_files` reads them (a fresh copy in a temporary folder)."""
+def starter_files(scaffold: Scaffold, *, live: bool = True) -> dict[str, str]:
+    """The starter workspace's files as :func:`_files` reads them (a fresh copy in a temporary folder):
+    a live session's (``live``), else a practice one's (BRIEF.md and eda.ipynb are worded for each).
+    ``scaffold`` is the session's own, its variant included (``load_scaffold`` of its record)."""
     with tempfile.TemporaryDirectory(prefix="pitfalls-starter-") as tmp:
-        create_workspace(scaffold=scaffold, directory=Path(tmp) / "w", session_id="starter", live=True)
+        create_workspace(scaffold=scaffold, directory=Path(tmp) / "w", session_id="starter", live=live)
         return _files(Path(tmp) / "w")
 
 
@@ -263,7 +265,7 @@ def render_report(*, session_id: str) -> str:
     summary = summary_html(row=row, subs=subs, events=events, head=headline(subs, final, scaffold),
                            metric=m.task.metric, bugs=m.bugs, rubric=getattr(m, "rubric", ()) or (), clock=clock,
                            wording=m.wording)
-    starter = starter_files(scaffold)
+    starter = starter_files(scaffold, live=row["mode"] != "practice")  # live and hub sessions get the live one
     body = (f"{_header(row, m, session_id)}{summary}{_tamper_banner(subs)}<h2>Scores</h2>{chart_svg(subs, anchors)}"
             f"<h2>Timeline</h2>{_timeline(subs, events, row, submission_diffs(subs, starter))}"
             f"<h2>Planted bugs and quirks</h2>{_bugs_html(scaffold, subs)}"
