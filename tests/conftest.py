@@ -50,6 +50,25 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
     return parallel.file_scheduler(config, log) if config.getvalue("dist") == "loadfile" else None
 
 
+HOST_SERVER = os.environ.get("PITFALLS_TEST_HOST_SERVER") == "1"
+"""By hand only, never in `make test`: every state folder the ``home`` (tests/test_sessions.py, imported by
+tests/test_attacks_session.py) and ``pitfalls_home`` fixtures give gets a host server (`pitfalls server
+--detach`, runner/live/host/), so each `session start` of the run is served by it (issue 18)."""
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest):
+    """PITFALLS_TEST_HOST_SERVER=1: start a host server for the state folder a ``home`` or ``pitfalls_home``
+    fixture just gave, stopped when that fixture ends."""
+    outcome = yield
+    if not HOST_SERVER or fixturedef.argname not in ("home", "pitfalls_home") or outcome.excinfo is not None:
+        return
+    env = {**os.environ, "PITFALLS_HOME": str(outcome.get_result())}
+    server = [sys.executable, "-m", "pitfalls", "server"]
+    subprocess.run([*server, "--detach"], env=env, check=True, capture_output=True, timeout=120)
+    fixturedef.addfinalizer(lambda: subprocess.run([*server, "--stop"], env=env, capture_output=True, timeout=300))
+
+
 @pytest.fixture(autouse=True)
 def _fast_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """tests/unit/ (and every test under --fast) may not train or start sandboxes or containers."""
