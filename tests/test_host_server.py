@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -249,6 +250,18 @@ def test_server_cli_errors_are_clear(pitfalls_home):
         fg.send_signal(signal.SIGTERM)
         assert fg.wait(timeout=60) == 0
     assert not (state.host_dir() / state.PID_FILE).exists()
+
+
+def test_sessions_started_together_start_one_host_server(pitfalls_home):
+    """Sessions resumed at the same moment with their host server down each ask for it: one starts,
+    the others wait for it instead of failing on its lock."""
+    with ThreadPoolExecutor(4) as pool:
+        pids = list(pool.map(lambda _: host.ensure_running(), range(4)))
+    try:
+        running = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and state.is_host_process(int(p.name))]
+        assert len(set(pids)) == 1 and running == pids[:1] == [state.host_pid()]
+    finally:
+        host.stop()
 
 
 @pytest.mark.docker

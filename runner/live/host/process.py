@@ -22,6 +22,7 @@ from .state import (
     host_dir,
     host_pid,
     is_host_process,
+    lock_held,
     read_record,
 )
 
@@ -88,13 +89,27 @@ def start_detached(timeout: float = 60.0) -> subprocess.Popen:
 
 
 def ensure_running(timeout: float = 60.0) -> int:
-    """The running host server's pid; started detached first when none answers."""
-    pid = host_pid()
-    if pid and answers():
-        return pid
-    if pid:  # runs but does not answer: stopped and replaced
-        stop(grace=10.0)
-    return start_detached(timeout).pid
+    """The running host server's pid; started detached first when none runs. Several callers at once
+    (sessions started together) start one: the others wait for it to answer.
+
+    Raises:
+        SessionError: it could not start, or one holds the home's lock without answering in time.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = host_pid()
+        if pid and answers():
+            return pid
+        if not lock_held():
+            try:
+                return start_detached(timeout).pid
+            except SessionError:
+                if not lock_held():  # not a race lost to another start: a real failure
+                    raise
+        time.sleep(0.2)
+    raise SessionError(f"The host server must answer on {host_dir() / CONTROL_SOCKET} within {timeout:g} s. Got "
+                       f"a server holding {host_dir() / 'host.lock'} without answering: {log_tail()}. Fix: "
+                       "`pitfalls server --stop`, then start the session again.")
 
 
 def stop(grace: float = 60.0) -> int:

@@ -8,6 +8,7 @@ against ``/proc/PID/cmdline`` (our module and this home), so a recycled pid is n
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -76,6 +77,20 @@ def is_host_process(pid: int, home_path: str | None = None) -> bool:
     except OSError:
         return False
     return pid > 0 and MODULE.encode() in parts and (home_path or home_arg()).encode() in parts
+
+
+def lock_held() -> bool:
+    """True while a host server process holds this home's ``host.lock`` (running, or still starting)."""
+    path = host_dir() / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path) as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
 
 
 def host_pid() -> int:
