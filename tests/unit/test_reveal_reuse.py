@@ -11,6 +11,8 @@ reveal that shows "fixed" used them, and one that probed (refused here) cannot s
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,23 @@ def test_the_newest_matching_submission_is_named_after_an_edit_and_its_undo(ws):
     (ws / "model.py").write_text(original)  # undone: the first submission's files again
     found = unchanged.unchanged_verdicts(store, sid, ws, BUGS, 0)
     assert found is not None and found[0] == first and second != first
+
+
+def test_a_matching_submission_still_probing_is_waited_for(ws):
+    """Probes of the same files finishing within the reveal's wait are used (not run a second time)."""
+    store, sid = Store(), read_marker(ws)["session_id"]
+    snapshot, digest = store_snapshot(directory=ws, session_id=sid, used=0)
+    sub = store.insert_submission(session_id=sid, note="n", metric="roc_auc", snapshot=str(snapshot),
+                                  snapshot_sha256=digest)
+    store.finish_submission(sub, status="scored", score_public=0.9, probe_status="running")  # probed by this process
+
+    def finish() -> None:
+        time.sleep(1.0)
+        Store().finish_probes(sub, status="done", probe_flags=[],
+                              probes=[ProbeResult(b, "fixed", "stored verdict").__dict__ for b in BUGS])
+
+    threading.Thread(target=finish).start()
+    start = time.monotonic()
+    found = unchanged.unchanged_verdicts(store, sid, ws, BUGS, 30)
+    assert found is not None and found[0] == sub and 0.9 < time.monotonic() - start < 20
+    assert {b: r.status for b, r in found[1].items()} == {b: "fixed" for b in BUGS}
