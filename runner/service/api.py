@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -15,12 +15,12 @@ from pitfalls import sched
 from pitfalls.core.clock import clock_of
 from pitfalls.core.errors import PitfallsError, WorkspaceError, storage_error
 from pitfalls.core.notes import validate_note
-from pitfalls.core.results import ProbeResult, SubmissionResult, Violation
+from pitfalls.core.results import SubmissionResult, Violation
 from pitfalls.core.store import Store, closes_at  # noqa: F401 - closes_at: part of the api
 from pitfalls.library.catalogs import require_own_ids
 from pitfalls.library.metrics import METRICS
 from pitfalls.library.scaffold import Scaffold, load_scaffold, scaffold_id, scaffold_names
-from pitfalls.library.variant import choose, quirk_entry_of
+from pitfalls.library.variant import choose
 from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace, extract_snapshot, read_marker
 from pitfalls.probes import worker
@@ -30,6 +30,7 @@ from pitfalls.scoring.anchors import Anchors, anchors
 from pitfalls.scoring.pipeline import Evaluation, evaluate
 from pitfalls.service import finals, probing, unchanged
 from pitfalls.service.calibration import calibrate, calibrate_secrets  # noqa: F401 - re-exported: part of the api
+from pitfalls.service.reveal_view import REVEAL_WAIT_SECONDS, Reveal, planted_entries, quirk_status  # noqa: F401 - part of the api
 from pitfalls.service.storage import MAX_LOG_TAIL_CHARS, ensure_room, store_snapshot
 from pitfalls.service.views import public_view, result_from_row, solution_diff
 
@@ -299,68 +300,6 @@ def hint(*, directory: Path, store: Store | None = None) -> Hint:
                     "`pitfalls reveal` shows everything that was planted.")
     store.add_event(session["id"], "hint", {"level": used + 1})
     return Hint(level=used + 1, total=len(ladder), text=ladder[used])
-
-
-@dataclass
-class Reveal:
-    scaffold: str
-    title: str
-    bugs: list[dict[str, Any]]
-    """Each planted bug: catalog entry plus this workspace's probe verdict (``status``, ``evidence``,
-    ``self_reported`` and ``tampering``: the cross-checks that failed, see runner/probes/run.py)."""
-    quirks: list[dict[str, Any]]
-    """Each planted quirk: catalog entry plus the quirk manifest (what, where, how much) and ``status``:
-    ``found`` when every bug the manifest links to it (``quirk_bugs``) is fixed, ``missed`` when one is
-    present, ``unknown`` when a probe could not decide, ``unchecked`` when no bug is linked."""
-    diff: str
-    """Unified diff from the current workspace to the reference solution."""
-    final: dict[str, Any] = field(default_factory=dict)
-    """The final submission (the candidate's choice, else the last scored; runner/core/finals.py):
-    ``submission_id``, ``chosen``, ``how``, ``public``, ``private``, ``normalized_private`` and the goal."""
-    scores: list[dict[str, Any]] = field(default_factory=list)
-    """Every scored submission's ``public``, ``private`` and ``normalized_private`` score, ``final`` marked."""
-    submissions: list[dict[str, Any]] = field(default_factory=list)
-    """Each probed submission: ``submission_id``, ``note``, ``probe_status`` (``running`` or
-    ``pending`` when its probes were still running after the reveal waited for them) and, when done,
-    ``verdicts`` (bug id to status) and ``tampering`` (any flag)."""
-    waited: float = 0.0
-    """Seconds the reveal waited for submissions' probes still running."""
-    verdicts_of: int | None = None
-    """The submission whose probe verdicts ``bugs`` shows because the workspace holds exactly its files
-    (runner/service/unchanged.py); None when the probes ran on the workspace for this reveal."""
-
-
-REVEAL_WAIT_SECONDS = 60.0
-
-
-def _public(entry: dict[str, Any]) -> dict[str, Any]:
-    """A catalog entry without its ``ref`` (an id of the interviewers' reference catalog)."""
-    return {k: v for k, v in entry.items() if k != "ref"}
-
-
-def planted_entries(scaffold: Scaffold, found: dict[str, ProbeResult]) -> tuple[list[dict[str, Any]],
-                                                                              list[dict[str, Any]]]:
-    """The reveal's bugs (catalog entry and probe verdict) and quirks (catalog entry, what was planted and
-    the found/missed status of :func:`quirk_status`), from the probe results ``found`` by bug id."""
-    from pitfalls.library.catalogs import bug_entry
-
-    bugs = [{**_public(bug_entry(b, scaffold.manifest.wording, scaffold=scaffold.name)), "status": found[b].status, "evidence": found[b].evidence,
-             "self_reported": found[b].self_reported, "tampering": found[b].tampering}
-            for b in scaffold.manifest.bugs]
-    planted = {q["id"]: q for q in scaffold.dataset().quirks}
-    quirks = [{**_public(quirk_entry_of(scaffold, q)), "planted": planted.get(q, {}),
-               "status": quirk_status([found[b].status for b in scaffold.manifest.quirk_bugs.get(q, ())])}
-              for q in scaffold.manifest.quirks]
-    return bugs, quirks
-
-
-def quirk_status(bug_statuses: list[str]) -> str:
-    """A quirk's reveal status from the probe statuses of the bugs linked to it (see :class:`Reveal`)."""
-    if not bug_statuses:
-        return "unchecked"
-    if "present" in bug_statuses:
-        return "missed"
-    return "found" if all(s == "fixed" for s in bug_statuses) else "unknown"
 
 
 def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float = REVEAL_WAIT_SECONDS) -> Reveal:
