@@ -105,6 +105,7 @@ def test_one_host_process_serves_both_sessions_each_on_its_own_ports(two):
         assert code == 200 and live.session_id.encode() in page
         assert _get(live.port, "/candidate/lab", live.candidate_token)[0] == 502  # no container: the proxy answers
         assert json.loads(_get(live.port, STATUS_URL, live.candidate_token)[1])["clock"] == "waiting"
+        assert f"served by the host server (pid {proc.pid})" in (live.dir / "server.log").read_text()
     folder = state.host_dir()
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     for name in (state.CONTROL_SOCKET, state.JUPYTER_SOCKET):

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 from pitfalls.core.errors import PitfallsError, SessionError
 from pitfalls.core.store import Store
 from pitfalls.live.record import load_session, sessions_dir
+from pitfalls.live.server import logs
 from pitfalls.live.server.mount import SessionMount, interviewer_application
 
 from .state import SERVED_BY_HOST
@@ -53,13 +56,14 @@ class Registry:
                                f"{SERVED_BY_HOST!r} in its session.json). Got {live.served_by or 'its own server'!r}"
                                f" instead. Fix: `pitfalls session start --session {session_id} ...` while the host "
                                "server runs marks it.")
-        mount = SessionMount(session_id, log=self.log)
+        mount = SessionMount(session_id, log=session_log(live.dir / "server.log", session_id))
         try:
             app = interviewer_application(self.base_settings, mount, name=self.name,
                                           allow_remote=live.host not in LOOPBACK)
             mount.bind(app)
         except BaseException:
             mount.close()
+            close_log(mount.log)
             raise
         app.settings["pitfalls_ports"] = mount.ports
         mount.open()
@@ -74,6 +78,8 @@ class Registry:
             return False
         mount.stop_listening()
         await asyncio.to_thread(mount.close)
+        mount.log.info("detached from the host server")
+        close_log(mount.log)
         self.log.info("detached session %s", session_id)
         return True
 
@@ -93,6 +99,27 @@ class Registry:
                 self.log.error("session %s was not attached: %s", session_id, exc)
         self.log.info("attached %d open session(s): %s", len(done), ", ".join(done) or "none")
         return done
+
+
+def session_log(path: Path, session_id: str) -> logging.Logger:
+    """The session's own ``server.log`` (rotated, rate-limited, as a session server of its own writes it);
+    its records also reach the host server's log."""
+    logger = logging.getLogger(f"pitfalls_host.session.{session_id}")
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logs.RotatingServerLog(path)
+        handler.setFormatter(logging.Formatter(logs.FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
+        handler.addFilter(logs.RepeatFilter())
+        logger.addHandler(handler)
+    logger.info("served by the host server (pid %d)", os.getpid())
+    return logger
+
+
+def close_log(logger: logging.Logger) -> None:
+    """Close the session's log file (a detached session holds no descriptor in the host server)."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def open_host_sessions() -> list[str]:
