@@ -16,7 +16,7 @@ from pitfalls.library.scaffold import scaffold_names
 from pitfalls.service import api
 
 COMMANDS = ("bugs", "calibrate", "check", "final", "history", "hint", "list", "new", "practice", "preflight", "probe",
-            "quirks", "reveal", "session", "submit", "workspace")
+            "quirks", "reveal", "server", "session", "submit", "workspace")
 
 
 def _invoke(*args: str) -> str:
