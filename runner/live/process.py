@@ -3,6 +3,10 @@
 The server (``python -m pitfalls.live.server``) outlives the ``pitfalls session start`` that
 spawned it; its pid is kept in ``session.json`` and checked against its command line, so a
 recycled pid is never signalled.
+
+When a host server runs for this home (``pitfalls server``, runner/live/host/), a session is served by
+it instead: marked ``served_by: "host"``, attached and detached through its control socket, and
+waited for the same way (GET /pitfalls/api/status on the interviewer's port).
 """
 
 from __future__ import annotations
