@@ -33,7 +33,7 @@ CLASSES = tuple(range(17))
 
 def _folder():
     root = package_folder("pitfalls.scaffolds")
-    return root / "attention_budget" if (root / "attention_budget").is_dir() else root / "_attention_budget"
+    return root / "attention_budget"
 
 
 def _hooks():

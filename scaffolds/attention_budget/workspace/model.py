@@ -59,7 +59,7 @@ class Decoder(nn.Module):
     def __init__(self, width=WIDTH, heads=HEADS, layers=LAYERS):
         super().__init__()
         self.tokens = nn.Embedding(VOCAB, width)
-        self.positions = nn.Embedding(MAX_LEN, width)
+        self.positions = nn.Embedding(2 * MAX_LEN, width)
         self.blocks = nn.ModuleList(Block(width, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, VOCAB)
@@ -69,7 +69,13 @@ class Decoder(nn.Module):
         at pad tokens (default: wherever ids == PAD)."""
         if padding is None:
             padding = ids == PAD
-        positions = (torch.cumsum(~padding, dim=1) - 1).clamp(min=0)  # left padding shifts no token
+        # Positions count from the separator: the target forwards (SEP 0, its first symbol 1, ...),
+        # the source backwards in a range of its own (its last symbol MAX_LEN, the one before it
+        # MAX_LEN + 1, ...). So the symbol that target j re-codes always sits at MAX_LEN + j,
+        # whatever the message's length or the left padding of its batch.
+        index = torch.arange(ids.shape[1], device=ids.device)[None]
+        sep = (ids == SEP).int().argmax(1, keepdim=True)
+        positions = torch.where(index < sep, MAX_LEN + sep - 1 - index, index - sep).clamp(0, 2 * MAX_LEN - 1)
         x = self.tokens(ids)
         for block in self.blocks:
             x = block(x, padding)
