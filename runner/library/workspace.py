@@ -36,8 +36,9 @@ HOME_DIRS = frozenset({".local", ".cache", ".ipython", ".jupyter", ".config"})
 NOT_THE_CANDIDATES = RUNNER_NAMES | CACHE_DIRS | TOOL_DIRS | HOME_DIRS | {"data"}
 """Names (at any depth) that views and diffs of a workspace leave out: the dashboard's file list
 and the report's diff show the candidate's own files only."""
-SANDBOX_SKIP = RUNNER_NAMES | CACHE_DIRS
-"""Names (at any depth) a sandbox's copy of a workspace leaves out (runner/scoring/pipeline.py)."""
+SANDBOX_SKIP = RUNNER_NAMES | CACHE_DIRS | TOOL_DIRS
+"""Names (at any depth) a sandbox's copy of a workspace leaves out (runner/scoring/pipeline.py); the candidate's
+tools too, as snapshots do, so probing a workspace sees what a submission of it would."""
 SNAPSHOT_EXCLUDE_DIRS = {"artifacts"} | CACHE_DIRS | TOOL_DIRS
 SNAPSHOT_EXCLUDE_FILES = {MARKER, "data/train.csv"}
 MAX_SNAPSHOT_MB = 50

@@ -310,8 +310,11 @@ def reveal(*, directory: Path, store: Store | None = None, wait_seconds: float =
     (or finish within ``wait_seconds``): then that submission's verdicts are shown (``verdicts_of``)."""
     store, session, scaffold = _open(directory, store)
     start = time.monotonic()
-    same = unchanged.unchanged_verdicts(store, session["id"], directory.resolve(), scaffold.manifest.bugs,
-                                        max(0.0, wait_seconds))
+    try:
+        same = unchanged.unchanged_verdicts(store, session["id"], directory.resolve(), scaffold.manifest.bugs,
+                                            max(0.0, wait_seconds))
+    except Exception:  # noqa: BLE001 - reuse only saves time: anything unexpected means probing afresh
+        same = None
     found = same[1] if same else {p.bug_id: p for p in run_probes(scaffold=scaffold, source=directory.resolve(),
                                                                   queue_seconds=max(1.0, wait_seconds))}
     waited = probing.wait_session(store, session["id"], max(0.0, wait_seconds - (time.monotonic() - start)))

@@ -53,7 +53,7 @@ def files_digest(archive: IO[bytes]) -> str:
         raise WorkspaceError(f"A snapshot must be a readable .tar.gz. Got {type(exc).__name__} instead.") from None
     whole = hashlib.sha256()
     for name, mode, content in sorted(files):
-        whole.update(f"{len(name)}:{name}:{mode:o}:{content}\n".encode())
+        whole.update(f"{len(name)}:{name}:{mode:o}:{content}\n".encode("utf-8", "surrogateescape"))
     return whole.hexdigest()
 
 
@@ -86,11 +86,14 @@ def snapshot_digest(row: Mapping[str, Any]) -> str | None:
 
 
 def _verdicts(row: Mapping[str, Any], bugs: list[str]) -> dict[str, ProbeResult] | None:
-    """A submission's verdicts by bug id when its probes are done and cover every one of ``bugs``."""
+    """A submission's verdicts by bug id when its probes are done, cover every one of ``bugs`` and
+    decided each (a run that timed out or failed in the runner says ``unknown``: probe again)."""
     if row["probe_status"] != "done":
         return None
     found = {p["bug_id"]: ProbeResult(**p) for p in row["probes"]}
-    return found if set(bugs) <= set(found) else None
+    if not set(bugs) <= set(found) or any(found[b].status == "unknown" or found[b].tampering for b in bugs):
+        return None
+    return found
 
 
 def unchanged_verdicts(store: Store, session_id: str, directory: Path, bugs: list[str],
@@ -104,9 +107,8 @@ def unchanged_verdicts(store: Store, session_id: str, directory: Path, bugs: lis
     mine, deadline = workspace_digest(directory), time.monotonic() + wait_seconds
     if mine is None:
         return None
-    for row in reversed(rows):
-        if snapshot_digest(row) != mine:
-            continue
+    matching = [r for r in reversed(rows) if snapshot_digest(r) == mine]
+    for row in sorted(matching, key=lambda r: r["probe_status"] != "done"):  # finished ones first, newest first
         if row["probe_status"] in worker.UNFINISHED:
             worker.wait(store, [row["id"]], max(0.0, deadline - time.monotonic()))
             row = store.submission(row["id"]) or row

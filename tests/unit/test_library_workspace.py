@@ -11,9 +11,9 @@ def test_views_and_diffs_hide_the_same_names():
     assert service.HIDDEN_PARTS is report.DIFF_SKIP is workspace.NOT_THE_CANDIDATES
 
 
-def test_a_sandbox_copy_leaves_out_the_runner_owned_files_and_caches():
+def test_a_sandbox_copy_leaves_out_the_runner_owned_files_caches_and_tools():
     from pitfalls.scoring import jobs
-    assert jobs.COPY_SKIP == {"artifacts", ".pitfalls.json", "__pycache__", ".ipynb_checkpoints"}
+    assert jobs.COPY_SKIP == {"artifacts", ".pitfalls.json", "__pycache__", ".ipynb_checkpoints", ".git", ".venv"}
     assert "data" not in jobs.COPY_SKIP  # training gets the runner's pristine data/train.csv written over it
 
 

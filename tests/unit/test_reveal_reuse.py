@@ -131,3 +131,44 @@ def test_a_matching_submission_still_probing_is_waited_for(ws):
     found = unchanged.unchanged_verdicts(store, sid, ws, BUGS, 30)
     assert found is not None and found[0] == sub and 0.9 < time.monotonic() - start < 20
     assert {b: r.status for b, r in found[1].items()} == {b: "fixed" for b in BUGS}
+
+
+def test_a_file_name_that_is_not_utf8_neither_crashes_the_reveal_nor_stops_the_reuse(ws):
+    """Was: UnicodeEncodeError out of `pitfalls reveal`, for good once such a name was snapshotted."""
+    (ws / os.fsdecode(b"bad\xff.py")).write_text("X = 1\n")
+    store, sid, sub = _probed(ws)
+    found = unchanged.unchanged_verdicts(store, sid, ws, BUGS, 0)
+    assert found is not None and found[0] == sub
+    assert api.reveal(directory=ws, store=store, wait_seconds=0).verdicts_of == sub
+
+
+def test_verdicts_that_decided_nothing_are_probed_again(ws):
+    """A background probe that timed out or failed in the runner is stored done with 'unknown' verdicts."""
+    store, sid = Store(), read_marker(ws)["session_id"]
+    snapshot, digest = store_snapshot(directory=ws, session_id=sid, used=0)
+    sub = store.insert_submission(session_id=sid, note="n", metric="roc_auc", snapshot=str(snapshot),
+                                  snapshot_sha256=digest)
+    store.finish_submission(sub, status="scored", score_public=0.9, probe_status="running")
+    store.finish_probes(sub, status="done", probe_flags=[],
+                        probes=[ProbeResult(b, "unknown", "the probes did not run: timed out").__dict__ for b in BUGS])
+    assert unchanged.unchanged_verdicts(store, sid, ws, BUGS, 0) is None
+
+
+def test_of_two_submissions_of_the_same_files_the_newest_is_named(ws):
+    store, sid, first = _probed(ws)
+    _, _, second = _probed(ws)
+    found = unchanged.unchanged_verdicts(store, sid, ws, BUGS, 0)
+    assert found is not None and found[0] == second != first
+
+
+def test_the_probe_sandbox_leaves_out_what_snapshots_leave_out(ws, tmp_path):
+    """Reused verdicts are of a snapshot, which has no .git or .venv: a fresh probe of the workspace
+    must not see them either, or code there could make the two disagree."""
+    from pitfalls.scoring.jobs import copy_workspace
+
+    for tool in (".venv", ".git"):
+        (ws / tool).mkdir()
+        (ws / tool / "impl.py").write_text("BUGGY = True\n")
+    copy_workspace(ws, tmp_path / "copy")
+    assert (tmp_path / "copy" / "model.py").is_file()
+    assert not (tmp_path / "copy" / ".venv").exists() and not (tmp_path / "copy" / ".git").exists()
