@@ -84,11 +84,13 @@ def spawn_server(live: LiveSession, *,
 
     When a host server runs for this home (``pitfalls server``), or the session is already marked as
     served by it, the host server serves it instead (:func:`serve_on_host`)."""
-    if live.served_by == host_state.SERVED_BY_HOST or host_state.answers():
+    if live.served_by == host_state.SERVED_BY_HOST:
         return serve_on_host(live, fixed=fixed)
     if server_running(live) and server_code(live) == 200:
         return None
     stop_server(live)
+    if host_state.answers():
+        return serve_on_host(live, fixed=fixed)
     _replace_taken_ports(live, fixed)
     with open(live.dir / "server.log", "ab") as log:
         proc = subprocess.Popen([sys.executable, "-I", "-m", "pitfalls.live.server", "--session-id", live.session_id],
@@ -195,6 +197,17 @@ def stop_server(live: LiveSession, grace: float = 10.0) -> None:
         os.kill(live.server_pid, signal.SIGKILL)
 
 
+def _bindable_soon(host: str, port: int, within: float = 1.0) -> bool:
+    """:func:`_bindable` within ``within`` seconds: a server just SIGKILLed may hold its ports a moment
+    after its pid stops looking like ours (its memory goes before its sockets)."""
+    deadline = time.monotonic() + within
+    while not _bindable(host, port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _bindable(host: str, port: int) -> bool:
     """True when a server could listen on ``host``:``port`` now (with SO_REUSEADDR, as tornado binds)."""
     with socket.socket() as s:
@@ -213,7 +226,7 @@ def _replace_taken_ports(live: LiveSession, fixed: frozenset[int]) -> None:
     with port_lock(live.dir.parent):
         for attr, flag in flags.items():
             port = getattr(live, attr)
-            if _bindable(live.host, port):
+            if _bindable_soon(live.host, port):
                 continue
             if port in fixed:
                 raise SessionError(f"Port {port} must be free for the session server. Got it in use by another "
