@@ -5,7 +5,7 @@ with the scaffold's own metric, probes that say which planted bug is fixed, `pit
 `reveal` and the HTML report showing the metric, score and interval (no NaN, no "± nan"), and a
 bad prediction refused with a "must ... Got ... instead" message that names no held-out label.
 
-The scaffolds may still live in `_`-prefixed folders (outside the library): then a copy of the
+Both scaffolds are in the library; were one moved back to a `_`-prefixed folder (outside it), a copy of the
 folder in a scaffold pack (`kinds/NAME`) is used, as `pitfalls check` was run on them; once renamed,
 the built-in NAME is used. Cost: one anchors measurement per scaffold (starter and reference), the
 starter and reference of retrieval_recall (seconds each), the reference of attention_budget (~30 s
@@ -166,7 +166,8 @@ def test_reveal_shows_bug_and_quirk_texts_and_scores(env):
         assert quirk["title"] in text
     assert ("none: this scaffold plants no data quirk." in text) == (not manifest.quirks)
     final = env["subs"][-1]
-    assert f"public {final['score']:.6g}, private " in text  # as stored (1 for 1.00: runner/cli/final_view.py)
+    shown = rv["final"]  # on the grid it was scored on (runner/cli/final_view.py: "public 1.000", never "public 1")
+    assert f"public {final['score']:.{shown['public_decimals']}f}, private " in text, text
     assert re.search(r"Final submission #\d+ .*\(normalized [01]\.\d{3}\)", text), text
     _no_nan(text, "reveal")
 
