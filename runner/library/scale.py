@@ -30,7 +30,9 @@ from pitfalls.library.metrics import METRICS
 ERROR_NAMES = {"log_loss": "log-loss", "rmse": "RMSE", "r2": "unexplained variance (1 - R²)",
                "accuracy": "error rate (1 - accuracy)", "balanced_accuracy": "1 - balanced accuracy",
                "roc_auc": "1 - ROC AUC", "f1": "1 - F1",
-               "average_precision": "1 - average precision"}
+               "average_precision": "1 - average precision", "exact_match": "share not decoded exactly (1 - exact match)",
+               "token_accuracy": "token error rate (1 - token accuracy)", "ndcg_at_10": "1 - nDCG@10",
+               "recall_at_10": "1 - recall@10", "recall_at_1": "1 - recall@1", "mrr_at_10": "1 - MRR@10"}
 """What the scale calls each metric's error in the sentence the brief and the dashboard show."""
 
 UNKNOWN_ROWS_FLOOR = 1e-12
@@ -101,6 +103,10 @@ def scale_sentence(metric: str, *, baseline: float | None = None, reference: flo
     manifest's ``[calibration]`` means), what an error half the reference's would show."""
     what = ERROR_NAMES.get(metric, f"error of {metric}")
     example = ""
+    if reference is not None and error(reference, metric) <= 0:  # e.g. exact match 1.0: no room above it
+        return ("Normalized score: 0 is the untouched starter and 1 our reference solution, which is already "
+                f"perfect on this metric, so nothing scores above 1; it measures how many times smaller your {what} "
+                "is than the starter's, on a log scale where the reference's factor counts 1.")
     if baseline is not None and reference is not None:
         half = from_error(error(reference, metric) / 2, metric)
         n = normalize(half, baseline=baseline, reference=reference, metric=metric, rows=None)
