@@ -285,3 +285,22 @@ def test_session_start_uses_the_host_server_when_it_runs(pitfalls_home):
     finally:
         host.stop()
         proc.wait(timeout=60)
+
+
+def test_a_detach_closes_kept_alive_connections_too(two):
+    """Was (review): a detached session's kept-alive connections went on reaching its old application,
+    so a dashboard left open across `session stop` and a resume got 500s on every poll."""
+    import http.client
+
+    _, a, b = two
+    conn = http.client.HTTPConnection("127.0.0.1", a.interviewer_port, timeout=10)
+    conn.request("GET", "/pitfalls/api/status", headers={"Authorization": f"token {a.interviewer_token}"})
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 200 and not first.will_close  # kept alive
+    stop_server(a)
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        conn.request("GET", "/pitfalls/api/status", headers={"Authorization": f"token {a.interviewer_token}"})
+        conn.getresponse().read()
+    conn.close()
+    assert _get(b.interviewer_port, "/pitfalls/api/status", b.interviewer_token)[0] == 200

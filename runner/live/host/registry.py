@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from pitfalls.core.errors import PitfallsError, SessionError
+from pitfalls.core.errors import SessionError
 from pitfalls.core.store import Store
 from pitfalls.live.record import load_session, sessions_dir
 from pitfalls.live.server import logs
@@ -62,8 +63,10 @@ class Registry:
                                           allow_remote=live.host not in LOOPBACK)
             mount.bind(app)
         except BaseException:
-            mount.close()
-            close_log(mount.log)
+            # Not mount.close() here: it waits for the scoring thread's warm-up (imports, the scale's
+            # trainings), which would hold the event loop every other session is served by.
+            mount.stop_listening()
+            threading.Thread(target=_close_later, args=(mount,), daemon=True, name=f"close-{session_id}").start()
             raise
         app.settings["pitfalls_ports"] = mount.ports
         mount.open()
@@ -76,7 +79,11 @@ class Registry:
         mount = self.mounts.pop(session_id, None)
         if mount is None:
             return False
+        servers = mount.servers()
         mount.stop_listening()
+        # Kept-alive connections would go on reaching the detached session's application (a dashboard's
+        # polls after a stop and a resume): close them too.
+        await asyncio.gather(*(server.close_all_connections() for server in servers), return_exceptions=True)
         await asyncio.to_thread(mount.close)
         mount.log.info("detached from the host server")
         close_log(mount.log)
@@ -95,10 +102,18 @@ class Registry:
             try:
                 self.attach(session_id)
                 done.append(session_id)
-            except (PitfallsError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one session's damage must not keep the others unserved
                 self.log.error("session %s was not attached: %s", session_id, exc)
         self.log.info("attached %d open session(s): %s", len(done), ", ".join(done) or "none")
         return done
+
+
+def _close_later(mount: SessionMount) -> None:
+    """Finish closing a mount whose attach failed, off the event loop."""
+    try:
+        mount.close()
+    finally:
+        close_log(mount.log)
 
 
 def session_log(path: Path, session_id: str) -> logging.Logger:

@@ -169,6 +169,10 @@ class SessionMount:
             server.add_sockets(socks)
             self.log.info("pitfalls %s port %d (session %s)", role, port, self.live.session_id)
 
+    def servers(self) -> list[httpserver.HTTPServer]:
+        """The submit socket's server and both TCP servers (to close their connections after a detach)."""
+        return [s for s in (self.submit_server, *(server for server, _, _ in self.tcp.values())) if s is not None]
+
     def stop_listening(self) -> None:
         """Close the submit socket and both ports (idempotent; requests in flight finish)."""
         if self.submit_server is not None:
