@@ -11,7 +11,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from tornado import httpclient, web, websocket
+from tornado import httpclient, iostream, web, websocket
 from tornado.netutil import Resolver
 
 from . import lab
@@ -20,6 +20,12 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "transfer-encoding", "upgrade", "content-length"}
 WS_FORWARDED = ("Cookie", "Origin", "Authorization", "User-Agent", "Host")
 MAX_BODY = 512 * 1024 * 1024
+WS_MESSAGE_MAX = 64 * 1024 * 1024
+"""The largest WebSocket message relayed (a kernel's output, a notebook's): more than JupyterLab shows."""
+WS_PENDING_MAX = 16 * 1024 * 1024
+"""What may wait, unsent, for a browser that does not read its WebSocket; beyond it the socket is
+closed (the browser reconnects), so output nobody reads cannot fill the server's memory, which
+the host server shares among every session."""
 
 
 class UnixResolver(Resolver):
@@ -122,7 +128,7 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         try:
             self.upstream = await websocket.websocket_connect(
                 req, on_message_callback=self._from_upstream, subprotocols=protocols or None,
-                resolver=UnixResolver(socket_path=self.socket_path), max_message_size=MAX_BODY)
+                resolver=UnixResolver(socket_path=self.socket_path), max_message_size=WS_MESSAGE_MAX)
         except (OSError, httpclient.HTTPClientError, websocket.WebSocketError):
             self.close(1011, "the candidate's Jupyter refused the connection")
             return
@@ -138,8 +144,15 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if message is None:
             self.close()
             return
+        stream = getattr(self.ws_connection, "stream", None)
+        if stream is not None and stream.max_write_buffer_size is None:
+            stream.max_write_buffer_size = WS_PENDING_MAX
         try:
             self.write_message(message, binary=isinstance(message, bytes))
+        except iostream.StreamBufferFullError:
+            self.close(1009, "too much output waits for a browser that does not read it")
+            if self.upstream:
+                self.upstream.close()
         except websocket.WebSocketClosedError:
             if self.upstream:
                 self.upstream.close()
