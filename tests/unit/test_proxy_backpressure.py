@@ -64,3 +64,32 @@ async def _scenario(folder: Path) -> bool:
 def test_output_nobody_reads_closes_the_websocket_instead_of_filling_memory(tmp_path: Path):
     assert WS_PENDING_MAX < 64 * 2**20
     assert asyncio.run(_scenario(tmp_path)), "the proxy kept buffering 64 MiB for a client that never reads"
+
+
+async def _through_a_link(folder: Path) -> int:
+    target = folder / "other.sock"
+    other = httpserver.HTTPServer(web.Application([(r"/candidate/(.*)", Hello)]))
+    other.add_socket(netutil.bind_unix_socket(str(target)))
+    (folder / "jp.sock").symlink_to(target)
+    front = httpserver.HTTPServer(candidate_application(str(folder / "jp.sock")))
+    socks = netutil.bind_sockets(0, "127.0.0.1")
+    front.add_sockets(socks)
+    try:
+        from tornado.httpclient import AsyncHTTPClient
+        resp = await AsyncHTTPClient(force_instance=True).fetch(
+            f"http://127.0.0.1:{socks[0].getsockname()[1]}/candidate/lab", raise_error=False)
+        return resp.code
+    finally:
+        front.stop()
+        other.stop()
+
+
+class Hello(web.RequestHandler):
+    def get(self, _: str) -> None:
+        self.write("reached through the link")
+
+
+def test_the_proxy_does_not_follow_a_link_put_in_place_of_the_lab_socket(tmp_path: Path):
+    """The candidate can write run/ (it is mounted into the container): a link named jp.sock must not
+    make the server connect to another of the host user's sockets (e.g. the host server's control)."""
+    assert asyncio.run(_through_a_link(tmp_path)) == 502

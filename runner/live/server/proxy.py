@@ -8,7 +8,9 @@ Jupyter checks the candidate's token; this proxy adds none and removes none.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from typing import Any
 
 from tornado import httpclient, iostream, web, websocket
@@ -36,6 +38,10 @@ class UnixResolver(Resolver):
 
     async def resolve(self, host: str, port: int, family: socket.AddressFamily = socket.AF_UNSPEC
                       ) -> list[tuple[int, Any]]:
+        # The socket's folder (run/) is the candidate's to write: a link there could point the
+        # server's own connection at another socket of the host user (the host server's control socket).
+        if not stat.S_ISSOCK(os.lstat(self.socket_path).st_mode):
+            raise OSError(f"{self.socket_path} must be a socket. Got another kind of file (or a link) instead.")
         return [(socket.AF_UNIX, self.socket_path)]
 
 
