@@ -304,3 +304,28 @@ def test_a_detach_closes_kept_alive_connections_too(two):
         conn.getresponse().read()
     conn.close()
     assert _get(b.interviewer_port, "/pitfalls/api/status", b.interviewer_token)[0] == 200
+
+
+def _concrete(pattern: str) -> str:
+    """A path that ``pattern`` (an interviewer route) matches."""
+    return (pattern.replace("([A-Za-z0-9_-]{16,64})", "A" * 32).replace("(.+)", "model.py")
+            .replace("([0-9]{1,12})", "1"))
+
+
+def test_no_interviewer_route_answers_another_sessions_token(two):
+    """Every interviewer route the server has (INTERVIEWER_ROUTES: the seat's hint, rubric and diff, the
+    container recovery, the report, the files...), GET and POST, with session A's interviewer token on
+    B's port: nothing answers 2xx and nothing is written. The dashboard's page is a shell without data."""
+    from pitfalls.live.server.mount import INTERVIEWER_ROUTES
+
+    _, a, b = two
+    paths = [_concrete(pattern) for pattern, *_ in INTERVIEWER_ROUTES if pattern != r"/pitfalls/dashboard"]
+    assert len(paths) >= 14 and "/pitfalls/api/hint" in paths and "/pitfalls/api/container" in paths
+    for path in paths:
+        for method in ("GET", "POST"):
+            code, body = _get(b.interviewer_port, path, a.interviewer_token, method, {} if method == "POST" else None)
+            assert code in (401, 403, 404, 405), (method, path, code, body[:200])
+    assert _get(b.interviewer_port, "/pitfalls/api/files/model.py", b.interviewer_token)[0] == 200  # positive control
+    assert _get(b.interviewer_port, "/pitfalls/api/files/model.py", a.interviewer_token)[0] == 403
+    store = Store()
+    assert store.events(b.session_id, "hint") == [] and store.events(b.session_id, "note") == []

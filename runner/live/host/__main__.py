@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from .application import HostApp
 
-    raise_file_limit()
+    raise_file_limit(want=65536)  # every session's capped connections share this process's descriptors
     try:
         HostApp.launch_instance(argv=host_argv())
     finally:

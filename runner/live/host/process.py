@@ -118,12 +118,18 @@ def stop(grace: float = 60.0) -> int:
     pid = host_pid()
     if not pid:
         return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while is_host_process(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if is_host_process(pid):
-        os.kill(pid, signal.SIGKILL)
+    try:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while is_host_process(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if is_host_process(pid):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
+    except PermissionError:
+        raise SessionError(f"The host server (pid {pid}) must be stoppable by this user. Got permission denied "
+                           "instead. Fix: stop it as the user who started it.") from None
     return pid
 
 
