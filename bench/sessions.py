@@ -1,7 +1,7 @@
 """How many live sessions one host holds: start time, idle memory, and a burst of submissions.
 
     $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage] [--bare-runs 3] [--no-submit]
-                                         [--variant base]
+                                         [--variant base] [--host-server]
 
 In one run, on this machine, side by side:
 
@@ -18,6 +18,8 @@ In one run, on this machine, side by side:
 Each session of a fresh installation gets a random variant, and the first session of a variant
 measures its scoring anchors (two training runs) before it answers; ``--variant base`` pins them
 all to one, so the first session pays that and the others start as they do on a host in use.
+With ``--host-server`` a `pitfalls server --detach` runs first and every session is served by it
+(issue 18): a session's memory is then its container plus an equal share of the one host server.
 It prints the host's load average at the start and after the session starts (read the numbers with
 it), uses its own PITFALLS_HOME and stops every session it started.
 """
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--no-submit", action="store_true", help="skip the simultaneous submissions")
     parser.add_argument("--variant", default="", help="pin every session to this variant (e.g. base): only "
                         "the first session measures its scoring anchors, the others start as on a host in use")
+    parser.add_argument("--host-server", action="store_true", help="serve every session by one host server "
+                        "(`pitfalls server --detach`, started before the sessions and not counted in their starts)")
     args = parser.parse_args()
     if args.variant:
         os.environ["PITFALLS_VARIANT"] = args.variant
@@ -137,6 +141,8 @@ def main() -> None:
     infos: list[dict] = []
     try:
         bare = statistics.median(bare_jupyter_start() for _ in range(max(1, args.bare_runs)))
+        if args.host_server:
+            _cli("server", "--detach", "--json")
         free_before = _available_mb()
         starts = []
         for i in range(args.sessions):
@@ -164,6 +170,8 @@ def main() -> None:
     finally:
         for info in infos:
             _cli("session", "stop", info["session_id"])
+        if args.host_server:
+            _cli("server", "--stop")
 
 
 def report_memory(label: str, infos: list[dict], free_before: float) -> None:
@@ -172,10 +180,13 @@ def report_memory(label: str, infos: list[dict], free_before: float) -> None:
 
     mem = _container_mb([i["container"] for i in infos])
     box = [mem.get(i["container"], 0.0) for i in infos]
-    server = [_rss_mb(load_session(i["session_id"]).server_pid) for i in infos]
+    pids = [load_session(i["session_id"]).server_pid for i in infos]
+    shared = {pid: pids.count(pid) for pid in pids}  # a host server's pid is every session's: split its RSS
+    server = [_rss_mb(pid) / shared[pid] for pid in pids]
     per = [b + s for b, s in zip(box, server, strict=True)]
+    what = "its share of the host server" if len(shared) < len(pids) else "session server"
     print(f"memory per session, {label}: median {statistics.median(per):6.0f} MiB (container "
-          f"{statistics.median(box):.0f} + session server {statistics.median(server):.0f}); "
+          f"{statistics.median(box):.0f} + {what} {statistics.median(server):.0f}); "
           f"host available {free_before:7.0f} -> {_available_mb():7.0f} MiB for {len(infos)} sessions", flush=True)
 
 
