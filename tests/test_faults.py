@@ -329,7 +329,8 @@ class Server:
     def start(self) -> None:
         self.proc = sessions.spawn_server(self.live)
         assert self.proc is not None, "a server was already running"
-        sessions.wait_for_server(self.live, self.proc)  # GET /pitfalls/api/status, interviewer token
+        # GET /pitfalls/api/status with the interviewer's token; a port another worker bound meanwhile moves
+        self.proc = sessions.wait_moving_ports(self.live, self.proc)
 
     def kill(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pitfalls.core.store import Store
-from pitfalls.live import containers, sessions
-from pitfalls.live.process import SessionError, spawn_server, stop_server, wait_for_server
+from pitfalls.live import containers, process, sessions
+from pitfalls.live.process import SessionError, spawn_server, stop_server, wait_for_server, wait_moving_ports
 
 pytestmark = pytest.mark.docker
 
@@ -24,7 +24,7 @@ def test_a_new_session_whose_server_dies_is_ended_and_leaves_no_container(pitfal
         containers.ensure_engine()
     except containers.ContainerError as exc:
         pytest.skip(f"no Docker engine can be made ready here: {exc}")
-    real_wait = sessions.wait_for_server
+    real_wait = process.wait_for_server
     seen: dict[str, object] = {}
 
     def server_dies(live: sessions.LiveSession, proc: subprocess.Popen) -> None:
@@ -35,7 +35,7 @@ def test_a_new_session_whose_server_dies_is_ended_and_leaves_no_container(pitfal
         proc.wait()
         real_wait(live, proc)
 
-    monkeypatch.setattr(sessions, "wait_for_server", server_dies)
+    monkeypatch.setattr(process, "wait_for_server", server_dies)
     with pytest.raises(SessionError, match="must keep running"):
         sessions.start_session(scaffold="tumor_triage", candidate="Ada", duration_minutes=30)
     assert seen["state"] is not None, "the container was up when the server died"
@@ -79,3 +79,34 @@ def test_a_port_taken_between_the_claim_and_the_bind_is_replaced_unless_given(pi
             wait_for_server(live, proc)  # it answers on the new port
         finally:
             stop_server(live)
+
+
+def test_a_port_bound_by_another_process_during_the_server_start_moves_and_the_start_succeeds(pitfalls_home: Path):
+    """Was: the full run's session_hardening fixture failed with "Address already in use": another
+    worker's session (another PITFALLS_HOME) bound 8891 after this one's check and before its server's
+    own bind, which comes a second or more later, after its imports."""
+    store = Store()
+    live = sessions._create(store, scaffold="tumor_triage", candidate="Ada", duration_minutes=30,
+                            host="127.0.0.1", port=None, url_host="", memory_mb=2048, cpus=1.0, disk_mb=0)
+    store.close()
+    try:
+        proc = spawn_server(live)
+        taken = live.interviewer_port
+        with socket.socket() as squatter:  # bound while the new server is still importing: the race
+            squatter.bind(("127.0.0.1", taken))
+            squatter.listen()
+            wait_moving_ports(live, proc)
+            assert live.interviewer_port != taken
+            assert sessions.load_session(live.session_id).interviewer_port == live.interviewer_port
+        stop_server(live)
+        proc = spawn_server(live)
+        given = live.interviewer_port
+        with socket.socket() as squatter:  # the same race on a port given on the command line
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # its polls' connections wait in TIME_WAIT
+            squatter.bind(("127.0.0.1", given))
+            squatter.listen()
+            with pytest.raises(SessionError, match=rf"^Port {given} must be free for the session server\. Got it in "
+                                                   r"use by another program\. Fix: "):
+                wait_moving_ports(live, proc, fixed=frozenset({given}))  # never moved; said clearly
+    finally:
+        stop_server(live)

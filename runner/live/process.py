@@ -235,6 +235,37 @@ def _replace_taken_ports(live: LiveSession, fixed: frozenset[int]) -> None:
         live.save()
 
 
+ADDRESS_IN_USE = "Address already in use"
+
+
+def wait_moving_ports(live: LiveSession, proc: subprocess.Popen | HostServing | None, *,
+                      fixed: frozenset[int] = frozenset(),
+                      attempts: int = 3) -> subprocess.Popen | HostServing | None:
+    """:func:`wait_for_server`, and when the server could not bind a port because another process bound
+    it between the check and the server's own bind (another PITFALLS_HOME's session starting at the same
+    moment), move the session's ports that were not given (``fixed``) and start it again, up to
+    ``attempts`` times. Returns the server that answers (a new one after a move). Raises what
+    :func:`wait_for_server` raises otherwise."""
+    for attempt in range(attempts):
+        if proc is None:
+            return None
+        try:
+            wait_for_server(live, proc)
+            return proc
+        except SessionError as exc:
+            movable = [a for a in ("port", "interviewer_port") if getattr(live, a) not in fixed]
+            if ADDRESS_IN_USE not in str(exc) or not movable or attempt == attempts - 1:
+                raise
+            stop_server(live)
+            with port_lock(live.dir.parent):
+                for attr in movable:
+                    setattr(live, attr, unclaimed_port(live.dir.parent, preferred=0,
+                                                       taken={live.port, live.interviewer_port}))
+                live.save()
+            proc = spawn_server(live, fixed=fixed)
+    return proc
+
+
 @contextmanager
 def port_lock(folder: Path) -> Iterator[None]:
     """Hold the host-wide lock under which a session claims its ports (``folder``: the sessions folder)."""

@@ -35,7 +35,15 @@ from pitfalls.library.variant import pick
 from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace_cached
 from pitfalls.live import containers, timer
-from pitfalls.live.process import port_lock, server_running, spawn_server, stop_server, unclaimed_port, wait_for_server
+from pitfalls.live.process import (
+    port_lock,
+    server_running,
+    spawn_server,
+    stop_server,
+    unclaimed_port,
+    wait_for_server,  # noqa: F401 - re-exported (tests/test_faults.py)
+    wait_moving_ports,
+)
 from pitfalls.live.record import (  # the record; re-exported here
     CANDIDATE_PREFIX,
     LiveSession,
@@ -157,12 +165,12 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant)
     session_id = live.session_id if resumed else None
     prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
-    server = _start_parts(live, store, new=not session_id,
-                          fixed=frozenset(p for p in (port, interviewer_port) if p))
+    fixed = frozenset(p for p in (port, interviewer_port) if p)
+    server = _start_parts(live, store, new=not session_id, fixed=fixed)
     if server is not None:
         try:
-            wait_for_server(live, server)
-        except BaseException:  # e.g. its port was taken between the claim and the bind
+            wait_moving_ports(live, server, fixed=fixed)  # a port bound by another program meanwhile moves
+        except BaseException:
             _abandon(live, store, new=not session_id)
             raise
     timer.mark_up(store, live.session_id)  # the candidate's lab answers through the server: time counts
