@@ -31,7 +31,10 @@ def test_practice_serves_the_workspace_in_jupyterlab(tmp_path):
     port = free_port(18888)
     proc = subprocess.Popen([sys.executable, "-m", "pitfalls", "practice", "tumor_triage", "--dir", str(ws),
                              "--port", str(port), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=os.environ.copy())
+                            text=True, env=os.environ.copy(),
+                            # A suite started in the background (`nohup ... &`) ignores SIGINT, and Python keeps an
+                            # inherited SIG_IGN: the Ctrl-C below then never reached practice (two full runs).
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         info = _read_json_object(proc.stdout)
         assert info["url"].startswith(f"http://127.0.0.1:{port}/lab?token=")
