@@ -1,7 +1,7 @@
 """How many live sessions one host holds: start time, idle memory, and a burst of submissions.
 
     $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage] [--bare-runs 3] [--no-submit]
-                                         [--variant base] [--host-server]
+                                         [--variant base] [--host-server] [--scoring K]
 
 In one run, on this machine, side by side:
 
@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--no-submit", action="store_true", help="skip the simultaneous submissions")
     parser.add_argument("--variant", default="", help="pin every session to this variant (e.g. base): only "
                         "the first session measures its scoring anchors, the others start as on a host in use")
+    parser.add_argument("--scoring", type=int, default=0, help="submit in only this many sessions (default: all) "
+                        "while every session's dashboard API and lab status are polled; prints the slowest answer")
     parser.add_argument("--host-server", action="store_true", help="serve every session by one host server "
                         "(`pitfalls server --detach`, started before the sessions and not counted in their starts)")
     args = parser.parse_args()
@@ -161,17 +163,53 @@ def main() -> None:
         report_memory("one kernel each", infos, free_before)
         if args.no_submit:
             return
+        scoring = infos[: args.scoring or len(infos)]
         t = time.perf_counter()
-        with cf.ThreadPoolExecutor(len(infos)) as pool:
-            results = list(pool.map(_submit, infos))
+        with cf.ThreadPoolExecutor(len(scoring)) as pool, _PagePoll(infos) as pages:
+            results = list(pool.map(_submit, scoring))
         wall = time.perf_counter() - t
-        print(f"{len(infos)} simultaneous submissions: all done in {wall:5.1f} s; each "
-              + ", ".join(f"{s:4.1f} s {st}" for s, st in results))
+        print(f"{len(scoring)} simultaneous submissions ({len(infos)} sessions open): all done in {wall:5.1f} s; "
+              "each " + ", ".join(f"{s:4.1f} s {st}" for s, st in results))
+        print(f"pages while they scored: {pages.count} answers, slowest {pages.slowest:.3f} s, "
+              f"{pages.failed} failed (every session's /pitfalls/api/state and lab status, polled in turn)")
     finally:
         for info in infos:
             _cli("session", "stop", info["session_id"])
         if args.host_server:
             _cli("server", "--stop")
+
+
+class _PagePoll:
+    """Polls every session's dashboard API (``/pitfalls/api/state``, interviewer token) and lab status
+    (candidate token) in turn on a thread while the block runs; keeps the slowest answer."""
+
+    def __init__(self, infos: list[dict]) -> None:
+        self.urls = []
+        for info in infos:
+            base_i, token_i = info["interviewer_url"].split("/pitfalls/")[0], info["interviewer_url"].rsplit("token=", 1)[1]
+            base_c, token_c = info["candidate_url"].split("/candidate/")[0], info["candidate_url"].rsplit("token=", 1)[1]
+            self.urls += [(f"{base_i}/pitfalls/api/state", token_i), (f"{base_c}/candidate/pitfalls-lab/status", token_c)]
+        self.count, self.failed, self.slowest = 0, 0, 0.0
+        self._stop = False
+
+    def _run(self) -> None:
+        while not self._stop:
+            for url, token in self.urls:
+                t = time.perf_counter()
+                ok = _answers(url, token)
+                self.slowest = max(self.slowest, time.perf_counter() - t)
+                self.count, self.failed = self.count + 1, self.failed + (not ok)
+
+    def __enter__(self) -> _PagePoll:
+        import threading
+
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop = True
+        self._thread.join(timeout=30)
 
 
 def report_memory(label: str, infos: list[dict], free_before: float) -> None:
