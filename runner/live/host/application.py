@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
-from tornado import ioloop
 from traitlets import Unicode
 
 from pitfalls.live.server import logs
@@ -42,9 +41,7 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         if self.log_file:
-            handler = logs.install(Path(self.log_file), [self.serverapp.log, self.log])
-            self._log_check = ioloop.PeriodicCallback(handler.check, 5000)
-            self._log_check.start()
+            self._log_check = logs.install_checked(Path(self.log_file), [self.serverapp.log, self.log])
         # The sessions' applications copy the web application's settings once they are complete.
         self.registry = Registry(self.serverapp.web_app.settings, name=self.name, log=self.log)
         self._control = serve_control(host_dir(create=True) / CONTROL_SOCKET, self.registry)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
-from tornado import ioloop
 from traitlets import Int, Unicode
 
 from . import logs
@@ -55,9 +54,7 @@ class SessionApp(ExtensionAppJinjaMixin, ExtensionApp):
 
     def initialize_settings(self) -> None:
         if self.log_file:
-            handler = logs.install(Path(self.log_file), [self.serverapp.log, self.log])
-            self._log_check = ioloop.PeriodicCallback(handler.check, 5000)  # stderr written outside logging
-            self._log_check.start()
+            self._log_check = logs.install_checked(Path(self.log_file), [self.serverapp.log, self.log])
         self.mount = SessionMount(self.session_id, log=self.log)
         self.service = self.mount.service
         live = self.service.live

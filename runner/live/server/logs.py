@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tornado import ioloop
+
 MAX_BYTES = 5 * 2**20
 BACKUPS = 3
 WINDOW = 60.0
@@ -101,3 +103,12 @@ def install(path: Path, loggers: list[logging.Logger], *, own_std: bool = True,
             logger.removeHandler(old)
         logger.addHandler(handler)
     return handler
+
+
+def install_checked(path: Path, loggers: list[logging.Logger]) -> ioloop.PeriodicCallback:
+    """:func:`install`, plus the started callback that checks the file every 5 s (for what is written to
+    stderr outside logging); a server keeps it for its lifetime."""
+    handler = install(path, loggers)
+    check = ioloop.PeriodicCallback(handler.check, 5000)
+    check.start()
+    return check
