@@ -122,10 +122,7 @@ def session_log(path: Path, session_id: str) -> logging.Logger:
     logger = logging.getLogger(f"pitfalls_host.session.{session_id}")
     logger.setLevel(logging.INFO)
     if not logger.handlers:
-        handler = logs.RotatingServerLog(path)
-        handler.setFormatter(logging.Formatter(logs.FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
-        handler.addFilter(logs.RepeatFilter())
-        logger.addHandler(handler)
+        logger.addHandler(logs.server_handler(path))
     logger.info("served by the host server (pid %d)", os.getpid())
     return logger
 

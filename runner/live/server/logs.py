@@ -92,12 +92,18 @@ class RotatingServerLog(logging.handlers.RotatingFileHandler):
                 self.doRollover()
 
 
-def install(path: Path, loggers: list[logging.Logger], *, own_std: bool = True,
-            max_bytes: int = MAX_BYTES) -> RotatingServerLog:
-    """Send ``loggers`` (and the root logger) only to a rotating, rate-limited ``path``."""
+def server_handler(path: Path, *, own_std: bool = False, max_bytes: int = MAX_BYTES) -> RotatingServerLog:
+    """A rotating, rate-limited handler writing ``path`` in the server log's format."""
     handler = RotatingServerLog(path, own_std=own_std, max_bytes=max_bytes)
     handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%d %H:%M:%S"))
     handler.addFilter(RepeatFilter())
+    return handler
+
+
+def install(path: Path, loggers: list[logging.Logger], *, own_std: bool = True,
+            max_bytes: int = MAX_BYTES) -> RotatingServerLog:
+    """Send ``loggers`` (and the root logger) only to a rotating, rate-limited ``path``."""
+    handler = server_handler(path, own_std=own_std, max_bytes=max_bytes)
     for logger in [logging.getLogger(), *loggers]:
         for old in list(logger.handlers):
             logger.removeHandler(old)
