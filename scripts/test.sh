@@ -19,10 +19,36 @@ fi
 
 # pytest exits 5 when a phase selects no test (e.g. arguments naming only serial files): not a failure
 # unless both phases selected nothing.
+# A phase still running after PYTEST_DUMP_SECONDS (default 2700: 45 min) prints the busiest processes and every
+# pytest process's thread stacks (SIGUSR1: tests/conftest.py), again every 10 minutes: a hung run
+# then says where it hangs before CI's time limit ends it.
+DUMP_SECONDS="${PYTEST_DUMP_SECONDS:-2700}"
+STACKS_DIR=$(mktemp -d); export PYTEST_STACKS_DIR="$STACKS_DIR"
+dump_stacks() {
+  local shell_pid="$1" pids
+  echo "== still running after $(( (SECONDS - $2) / 60 )) min (load: $(cut -d' ' -f1-3 /proc/loadavg)); busiest processes:"
+  ps -eo pid,ppid,pcpu,etimes,stat,args --sort=-pcpu | head -n 25 | cut -c1-220
+  pids=$(pgrep -P "$shell_pid" -f pytest)
+  for pid in $pids; do pids="$pids $(pgrep -P "$pid" -f python | tr '\n' ' ')"; done
+  for pid in $pids; do kill -USR1 "$pid" 2>/dev/null; done
+  sleep 2
+  for pid in $pids; do
+    echo "== thread stacks of pytest process $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+    cat "$STACKS_DIR/$pid.txt" 2>/dev/null; : > "$STACKS_DIR/$pid.txt" 2>/dev/null
+  done
+}
+watchdog() {  # its sleep is killed with it: a sleep left behind would hold CI's log pipe open
+  local shell_pid="$1" start="$2" nap
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  sleep "$DUMP_SECONDS" & nap=$!; wait "$nap"
+  while true; do dump_stacks "$shell_pid" "$start"; sleep 600 & nap=$!; wait "$nap"; done
+}
 phase() {
-  local name="$1" start=$SECONDS code; shift
+  local name="$1" start=$SECONDS code dog; shift
   echo "== $name: pytest $*"
+  watchdog $$ "$start" </dev/null & dog=$!
   "$PY" -m pytest "$@"; code=$?
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
   echo "== $name: exit $code after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   return $code
 }
@@ -41,7 +67,8 @@ except c.ContainerError as exc:
     raise SystemExit(f"no Docker engine ({exc}): the docker tests will skip")
 print("candidate image ready:", c.ensure_image())' > "$image_log/build.out" 2>&1 &
   image_pid=$!
-  trap 'kill "$image_pid" 2>/dev/null' INT TERM
+  # Interrupted (Ctrl-C, or CI's time limit): stop the build and end here; phase 2 must not start.
+  trap 'kill "$image_pid" 2>/dev/null; exit 143' INT TERM
 fi
 
 phase "phase 1 of 2 (parallel, $WORKERS workers)" -m "not serial" -n "$WORKERS" --dist loadfile \
@@ -50,6 +77,7 @@ phase "phase 2 of 2 (serial tests, one process)" -m serial -n 0 --durations=20 "
 if [ -n "$image_pid" ]; then
   wait "$image_pid"; echo "== background image build (exit $?): $(tail -n 1 "$image_log/build.out")"
 fi
+rm -rf "$STACKS_DIR"
 if [ "$one" = 5 ] && [ "$two" = 5 ]; then exit 5; fi
 for code in "$one" "$two"; do
   if [ "$code" != 0 ] && [ "$code" != 5 ]; then exit "$code"; fi

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +18,19 @@ from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
 from pitfalls.service import api
 
+pytest_plugins = ["overrun"]  # a thread timer behind pytest-timeout's: a blocked teardown cannot hang the run
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
 # The shipped files of scaffolds that declare [variants], for the whole run: module- and session-scoped
 # fixtures (a live session started once per file) run before the function-scoped pin below.
 os.environ.setdefault("PITFALLS_VARIANT", "base")
 UNIT = Path(__file__).resolve().parent / "unit"
+# SIGUSR1 writes every thread's stack to $PYTEST_STACKS_DIR/PID.txt (scripts/test.sh sends it to a phase
+# that runs too long and prints the files; a file, as pytest captures a worker's stderr): a test stuck
+# past its timeout leaves its traceback in CI's log instead of a silent, killed run.
+if os.environ.get("PYTEST_STACKS_DIR"):
+    _STACKS = open(Path(os.environ["PYTEST_STACKS_DIR"]) / f"{os.getpid()}.txt", "w")  # noqa: SIM115 (lives with the process)
+    faulthandler.register(signal.SIGUSR1, file=_STACKS, all_threads=True)
 # No conftest.py in tests/unit/: test files do `from conftest import run_cli`, and a second module
 # named conftest would shadow this one depending on collection order. Unit-only fixtures go here.
 
