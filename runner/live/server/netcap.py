@@ -13,7 +13,6 @@ Accepting never raises out of the event loop: when the process runs out of file 
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import time
@@ -25,7 +24,6 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 
 log = logging.getLogger("pitfalls.live.server.netcap")
-OUT_OF_HANDLES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 ACCEPT_PAUSE = 0.5
 
 
@@ -124,7 +122,8 @@ class CappedHTTPServer(httpserver.HTTPServer):
 
 def guarded_accept(sock: socket.socket, callback: Callable[[socket.socket, Any], None], name: str
                    ) -> Callable[[], None]:
-    """Like :func:`tornado.netutil.add_accept_handler`, but out of file handles it pauses instead of raising."""
+    """Like :func:`tornado.netutil.add_accept_handler`, but a failing accept (out of file handles, or any
+    other OSError) pauses listening for ACCEPT_PAUSE seconds instead of raising."""
     io_loop = IOLoop.current()
     state = {"removed": False, "listening": True}
 
@@ -138,9 +137,8 @@ def guarded_accept(sock: socket.socket, callback: Callable[[socket.socket, Any],
                 return
             except ConnectionAbortedError:
                 continue
-            except OSError as exc:
-                if exc.errno not in OUT_OF_HANDLES:
-                    raise
+            except OSError as exc:  # out of handles, or any other failure: raising here would leave the
+                # handler registered on a readable socket, called again at once (a loop at 100% CPU)
                 log.error("%s: cannot accept connections: %s (pausing %g s)", name, exc, ACCEPT_PAUSE)
                 io_loop.remove_handler(sock)
                 state["listening"] = False
