@@ -1632,8 +1632,13 @@ def outcomes(request, tmp_path_factory, short_scaffolds) -> dict[str, Outcome | 
             else:
                 mp.delenv("PITFALLS_SCAFFOLDS", raising=False)
             group = [a for a in selected if a.short == short]
-            with ThreadPoolExecutor(PARALLEL, thread_name_prefix="attack") as pool:
+            pool = ThreadPoolExecutor(PARALLEL, thread_name_prefix="attack")
+            try:
                 futures = {a.name: pool.submit(attempt, a, root / a.name, root / "home") for a in group}
+                pool.shutdown(wait=True)
+            except BaseException:  # the test's timeout: queued attacks must not run on into later tests
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             for name, future in futures.items():
                 try:
                     found[name] = future.result()

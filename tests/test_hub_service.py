@@ -358,6 +358,12 @@ def test_bad_bodies_and_notes_are_refused_without_recording(scorer):
     assert Store().submissions(session["id"]) == []
 
 
+def _ended(proc: subprocess.Popen) -> tuple[str, str]:
+    """What ``proc`` printed, after ending it (a failed wait must not leave it running)."""
+    proc.kill()
+    return proc.communicate(timeout=30)
+
+
 def test_pitfalls_submit_scores_for_real_under_the_hub_users_session_not_the_marker(scorer, users, tmp_path):
     assert _call("GET", f"{scorer}/status", token="tok-ada")[0] == 200  # first sight: session and workspace
     [[ada_session]] = Store().db.execute("SELECT id FROM sessions WHERE candidate='ada'").fetchall()
@@ -369,7 +375,7 @@ def test_pitfalls_submit_scores_for_real_under_the_hub_users_session_not_the_mar
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while _call("GET", f"{scorer}/status", token="tok-ada")[1]["scoring"] == 0:
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        assert proc.poll() is None and time.monotonic() < deadline, _ended(proc)
         time.sleep(0.1)
     code, answer = _call("POST", f"{scorer}/submit", token="tok-ada", body={"note": "again"})
     assert code == 429 and answer["message"] == ("At most 1 submissions may wait for scoring. Got 1 waiting instead. "

@@ -48,10 +48,12 @@ class CheckContext:
     _tmp: tempfile.TemporaryDirectory = field(
         default_factory=lambda: tempfile.TemporaryDirectory(prefix="pitfalls-check-"))
 
-    def close(self) -> None:
-        """Wait for background work, then remove materialized variants."""
-        for future in list(self._cache.values()):
-            future.exception()
+    def close(self, *, wait: bool = True) -> None:
+        """Wait for background work (unless ``wait`` is false: the check was interrupted, and its daemon
+        threads' trainings end with their own time budgets), then remove materialized variants."""
+        if wait:
+            for future in list(self._cache.values()):
+                future.exception()
         self._tmp.cleanup()
 
     def _get(self, key: str, compute: Callable[[], Any]) -> Any:

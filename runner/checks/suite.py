@@ -170,8 +170,10 @@ def run_checks(*, scaffold: str | Path, quick: bool = False, seeds: int = SEEDS,
             report.results.append(result)
             if progress:
                 progress(result, index + 1, len(plan))
-    finally:
-        ctx.close()
+    except BaseException:  # Ctrl-C or a caller's timeout: do not wait for every prefetched training
+        ctx.close(wait=False)
+        raise
+    ctx.close()
     return report
 
 

@@ -290,6 +290,9 @@ class Sandboxed:
             except subprocess.TimeoutExpired:
                 result.timed_out = True
                 _kill(self.proc, self.cgroups)
+            except BaseException:  # interrupted (Ctrl-C, a test's timeout): the sandbox must not run on
+                _kill(self.proc, self.cgroups)
+                raise
             result.wall_seconds = time.monotonic() - self.start
             result.peak_memory_mb = self.cgroups.peak_mb()
             result.memory_exceeded = self.cgroups.oom()
