@@ -14,10 +14,12 @@ import pytest
 
 import parallel
 from no_training import refuse_processes
+from pitfalls.core import blas
 from pitfalls.library.scaffold import load_scaffold
 from pitfalls.library.variants import materialize
 from pitfalls.service import api
 
+blas.single_threaded()  # tests make data and score in threads beside forks (runner/core/blas.py)
 pytest_plugins = ["overrun"]  # a thread timer behind pytest-timeout's: a blocked teardown cannot hang the run
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"

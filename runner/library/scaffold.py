@@ -224,6 +224,9 @@ def load_hooks(path: Path) -> ModuleType:
 def _dataset(root: Path, seed: int) -> Dataset:
     import pandas as pd  # on use: `pitfalls session` and the CLI's start-up do not need it
 
+    from pitfalls.core import blas
+
+    blas.single_threaded()  # data is made in threads of processes that fork (runner/core/blas.py)
     scaffold = _load(root, packs.id_of(root))
     ds = scaffold.hooks.make_dataset(seed)
     target = scaffold.manifest.task.target
