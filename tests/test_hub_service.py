@@ -314,6 +314,20 @@ def test_kubespawner_config_mounts_only_the_users_folder_of_the_shared_claim(mon
     assert spawner.volume_mounts == [{"name": "pitfalls-workspaces", "mountPath": "/home/candidate/work",
                                       "subPath": "grace"}]
     assert (users / "grace" / "train.py").is_file()
+    assert cfg.JupyterHub.services[0]["oauth_no_confirm"] is True
+
+
+@pytest.mark.parametrize("config", ["jupyterhub_config.py", "kubespawner_config.py"])
+def test_a_login_lands_interviewers_on_the_sessions_view_and_candidates_on_their_lab(config, monkeypatch, users):
+    pytest.importorskip("kubespawner" if config.startswith("kube") else "dockerspawner")
+    cfg = _load(config, monkeypatch, users, PITFALLS_HUB_IMAGE="registry.example/pitfalls:1")
+    for name, groups, landing in [("ada", ["candidates"], "/hub/spawn"),
+                                  ("ivy", ["interviewers"], "/services/pitfalls/sessions"),
+                                  ("both", ["candidates", "interviewers"], "/hub/spawn"),
+                                  ("nobody", [], "/hub/spawn")]:
+        user, _db = _hub_user(name, groups)
+        assert cfg.JupyterHub.default_url(SimpleNamespace(current_user=user)) == landing, name
+    assert cfg.JupyterHub.default_url(SimpleNamespace(current_user=None)) == "/hub/spawn"
 
 
 # ---- the scorer service --------------------------------------------------------------------------

@@ -19,6 +19,7 @@
 #   PITFALLS_HUB_MEMORY_MB / PITFALLS_HUB_CPUS   each candidate container's limits [4096 / 2]
 #   PITFALLS_HUB_AUTHENTICATOR  who may log in [pam]; PITFALLS_HUB_ADMINS, PITFALLS_HUB_CANDIDATE_USERS,
 #                               PITFALLS_HUB_INTERVIEWER_USERS: comma-separated user names loaded at start
+import functools
 import os
 import sys
 
@@ -110,17 +111,9 @@ c.JupyterHub.services = [{
 }]
 
 
-def _landing(handler) -> str:
-    """Where a login lands: interviewers (and admins outside ``candidates``) on the sessions view, since
-    they get no server (the pre_spawn_hook refuses them); candidates on their JupyterLab (/hub/spawn)."""
-    user = handler.current_user
-    groups = {g.name for g in user.groups} if user else set()
-    if user and SETTINGS.candidates not in groups and (SETTINGS.interviewers in groups or user.admin):
-        return f"/services/{SERVICE}/sessions"
-    return "/hub/spawn"
-
-
-c.JupyterHub.default_url = _landing
+# Where a login lands: interviewers on the scorer's sessions view (they get no server), candidates on
+# their JupyterLab.
+c.JupyterHub.default_url = functools.partial(hub_service.landing_url, settings=SETTINGS, service=SERVICE)
 
 # ---- the candidates' containers -------------------------------------------------------------
 c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"

@@ -31,6 +31,7 @@
 #   singleuser pods and the proxy.
 # - singleuser.networkPolicy.egressAllowRules: nonPrivateIPs false (no internet); egress to the hub
 #   pod on 8081 (hub API) and 10101 (scorer) only.
+import functools
 import os
 import sys
 
@@ -68,7 +69,13 @@ c.JupyterHub.services = [{
     "environment": {"PITFALLS_HOME": os.environ["PITFALLS_HOME"], "PITFALLS_HUB_BIND": "0.0.0.0",
                     **{k: v for k, v in os.environ.items() if k.startswith("PITFALLS_HUB_")}},
     "display": False,
+    # Interviewers open GET sessions in a browser: logged in by the hub (OAuth) without an "authorize"
+    # prompt for the organisation's own scorer (as jupyterhub_config.py).
+    "oauth_no_confirm": True,
 }]
+# Where a login lands: interviewers on the scorer's sessions view (they get no server), candidates on
+# their JupyterLab.
+c.JupyterHub.default_url = functools.partial(hub_service.landing_url, settings=SETTINGS, service=SERVICE)
 
 # ---- the candidates' pods --------------------------------------------------------------------
 c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"

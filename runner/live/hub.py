@@ -145,6 +145,17 @@ async def prepare_spawn(spawner: Any, settings: HubSettings) -> HubUser:
     return await asyncio.get_running_loop().run_in_executor(None, prepare_user, spawner.user.name, settings)
 
 
+def landing_url(handler: Any, *, settings: HubSettings, service: str) -> str:
+    """For ``JupyterHub.default_url`` (with functools.partial): where a login lands. Interviewers (and
+    admins outside ``candidates``) on the scorer's sessions view, since they get no server (the
+    pre_spawn_hook refuses them); candidates on their JupyterLab (``/hub/spawn``)."""
+    user = handler.current_user
+    groups = {g.name for g in user.groups} if user else set()
+    if user and settings.candidates not in groups and (settings.interviewers in groups or user.admin):
+        return f"/services/{service}/sessions"
+    return "/hub/spawn"
+
+
 @cache
 def _metric(scaffold: str) -> str:
     return load_scaffold(scaffold).manifest.task.metric
