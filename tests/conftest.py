@@ -20,6 +20,8 @@ from pitfalls.library.variants import materialize
 from pitfalls.service import api
 
 blas.single_threaded()  # tests make data and score in threads beside forks (runner/core/blas.py)
+if sys.__stdin__ is None:  # started with standard input closed (fd 0): IPython's import reads its encoding,
+    sys.__stdin__ = sys.stdin = open(os.devnull)  # noqa: SIM115 - and the new fd 0 is what children inherit
 pytest_plugins = ["overrun"]  # a thread timer behind pytest-timeout's: a blocked teardown cannot hang the run
 REPO = Path(__file__).resolve().parent.parent
 TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"

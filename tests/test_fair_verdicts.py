@@ -134,7 +134,9 @@ print(json.dumps({"status": ev.status, "message": ev.message, "timings": ev.timi
 @pytest.mark.slow
 def test_the_same_verdict_and_training_time_with_six_other_submissions_in_flight(private_sched, tmp_path):
     """digits_budget's reference alone, then while six submissions of other sessions are in flight:
-    every one is scored and trains within 1.3x of the lone time (issue 13, item 3)."""
+    every one is scored and trains within 1.3x of the lone time (issue 13, item 3). The lone time is
+    the mean of a run before and a run after the six: one lone run alone varied by 18% between two
+    quiet runs (3.8 s, 4.5 s), enough to fail a 1.3x bound (5.12 s against 3.78 s, 2026-12-05)."""
     scaffold = load_scaffold("digits_budget")
     lone = evaluate(scaffold=scaffold, source=_reference(scaffold, tmp_path / "lone"), session_id="lone")
     assert lone.status == "scored", lone.message
@@ -147,9 +149,12 @@ def test_the_same_verdict_and_training_time_with_six_other_submissions_in_flight
         out, err = proc.communicate(timeout=900)
         assert proc.returncode == 0, err[-2000:]
         results.append(json.loads(out.strip().splitlines()[-1]))
-    base = lone.timings["train_seconds"]
+    after = evaluate(scaffold=scaffold, source=_reference(scaffold, tmp_path / "after"), session_id="lone")
+    assert after.status == "scored", after.message
+    base = (lone.timings["train_seconds"] + after.timings["train_seconds"]) / 2
     times = [r["timings"].get("train_seconds") for r in results]
-    print(f"lone {base:.1f} s; in flight {times}; queued {[r['timings'].get('queued_seconds') for r in results]}")
+    print(f"lone {lone.timings['train_seconds']:.1f} and {after.timings['train_seconds']:.1f} s; in flight {times}; "
+          f"queued {[r['timings'].get('queued_seconds') for r in results]}")
     assert all(r["status"] == "scored" for r in results), [r["message"] for r in results]
     assert max(times) <= 1.3 * base, f"training must take at most 1.3x its lone {base:.1f} s. Got {times} instead."
 
