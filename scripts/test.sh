@@ -19,10 +19,10 @@ fi
 
 # pytest exits 5 when a phase selects no test (e.g. arguments naming only serial files): not a failure
 # unless both phases selected nothing.
-# A phase still running after PYTEST_DUMP_SECONDS (default 2700: 45 min) prints the busiest processes and every
+# A phase still running after PYTEST_DUMP_SECONDS (default 3600: an hour) prints the busiest processes and every
 # pytest process's thread stacks (SIGUSR1: tests/conftest.py), again every 10 minutes: a hung run
 # then says where it hangs before CI's time limit ends it.
-DUMP_SECONDS="${PYTEST_DUMP_SECONDS:-2700}"
+DUMP_SECONDS="${PYTEST_DUMP_SECONDS:-3600}"
 STACKS_DIR=$(mktemp -d); export PYTEST_STACKS_DIR="$STACKS_DIR"
 dump_stacks() {
   local shell_pid="$1" pids
