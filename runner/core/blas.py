@@ -6,7 +6,8 @@ trainings, a session server scores while probes run), while other threads start 
 call in flight in another thread then waits for worker threads that no longer exist, spinning at 100% of a
 CPU forever (measured: three threads doing a ``(7000, 15)`` matrix product beside a thread running
 ``subprocess.run(["true"], preexec_fn=...)`` hung at once, every time; with one BLAS thread, 4,500
-products and 900 forks in 15 s. It hung `pitfalls check income_screen` inside ``np.corrcoef`` in CI).
+products and 900 forks in 15 s. It hung `pitfalls check income_screen` in CI, in the copula
+sampler's matrix product, datasets/synthetic.py).
 With one thread OpenBLAS computes in the calling thread and keeps no pool. The runner's own BLAS work is
 small (the candidates' trainings run in sandboxes, with their own thread settings), and one CPU per job is
 what its scheduler grants anyway.

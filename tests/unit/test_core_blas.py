@@ -1,5 +1,6 @@
 """runner/core/blas.py: BLAS calls in threads beside a thread that forks finish (they hung with
-OpenBLAS's own threads: `pitfalls check income_screen` spun in np.corrcoef for 40 minutes in CI)."""
+OpenBLAS's own threads: `pitfalls check income_screen` spun in the copula sampler's matrix product
+for 40 minutes in CI)."""
 
 from __future__ import annotations
 
