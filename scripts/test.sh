@@ -24,12 +24,17 @@ fi
 # then says where it hangs before CI's time limit ends it.
 DUMP_SECONDS="${PYTEST_DUMP_SECONDS:-3600}"
 STACKS_DIR=$(mktemp -d); export PYTEST_STACKS_DIR="$STACKS_DIR"
+dog=""
 dump_stacks() {
-  local shell_pid="$1" pids
-  echo "== still running after $(( (SECONDS - $2) / 60 )) min (load: $(cut -d' ' -f1-3 /proc/loadavg)); busiest processes:"
+  local shell_pid="$1" started="$2" pid pids=""
+  echo "== still running after $(( ($(date +%s) - started) / 60 )) min (load: $(cut -d' ' -f1-3 /proc/loadavg)); busiest processes:"
   ps -eo pid,ppid,pcpu,etimes,stat,args --sort=-pcpu | head -n 25 | cut -c1-220
-  pids=$(pgrep -P "$shell_pid" -f pytest)
-  for pid in $pids; do pids="$pids $(pgrep -P "$pid" -f python | tr '\n' ' ')"; done
+  # Only pytest processes, i.e. those whose conftest registered the handler (it made $STACKS_DIR/PID.txt):
+  # SIGUSR1's default action would end any other process (a test's own server or sandbox).
+  for pid in $(pgrep -P "$shell_pid" -f pytest); do
+    pids="$pids $pid $(pgrep -P "$pid" | tr '\n' ' ')"
+  done
+  pids=$(for pid in $pids; do [ -e "$STACKS_DIR/$pid.txt" ] && echo "$pid"; done)
   for pid in $pids; do kill -USR1 "$pid" 2>/dev/null; done
   sleep 2
   for pid in $pids; do
@@ -37,26 +42,37 @@ dump_stacks() {
     cat "$STACKS_DIR/$pid.txt" 2>/dev/null; : > "$STACKS_DIR/$pid.txt" 2>/dev/null
   done
 }
-watchdog() {  # its sleep is killed with it: a sleep left behind would hold CI's log pipe open
-  local shell_pid="$1" start="$2" nap
-  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
-  sleep "$DUMP_SECONDS" & nap=$!; wait "$nap"
-  while true; do dump_stacks "$shell_pid" "$start"; sleep 600 & nap=$!; wait "$nap"; done
+watchdog() {  # naps of 5 s, and it ends when the script does: nothing of it holds CI's log pipe open
+  local shell_pid="$1" started next
+  started=$(date +%s); next=$(( started + DUMP_SECONDS ))
+  while kill -0 "$shell_pid" 2>/dev/null; do
+    if [ "$(date +%s)" -ge "$next" ]; then dump_stacks "$shell_pid" "$started"; next=$(( $(date +%s) + 600 )); fi
+    sleep 5
+  done
 }
 phase() {
-  local name="$1" start=$SECONDS code dog; shift
+  local name="$1" start=$SECONDS code; shift
   echo "== $name: pytest $*"
-  watchdog $$ "$start" </dev/null & dog=$!
+  watchdog $$ </dev/null & dog=$!
   "$PY" -m pytest "$@"; code=$?
-  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null
+  kill "$dog" 2>/dev/null; wait "$dog" 2>/dev/null; dog=""
   echo "== $name: exit $code after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
   return $code
 }
+# Interrupted (Ctrl-C, or CI's time limit): stop the watchdog and the image build, clean up, end here
+# (phase 2 must not start).
+stop() {
+  kill $dog $image_pid 2>/dev/null
+  rm -rf "$STACKS_DIR"
+  exit "$1"
+}
+image_pid=""
+trap 'stop 130' INT
+trap 'stop 143' TERM
 # The candidate image (a first build takes 10-15 minutes) builds in the background while phase 1
 # trains models; the Docker tests, handed out later (tests/parallel.py), wait for it on the build
 # lock (runner/live/containers.py) instead of building it first while the other worker idles.
 # Only for the whole suite (no arguments): a run of a few files must not wait for a build.
-image_pid=""
 if [ "$#" = 0 ]; then
   image_log=$(mktemp -d)
   PITFALLS_HOME="$image_log" "$PY" -c '
@@ -67,8 +83,6 @@ except c.ContainerError as exc:
     raise SystemExit(f"no Docker engine ({exc}): the docker tests will skip")
 print("candidate image ready:", c.ensure_image())' > "$image_log/build.out" 2>&1 &
   image_pid=$!
-  # Interrupted (Ctrl-C, or CI's time limit): stop the build and end here; phase 2 must not start.
-  trap 'kill "$image_pid" 2>/dev/null; exit 143' INT TERM
 fi
 
 phase "phase 1 of 2 (parallel, $WORKERS workers)" -m "not serial" -n "$WORKERS" --dist loadfile \

@@ -33,7 +33,7 @@ UNIT = Path(__file__).resolve().parent / "unit"
 # that runs too long and prints the files; a file, as pytest captures a worker's stderr): a test stuck
 # past its timeout leaves its traceback in CI's log instead of a silent, killed run.
 if os.environ.get("PYTEST_STACKS_DIR"):
-    _STACKS = open(Path(os.environ["PYTEST_STACKS_DIR"]) / f"{os.getpid()}.txt", "w")  # noqa: SIM115 (lives with the process)
+    _STACKS = open(Path(os.environ["PYTEST_STACKS_DIR"]) / f"{os.getpid()}.txt", "a")  # noqa: SIM115 (lives with the process)
     faulthandler.register(signal.SIGUSR1, file=_STACKS, all_threads=True)
 # No conftest.py in tests/unit/: test files do `from conftest import run_cli`, and a second module
 # named conftest would shadow this one depending on collection order. Unit-only fixtures go here.

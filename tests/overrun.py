@@ -23,11 +23,18 @@ GRACE = float(os.environ.get("PYTEST_OVERRUN_GRACE", "120"))
 
 
 def _timeout_of(item: pytest.Item) -> float:
+    """The test's pytest-timeout limit as that plugin reads it (marker, then --timeout, then
+    $PYTEST_TIMEOUT, then the ini's ``timeout``); 0 (no timer) without the plugin or under --pdb."""
+    config = item.config
+    if not config.pluginmanager.hasplugin("timeout") or config.getoption("usepdb", False):
+        return 0.0
     marker = item.get_closest_marker("timeout")
     if marker is not None and (marker.args or "timeout" in marker.kwargs):
         value = marker.args[0] if marker.args else marker.kwargs["timeout"]
     else:
-        value = item.config.getini("timeout")
+        value = config.getoption("timeout", None)
+        if value is None:
+            value = os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout")
     return float(value or 0)
 
 
