@@ -43,11 +43,12 @@ dump_stacks() {
   done
 }
 watchdog() {  # naps of 5 s, and it ends when the script does: nothing of it holds CI's log pipe open
-  local shell_pid="$1" started next
+  local shell_pid="$1" started next nap=""
+  trap 'kill $nap 2>/dev/null; exit 0' TERM
   started=$(date +%s); next=$(( started + DUMP_SECONDS ))
   while kill -0 "$shell_pid" 2>/dev/null; do
     if [ "$(date +%s)" -ge "$next" ]; then dump_stacks "$shell_pid" "$started"; next=$(( $(date +%s) + 600 )); fi
-    sleep 5
+    sleep 5 & nap=$!; wait "$nap"
   done
 }
 phase() {
