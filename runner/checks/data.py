@@ -10,7 +10,6 @@ import pandas as pd
 from pitfalls.checks.context import CheckContext
 from pitfalls.checks.registry import DATA_SUFFIXES
 from pitfalls.checks.spec import CheckFailed, check, specs_of
-from pitfalls.core import blas
 from pitfalls.library.scaffold import Dataset
 
 
@@ -23,7 +22,6 @@ def dataset_deterministic(ctx: CheckContext) -> str:
     """make_dataset(seed) returns a Dataset, the same bytes twice, with the manifest's quirks."""
     m, hooks = ctx.manifest(), ctx.hooks()
     seed = ctx.scaffold().data_seed()
-    blas.single_threaded()  # made here directly, not through Scaffold.dataset (runner/core/blas.py)
     first, again = hooks.make_dataset(seed), hooks.make_dataset(seed)
     if not isinstance(first, Dataset):
         raise CheckFailed(f"make_dataset must return a pitfalls.library.scaffold.Dataset. Got "

@@ -12,7 +12,8 @@ With one thread OpenBLAS computes in the calling thread and keeps no pool. The r
 small (the candidates' trainings run in sandboxes, with their own thread settings), and one CPU per job is
 what its scheduler grants anyway.
 
-Children are not affected: this sets the loaded libraries' thread counts, not ``OPENBLAS_NUM_THREADS``.
+Called once a process loads a scaffold's hooks (runner/library/scaffold.py ``load_hooks``): every
+process that makes data, trains or scores has loaded one first. Children are not affected: this sets the loaded libraries' thread counts, not ``OPENBLAS_NUM_THREADS``.
 """
 
 from __future__ import annotations

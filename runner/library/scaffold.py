@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-from pitfalls.core import packs
+from pitfalls.core import blas, packs
 from pitfalls.core.errors import ManifestError
 from pitfalls.library.manifest import Manifest, load_manifest, load_mutants
 
@@ -205,6 +205,9 @@ def load_hooks(path: Path) -> ModuleType:
     except Exception as exc:
         raise ManifestError(path=str(path), field="(import)", expected="an importable Python file",
                             got=f"{type(exc).__name__}: {exc}") from None
+    # A process that loads a scaffold makes its data and scores in threads beside threads that fork
+    # sandboxes: one BLAS thread from here on (runner/core/blas.py); its hooks loaded numpy already.
+    blas.single_threaded()
     public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))
               and getattr(getattr(module, n), "__module__", None) == module.__name__]
     for name in public:
@@ -224,9 +227,6 @@ def load_hooks(path: Path) -> ModuleType:
 def _dataset(root: Path, seed: int) -> Dataset:
     import pandas as pd  # on use: `pitfalls session` and the CLI's start-up do not need it
 
-    from pitfalls.core import blas
-
-    blas.single_threaded()  # data is made in threads of processes that fork (runner/core/blas.py)
     scaffold = _load(root, packs.id_of(root))
     ds = scaffold.hooks.make_dataset(seed)
     target = scaffold.manifest.task.target

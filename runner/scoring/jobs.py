@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pitfalls import sched
-from pitfalls.core import blas
 from pitfalls.fs.jobfiles import prepare_dir
 from pitfalls.fs.safecopy import copy_tree
 from pitfalls.fs.safefs import Bounds, Walk
@@ -81,7 +80,6 @@ def held_job(*, scaffold: Scaffold, source: Path, name: str, ticket: Ticket | No
     and an ``artifacts/`` folder), then a CPU slot of the host-wide scheduler (``ticket``, or one
     queued now as ``name`` in lane ``kind``), with this thread on its CPUs and at the runner's
     priority. The ticket is withdrawn whatever happens; the folder is removed on the way out."""
-    blas.single_threaded()  # data is made here, in threads of a process that forks sandboxes
     try:
         with client_priority(), job_folder(scaffold=scaffold, source=source) as job:
             uid = sandbox_uid()

@@ -48,6 +48,17 @@ def test_every_loaded_blas_library_runs_one_thread():
     assert found and all(i["num_threads"] == 1 for i in found), found
 
 
+def test_a_process_that_loads_a_scaffold_runs_one_blas_thread():
+    """Where the runner calls it: loading any scaffold's hooks (a fresh process, not this one)."""
+    code = ("import threadpoolctl\nfrom pitfalls.library.scaffold import load_scaffold\n"
+            "before = {i['num_threads'] for i in threadpoolctl.threadpool_info() if i['user_api'] == 'blas'}\n"
+            "load_scaffold('tumor_triage')\n"
+            "print(sorted(before), sorted({i['num_threads'] for i in threadpoolctl.threadpool_info() "
+            "if i['user_api'] == 'blas'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split("] [")[-1].strip() == "1]", (proc.stdout, proc.stderr[-2000:])
+
+
 def test_blas_in_threads_beside_forks_finishes():
     proc = subprocess.run([sys.executable, "-c", RACE, "limited"], capture_output=True, text=True, timeout=90)
     alive, products, forks = map(int, proc.stdout.split())
