@@ -1,7 +1,7 @@
 """How many live sessions one host holds: start time, idle memory, and a burst of submissions.
 
     $ .venv/bin/python bench/sessions.py [--sessions 4] [--scaffold tumor_triage] [--bare-runs 3] [--no-submit]
-                                         [--variant base] [--host-server] [--scoring K]
+                                         [--variant base] [--host-server] [--warm N] [--scoring K]
 
 In one run, on this machine, side by side:
 
@@ -19,7 +19,10 @@ Each session of a fresh installation gets a random variant, and the first sessio
 measures its scoring anchors (two training runs) before it answers; ``--variant base`` pins them
 all to one, so the first session pays that and the others start as they do on a host in use.
 With ``--host-server`` a `pitfalls server --detach` runs first and every session is served by it
-(issue 18): a session's memory is then its container plus an equal share of the one host server.
+(issue 18): a session's memory is then its container plus an equal share of the one host server
+and of its warm containers. It keeps ``--warm`` of them (default 1; 0: every start is cold); each
+start then waits until one is ready, as on a host where interviews start minutes apart, and the
+time that took (the refill after the previous claim) is printed apart, never counted in the start.
 It prints the host's load average at the start and after the session starts (read the numbers with
 it), uses its own PITFALLS_HOME and stops every session it started.
 """
@@ -132,6 +135,8 @@ def main() -> None:
                         "while every session's dashboard API and lab status are polled; prints the slowest answer")
     parser.add_argument("--host-server", action="store_true", help="serve every session by one host server "
                         "(`pitfalls server --detach`, started before the sessions and not counted in their starts)")
+    parser.add_argument("--warm", type=int, default=1, help="with --host-server: warm containers it keeps "
+                        "(each start waits for one to be ready; 0: cold starts)")
     args = parser.parse_args()
     if args.variant:
         os.environ["PITFALLS_VARIANT"] = args.variant
@@ -143,17 +148,23 @@ def main() -> None:
     infos: list[dict] = []
     try:
         bare = statistics.median(bare_jupyter_start() for _ in range(max(1, args.bare_runs)))
+        warm = args.warm if args.host_server else 0
         if args.host_server:
-            _cli("server", "--detach", "--json")
+            _cli("server", "--detach", "--json", "--warm", str(warm))
         free_before = _available_mb()
-        starts = []
+        starts, refills = [], []
         for i in range(args.sessions):
+            refills.append(_wait_warm(warm))
             t = time.perf_counter()
             infos.append(_cli("session", "start", args.scaffold, "--candidate", f"bench-{i}", "--json"))
             starts.append(time.perf_counter() - t)
         print(f"bare `jupyter server` start to API ready: {bare:5.2f} s (median of {max(1, args.bare_runs)})")
         print(f"`pitfalls session start` to both URLs ready: first {starts[0]:5.2f} s, median "
-              f"{statistics.median(starts):5.2f} s ({statistics.median(starts) / bare:4.2f}x bare)")
+              f"{statistics.median(starts):5.2f} s ({statistics.median(starts) / bare:4.2f}x bare); "
+              f"each: {', '.join(f'{s:.2f}' for s in starts)}")
+        if warm:
+            print(f"warm containers kept: {warm}; waited for one before each start (not counted): first "
+                  f"{refills[0]:5.2f} s, then median {statistics.median(refills[1:] or [0.0]):5.2f} s")
         time.sleep(5)
         report_memory("idle", infos, free_before)
         print(f"load average after the starts: {_loadavg()}", flush=True)
@@ -212,17 +223,34 @@ class _PagePoll:
         self._thread.join(timeout=30)
 
 
+def _wait_warm(count: int, timeout: float = 300) -> float:
+    """Seconds until a warm container is ready to claim (0 when none is kept)."""
+    from pitfalls.live.pool import ready_entries
+
+    start = time.perf_counter()
+    while count and not ready_entries():
+        if time.perf_counter() - start > timeout:
+            raise SystemExit(f"no warm container was ready within {timeout:g} s (see the host server's log)")
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
 def report_memory(label: str, infos: list[dict], free_before: float) -> None:
-    """Print per-session memory: container (cgroup) + session server RSS."""
+    """Print per-session memory: container (cgroup) + session server RSS (a host server's, and its warm
+    containers', split between the sessions)."""
+    from pitfalls.live.pool import ready_entries
     from pitfalls.live.sessions import load_session
 
-    mem = _container_mb([i["container"] for i in infos])
+    spares = [e.container for _, e in ready_entries()]
+    mem = _container_mb([i["container"] for i in infos] + spares)
     box = [mem.get(i["container"], 0.0) for i in infos]
     pids = [load_session(i["session_id"]).server_pid for i in infos]
     shared = {pid: pids.count(pid) for pid in pids}  # a host server's pid is every session's: split its RSS
-    server = [_rss_mb(pid) / shared[pid] for pid in pids]
+    spare = sum(mem.get(name, 0.0) for name in spares) / len(infos)
+    server = [_rss_mb(pid) / shared[pid] + spare for pid in pids]
     per = [b + s for b, s in zip(box, server, strict=True)]
-    what = "its share of the host server" if len(shared) < len(pids) else "session server"
+    what = ("its share of the host server" + (f" and of {len(spares)} warm container(s)" if spares else "")
+            if len(shared) < len(pids) else "session server")
     print(f"memory per session, {label}: median {statistics.median(per):6.0f} MiB (container "
           f"{statistics.median(box):.0f} + {what} {statistics.median(server):.0f}); "
           f"host available {free_before:7.0f} -> {_available_mb():7.0f} MiB for {len(infos)} sessions", flush=True)

@@ -28,6 +28,9 @@ TEST_DATA_SECRET = "5ec7e7" * 10 + "5ec7"
 # The shipped files of scaffolds that declare [variants], for the whole run: module- and session-scoped
 # fixtures (a live session started once per file) run before the function-scoped pin below.
 os.environ.setdefault("PITFALLS_VARIANT", "base")
+# No warm containers (runner/live/pool.py) from the host servers tests start: each would start a
+# JupyterLab container beside the test's own work. tests/test_warm_pool.py asks for them.
+os.environ.setdefault("PITFALLS_WARM", "0")
 UNIT = Path(__file__).resolve().parent / "unit"
 # SIGUSR1 writes every thread's stack to $PYTEST_STACKS_DIR/PID.txt (scripts/test.sh sends it to a phase
 # that runs too long and prints the files; a file, as pytest captures a worker's stderr): a test stuck
@@ -66,7 +69,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
 HOST_SERVER = os.environ.get("PITFALLS_TEST_HOST_SERVER") == "1"
 """By hand only, never in `make test`: every state folder the ``home`` (tests/test_sessions.py, imported by
 tests/test_attacks_session.py) and ``pitfalls_home`` fixtures give gets a host server (`pitfalls server
---detach`, runner/live/host/), so each `session start` of the run is served by it (issue 18)."""
+--detach --warm 1`, runner/live/host/), so each `session start` of the run is served by it and claims
+its warm container when one is ready (issue 18)."""
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -78,7 +82,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
         return
     env = {**os.environ, "PITFALLS_HOME": str(outcome.get_result())}
     server = [sys.executable, "-m", "pitfalls", "server"]
-    subprocess.run([*server, "--detach"], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*server, "--detach", "--warm", "1"], env=env, check=True, capture_output=True, timeout=120)
     fixturedef.addfinalizer(lambda: subprocess.run([*server, "--stop"], env=env, capture_output=True, timeout=300))
 
 

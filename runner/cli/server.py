@@ -16,7 +16,7 @@ def _describe(status: host.HostStatus) -> str:
                 "Start one: pitfalls server --detach (or `pitfalls server` under a supervisor).")
     lines = [f"Host server pid {status.pid} for {status.home}, since {status.started_at}",
              f"  control: {status.control_socket}", f"  log:     {status.log}",
-             f"  sessions served: {len(status.sessions)}"]
+             f"  sessions served: {len(status.sessions)}", f"  warm containers ready: {status.warm_ready}"]
     lines += [f"    {s['session_id']}: interviewer port {s['interviewer_port']}, candidate port {s['candidate_port']}"
               for s in status.sessions]
     return "\n".join(lines)
@@ -27,12 +27,16 @@ def _describe(status: host.HostStatus) -> str:
 @click.option("--stop", is_flag=True, help="Stop it (each submission in scoring is recorded first).")
 @click.option("--status", is_flag=True, help="Whether it runs, since when, and the sessions it serves.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text (with --detach, --stop, --status).")
-def server(detach: bool, stop: bool, status: bool, as_json: bool) -> None:
+@click.option("--warm", type=click.IntRange(0, 16), default=None, show_default="$PITFALLS_WARM, else 1",
+              help="Candidate containers kept running, ready for the next `session start` (0: none).")
+def server(detach: bool, stop: bool, status: bool, as_json: bool, warm: int | None) -> None:
     """Run the host server: one process serving every live session of this PITFALLS_HOME.
 
     Without options it runs in the foreground (for a supervisor such as systemd). While it runs,
     `pitfalls session start` attaches sessions to it instead of starting a server per session;
     killed and started again, it serves every open session it served, on the same ports and tokens.
+    It keeps --warm candidate containers running (default limits: 4096 MiB, 2 CPUs, 2048 MiB of
+    disk), so a `session start` with those limits claims a JupyterLab that already answers.
 
     \b
     Examples:
@@ -48,9 +52,12 @@ def server(detach: bool, stop: bool, status: bool, as_json: bool) -> None:
         if as_json:
             raise click.UsageError("--json must come with --detach, --stop or --status. Got it alone instead. "
                                    "Fix: drop --json to run the server in the foreground.")
-        host.run_foreground()
+        host.run_foreground(warm)
+    if warm is not None and not detach:
+        raise click.UsageError(f"--warm must come with --detach or alone. Got it with {chosen[0]} instead. Fix: "
+                               "pass it when starting the server.")
     if detach:
-        host.start_detached()
+        host.start_detached(warm=warm)
     elif stop:
         pid = host.stop()
         if not as_json:

@@ -7,6 +7,7 @@ site-packages find the same files; nothing walks up from ``__file__``.
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import os
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from pathlib import Path
 def package_folder(package: str, *parts: str) -> Path:
     """The folder ``parts`` inside the installed ``package``, as a real filesystem path.
 
-    Sandboxes bind-mount these folders, so a zipped install (no real path) is refused."""
-    root = importlib.resources.files(package).joinpath(*parts)
-    path = Path(str(root))
+    Sandboxes bind-mount these folders, so a zipped install (no real path) is refused. The package
+    is found, not imported (``pitfalls.datasets`` would import pandas and scikit-learn)."""
+    spec = importlib.util.find_spec(package)
+    places = list(spec.submodule_search_locations or []) if spec is not None else []
+    root = Path(places[0]) if places else Path(str(importlib.resources.files(package)))
+    path = root.joinpath(*parts)
     if not path.is_dir():
         raise FileNotFoundError(
             f"The package data folder {package}/{'/'.join(parts)} must be a folder on disk. Got "

@@ -61,7 +61,8 @@ class Scaffold:
     """A loaded scaffold: its manifest, hooks module and folder."""
 
     manifest: Manifest
-    hooks: ModuleType
+    hooks: ModuleType | None
+    """The hooks module; None in a scaffold loaded with ``hooks=False`` (:func:`load_scaffold`)."""
     root: Path
     secret: bytes | None = None
     """The data secret to derive seeds with; None means the installation's (:mod:`pitfalls.core.secret`)."""
@@ -138,10 +139,13 @@ def scaffold_names(root: Path | None = None) -> list[str]:
     return packs.ids()
 
 
-def load_scaffold(name_or_path: str | Path, source: str | Path | None = None) -> Scaffold:
+def load_scaffold(name_or_path: str | Path, source: str | Path | None = None, *, hooks: bool = True) -> Scaffold:
     """Load a scaffold by id (``NAME`` built in, ``PACK/NAME`` of a pack) or by folder path.
 
     ``source``: the folder a session recorded for the id (tried first; see :func:`packs.locate`).
+    ``hooks=False`` neither imports nor checks its hooks (no numpy, pandas or scikit-learn: what a
+    look-up by id, folder, manifest or seed needs, such as the anchors cache's); its data is still
+    made from the checked hooks, loaded then.
 
     Raises:
         ScaffoldNotFound: with a "did you mean" suggestion.
@@ -154,9 +158,8 @@ def load_scaffold(name_or_path: str | Path, source: str | Path | None = None) ->
 
     base, variant = split_ref(name_or_path) if isinstance(name_or_path, str) else (name_or_path, None)
     scaffold_id, path = packs.locate(base, source)
-    if variant is None:
-        return _load(path, scaffold_id)
-    return VARIANT_LOADER[0](_load(path, scaffold_id), variant)
+    shipped = _load(path, scaffold_id) if hooks else _load_manifest(path, scaffold_id)
+    return shipped if variant is None else VARIANT_LOADER[0](shipped, variant)
 
 
 VARIANT_LOADER: list[Callable[[Scaffold, str], Scaffold]] = []
@@ -183,13 +186,17 @@ def scaffold_id(name_or_path: str | Path, source: str | Path | None = None) -> s
 
 @functools.lru_cache(maxsize=32)
 def _load(path: Path, scaffold_id: str = "") -> Scaffold:
+    return dataclasses.replace(_load_manifest(path, scaffold_id), hooks=load_hooks(path / "scaffold.py"))
+
+
+def _load_manifest(path: Path, scaffold_id: str = "") -> Scaffold:
+    """The scaffold without its hooks (``hooks`` None); not cached (``_load.cache_clear()`` rereads all)."""
     manifest = load_manifest(path / "scaffold.toml")
     if manifest.name != path.name:
         raise ManifestError(path=str(path / "scaffold.toml"), field="name",
                             expected=f"the folder name {path.name!r}", got=repr(manifest.name))
     load_mutants(path / "mutants.toml", manifest.bugs)  # a typo there is refused at load, as in scaffold.toml
-    return Scaffold(manifest=manifest, hooks=load_hooks(path / "scaffold.py"), root=path,
-                    id=scaffold_id or packs.id_of(path))
+    return Scaffold(manifest=manifest, hooks=None, root=path, id=scaffold_id or packs.id_of(path))
 
 
 def load_hooks(path: Path) -> ModuleType:

@@ -415,3 +415,21 @@ def stop_container(*, name_or_id: str, grace_seconds: int = 5) -> None:
         return
     _docker("stop", "--time", str(grace_seconds), name_or_id, check=False, timeout=grace_seconds + 60)
     _docker("rm", "--force", name_or_id, check=False, timeout=60)
+
+
+def remove_container(*, name_or_id: str) -> None:
+    """Remove a container at once (SIGKILL), no-op if absent: for one no candidate has used."""
+    _docker("rm", "--force", name_or_id, check=False, timeout=60)
+
+
+def rename_container(*, old: str, new: str) -> bool:
+    """Rename a (running) container; False when the engine refused."""
+    return _docker("rename", old, new, check=False, timeout=60).returncode == 0
+
+
+def container_names(*, label: str, running: bool = True) -> set[str]:
+    """The names of the containers (only the running ones, unless not ``running``) labelled ``label``
+    (``KEY=VALUE``)."""
+    proc = _docker("ps", *([] if running else ["--all"]), "--filter", f"label={label}", "--format", "{{.Names}}",
+                   timeout=60)
+    return set(proc.stdout.split())

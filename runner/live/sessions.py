@@ -34,7 +34,7 @@ from pitfalls.library.manifest import load_manifest
 from pitfalls.library.variant import pick
 from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace_cached
-from pitfalls.live import containers, timer
+from pitfalls.live import containers, pool, timer
 from pitfalls.live.process import (
     port_lock,
     server_running,
@@ -68,9 +68,12 @@ def _find_open(store: Store, scaffold: str, candidate: str) -> str | None:
 
 def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None, host: str,
             port: int | None, url_host: str, memory_mb: int, cpus: float, disk_mb: int,
-            fill: bool = True, interviewer_port: int | None = None, variant: str | None = None) -> LiveSession:
+            fill: bool = True, interviewer_port: int | None = None, variant: str | None = None,
+            image: str = "") -> LiveSession:
     """A new session's folder and record; its workspace is filled unless ``fill`` is False. ``variant``:
-    an id, ``base`` or None (drawn when the scaffold declares variants: runner/library/variant.py)."""
+    an id, ``base`` or None (drawn when the scaffold declares variants: runner/library/variant.py).
+    ``image``: the candidate image's tag; given, a warm container of it with these limits is claimed
+    when one is ready (runner/live/pool.py): the folder is then the warm entry's, its lab running."""
     name, source = locate(scaffold)  # its id and folder; the hooks load in fill_workspace
     require_own_ids(name)  # a pack entry reusing a shipped id would read as the shipped one
     name = pick(name, load_manifest(source / "scaffold.toml").variants, variant)  # a broken manifest stops here
@@ -87,10 +90,17 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
                            container=f"pitfalls-session-{session_id}", memory_mb=memory_mb, cpus=cpus,
                            url_host=url_host, disk_mb=disk_mb, ready=False)
         _check_ports(live)
-        live.dir.mkdir(mode=0o700)
+        warm = pool.claim(live.dir, image=image, limits=pool.Limits(memory_mb, cpus, disk_mb)) if image else None
+        if warm is None:
+            live.dir.mkdir(mode=0o700)
+        else:  # its lab answers this token, which nobody has seen: the candidate's from now on
+            live.candidate_token, live.container = warm.token, warm.container
         live.save()
-    live.run_dir.mkdir(mode=0o755)
-    live.workspace.mkdir()
+    if warm is None:
+        live.run_dir.mkdir(mode=0o755)
+        live.workspace.mkdir()
+    elif containers.rename_container(old=warm.container, new=f"pitfalls-session-{session_id}"):
+        live.container = f"pitfalls-session-{session_id}"  # saved below; until then the old name is recorded
     if fill:
         fill_workspace(live)
     with store.tx() as db:
@@ -158,11 +168,12 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
         SessionError: the session cannot start; ContainerError: Docker failed.
     """
     check_socket_room()
-    containers.ensure_image(progress=progress)  # before any session row: a build is nobody's time
+    image = containers.ensure_image(progress=progress)  # before any session row: a build is nobody's time
     store = Store()
     live, resumed = open_session(store, scaffold=scaffold, candidate=candidate, duration_minutes=duration_minutes,
                                  session_id=session_id, host=host, port=port, url_host=url_host, memory_mb=memory_mb,
-                                 cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant)
+                                 cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant,
+                                 image=image)
     session_id = live.session_id if resumed else None
     prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
     fixed = frozenset(p for p in (port, interviewer_port) if p)
@@ -181,13 +192,18 @@ def prepare_scale(live: LiveSession, progress: Callable[[str], None] | None = No
     """Measure the session's scoring scale now unless cached (runner/scoring/anchors.py): a newly
     drawn variant's takes two training runs, which must not run on the candidate's clock nor hold
     up their first submission. A failure is reported to ``progress`` and left to the session
-    server, which measures again."""
+    server, which measures again. A cached scale is found without importing the scaffold's hooks."""
     from pitfalls.core.errors import PitfallsError
     from pitfalls.library.scaffold import load_scaffold
-    from pitfalls.scoring.anchors import anchors
+    from pitfalls.scoring.anchor_cache import cached_anchors
 
+    source = live.scaffold_source or None
     try:
-        anchors(load_scaffold(live.scaffold, source=live.scaffold_source or None), say=progress)
+        if cached_anchors(load_scaffold(live.scaffold, source=source, hooks=False)) is not None:
+            return
+        from pitfalls.scoring.anchors import anchors
+
+        anchors(load_scaffold(live.scaffold, source=source), say=progress)
     except PitfallsError as exc:
         if progress is not None:
             progress(f"warning: the scoring scale could not be measured ({exc}); the session server tries again.")
@@ -196,17 +212,19 @@ def prepare_scale(live: LiveSession, progress: Callable[[str], None] | None = No
 def open_session(store: Store, *, scaffold: str, candidate: str, duration_minutes: float | None,
                  session_id: str | None, host: str = "127.0.0.1", port: int | None = None, url_host: str = "",
                  memory_mb: int = 4096, cpus: float = 2.0, disk_mb: int = 2048,
-                 interviewer_port: int | None = None, variant: str | None = None) -> tuple[LiveSession, bool]:
-    """The record half of :func:`start_session` (no Docker): the session to resume (``session_id``, or
-    the open one of the same scaffold and candidate) with its length set only if ``duration_minutes``
-    is given, else a new one of ``duration_minutes`` or :data:`DEFAULT_MINUTES`. Returns (it, resumed)."""
+                 interviewer_port: int | None = None, variant: str | None = None,
+                 image: str = "") -> tuple[LiveSession, bool]:
+    """The record half of :func:`start_session` (no Docker but a warm container's claim, given
+    ``image``: see :func:`_create`): the session to resume (``session_id``, or the open one of the
+    same scaffold and candidate) with its length set only if ``duration_minutes`` is given, else a
+    new one of ``duration_minutes`` or :data:`DEFAULT_MINUTES`. Returns (it, resumed)."""
     if not session_id:  # by its id: given by folder or id, the same open session resumes
         session_id = _find_open(store, locate(scaffold)[0], candidate)
     if not session_id:  # as given: a folder's id (`lib/_draft`) may be no id to look up again
         minutes = DEFAULT_MINUTES if duration_minutes is None else duration_minutes
         return _create(store, scaffold=scaffold, candidate=candidate, duration_minutes=minutes, host=host,
                        port=port, url_host=url_host, memory_mb=memory_mb, cpus=cpus, disk_mb=disk_mb, fill=False,
-                       interviewer_port=interviewer_port, variant=variant), False
+                       interviewer_port=interviewer_port, variant=variant, image=image), False
     live = load_session(session_id)
     if split_ref(live.scaffold)[0] not in (scaffold, locate(scaffold, live.scaffold_source or None)[0]):
         raise SessionError(f"Session {session_id} must be of scaffold {scaffold!r} to resume it. Got "

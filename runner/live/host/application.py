@@ -9,6 +9,7 @@ provider knows that session's two tokens only. The control socket attaches and d
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from traitlets import Unicode
 
+from pitfalls.live import pool
 from pitfalls.live.server import logs
 from pitfalls.live.server.auth import deny_foreign_handlers
 from pitfalls.live.server.mount import TEMPLATES
@@ -45,6 +47,7 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         # The sessions' applications copy the web application's settings once they are complete.
         self.registry = Registry(self.serverapp.web_app.settings, name=self.name, log=self.log)
         self._control = serve_control(host_dir(create=True) / CONTROL_SOCKET, self.registry)
+        self.keeper = pool.Keeper(pool.wanted(), self.log)  # warm containers (runner/live/pool.py)
         write_record(HostRecord(pid=os.getpid(), started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                                 home=home_arg()))
         self.serverapp.io_loop.add_callback(self._start)
@@ -56,6 +59,7 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         """Deny every route registered since, then attach every open host-served session."""
         deny_foreign_handlers(self.serverapp.web_app)
         self.registry.attach_open()
+        self.keeper.start()
 
     async def stop_extension(self) -> None:
         control = getattr(self, "_control", None)
@@ -64,6 +68,11 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         registry = getattr(self, "registry", None)
         if registry is not None:
             await registry.close_all()
+        keeper = getattr(self, "keeper", None)
+        if keeper is not None:  # a stopped host server leaves no warm container behind
+            await asyncio.to_thread(keeper.stop)
+            drained = await asyncio.to_thread(pool.drain)
+            self.log.info("warm containers: %d removed", drained)
         record = read_record()
         if record is not None and record.pid == os.getpid():
             (host_dir() / PID_FILE).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from pitfalls.core.errors import SessionError
+from pitfalls.live.pool import WARM_ENV, ready_entries
 
 from .state import (
     CONTROL_SOCKET,
@@ -27,11 +28,13 @@ from .state import (
 )
 
 
-def _command() -> tuple[list[str], dict[str, str]]:
+def _command(warm: int | None = None) -> tuple[list[str], dict[str, str]]:
     """The host server's command line and environment (``-I``, cwd ``/``: no folder of the caller's on
-    its import path)."""
-    return ([sys.executable, "-I", "-m", MODULE, "--home", home_arg()],
-            {**os.environ, "PITFALLS_HOME": home_arg()})
+    its import path); ``warm``: how many warm containers it keeps (None: ``$PITFALLS_WARM`` or 1)."""
+    env = {**os.environ, "PITFALLS_HOME": home_arg()}
+    if warm is not None:
+        env[WARM_ENV] = str(warm)
+    return [sys.executable, "-I", "-m", MODULE, "--home", home_arg()], env
 
 
 def _refuse_second() -> None:
@@ -43,14 +46,14 @@ def _refuse_second() -> None:
                            "`pitfalls server --stop` first.")
 
 
-def run_foreground() -> NoReturn:
+def run_foreground(warm: int | None = None) -> NoReturn:
     """Become the host server (exec: same pid, for a supervisor such as systemd); never returns.
 
     Raises:
         SessionError: one already runs for this home.
     """
     _refuse_second()
-    command, env = _command()
+    command, env = _command(warm)
     os.chdir("/")
     os.execve(command[0], command, env)
 
@@ -64,15 +67,15 @@ def log_tail(lines: int = 3) -> str:
     return " | ".join(line for line in text[-40:] if "rror" in line)[-600:] or " | ".join(text[-lines:])
 
 
-def start_detached(timeout: float = 60.0) -> subprocess.Popen:
+def start_detached(timeout: float = 60.0, *, warm: int | None = None) -> subprocess.Popen:
     """Start the host server detached and return once its control socket answers (every open
-    host-served session is attached by then).
+    host-served session is attached by then); ``warm``: as :func:`_command`.
 
     Raises:
         SessionError: one already runs, or it exited or did not answer within ``timeout`` seconds.
     """
     _refuse_second()
-    command, env = _command()
+    command, env = _command(warm)
     with open(host_dir(create=True) / LOG_FILE, "ab") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",
                                 start_new_session=True, env=env)
@@ -144,6 +147,8 @@ class HostStatus:
     control_socket: str
     log: str
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    warm_ready: int = 0
+    """Warm containers ready to claim (runner/live/pool.py)."""
 
 
 def status() -> HostStatus:
@@ -153,4 +158,4 @@ def status() -> HostStatus:
     served = sorted(attached().values(), key=lambda s: s["session_id"]) if pid else []
     return HostStatus(running=bool(pid), pid=pid, started_at=record.started_at if record else "", home=home_arg(),
                       control_socket=str(host_dir() / CONTROL_SOCKET), log=str(host_dir() / LOG_FILE),
-                      sessions=served)
+                      sessions=served, warm_ready=len(ready_entries()) if pid else 0)
