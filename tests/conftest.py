@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,12 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
     env = {**os.environ, "PITFALLS_HOME": str(outcome.get_result())}
     server = [sys.executable, "-m", "pitfalls", "server"]
     subprocess.run([*server, "--detach", "--warm", "1"], env=env, check=True, capture_output=True, timeout=120)
+    deadline = time.monotonic() + 120  # its warm container ready: the fixture's first start claims it
+    while time.monotonic() < deadline:
+        status = subprocess.run([*server, "--status", "--json"], env=env, capture_output=True, text=True, timeout=60)
+        if json.loads(status.stdout or "{}").get("warm_ready"):
+            break
+        time.sleep(0.5)
     fixturedef.addfinalizer(lambda: subprocess.run([*server, "--stop"], env=env, capture_output=True, timeout=300))
 
 

@@ -14,6 +14,10 @@ A session lives in ``$PITFALLS_HOME/sessions/<id>/``:
 
 Submissions, notes and events are rows of the SQLite store, so nothing is lost when the kernel,
 the container or the session server dies; ``start_session`` on the same session resumes it.
+
+A new session with the default limits claims a warm container when the host server keeps one
+(runner/live/pool.py): its folder (workspace, run folder, disk image) becomes the session's folder
+and its lab's token the candidate's, so the start writes the starting files and attaches.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pitfalls.library.manifest import load_manifest
 from pitfalls.library.variant import pick
 from pitfalls.library.variant_spec import split_ref
 from pitfalls.library.workspace import create_workspace_cached
-from pitfalls.live import containers, pool, timer
+from pitfalls.live import containers, pool, prepared, timer
 from pitfalls.live.process import (
     port_lock,
     server_running,
@@ -76,7 +80,8 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
     when one is ready (runner/live/pool.py): the folder is then the warm entry's, its lab running."""
     name, source = locate(scaffold)  # its id and folder; the hooks load in fill_workspace
     require_own_ids(name)  # a pack entry reusing a shipped id would read as the shipped one
-    name = pick(name, load_manifest(source / "scaffold.toml").variants, variant)  # a broken manifest stops here
+    spec = load_manifest(source / "scaffold.toml").variants  # a broken manifest stops here
+    name = pick(name, spec, prepared.take(name, spec, variant) or variant)  # one whose scale is measured, if any
     session_id = store.create_session(scaffold=name, workspace=Path("/pending"), mode="live", candidate=candidate,
                                       duration_minutes=duration_minutes or None, scaffold_source=str(source))
     timer.set_length(store, session_id, duration_minutes, by="start")  # the clock waits for the lab

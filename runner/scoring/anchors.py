@@ -54,11 +54,12 @@ runs = 0
 """How many measurements this process made (tests assert a cached call does not measure)."""
 
 
-def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> Anchors:
+def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None, kind: str = "submit") -> Anchors:
     """This installation's anchors for ``scaffold``: cached, or measured now (and cached).
 
     Args:
         say: told :func:`preparing` before a measurement starts (the caller's user waits for it).
+        kind: the scheduler's lane the measuring runs take (``probe``: nobody waits for them).
 
     Raises:
         PitfallsError: the starter or the reference does not score on this installation's data.
@@ -74,9 +75,9 @@ def anchors(scaffold: Scaffold, *, say: Callable[[str], None] | None = None) -> 
         if say is not None:
             say(preparing(scaffold))
         try:
-            found = measure(scaffold)
+            found = measure(scaffold, kind=kind)
         except PitfallsError:  # a time limit hit on a machine busy for a moment: one more try
-            found = measure(scaffold)
+            found = measure(scaffold, kind=kind)
         try:
             write_anchors(path, found)
         except OSError:  # a full or read-only state folder: keep them for this process only

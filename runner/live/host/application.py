@@ -17,7 +17,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from traitlets import Unicode
 
-from pitfalls.live import pool
+from pitfalls.live import pool, prepared
 from pitfalls.live.server import logs
 from pitfalls.live.server.auth import deny_foreign_handlers
 from pitfalls.live.server.mount import TEMPLATES
@@ -48,6 +48,7 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.registry = Registry(self.serverapp.web_app.settings, name=self.name, log=self.log)
         self._control = serve_control(host_dir(create=True) / CONTROL_SOCKET, self.registry)
         self.keeper = pool.Keeper(pool.wanted(), self.log)  # warm containers (runner/live/pool.py)
+        self.preparer = prepared.Preparer(self.log)  # the next variant's scale (runner/live/prepared.py)
         write_record(HostRecord(pid=os.getpid(), started_at=datetime.now(UTC).isoformat(timespec="seconds"),
                                 home=home_arg()))
         self.serverapp.io_loop.add_callback(self._start)
@@ -60,6 +61,7 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         deny_foreign_handlers(self.serverapp.web_app)
         self.registry.attach_open()
         self.keeper.start()
+        self.preparer.start()
 
     async def stop_extension(self) -> None:
         control = getattr(self, "_control", None)
@@ -68,6 +70,9 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         registry = getattr(self, "registry", None)
         if registry is not None:
             await registry.close_all()
+        preparer = getattr(self, "preparer", None)
+        if preparer is not None:
+            await asyncio.to_thread(preparer.stop)
         keeper = getattr(self, "keeper", None)
         if keeper is not None:  # a stopped host server leaves no warm container behind
             await asyncio.to_thread(keeper.stop)
