@@ -23,6 +23,8 @@ With ``--host-server`` a `pitfalls server --detach` runs first and every session
 and of its warm containers. It keeps ``--warm`` of them (default 1; 0: every start is cold); each
 start then waits until one is ready, as on a host where interviews start minutes apart, and the
 time that took (the refill after the previous claim) is printed apart, never counted in the start.
+Without ``--variant`` the host server also draws each scaffold's next variant and measures its scale
+ahead (runner/live/prepared.py), and each start after the first waits for that too.
 It prints the host's load average at the start and after the session starts (read the numbers with
 it), uses its own PITFALLS_HOME and stops every session it started.
 """
@@ -153,8 +155,9 @@ def main() -> None:
             _cli("server", "--detach", "--json", "--warm", str(warm))
         free_before = _available_mb()
         starts, refills = [], []
+        prepares = args.host_server and not args.variant  # the host server draws each next variant ahead
         for i in range(args.sessions):
-            refills.append(_wait_warm(warm))
+            refills.append(_wait_warm(warm, args.scaffold if prepares and i else ""))
             t = time.perf_counter()
             infos.append(_cli("session", "start", args.scaffold, "--candidate", f"bench-{i}", "--json"))
             starts.append(time.perf_counter() - t)
@@ -163,7 +166,8 @@ def main() -> None:
               f"{statistics.median(starts):5.2f} s ({statistics.median(starts) / bare:4.2f}x bare); "
               f"each: {', '.join(f'{s:.2f}' for s in starts)}")
         if warm:
-            print(f"warm containers kept: {warm}; waited for one before each start (not counted): first "
+            print(f"warm containers kept: {warm}; waited for one{'' if args.variant else ' and a prepared variant'} "
+                  "before each start (not counted): first "
                   f"{refills[0]:5.2f} s, then median {statistics.median(refills[1:] or [0.0]):5.2f} s")
         time.sleep(5)
         report_memory("idle", infos, free_before)
@@ -223,12 +227,14 @@ class _PagePoll:
         self._thread.join(timeout=30)
 
 
-def _wait_warm(count: int, timeout: float = 300) -> float:
-    """Seconds until a warm container is ready to claim (0 when none is kept)."""
+def _wait_warm(count: int, scaffold: str = "", timeout: float = 300) -> float:
+    """Seconds until a warm container is ready to claim (0 when none is kept) and, given ``scaffold``,
+    a variant of it is prepared (runner/live/prepared.py)."""
     from pitfalls.live.pool import ready_entries
+    from pitfalls.live.prepared import prepared
 
     start = time.perf_counter()
-    while count and not ready_entries():
+    while (count and not ready_entries()) or (scaffold and not prepared(scaffold)):
         if time.perf_counter() - start > timeout:
             raise SystemExit(f"no warm container was ready within {timeout:g} s (see the host server's log)")
         time.sleep(0.05)

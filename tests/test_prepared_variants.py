@@ -76,3 +76,10 @@ def test_the_host_server_prepares_the_next_variant_and_its_scale_is_not_measured
     finally:
         host.stop()
         proc.wait(timeout=120)
+
+
+def test_a_variant_loaded_without_hooks_does_not_stand_in_for_one_with_them(pitfalls_home):
+    from pitfalls.library.scaffold import load_scaffold
+
+    assert load_scaffold("tumor_triage@v3", hooks=False).hooks is None
+    assert load_scaffold("tumor_triage@v3").hooks is not None

@@ -93,7 +93,7 @@ def test_start_prints_both_urls_and_a_locked_down_container(started):
     host = cfg["HostConfig"]
     assert host["NetworkMode"] == "none" and host["CapDrop"] == ["ALL"] and cfg["Config"]["User"] == "1000:1000"
     assert host["Memory"] == 4096 * 2**20 and host["PidsLimit"] == 512 and "no-new-privileges" in host["SecurityOpt"]
-    assert cfg["Config"]["Labels"]["pitfalls.session_id"] == started["session_id"]
+    assert cfg["Name"] == f"/pitfalls-session-{started['session_id']}" == f"/{started['container']}"
     assert interviewer not in json.dumps(cfg)
     # Nothing writable grows without bound: a read-only image, tmpfs scratch, a bounded workspace.
     assert host["ReadonlyRootfs"] and set(host["Tmpfs"]) == {"/tmp", "/home/candidate"}

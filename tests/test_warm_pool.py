@@ -10,10 +10,12 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ import pytest
 from conftest import run_cli
 from pitfalls.live import containers, pool, sessions
 from pitfalls.live.host import process as host
+from pitfalls.live.host import state as host_state
 from pitfalls.sandbox import quota
 from pitfalls.service import api
 
@@ -65,6 +68,21 @@ def test_an_entry_is_claimed_or_discarded_never_both(pitfalls_home, monkeypatch)
     other = _entry("bbbb0002")
     assert pool.discard(other) is True and removed == [("_bbbb0002.dead", f"{pool.NAME_PREFIX}bbbb0002")]
     assert pool.claim(pitfalls_home / "sessions" / "s2", image=IMAGE, limits=pool.Limits()) is None
+
+
+def test_of_eight_starts_claiming_one_entry_at_once_one_gets_it(pitfalls_home):
+    _entry("cccc0001")
+    (pitfalls_home / "sessions").mkdir(exist_ok=True)
+    barrier = threading.Barrier(8)
+
+    def start(i: int) -> pool.WarmEntry | None:
+        barrier.wait()
+        return pool.claim(pitfalls_home / "sessions" / f"s{i}", image=IMAGE, limits=pool.Limits())
+
+    with ThreadPoolExecutor(8) as workers:
+        got = list(workers.map(start, range(8)))
+    assert len([g for g in got if g is not None]) == 1
+    assert [p.name for p in (pitfalls_home / "sessions").iterdir()] == [f"s{got.index(next(filter(None, got)))}"]
 
 
 @pytest.mark.parametrize(("raw", "count"), [("", 1), ("0", 0), ("3", 3), (" 2 ", 2)])
@@ -153,10 +171,14 @@ def test_a_start_claims_the_warm_container_and_it_is_a_session_like_any_other(wa
     assert _container_id(live.container) == warm_id and live.candidate_token == entry.token
     assert (live.memory_mb, live.cpus, live.disk_mb) == (4096, 2.0, 2048)
     assert _lab(live, live.candidate_token) == 200 and _lab(live, "x" * 32) == 403
-    assert quota.is_mounted(live.workspace) and (live.dir / "workspace.img").is_file()
+    assert quota.is_mounted(live.workspace) == (live.dir / "workspace.img").is_file() == quota.available()
     assert {"train.py", "model.py", "BRIEF.md"} <= {p.name for p in live.workspace.iterdir()}
     assert all(p.stat().st_uid == containers.CANDIDATE_UID for p in live.workspace.rglob("*"))
-    assert oct(live.run_dir.stat().st_mode & 0o777) == "0o755" and live.run_dir.stat().st_uid == 0  # sealed
+    assert live.run_dir.stat().st_mode & 0o777 == 0o755 and live.run_dir.stat().st_uid == os.geteuid()  # sealed
+    inspect = json.loads(subprocess.run(["docker", "inspect", live.container], capture_output=True, text=True,
+                                        timeout=60).stdout)[0]  # as locked down as a cold start's
+    assert inspect["HostConfig"]["NetworkMode"] == "none" and inspect["HostConfig"]["CapDrop"] == ["ALL"]
+    assert inspect["HostConfig"]["Memory"] == 4096 * 2**20 and inspect["HostConfig"]["ReadonlyRootfs"]
     seen = subprocess.run(["docker", "exec", live.container, "ls", "/home/candidate/work"], capture_output=True,
                           text=True, timeout=60).stdout.split()
     assert "train.py" in seen
@@ -193,8 +215,14 @@ def test_a_killed_host_server_leaves_its_warm_container_to_the_next_and_a_stop_r
         [(folder, entry)] = _ready()
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        logged = (host_state.host_dir() / host_state.LOG_FILE).read_text()
         again = host.start_detached(warm=1)
-        time.sleep(3)  # a look at the folder and the containers: the entry is adopted, not doubled
+        deadline = time.monotonic() + 120  # its keeper's first look at the folder and the containers
+        while "warm containers: first check" not in (
+                log := (host_state.host_dir() / host_state.LOG_FILE).read_text()[len(logged):]):
+            assert time.monotonic() < deadline, log[-2000:]
+            time.sleep(0.2)
+        assert "first check: 1 kept from before, 0 made" in log
         assert [e for _, e in _ready()] == [entry] and _warm_containers() == {entry.container}
         assert json.loads(run_cli("server", "--status", "--json", check=True).stdout)["warm_ready"] == 1
     finally:
@@ -202,3 +230,19 @@ def test_a_killed_host_server_leaves_its_warm_container_to_the_next_and_a_stop_r
     assert again.wait(timeout=60) is not None
     assert not any(pool.warm_dir().iterdir()) and _warm_containers() == set()
     assert not quota.is_mounted(folder / "workspace")
+
+
+@pytest.mark.docker
+def test_a_start_killed_between_its_claim_and_its_record_leaves_nothing_behind(pitfalls_home, engine):
+    proc = host.start_detached(warm=1)
+    try:
+        [(_, entry)] = _ready()
+        target = sessions.sessions_dir() / "0rphan00"
+        assert pool.claim(target, image=entry.image, limits=entry.limits) == entry  # then killed: no session.json
+        [(_, refill)] = _ready()
+        pool.sweep_orphans()  # the keeper's refill swept it already (each of its looks does), or this does
+        assert _warm_containers() == {refill.container} and not target.exists()
+        assert not (pitfalls_home / "sessions" / "0rphan00").exists()
+    finally:
+        host.stop()
+    assert proc.wait(timeout=60) is not None and _warm_containers() == set()

@@ -123,7 +123,7 @@ def variant_scaffold(base: Scaffold, variant: str) -> Scaffold:
     check_id(spec, variant, name=base.name, source=f"the id of {base.name}@{variant}")
     chosen = draw(spec, variant=variant, bugs=base.manifest.bugs, public_seed=base.manifest.dataset_seed,
                   secret=base.secret)
-    key = (str(base.root), base.secret, base.name, variant)
+    key = (str(base.root), base.secret, base.name, variant, base.hooks is not None)  # hooks=False: its own
     with _lock:
         if key not in _built:
             root = _folder(base, chosen)

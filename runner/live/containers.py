@@ -253,7 +253,7 @@ def _prepare_dirs(*, workspace: Path, socket_dir: Path) -> None:
 
 def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, token: str,
                             memory_mb: int = 4096, cpus: float = 2.0, pids: int = 512,
-                            base_url: str = "/", labels: dict[str, str] | None = None) -> str:
+                            base_url: str = "/", labels: dict[str, str] | None = None, image: str = "") -> str:
     """Start JupyterLab on ``workspace`` in a new container named ``name``; return its id.
 
     The workspace is bind-mounted at /home/candidate/work and ``socket_dir`` at /run/pitfalls, where
@@ -261,7 +261,7 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     the workspace is handed to uid 1000. The image is read-only; /tmp and the home folder are
     tmpfs of ``memory_mb // 8`` (at least 64 MiB) each; the home folder starts as a copy of the
     image's /opt/home-skeleton. The call returns at once; ``wait_for_jupyter`` waits
-    until the API answers.
+    until the API answers. ``image``: the tag to run (default: :func:`ensure_image`'s, built if missing).
 
     Raises:
         ContainerError: bad arguments, no image, or ``docker run`` failed.
@@ -275,11 +275,11 @@ def run_candidate_container(*, name: str, workspace: Path, socket_dir: Path, tok
     _prepare_dirs(workspace=workspace, socket_dir=socket_dir)
     (socket_dir / JUPYTER_SOCKET).unlink(missing_ok=True)
     stable_cookie_secret(socket_dir)
-    tag = ensure_image()
+    tag = image or ensure_image()
     sock_mode = "0600" if os.geteuid() in (0, CANDIDATE_UID) else "0666"
     cmd = [
         "run", "--detach", "--name", name, "--hostname", "candidate", "--init",
-        "--label", "pitfalls.role=candidate", "--label", f"pitfalls.session={name}",
+        "--label", "pitfalls.role=candidate",
         *[arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")],
         "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
         "--user", f"{CANDIDATE_UID}:{CANDIDATE_UID}",

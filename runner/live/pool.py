@@ -134,13 +134,15 @@ def make_entry(*, image: str, limits: Limits = Limits()) -> Path:
                         owner=containers.CANDIDATE_UID)
         token = secrets.token_urlsafe(24)
         containers.run_candidate_container(
-            name=name, workspace=making / "workspace", socket_dir=making / "run", token=token,
+            name=name, workspace=making / "workspace", socket_dir=making / "run", token=token, image=image,
             memory_mb=limits.memory_mb, cpus=limits.cpus, base_url=CANDIDATE_PREFIX, labels={LABEL: home_label()})
         containers.wait_for_jupyter(container=name, socket_dir=making / "run", token=token, base_url=CANDIDATE_PREFIX)
         entry = WarmEntry(container=name, token=token, image=image, created_at=_now(), **asdict(limits))
         fd = os.open(making / RECORD, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump(asdict(entry), f)
+            f.flush()
+            os.fsync(f.fileno())  # a folder without its record after a power loss would be nobody's
         final = warm_dir() / entry_id
         making.rename(final)
         return final
@@ -179,26 +181,56 @@ def discard(folder: Path) -> bool:
 
 
 def _remove(folder: Path, container: str) -> None:
-    containers.remove_container(name_or_id=container)
+    if container:
+        containers.remove_container(name_or_id=container)
     quota.unmount(folder / "workspace")
     remove_tree(folder, ignore_errors=True)
 
 
 def sweep_unfinished() -> int:
-    """Remove what a killed host server left half made or half discarded (``warm/_*``). Only the
-    host server calls it, under its lock, so none of them is in use."""
+    """Remove what a killed host server left half made or half discarded (``warm/_*``), and entries
+    without a readable record. Only the host server calls it, under its lock, so none is in use."""
     swept = 0
-    for folder in warm_dir().glob("_*"):
-        entry_id = folder.name[1:].removesuffix(".dead")
+    for folder in warm_dir().iterdir():
         entry = read_entry(folder)
-        _remove(folder, entry.container if entry else f"{NAME_PREFIX}{entry_id}")
-        swept += 1
+        if folder.name.startswith("_") or entry is None:
+            entry_id = folder.name.lstrip("_").removesuffix(".dead")
+            _remove(folder, entry.container if entry else f"{NAME_PREFIX}{entry_id}")
+            swept += 1
     return swept
+
+
+def sweep_orphans() -> int:
+    """Remove this home's warm containers that no entry and no session records (a start killed
+    between its claim and its record, a removal the engine refused), and the session folders such
+    a start left: no ``session.json``, nothing in the workspace. Under the sessions' port lock, which
+    a claim holds until its session is recorded. Returns how many containers it removed."""
+    from pitfalls.live.process import port_lock
+    from pitfalls.live.record import sessions_dir
+
+    with port_lock(sessions_dir()):
+        known = {e.container for _, e in ready_entries()}
+        known |= {f"{NAME_PREFIX}{p.name.lstrip('_').removesuffix('.dead')}" for p in warm_dir().glob("_*")}
+        for record in sessions_dir().glob("*/session.json"):
+            try:
+                known.add(json.loads(record.read_text())["container"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        orphans = containers.container_names(label=f"{LABEL}={home_label()}", running=False) - known
+        for name in orphans:
+            containers.remove_container(name_or_id=name)
+        for folder in sessions_dir().iterdir():
+            if (folder.is_dir() and not folder.name.startswith(".") and not (folder / "session.json").exists()
+                    and (folder / "run").is_dir() and (folder / "workspace").is_dir()
+                    and not any((folder / "workspace").iterdir())):
+                _remove(folder, "")
+    return len(orphans)
 
 
 def top_up(count: int, *, image: str, limits: Limits = Limits()) -> int:
     """Discard entries whose container no longer runs or whose image is not ``image``; make new
     ones until ``count`` are ready. Returns how many it made."""
+    sweep_orphans()
     running = containers.container_names(label=f"{LABEL}={home_label()}")
     kept = 0
     for folder, entry in ready_entries():
@@ -235,10 +267,10 @@ class Keeper:
         if self.count > 0:
             self._thread.start()
 
-    def stop(self) -> None:
-        """Stop keeping; the entry being made is finished first (the caller then drains)."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop keeping (``wait``: until the entry being made is finished; the caller then drains)."""
         self._stop.set()
-        if self._thread.is_alive():
+        if wait and self._thread.is_alive():
             self._thread.join(timeout=120)
 
     def _due(self) -> bool:
@@ -249,13 +281,17 @@ class Keeper:
 
     def _run(self) -> None:
         self._guarded(sweep_unfinished)
+        first = True
         while not self._stop.is_set():
             if self._guarded(self._due):
                 self._checked = time.monotonic()
                 image = self._guarded(self._image)
                 made = self._guarded(functools.partial(top_up, self.count, image=str(image))) if image else None
                 self._retry = 0.0 if made is not None else RETRY_SECONDS
-                if made:
+                if first and made is not None:  # what a killed host server left running is used, not doubled
+                    self.log.info("warm containers: first check: %d kept from before, %s made", self.count - made, made)
+                    first = False
+                elif made:
                     self.log.info("warm containers: made %s; %d kept ready", made, self.count)
             self._stop.wait(POLL_SECONDS)
 

@@ -7,7 +7,7 @@ session answers (runner/live/sessions.py ``prepare_scale``): about two training 
 scaffold with variants that had a live session on this host in the last :data:`RECENT_DAYS` days,
 the host server keeps one variant drawn the same way with its scale measured (in the scheduler's
 background lane: a candidate's submission goes first), as an empty file
-``$PITFALLS_HOME/warm/variants/<scaffold>/<id>`` (the folder is root's, 0700). A start with no
+``$PITFALLS_HOME/prepared-variants/<scaffold>/<id>`` (folders of mode 0700). A start with no
 ``--variant`` and no ``$PITFALLS_VARIANT`` takes one by removing its file (one start per id) and
 draws afresh when there is none.
 """
@@ -20,17 +20,16 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pitfalls.core.store import Store
+from pitfalls.core.store import Store, home
 from pitfalls.library.variant import VARIANT_ENV
 from pitfalls.library.variant_spec import VariantSpec, new_id, split_ref
-from pitfalls.live.pool import warm_dir
 
 RECENT_DAYS = 7
 POLL_SECONDS = 30.0
 
 
 def _folder(scaffold_id: str) -> Path:
-    return warm_dir() / "variants" / scaffold_id.replace("/", "%2F")
+    return home() / "prepared-variants" / scaffold_id.replace("/", "%2F")
 
 
 def prepared(scaffold_id: str) -> list[str]:
@@ -69,6 +68,7 @@ def prepare(scaffold_id: str, source: str) -> str | None:
     anchors(load_scaffold(f"{scaffold_id}@{vid}", source=source or None), kind="probe")
     folder = _folder(scaffold_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.parent.chmod(0o700)
     (folder / vid).touch()
     return vid
 
@@ -100,10 +100,10 @@ class Preparer:
         if not os.environ.get(VARIANT_ENV):
             self._thread.start()
 
-    def stop(self) -> None:
-        """Stop after the measurement under way."""
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop (``wait``: until the measurement under way ends)."""
         self._stop.set()
-        if self._thread.is_alive():
+        if wait and self._thread.is_alive():
             self._thread.join(timeout=300)
 
     def _run(self) -> None:

@@ -99,13 +99,14 @@ def _create(store: Store, *, scaffold: str, candidate: str, duration_minutes: fl
         if warm is None:
             live.dir.mkdir(mode=0o700)
         else:  # its lab answers this token, which nobody has seen: the candidate's from now on
-            live.candidate_token, live.container = warm.token, warm.container
+            live.candidate_token = warm.token
+            if not containers.rename_container(old=warm.container, new=live.container):
+                live.container = warm.container
+        # Saved under the lock: a warm container no session records is an orphan (pool.sweep_orphans).
         live.save()
     if warm is None:
         live.run_dir.mkdir(mode=0o755)
         live.workspace.mkdir()
-    elif containers.rename_container(old=warm.container, new=f"pitfalls-session-{session_id}"):
-        live.container = f"pitfalls-session-{session_id}"  # saved below; until then the old name is recorded
     if fill:
         fill_workspace(live)
     with store.tx() as db:
@@ -180,7 +181,11 @@ def start_session(*, scaffold: str, candidate: str = "", duration_minutes: float
                                  cpus=cpus, disk_mb=disk_mb, interviewer_port=interviewer_port, variant=variant,
                                  image=image)
     session_id = live.session_id if resumed else None
-    prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
+    try:
+        prepare_scale(live, progress)  # before the lab answers: the candidate's clock does not run yet
+    except BaseException:  # interrupted: a new session (and the warm container it claimed) goes
+        _abandon(live, store, new=not resumed)
+        raise
     fixed = frozenset(p for p in (port, interviewer_port) if p)
     server = _start_parts(live, store, new=not session_id, fixed=fixed)
     if server is not None:
@@ -294,8 +299,7 @@ def ensure_container(live: LiveSession) -> None:
     containers.stop_container(name_or_id=live.container)
     containers.run_candidate_container(
         name=live.container, workspace=live.workspace, socket_dir=live.run_dir, token=live.candidate_token,
-        memory_mb=live.memory_mb, cpus=live.cpus, base_url=CANDIDATE_PREFIX,
-        labels={"pitfalls.session_id": live.session_id})
+        memory_mb=live.memory_mb, cpus=live.cpus, base_url=CANDIDATE_PREFIX)
     containers.wait_for_jupyter(container=live.container, socket_dir=live.run_dir, token=live.candidate_token,
                                 base_url=CANDIDATE_PREFIX)
 

@@ -64,6 +64,9 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         self.preparer.start()
 
     async def stop_extension(self) -> None:
+        for helper in (getattr(self, "keeper", None), getattr(self, "preparer", None)):
+            if helper is not None:
+                helper.stop(wait=False)  # no new warm container or measurement from now on
         control = getattr(self, "_control", None)
         if control is not None:
             control.stop()

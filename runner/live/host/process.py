@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from pitfalls.core.errors import SessionError
-from pitfalls.live.pool import WARM_ENV, ready_entries
+from pitfalls.live.pool import WARM_ENV, drain, ready_entries, warm_dir
 
 from .state import (
     CONTROL_SOCKET,
@@ -117,9 +117,12 @@ def ensure_running(timeout: float = 60.0) -> int:
 
 def stop(grace: float = 60.0) -> int:
     """SIGTERM the host server (its sessions detach: each submission in scoring is recorded first),
-    SIGKILL after ``grace`` seconds. Returns its pid (0: none ran)."""
+    SIGKILL after ``grace`` seconds; then remove the warm containers it left. Returns its pid (0:
+    none ran; warm containers a killed one left are removed all the same)."""
     pid = host_pid()
     if not pid:
+        if any(warm_dir().iterdir()):
+            drain()
         return 0
     try:
         os.kill(pid, signal.SIGTERM)
@@ -133,6 +136,8 @@ def stop(grace: float = 60.0) -> int:
     except PermissionError:
         raise SessionError(f"The host server (pid {pid}) must be stoppable by this user. Got permission denied "
                            "instead. Fix: stop it as the user who started it.") from None
+    if not is_host_process(pid) and any(warm_dir().iterdir()):
+        drain()  # what it had no time to remove (killed after the grace, or killed before)
     return pid
 
 
@@ -158,4 +163,4 @@ def status() -> HostStatus:
     served = sorted(attached().values(), key=lambda s: s["session_id"]) if pid else []
     return HostStatus(running=bool(pid), pid=pid, started_at=record.started_at if record else "", home=home_arg(),
                       control_socket=str(host_dir() / CONTROL_SOCKET), log=str(host_dir() / LOG_FILE),
-                      sessions=served, warm_ready=len(ready_entries()) if pid else 0)
+                      sessions=served, warm_ready=len(ready_entries()))
