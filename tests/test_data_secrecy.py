@@ -67,12 +67,14 @@ def test_pinned_secret_is_checked_and_reproducible(monkeypatch):
 
 def test_starter_cache_key_follows_the_secret_without_naming_it(monkeypatch):
     """A new secret means new train.csv, so a new cache entry; the key is a hash, never the secret."""
-    root = load_scaffold("tumor_triage").root
+    scaffold = load_scaffold("tumor_triage")
     monkeypatch.setenv(secret.ENV, "11" * 32)
-    one = _starter_key(root)
+    one = _starter_key(scaffold.root, scaffold.data_seed())
     monkeypatch.setenv(secret.ENV, "22" * 32)
-    two = _starter_key(root)
+    two = _starter_key(scaffold.root, scaffold.data_seed())
     assert one != two and "11" * 8 not in one and "22" * 8 not in two
+    v3 = load_scaffold("tumor_triage@v3", hooks=False)  # a variant's data seed is its own, so is its key
+    assert _starter_key(v3.root, v3.data_seed()) not in (one, two, _starter_key(v3.root, scaffold.data_seed()))
 
 
 def test_workspace_holds_no_secret(unpinned, workspace, pitfalls_home):

@@ -9,8 +9,9 @@ import time
 import pytest
 
 from pitfalls.core.store import Store
+from pitfalls.library import workspace
 from pitfalls.library.manifest import load_manifest
-from pitfalls.library.scaffold import scaffold_path
+from pitfalls.library.scaffold import load_scaffold, scaffold_path
 from pitfalls.live import prepared, sessions
 from pitfalls.live.host import process as host
 from pitfalls.live.jupyter import free_port
@@ -56,8 +57,8 @@ def test_recent_scaffolds_are_those_of_live_sessions_by_their_shipped_id(pitfall
     assert prepared.recent_scaffolds(store) == []
 
 
-def test_the_host_server_prepares_the_next_variant_and_its_scale_is_not_measured_at_the_start(pitfalls_home,
-                                                                                               monkeypatch):
+def test_the_host_server_prepares_the_next_variant_and_its_start_neither_measures_nor_builds(
+        pitfalls_home, monkeypatch, tmp_path):
     monkeypatch.delenv("PITFALLS_VARIANT")
     first = _new_session("A")  # a live session of tumor_triage this week: the host server prepares its next
     proc = host.start_detached()
@@ -73,13 +74,18 @@ def test_the_host_server_prepares_the_next_variant_and_its_scale_is_not_measured
         before = anchors.runs
         sessions.prepare_scale(live, progress=pytest.fail)  # cached: nothing measured, nothing said
         assert anchors.runs == before
+        assert workspace.cached_starter(live.scaffold, build=False) is not None  # its files, built ahead
+        sessions.fill_workspace(live)
+        assert workspace.cached_starter(live.scaffold, build=False) is None  # taken: one session per variant
+        workspace.create_workspace(scaffold=load_scaffold(live.scaffold), directory=tmp_path / "cold", session_id="x",
+                                   live=True)  # the copy is what a start without it would have written
+        for name in ("data/train.csv", "train.py", "BRIEF.md"):
+            assert (live.workspace / name).read_bytes() == (tmp_path / "cold" / name).read_bytes(), name
     finally:
         host.stop()
         proc.wait(timeout=120)
 
 
 def test_a_variant_loaded_without_hooks_does_not_stand_in_for_one_with_them(pitfalls_home):
-    from pitfalls.library.scaffold import load_scaffold
-
     assert load_scaffold("tumor_triage@v3", hooks=False).hooks is None
     assert load_scaffold("tumor_triage@v3").hooks is not None

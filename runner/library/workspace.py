@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn
 
 from pitfalls.core.errors import WorkspaceError, storage_error
-from pitfalls.core.packs import locate
 from pitfalls.core.store import ELSEWHERE, STATE_FOLDER, home
 from pitfalls.fs.safefs import Bounds, Walk, open_file, read_rel
 from pitfalls.library.brief import render_brief, render_eda_notebook
@@ -83,35 +82,48 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
 
     Building a dataset and rendering the notebook take seconds (and the hooks import pandas and
     scikit-learn); a live session starts faster from a copy. The cache (``$PITFALLS_HOME/cache``)
-    is keyed by the content of the scaffold's folder and of the code that makes the files, so
-    any change rebuilds it. It holds only what the candidate gets: no held-out data. A variant
-    (``NAME@vN``, drawn per session) is built directly: there is nothing to reuse.
+    is keyed by the content of the scaffold's folder, its data seed and the code that makes the
+    files, so any change rebuilds it. It holds only what the candidate gets: no held-out data. A
+    variant (``NAME@vN``, drawn per session) is cached only when the host server prepared it ahead
+    (runner/live/prepared.py): its one session takes the copy and removes it.
     """
-    if split_ref(scaffold)[1] is not None:
-        create_workspace(scaffold=load_scaffold(scaffold, source=source), directory=directory,
-                         session_id=session_id, live=live)
-        return
-    scaffold_id, root = locate(scaffold, source)
-    stem = scaffold_id.replace("/", "--")  # two packs' scaffolds of one name keep caches of their own
-    cached = home() / "cache" / f"{stem}-{'live' if live else 'practice'}-{_starter_key(root)}"
-    if not cached.is_dir():
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        build = Path(tempfile.mkdtemp(prefix=f".{cached.name}-", dir=cached.parent))
-        create_workspace(scaffold=load_scaffold(scaffold_id, source=root), directory=build, session_id="", live=live)
-        (build / MARKER).unlink()
-        try:
-            build.rename(cached)
-        except OSError:  # another start built it meanwhile
-            shutil.rmtree(build, ignore_errors=True)
-        _prune_cache(cached)
+    ref = load_scaffold(scaffold, source=source, hooks=False)  # the key needs no hooks
+    variant = split_ref(scaffold)[1] is not None
+    cached = cached_starter(scaffold, source=source, live=live, build=not variant)
     if directory.exists() and any(directory.iterdir()):
         raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
                              "in it instead. Pick another --dir, or resume it if it is a workspace.")
+    if cached is None:
+        create_workspace(scaffold=load_scaffold(scaffold, source=source), directory=directory,
+                         session_id=session_id, live=live)
+        return
     shutil.copytree(cached, directory, dirs_exist_ok=True)
-    (directory / MARKER).write_text(json.dumps({"session_id": session_id, "scaffold": scaffold_id}))
+    (directory / MARKER).write_text(json.dumps(marker(ref, session_id, live=live)))
+    if variant:
+        shutil.rmtree(cached, ignore_errors=True)  # drawn for one session: no other start reuses it
 
 
-def _starter_key(root: Path) -> str:
+def cached_starter(scaffold: str, *, source: str | None = None, live: bool = True, build: bool = True) -> Path | None:
+    """The cached starting files of ``scaffold`` (an id, ``NAME@vN`` too), built now if missing and
+    ``build``; None when missing and not ``build``."""
+    ref = load_scaffold(scaffold, source=source, hooks=False)
+    stem = ref.name.replace("/", "--")  # two packs' scaffolds of one name keep caches of their own
+    cached = home() / "cache" / f"{stem}-{'live' if live else 'practice'}-{_starter_key(ref.root, ref.data_seed())}"
+    if cached.is_dir() or not build:
+        return cached if cached.is_dir() else None
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    made = Path(tempfile.mkdtemp(prefix=f".{cached.name}-", dir=cached.parent))
+    create_workspace(scaffold=load_scaffold(scaffold, source=source), directory=made, session_id="", live=live)
+    (made / MARKER).unlink()
+    try:
+        made.rename(cached)
+    except OSError:  # another start built it meanwhile
+        shutil.rmtree(made, ignore_errors=True)
+    _prune_cache(cached)
+    return cached
+
+
+def _starter_key(root: Path, data_seed: int) -> str:
     """A hash of everything the starting files are made from: the scaffold, the dataset library
     (``pitfalls.datasets``), the derived data seed (as a hash: the secret stays out of file names)
     and the rendering code."""
@@ -121,10 +133,9 @@ def _starter_key(root: Path) -> str:
     for base in sources:
         for path in sorted(p for p in base.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
-    from pitfalls.core.secret import derive_seed, seed_tag
-    from pitfalls.library.manifest import load_manifest
+    from pitfalls.core.secret import seed_tag
 
-    digest.update(seed_tag(derive_seed(load_manifest(root / "scaffold.toml").dataset_seed)).encode())
+    digest.update(seed_tag(data_seed).encode())
     for module in ("pitfalls.library.workspace", "pitfalls.library.brief", "pitfalls.library.scaffold"):
         spec = importlib.util.find_spec(module)
         digest.update(Path(spec.origin).read_bytes() if spec and spec.origin else module.encode())

@@ -6,7 +6,8 @@ A scaffold that declares ``[variants]`` gives each new session a variant drawn f
 session answers (runner/live/sessions.py ``prepare_scale``): about two training runs. For every
 scaffold with variants that had a live session on this host in the last :data:`RECENT_DAYS` days,
 the host server keeps one variant drawn the same way with its scale measured (in the scheduler's
-background lane: a candidate's submission goes first), as an empty file
+background lane: a candidate's submission goes first) and its starting files built (the cache of
+runner/library/workspace.py, taken by the session that uses it), as an empty file
 ``$PITFALLS_HOME/prepared-variants/<scaffold>/<id>`` (folders of mode 0700). A start with no
 ``--variant`` and no ``$PITFALLS_VARIANT`` takes one by removing its file (one start per id) and
 draws afresh when there is none.
@@ -25,7 +26,7 @@ from pitfalls.library.variant import VARIANT_ENV
 from pitfalls.library.variant_spec import VariantSpec, new_id, split_ref
 
 RECENT_DAYS = 7
-POLL_SECONDS = 30.0
+POLL_SECONDS = 5.0
 
 
 def _folder(scaffold_id: str) -> Path:
@@ -59,6 +60,7 @@ def prepare(scaffold_id: str, source: str) -> str | None:
     """Draw a variant of ``scaffold_id`` (from ``source``), measure its scale, and record it; its id,
     or None when the scaffold declares no variants."""
     from pitfalls.library.scaffold import load_scaffold
+    from pitfalls.library.workspace import cached_starter
     from pitfalls.scoring.anchors import anchors
 
     base = load_scaffold(scaffold_id, source=source or None)
@@ -66,6 +68,7 @@ def prepare(scaffold_id: str, source: str) -> str | None:
         return None
     vid = new_id(base.manifest.variants)
     anchors(load_scaffold(f"{scaffold_id}@{vid}", source=source or None), kind="probe")
+    cached_starter(f"{scaffold_id}@{vid}", source=source or None, live=True)  # its starting files, copied at start
     folder = _folder(scaffold_id)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.parent.chmod(0o700)
