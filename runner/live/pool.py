@@ -35,7 +35,7 @@ from pathlib import Path
 from pitfalls.core.store import home
 from pitfalls.fs.removal import remove_tree
 from pitfalls.live import containers
-from pitfalls.live.record import CANDIDATE_PREFIX
+from pitfalls.live.record import CANDIDATE_PREFIX, port_lock, sessions_dir
 from pitfalls.sandbox import quota
 
 WARM_ENV = "PITFALLS_WARM"
@@ -205,8 +205,6 @@ def sweep_orphans() -> int:
     between its claim and its record, a removal the engine refused), and the session folders such
     a start left: no ``session.json``, nothing in the workspace. Under the sessions' port lock, which
     a claim holds until its session is recorded. Returns how many containers it removed."""
-    from pitfalls.live.process import port_lock
-    from pitfalls.live.record import sessions_dir
 
     with port_lock(sessions_dir()):
         known = {e.container for _, e in ready_entries()}

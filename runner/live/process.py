@@ -11,7 +11,6 @@ waited for the same way (GET /pitfalls/api/status on the interviewer's port).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
@@ -21,8 +20,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +27,7 @@ from pitfalls.core.errors import SessionError
 from pitfalls.core.store import home
 from pitfalls.live.host import state as host_state
 from pitfalls.live.jupyter import free_port
+from pitfalls.live.record import port_lock
 
 if TYPE_CHECKING:
     from pitfalls.live.record import LiveSession
@@ -264,14 +262,6 @@ def wait_moving_ports(live: LiveSession, proc: subprocess.Popen | HostServing | 
                 live.save()
             proc = spawn_server(live, fixed=fixed)
     return proc
-
-
-@contextmanager
-def port_lock(folder: Path) -> Iterator[None]:
-    """Hold the host-wide lock under which a session claims its ports (``folder``: the sessions folder)."""
-    with open(folder / ".ports.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def claimed_ports(folder: Path) -> set[int]:

@@ -7,10 +7,13 @@ and the lifecycle (:mod:`pitfalls.live.sessions`) both read it, so neither impor
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,6 +118,15 @@ class SessionInfo:
     resumed: bool = False
     clock: str = ""
     """``waiting`` (the candidate's lab has not answered yet), ``running``, ``paused``, ``stopped``, ``expired``."""
+
+
+@contextmanager
+def port_lock(folder: Path) -> Iterator[None]:
+    """Hold the host-wide lock under which a session claims its ports and records itself (``folder``:
+    the sessions folder; a warm container's claim holds it too, runner/live/pool.py)."""
+    with open(folder / ".ports.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def sessions_dir() -> Path:
