@@ -73,14 +73,14 @@ class HostApp(ExtensionAppJinjaMixin, ExtensionApp):
         registry = getattr(self, "registry", None)
         if registry is not None:
             await registry.close_all()
-        preparer = getattr(self, "preparer", None)
-        if preparer is not None:
-            await asyncio.to_thread(preparer.stop)
         keeper = getattr(self, "keeper", None)
         if keeper is not None:  # a stopped host server leaves no warm container behind
             await asyncio.to_thread(keeper.stop)
             drained = await asyncio.to_thread(pool.drain)
             self.log.info("warm containers: %d removed", drained)
+        preparer = getattr(self, "preparer", None)
+        if preparer is not None:  # a measurement under way is not recorded if the stop's grace ends first
+            await asyncio.to_thread(preparer.stop)
         record = read_record()
         if record is not None and record.pid == os.getpid():
             (host_dir() / PID_FILE).unlink(missing_ok=True)
