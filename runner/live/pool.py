@@ -205,7 +205,6 @@ def sweep_orphans() -> int:
     between its claim and its record, a removal the engine refused), and the session folders such
     a start left: no ``session.json``, nothing in the workspace. Under the sessions' port lock, which
     a claim holds until its session is recorded. Returns how many containers it removed."""
-
     with port_lock(sessions_dir()):
         known = {e.container for _, e in ready_entries()}
         known |= {f"{NAME_PREFIX}{p.name.lstrip('_').removesuffix('.dead')}" for p in warm_dir().glob("_*")}
