@@ -1,6 +1,7 @@
 """The candidate's JupyterLab, proxied from the session's TCP port to the container's UNIX socket.
 
-Plain HTTP requests are forwarded with tornado's HTTP client; WebSocket upgrades (kernels,
+Plain HTTP requests are forwarded with tornado's HTTP client, their answers streamed (JupyterLab's own
+pages aside, which get the timer's script tag: runner/live/server/lab.py); WebSocket upgrades (kernels,
 terminals, events) with tornado's WebSocket client. Both reach the socket through a resolver
 that maps every host name to it, so nothing here can be pointed elsewhere. The container's own
 Jupyter checks the candidate's token; this proxy adds none and removes none.
@@ -13,7 +14,7 @@ import socket
 import stat
 from typing import Any
 
-from tornado import httpclient, iostream, web, websocket
+from tornado import httpclient, httputil, iostream, web, websocket
 from tornado.netutil import Resolver
 
 from . import lab
@@ -100,15 +101,24 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if page:  # JupyterLab's own pages get the timer's script tag (lab.py): ask for them whole and plain
             headers = lab.page_request_headers(headers)
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS") else None
+        relay = None if page or self.request.method == "HEAD" else _Relay(self)
         req = httpclient.HTTPRequest(f"http://candidate{self.request.uri}", method=self.request.method,
                                      headers=headers, body=body, follow_redirects=False,
                                      decompress_response=False, allow_nonstandard_methods=True,
-                                     request_timeout=3600, connect_timeout=10)
+                                     request_timeout=3600, connect_timeout=10,
+                                     header_callback=relay and relay.header_line,
+                                     streaming_callback=relay and relay.chunk)
         try:
             resp = await self._client().fetch(req, raise_error=False)
         except OSError:
             raise web.HTTPError(502, "The candidate's JupyterLab is not answering; the interviewer can "
                                      "restart it with `pitfalls session start`.") from None
+        if relay is not None and relay.started:
+            if resp.code == 599:  # cut off midway: the browser must not take a part for the whole
+                self.request.connection.close()
+                return
+            await self.finish()
+            return
         if resp.code == 599:
             raise web.HTTPError(502, "The candidate's JupyterLab did not answer in time.")
         self.set_status(resp.code, resp.reason)
@@ -122,6 +132,16 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if resp.code not in (204, 304) and self.request.method != "HEAD" and resp.body:
             self.write(resp.body if injected is None else injected)  # Content-Length: tornado's, of what is sent
         await self.finish()
+
+    def relay_headers(self, code: int, reason: str, headers: httputil.HTTPHeaders) -> None:
+        """Answer with upstream's status and headers (its Content-Length kept: the body follows whole)."""
+        self.set_status(code, reason)
+        for name in {n for n, _ in headers.get_all()}:
+            self.clear_header(name)
+        keep = code not in (204, 304)
+        for name, value in headers.get_all():
+            if name.lower() not in HOP_BY_HOP or (keep and name.lower() == "content-length"):
+                self.add_header(name, value)
 
     # ---- WebSocket ----
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
@@ -173,3 +193,32 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
             self.upstream = None
             self._present(-1)
 
+
+class _Relay:
+    """Streams one proxied response: upstream's status and headers once they are read, then each
+    body chunk written and flushed to the browser before the next is read from the container (tornado
+    awaits the chunk callback), so a large download or a slow browser holds one chunk in this process,
+    which the host server shares among every session, not the whole body."""
+
+    def __init__(self, handler: CandidateProxyHandler) -> None:
+        self.handler = handler
+        self.started = False
+        self._first: httputil.ResponseStartLine | None = None
+        self._headers = httputil.HTTPHeaders()
+
+    def header_line(self, line: str) -> None:
+        """tornado's header callback: the status line, each header, then an empty line."""
+        if self._first is None:
+            self._first = httputil.parse_response_start_line(line.strip())
+        elif line.strip():
+            self._headers.parse_line(line)
+        elif self._first.code < 200:  # an interim answer (100 Continue): the real one follows
+            self._first, self._headers = None, httputil.HTTPHeaders()
+        else:
+            self.handler.relay_headers(self._first.code, self._first.reason, self._headers)
+            self.started = True
+
+    async def chunk(self, data: bytes) -> None:
+        """tornado's streaming callback: relay ``data``, then wait until the browser has taken it."""
+        self.handler.write(data)
+        await self.handler.flush()
