@@ -64,10 +64,11 @@ def _peak_mb(pid: int) -> float:
     return int(line.split()[1]) / 1024
 
 
-def test_a_large_download_is_streamed_whole_without_being_held(served):
+@pytest.mark.parametrize("accept", ["*/*", "text/html,application/xhtml+xml,*/*;q=0.8"])  # a fetch; a navigation
+def test_a_large_download_is_streamed_whole_without_being_held(served, accept):
     before = _peak_mb(served.server_pid)
     conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=120)
-    conn.request("GET", "/candidate/files/big.bin")
+    conn.request("GET", "/candidate/files/big.bin", headers={"Accept": accept})
     resp = conn.getresponse()
     digest, size = hashlib.sha256(), 0
     while block := resp.read(2**20):

@@ -93,6 +93,13 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
     if directory.exists() and any(directory.iterdir()):
         raise WorkspaceError(f"The workspace folder must be new or empty. Got {directory} with files "
                              "in it instead. Pick another --dir, or resume it if it is a workspace.")
+    if cached is not None and variant:  # prepared for one session: the first to rename it has it
+        taken = cached.with_name(f".{cached.name}.taken-{os.getpid()}-{session_id}")
+        try:
+            cached.rename(taken)
+        except OSError:
+            taken = None
+        cached = taken
     if cached is None:
         create_workspace(scaffold=load_scaffold(scaffold, source=source), directory=directory,
                          session_id=session_id, live=live)
@@ -100,7 +107,7 @@ def create_workspace_cached(*, scaffold: str, directory: Path, session_id: str, 
     shutil.copytree(cached, directory, dirs_exist_ok=True)
     (directory / MARKER).write_text(json.dumps(marker(ref, session_id, live=live)))
     if variant:
-        shutil.rmtree(cached, ignore_errors=True)  # drawn for one session: no other start reuses it
+        shutil.rmtree(cached, ignore_errors=True)
 
 
 def cached_starter(scaffold: str, *, source: str | None = None, live: bool = True, build: bool = True) -> Path | None:

@@ -35,11 +35,17 @@ def _folder(scaffold_id: str) -> Path:
 
 def prepared(scaffold_id: str) -> list[str]:
     """The variant ids prepared for ``scaffold_id`` (a shipped id or ``PACK/NAME``), oldest first."""
+    found = []
     try:
         entries = list(os.scandir(_folder(scaffold_id)))
     except FileNotFoundError:
         return []
-    return [e.name for e in sorted(entries, key=lambda e: e.stat().st_mtime) if not e.name.startswith(".")]
+    for entry in entries:
+        try:
+            found.append((entry.stat().st_mtime, entry.name))
+        except FileNotFoundError:  # taken by a start meanwhile
+            continue
+    return [name for _, name in sorted(found) if not name.startswith(".")]
 
 
 def take(scaffold_id: str, spec: VariantSpec | None, variant: str | None) -> str | None:

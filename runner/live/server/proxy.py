@@ -23,6 +23,11 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriza
               "transfer-encoding", "upgrade", "content-length"}
 WS_FORWARDED = ("Cookie", "Origin", "Authorization", "User-Agent", "Host")
 MAX_BODY = 512 * 1024 * 1024
+"""The largest request body the candidate's port reads (mount.py); answers are streamed, any size."""
+STREAMED_MAX = 2**40
+"""tornado's limit on a streamed answer (None would mean its 100 MiB default): none in practice."""
+PAGE_MAX = 16 * 1024 * 1024
+"""The largest JupyterLab page held whole to get the timer's script tag (its pages are ~10 KiB)."""
 WS_MESSAGE_MAX = 64 * 1024 * 1024
 """The largest WebSocket message relayed (a kernel's output, a notebook's): more than JupyterLab shows."""
 WS_PENDING_MAX = 16 * 1024 * 1024
@@ -50,7 +55,7 @@ def proxy_client(app: web.Application, socket_path: str) -> httpclient.AsyncHTTP
     """The HTTP client to the container's JupyterLab on ``socket_path`` (one per application)."""
     client = app.settings.get("pitfalls_proxy_client")
     if client is None:
-        client = httpclient.AsyncHTTPClient(force_instance=True, max_body_size=MAX_BODY,
+        client = httpclient.AsyncHTTPClient(force_instance=True, max_body_size=STREAMED_MAX, max_clients=64,
                                             resolver=UnixResolver(socket_path=socket_path))
         app.settings["pitfalls_proxy_client"] = client
     return client
@@ -101,7 +106,7 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         if page:  # JupyterLab's own pages get the timer's script tag (lab.py): ask for them whole and plain
             headers = lab.page_request_headers(headers)
         body = self.request.body if self.request.method in ("POST", "PUT", "PATCH", "DELETE", "OPTIONS") else None
-        relay = None if page or self.request.method == "HEAD" else _Relay(self)
+        relay = None if self.request.method == "HEAD" else _Relay(self, page=page)
         req = httpclient.HTTPRequest(f"http://candidate{self.request.uri}", method=self.request.method,
                                      headers=headers, body=body, follow_redirects=False,
                                      decompress_response=False, allow_nonstandard_methods=True,
@@ -113,7 +118,7 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
         except OSError:
             raise web.HTTPError(502, "The candidate's JupyterLab is not answering; the interviewer can "
                                      "restart it with `pitfalls session start`.") from None
-        if relay is not None and relay.started:
+        if relay is not None and relay.started and self._headers_written:
             if resp.code == 599:  # cut off midway: the browser must not take a part for the whole
                 self.request.connection.close()
                 return
@@ -121,16 +126,18 @@ class CandidateProxyHandler(websocket.WebSocketHandler):
             return
         if resp.code == 599:
             raise web.HTTPError(502, "The candidate's JupyterLab did not answer in time.")
-        self.set_status(resp.code, resp.reason)
-        injected = lab.inject(resp.body, resp.headers) if page and resp.code == 200 and resp.body else None
+        code, reason, found, data = relay.held() if relay is not None else (resp.code, resp.reason, resp.headers,
+                                                                            resp.body)
+        self.set_status(code, reason)
+        injected = lab.inject(data, found) if page and code == 200 and data else None
         dropped = HOP_BY_HOP | (lab.STALE_AFTER_INJECTION if injected is not None else set())
-        for name in {n for n, _ in resp.headers.get_all()}:
+        for name in {n for n, _ in found.get_all()}:
             self.clear_header(name)  # tornado's defaults (Content-Type, Server, ...) give way to upstream's
-        for name, value in resp.headers.get_all():
+        for name, value in found.get_all():
             if name.lower() not in dropped:
                 self.add_header(name, value)
-        if resp.code not in (204, 304) and self.request.method != "HEAD" and resp.body:
-            self.write(resp.body if injected is None else injected)  # Content-Length: tornado's, of what is sent
+        if code not in (204, 304) and self.request.method != "HEAD" and data:
+            self.write(data if injected is None else injected)  # Content-Length: tornado's, of what is sent
         await self.finish()
 
     def relay_headers(self, code: int, reason: str, headers: httputil.HTTPHeaders) -> None:
@@ -198,27 +205,47 @@ class _Relay:
     """Streams one proxied response: upstream's status and headers once they are read, then each
     body chunk written and flushed to the browser before the next is read from the container (tornado
     awaits the chunk callback), so a large download or a slow browser holds one chunk in this process,
-    which the host server shares among every session, not the whole body."""
+    which the host server shares among every session, not the whole body. One answer is held whole:
+    a JupyterLab page asked for by a navigation (200, HTML, at most :data:`PAGE_MAX`), which gets
+    the timer's script tag; a longer one is streamed as it is."""
 
-    def __init__(self, handler: CandidateProxyHandler) -> None:
-        self.handler = handler
+    def __init__(self, handler: CandidateProxyHandler, *, page: bool) -> None:
+        self.handler, self.page = handler, page
         self.started = False
         self._first: httputil.ResponseStartLine | None = None
         self._headers = httputil.HTTPHeaders()
+        self._holding: list[bytes] | None = None
 
     def header_line(self, line: str) -> None:
         """tornado's header callback: the status line, each header, then an empty line."""
         if self._first is None:
-            self._first = httputil.parse_response_start_line(line.strip())
+            self._first = httputil.parse_response_start_line(line.rstrip("\r\n"))
         elif line.strip():
             self._headers.parse_line(line)
         elif self._first.code < 200:  # an interim answer (100 Continue): the real one follows
             self._first, self._headers = None, httputil.HTTPHeaders()
+        elif self.page and self._first.code == 200 and "text/html" in self._headers.get("Content-Type", ""):
+            self._holding = []
         else:
-            self.handler.relay_headers(self._first.code, self._first.reason, self._headers)
-            self.started = True
+            self._start()
+
+    def _start(self) -> None:
+        assert self._first is not None
+        self.handler.relay_headers(self._first.code, self._first.reason, self._headers)
+        self.started = True
 
     async def chunk(self, data: bytes) -> None:
         """tornado's streaming callback: relay ``data``, then wait until the browser has taken it."""
+        if self._holding is not None:
+            self._holding.append(data)
+            if sum(map(len, self._holding)) <= PAGE_MAX:
+                return
+            data, self._holding = b"".join(self._holding), None  # no page of JupyterLab's: pass it on as it is
+            self._start()
         self.handler.write(data)
         await self.handler.flush()
+
+    def held(self) -> tuple[int, str, httputil.HTTPHeaders, bytes]:
+        """The answer held whole (or, with no body, just its status and headers)."""
+        assert self._first is not None
+        return self._first.code, self._first.reason, self._headers, b"".join(self._holding or [])
