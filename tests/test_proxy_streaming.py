@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import socketserver
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -18,6 +17,7 @@ import pytest
 from pitfalls.core.store import Store
 from pitfalls.live import containers, sessions
 from pitfalls.live.process import spawn_server, stop_server, wait_for_server
+from test_lab_timer import UnixServer
 
 CHUNK = bytes(range(256)) * 4096  # 1 MiB
 BIG_MB = 400
@@ -36,10 +36,6 @@ class BigFiles(BaseHTTPRequestHandler):
         self.end_headers()
         for _ in range(BIG_MB // 2 if self.path.endswith("cut.bin") else BIG_MB):
             self.wfile.write(CHUNK)
-
-
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
 
 
 @pytest.fixture

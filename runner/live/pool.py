@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from pitfalls.core.store import home
 from pitfalls.fs.removal import remove_tree
 from pitfalls.live import containers
 from pitfalls.live.record import CANDIDATE_PREFIX, port_lock, sessions_dir
+from pitfalls.live.worker import HostWorker
 from pitfalls.sandbox import quota
 
 WARM_ENV = "PITFALLS_WARM"
@@ -245,30 +245,23 @@ def drain() -> int:
     return sum(discard(folder) for folder, _ in ready_entries()) + sweep_unfinished()
 
 
-class Keeper:
+class Keeper(HostWorker):
     """A thread of the host server keeping ``count`` entries ready while the engine and the image are
     there (it never builds the image: `session start` does, reporting it). It looks at the folder
     every second (no Docker call) and checks the containers themselves every :data:`CHECK_SECONDS`;
     errors are logged once each."""
 
+    name, what, join_seconds = "warm-keeper", "warm containers", 120.0
+
     def __init__(self, count: int, log: logging.Logger, *, image: Callable[[], str | None] | None = None) -> None:
-        self.count, self.log = count, log
+        super().__init__(log)
+        self.count = count
         self._image = image or current_image
-        self._stop = threading.Event()
-        self._said: set[str] = set()
         self._checked, self._retry = -CHECK_SECONDS, 0.0
-        self._thread = threading.Thread(target=self._run, daemon=True, name="warm-keeper")
 
-    def start(self) -> None:
-        """Begin keeping entries (nothing when the count is 0)."""
-        if self.count > 0:
-            self._thread.start()
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop keeping (``wait``: until the entry being made is finished; the caller then drains)."""
-        self._stop.set()
-        if wait and self._thread.is_alive():
-            self._thread.join(timeout=120)
+    def wanted(self) -> bool:
+        """Nothing to keep when the count is 0."""
+        return self.count > 0
 
     def _due(self) -> bool:
         """Whether to look at the containers now: one is missing (retried every :data:`RETRY_SECONDS`
@@ -296,10 +289,7 @@ class Keeper:
         try:
             return call()
         except Exception as exc:  # noqa: BLE001 - the keeper must outlive any one failure; logged once
-            said = f"{type(exc).__name__}: {exc}"
-            if said not in self._said:
-                self._said.add(said)
-                self.log.error("warm containers: %s (trying again)", said)
+            self._say_once(f"{type(exc).__name__}: {exc} (trying again)")
             return None
 
 

@@ -15,15 +15,14 @@ draws afresh when there is none.
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pitfalls.core.store import Store, home
 from pitfalls.library.variant import VARIANT_ENV
 from pitfalls.library.variant_spec import VariantSpec, new_id, split_ref
+from pitfalls.live.worker import HostWorker
 
 RECENT_DAYS = 7
 POLL_SECONDS = 5.0
@@ -94,26 +93,15 @@ def recent_scaffolds(store: Store, days: float = RECENT_DAYS) -> list[tuple[str,
     return list(found.items())
 
 
-class Preparer:
+class Preparer(HostWorker):
     """A thread of the host server keeping one prepared variant of each recent scaffold with variants;
     nothing while ``$PITFALLS_VARIANT`` pins every session's variant. Errors are logged once each."""
 
-    def __init__(self, log: logging.Logger) -> None:
-        self.log = log
-        self._stop = threading.Event()
-        self._said: set[str] = set()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="variant-preparer")
+    name, what, join_seconds = "variant-preparer", "prepared variants", 300.0
 
-    def start(self) -> None:
-        """Begin preparing (nothing when variants are pinned)."""
-        if not os.environ.get(VARIANT_ENV):
-            self._thread.start()
-
-    def stop(self, *, wait: bool = True) -> None:
-        """Stop (``wait``: until the measurement under way ends)."""
-        self._stop.set()
-        if wait and self._thread.is_alive():
-            self._thread.join(timeout=300)
+    def wanted(self) -> bool:
+        """Nothing to prepare while variants are pinned."""
+        return not os.environ.get(VARIANT_ENV)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -132,19 +120,14 @@ class Preparer:
             finally:
                 store.close()
         except Exception as exc:  # noqa: BLE001 - logged once; tried again next round
-            self._say(f"the store could not be read: {exc}")
+            self._say_once(f"the store could not be read: {exc}")
             return []
 
     def _prepare(self, scaffold_id: str, source: str) -> None:
         try:
             vid = prepare(scaffold_id, source)
         except Exception as exc:  # noqa: BLE001 - one scaffold's failure must not stop the others
-            self._say(f"no variant of {scaffold_id} could be prepared: {type(exc).__name__}: {exc}")
+            self._say_once(f"no variant of {scaffold_id} could be prepared: {type(exc).__name__}: {exc}")
             return
         if vid:
             self.log.info("prepared variant %s of %s (its scale measured)", vid, scaffold_id)
-
-    def _say(self, said: str) -> None:
-        if said not in self._said:
-            self._said.add(said)
-            self.log.error("prepared variants: %s", said)
